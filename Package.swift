@@ -1,0 +1,176 @@
+// swift-tools-version: 6.1
+import PackageDescription
+
+let swiftSettings: [SwiftSetting] = [
+    .enableUpcomingFeature("MemberImportVisibility"),
+]
+
+let package = Package(
+    name: "kappa",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "kappa", targets: ["kappa"]),
+        .executable(name: "kappa-sim", targets: ["kappa-sim"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.6.0"),
+    ],
+    targets: [
+        // C libraries: nothing but these two targets imports C.
+        .systemLibrary(
+            name: "CMosquitto",
+            pkgConfig: "libmosquitto",
+            providers: [.apt(["libmosquitto-dev"])]
+        ),
+        .systemLibrary(
+            name: "CLibPQ",
+            pkgConfig: "libpq",
+            providers: [.apt(["libpq-dev"])]
+        ),
+
+        .target(
+            name: "KappaCore",
+            swiftSettings: swiftSettings
+        ),
+        .target(
+            name: "KappaLog",
+            dependencies: [
+                "KappaCore",
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .target(
+            name: "KappaMQTT",
+            dependencies: [
+                "CMosquitto",
+                "KappaCore",
+                "KappaLog",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .target(
+            name: "KappaPostgres",
+            dependencies: [
+                "CLibPQ",
+                "KappaCore",
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .target(
+            name: "KappaStream",
+            dependencies: [
+                "KappaCore",
+                "KappaLog",
+                "KappaPostgres",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .executableTarget(
+            name: "kappa",
+            dependencies: [
+                "KappaCore",
+                "KappaLog",
+                "KappaMQTT",
+                "KappaPostgres",
+                "KappaStream",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+
+        // The device simulator: a library (tested) and a thin executable.
+        .target(
+            name: "KappaSimulator",
+            dependencies: [
+                "KappaCore",
+                "KappaMQTT",
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            path: "simulators/KappaSimulator",
+            swiftSettings: swiftSettings
+        ),
+        .executableTarget(
+            name: "kappa-sim",
+            dependencies: [
+                "KappaSimulator",
+                "KappaCore",
+                "KappaMQTT",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            path: "simulators/kappa-sim",
+            swiftSettings: swiftSettings
+        ),
+
+        // Benchmarks: executables that print each figure beside its comparator (see Benchmarks/README.md).
+        .executableTarget(
+            name: "LogBenchmark",
+            dependencies: ["KappaCore", "KappaLog", .product(name: "Logging", package: "swift-log")],
+            path: "Benchmarks/LogBenchmark",
+            swiftSettings: swiftSettings
+        ),
+        .executableTarget(
+            name: "CodecBenchmark",
+            dependencies: ["KappaCore"],
+            path: "Benchmarks/CodecBenchmark",
+            swiftSettings: swiftSettings
+        ),
+
+        // The harness every integration test stands on: a real mosquitto and a real PostgreSQL.
+        .target(
+            name: "KappaTestSupport",
+            dependencies: [
+                "KappaPostgres",
+                "KappaMQTT",
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            path: "Tests/KappaTestSupport",
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "KappaCoreTests",
+            dependencies: ["KappaCore"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "KappaLogTests",
+            dependencies: ["KappaLog", "KappaCore", "KappaTestSupport"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "KappaMQTTTests",
+            dependencies: ["KappaMQTT", "KappaCore", "KappaLog", "KappaTestSupport"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "KappaPostgresTests",
+            dependencies: ["KappaPostgres", "KappaTestSupport"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "KappaStreamTests",
+            dependencies: ["KappaStream", "KappaLog", "KappaCore", "KappaPostgres", "KappaTestSupport"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "KappaSimulatorTests",
+            dependencies: ["KappaSimulator", "KappaCore", "KappaMQTT", "KappaTestSupport"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "KappaEndToEndTests",
+            dependencies: ["KappaTestSupport", "KappaPostgres", "KappaMQTT", "KappaCore"],
+            swiftSettings: swiftSettings
+        ),
+    ]
+)

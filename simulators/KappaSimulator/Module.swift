@@ -1,0 +1,1 @@
+// Filled by its issue; the module exists so the package layout is complete.

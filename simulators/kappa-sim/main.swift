@@ -1,0 +1,1 @@
+print("kappa-sim: not built yet")
