@@ -1,0 +1,18 @@
+import ArgumentParser
+
+@main
+struct Kappa: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "kappa",
+        abstract: "IoT telemetry gateway: MQTT in, a durable partitioned log, rollups and anomalies out to PostgreSQL.",
+        version: KappaVersion.current,
+        subcommands: [
+            DatabaseCommand.self,
+            LogCommand.self,
+        ]
+    )
+}
+
+enum KappaVersion {
+    static let current = "0.1.0"
+}
