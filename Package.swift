@@ -139,37 +139,37 @@ let package = Package(
         ),
         .testTarget(
             name: "KappaCoreTests",
-            dependencies: ["KappaCore"],
+            dependencies: ["KappaCore", .product(name: "Logging", package: "swift-log")],
             swiftSettings: swiftSettings
         ),
         .testTarget(
             name: "KappaLogTests",
-            dependencies: ["KappaLog", "KappaCore", "KappaTestSupport"],
+            dependencies: ["KappaLog", "KappaCore", "KappaTestSupport", .product(name: "Logging", package: "swift-log")],
             swiftSettings: swiftSettings
         ),
         .testTarget(
             name: "KappaMQTTTests",
-            dependencies: ["KappaMQTT", "KappaCore", "KappaLog", "KappaTestSupport"],
+            dependencies: ["KappaMQTT", "KappaCore", "KappaLog", "KappaTestSupport", .product(name: "Logging", package: "swift-log")],
             swiftSettings: swiftSettings
         ),
         .testTarget(
             name: "KappaPostgresTests",
-            dependencies: ["KappaPostgres", "KappaTestSupport"],
+            dependencies: ["KappaPostgres", "KappaTestSupport", .product(name: "Logging", package: "swift-log")],
             swiftSettings: swiftSettings
         ),
         .testTarget(
             name: "KappaStreamTests",
-            dependencies: ["KappaStream", "KappaLog", "KappaCore", "KappaPostgres", "KappaTestSupport"],
+            dependencies: ["KappaStream", "KappaLog", "KappaCore", "KappaPostgres", "KappaTestSupport", .product(name: "Logging", package: "swift-log")],
             swiftSettings: swiftSettings
         ),
         .testTarget(
             name: "KappaSimulatorTests",
-            dependencies: ["KappaSimulator", "KappaCore", "KappaMQTT", "KappaTestSupport"],
+            dependencies: ["KappaSimulator", "KappaCore", "KappaMQTT", "KappaTestSupport", .product(name: "Logging", package: "swift-log")],
             swiftSettings: swiftSettings
         ),
         .testTarget(
             name: "KappaEndToEndTests",
-            dependencies: ["KappaTestSupport", "KappaPostgres", "KappaMQTT", "KappaCore"],
+            dependencies: ["KappaTestSupport", "KappaPostgres", "KappaMQTT", "KappaCore", .product(name: "Logging", package: "swift-log")],
             swiftSettings: swiftSettings
         ),
     ]
