@@ -13,7 +13,7 @@ extension PostgresConnection {
     /// If a statement failed inside `body` and `body` swallowed the error, PostgreSQL answers the COMMIT with a
     /// ROLLBACK; this throws then, so a caller never believes aborted work was committed. Retry the whole
     /// closure when the error ``PostgresError/isRetryable`` (serialization failure, deadlock, lost connection
-    /// after a ``reset()``).
+    /// after a ``reset()``). Not nestable: PostgreSQL has one transaction per session (use `SAVEPOINT` for that).
     public func withTransaction<Value>(
         _ level: PostgresIsolationLevel? = nil,
         isolation: isolated (any Actor)? = #isolation,

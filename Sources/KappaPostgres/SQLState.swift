@@ -105,6 +105,8 @@ public struct SQLState: Hashable, Sendable, CustomStringConvertible, Expressible
         case .serializationFailure, .deadlockDetected, .adminShutdown, .crashShutdown, .cannotConnectNow,
             .tooManyConnections, .lockNotAvailable, .idleSessionTimeout:
             return true
+        case .protocolViolation:
+            return false  // also what malformed COPY data gets: sending it again fails again
         default:
             return self.class == "08"
         }
