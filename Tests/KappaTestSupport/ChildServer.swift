@@ -29,10 +29,15 @@ public final class ChildServer: @unchecked Sendable {
         if let runAsUser {
             command = ["runuser", "-u", runAsUser, "--"] + command
         }
+        // The watcher reads the lifeline through fd 3: a background job's own stdin is /dev/null in a
+        // non-interactive shell, which would make `cat` return (and stop the server) at once. The signal is
+        // repeated until the server is gone: one sent while it is still starting may find it not listening.
         let guardian = """
+        exec 3<&0
         "$@" </dev/null >>"$KAPPA_CHILD_LOG" 2>&1 &
         child=$!
-        ( cat >/dev/null; kill -\(stopSignal) "$child" 2>/dev/null ) &
+        ( cat <&3 >/dev/null; while kill -\(stopSignal) "$child" 2>/dev/null; do sleep 1; done ) &
+        exec 3<&-
         wait "$child"
         """
         let process = Process()
@@ -45,6 +50,17 @@ public final class ChildServer: @unchecked Sendable {
         process.standardInput = lifeline
         process.standardOutput = FileHandle.nullDevice
         process.standardError = FileHandle.nullDevice
+        // Our end of the lifeline must not leak into other children (this guardian included): any copy
+        // left open keeps the pipe from closing when we stop or die.
+        _ = fcntl(lifeline.fileHandleForWriting.fileDescriptor, F_SETFD, FD_CLOEXEC)
+        // Children inherit the spawning thread's signal mask, and dispatch and cooperative-pool threads block
+        // nearly all signals: the guardian would never see SIGCHLD (`wait` hangs) and the server would ignore
+        // its stop signal. So spawn with an empty mask.
+        var emptyMask = sigset_t()
+        var callerMask = sigset_t()
+        sigemptyset(&emptyMask)
+        pthread_sigmask(SIG_SETMASK, &emptyMask, &callerMask)
+        defer { pthread_sigmask(SIG_SETMASK, &callerMask, nil) }
         try process.run()
         self.process = process
         self.lifeline = lifeline
