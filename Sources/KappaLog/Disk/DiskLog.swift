@@ -99,6 +99,7 @@ public final class DiskLog: PartitionedLog {
                 }
             }
         }
+        if let directoryLock { flock(directoryLock.descriptor, LOCK_UN) }
     }
 
     /// Torn or corrupt tails cut off when streams were opened (also logged as warnings).
