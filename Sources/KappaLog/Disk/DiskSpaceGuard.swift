@@ -6,7 +6,7 @@ import Synchronization
 /// in between by subtracting what was appended since.
 final class DiskSpaceGuard: Sendable {
     private struct State {
-        var measuredAt: Int64 = .min
+        var measuredAt: Int64?
         var measuredFree: Int64 = 0
         var appendedSince: Int64 = 0
     }
@@ -28,7 +28,7 @@ final class DiskSpaceGuard: Sendable {
         try state.withLock { (state) throws(LogError) in
             let now = MonotonicClock.nanoseconds()
             var estimate = state.measuredFree - state.appendedSince - Int64(bytes)
-            if now - state.measuredAt > refreshNanoseconds || state.appendedSince > refreshBytes || estimate < floorBytes {
+            if state.measuredAt.map({ now - $0 > refreshNanoseconds }) ?? true || state.appendedSince > refreshBytes || estimate < floorBytes {
                 state.measuredFree = try FileSystem.freeBytes(at: path)
                 state.measuredAt = now
                 state.appendedSince = 0

@@ -147,16 +147,12 @@ final class Partition: Sendable {
         state.withLock { $0.appendedBytes } - durability.durableTicket
     }
 
-    /// Syncs, persists the active segment's index (a clean restart then skips its scan) and refuses further appends.
+    /// Syncs and refuses further appends.
     func close() throws(LogError) {
         defer { signal.close() }
         guard !configuration.readOnly else { return }
         try flush()
-        try state.withLock { (state) throws(LogError) in
-            guard !state.isClosed else { return }
-            state.isClosed = true
-            if let active = state.segments.last { try persistIndex(active.index) }
-        }
+        state.withLock { $0.isClosed = true }
     }
 
     // MARK: Reading

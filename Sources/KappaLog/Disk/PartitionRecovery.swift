@@ -28,8 +28,8 @@ public struct TailTruncation: Sendable, Hashable, CustomStringConvertible {
 extension Partition {
     /// Opens a partition directory, recovering its tail.
     ///
-    /// Closed segments are trusted when their persisted index matches their size, otherwise rescanned. The last
-    /// segment is scanned to its end: a torn or corrupt tail with no valid batch after it is truncated (unless
+    /// Closed segments are trusted when their persisted index matches their size, otherwise rescanned (they were
+    /// synced before their index was written, at roll). The last segment is always scanned to its end: a torn or corrupt tail with no valid batch after it is truncated (unless
     /// read-only) and returned; a bad batch followed by valid ones is corruption in the middle and throws.
     static func open(
         stream: String,
@@ -63,7 +63,8 @@ extension Partition {
                 throw corruption("segment does not start where the previous one ends (\(previous.index.nextOffset))", segment: baseOffset)
             }
             let fileSize = try file.size()
-            if let stored = try? FileSystem.readFile(SegmentFiles.indexPath(directory: directory, baseOffset: baseOffset)),
+            // The last segment is always scanned: it is where a crash leaves a torn write.
+            if !isLast, let stored = try? FileSystem.readFile(SegmentFiles.indexPath(directory: directory, baseOffset: baseOffset)),
                let index = SegmentIndex.deserialize(stored, baseOffset: baseOffset), index.size == fileSize
             {
                 segments.append(Segment(file: file, index: index, openedAt: MonotonicClock.nanoseconds()))
