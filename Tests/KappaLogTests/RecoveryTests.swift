@@ -54,6 +54,15 @@ private struct PristineLog {
     }
 }
 
+/// Numbered records in a partition of 1 KiB segments, closed; returns the segment files.
+private func writeRolledLog(_ directory: TemporaryDirectory, records: Int) throws -> [String] {
+    let log = try DiskLog(directory: directory.path, configuration: testConfiguration(segmentMaxBytes: 1024), logger: quietLogger)
+    let stream = try log.createStream(named: "s", partitionCount: 1)
+    for number in 0..<records { _ = try stream.append(key: "k", eventTime: testTime(number), value: testValue(number)) }
+    log.close()
+    return try segmentFiles(directory.path, stream: "s", partition: 0)
+}
+
 @Suite struct RecoveryTests {
     @Test func tornWriteAtEveryBytePositionOfTheLastBatchIsCut() throws {
         let pristine = try PristineLog()
@@ -113,11 +122,7 @@ private struct PristineLog {
     @Test func missingOrDamagedIndexesAreRebuilt() throws {
         let directory = try TemporaryDirectory()
         defer { directory.remove() }
-        var log = try DiskLog(directory: directory.path, configuration: testConfiguration(segmentMaxBytes: 1024), logger: quietLogger)
-        var stream = try log.createStream(named: "s", partitionCount: 1)
-        for number in 0..<300 { _ = try stream.append(key: "k", eventTime: testTime(number), value: testValue(number)) }
-        log.close()
-        let segments = try segmentFiles(directory.path, stream: "s", partition: 0)
+        let segments = try writeRolledLog(directory, records: 300)
         #expect(segments.count > 3)
         let firstIndex = segments[0].replacingOccurrences(of: ".log", with: ".index")
         let secondIndex = segments[1].replacingOccurrences(of: ".log", with: ".index")
@@ -126,8 +131,8 @@ private struct PristineLog {
         damaged[10] ^= 0xFF
         try Data(damaged).write(to: URL(fileURLWithPath: secondIndex))
 
-        log = try DiskLog(directory: directory.path, configuration: testConfiguration(segmentMaxBytes: 1024), logger: quietLogger)
-        stream = try log.openStream(named: "s")
+        let log = try DiskLog(directory: directory.path, configuration: testConfiguration(segmentMaxBytes: 1024), logger: quietLogger)
+        let stream = try log.openStream(named: "s")
         #expect(try readAll(stream, partition: 0).map { Array($0.value) } == (0..<300).map(testValue))
         #expect(try stream.read(partition: 0, from: 150, limits: LogReadLimits(maxRecords: 1)).records.first.map { Array($0.value) } == testValue(150))
         #expect(FileManager.default.fileExists(atPath: firstIndex))
@@ -141,11 +146,7 @@ private struct PristineLog {
     @Test func corruptionInAClosedSegmentWithoutIndexIsReported() throws {
         let directory = try TemporaryDirectory()
         defer { directory.remove() }
-        let log = try DiskLog(directory: directory.path, configuration: testConfiguration(segmentMaxBytes: 1024), logger: quietLogger)
-        let stream = try log.createStream(named: "s", partitionCount: 1)
-        for number in 0..<100 { _ = try stream.append(key: "k", eventTime: testTime(number), value: testValue(number)) }
-        log.close()
-        let segments = try segmentFiles(directory.path, stream: "s", partition: 0)
+        let segments = try writeRolledLog(directory, records: 100)
         try FileManager.default.removeItem(atPath: segments[0].replacingOccurrences(of: ".log", with: ".index"))
         var damaged = Array(try Data(contentsOf: URL(fileURLWithPath: segments[0])))
         damaged[damaged.count - 3] ^= 0x01
