@@ -1,10 +1,180 @@
 import ArgumentParser
+import KappaCore
+import KappaLog
+import Logging
 
-/// `kappa log …`: look into the partitioned log (issue: the partitioned log).
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// `kappa log …`: look into the partitioned log.
 struct LogCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "log",
         abstract: "Inspect the partitioned log.",
-        subcommands: []
+        subcommands: [Info.self, Tail.self, Dump.self, Verify.self, AppendTest.self]
     )
+}
+
+/// `--data-dir`, defaulting to `KAPPA_DATA_DIR`, else `./data`.
+struct DataDirectoryOptions: ParsableArguments {
+    @Option(name: .customLong("data-dir"), help: "The log's data directory (default: $KAPPA_DATA_DIR, else ./data).")
+    var dataDirectory: String?
+
+    var path: String {
+        dataDirectory ?? getenv("KAPPA_DATA_DIR").map { String(cString: $0) } ?? "./data"
+    }
+
+    /// Opens read-only: inspecting never truncates or locks what a running gateway is writing.
+    func openReadOnly() throws -> DiskLog {
+        var configuration = DiskLogConfiguration()
+        configuration.readOnly = true
+        return try DiskLog(directory: path, configuration: configuration, logger: Logger(label: "kappa.log"))
+    }
+}
+
+enum RecordFormatting {
+    /// Key and value as UTF-8 when printable, else hex: the log does not know the record formats.
+    static func text(_ bytes: some Collection<UInt8>) -> String {
+        let printable = bytes.allSatisfy { $0 >= 0x20 && $0 != 0x7F || $0 == 0x09 }
+        if printable, let string = String(validating: Array(bytes), as: UTF8.self) { return string }
+        return "0x" + bytes.map { ($0 < 16 ? "0" : "") + String($0, radix: 16) }.joined()
+    }
+
+    static func line(stream: String, partition: Int, _ record: LogRecord) -> String {
+        "\(stream)/\(partition)@\(record.offset) \(record.eventTime) key=\(text(record.key)) value=\(text(record.value))"
+    }
+}
+
+extension LogCommand {
+    struct Info: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Streams, partitions, offsets, sizes and event-time ranges.")
+        @OptionGroup var data: DataDirectoryOptions
+
+        func run() throws {
+            let log = try data.openReadOnly()
+            defer { log.close() }
+            for name in try log.streamNames() {
+                let stream = try log.openStream(named: name)
+                print("stream \(name): \(stream.partitionCount) partitions")
+                for partition in 0..<stream.partitionCount {
+                    let summary = stream.summary(partition: partition)
+                    let times = summary.minEventTime.map { "\($0) … \(summary.maxEventTime.map { "\($0)" } ?? "")" } ?? "empty"
+                    print("  partition \(partition): offsets \(summary.offsets.start)..<\(summary.offsets.highWatermark) (\(summary.offsets.count) records), \(summary.segmentCount) segments, \(summary.bytes) bytes, event times \(times)")
+                }
+                for (group, offsets) in stream.consumerGroups.sorted(by: { $0.key < $1.key }) {
+                    print("  consumer \(group): " + offsets.sorted(by: { $0.key < $1.key }).map { "\($0.key)@\($0.value)" }.joined(separator: " "))
+                }
+            }
+        }
+    }
+
+    struct Tail: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Print the newest records of a stream and follow new ones.")
+        @OptionGroup var data: DataDirectoryOptions
+        @Option(help: "The stream.") var stream = "readings"
+        @Option(help: "Records to show from the end of each partition before following.") var last: Int64 = 10
+        @Flag(name: .customLong("no-follow"), help: "Print and exit instead of following.") var noFollow = false
+
+        func run() async throws {
+            let log = try data.openReadOnly()
+            defer { log.close() }
+            let stream = try log.openStream(named: self.stream)
+            var offsets = (0..<stream.partitionCount).map { partition in
+                let range = stream.offsets(partition: partition)
+                return max(range.start, range.highWatermark - last)
+            }
+            while !Task.isCancelled {
+                var printed = false
+                for partition in 0..<stream.partitionCount {
+                    let result = try await stream.read(partition: partition, from: offsets[partition], limits: LogReadLimits(maxRecords: 1000))
+                    for record in result.records { print(RecordFormatting.line(stream: stream.name, partition: partition, record)) }
+                    offsets[partition] = result.nextOffset
+                    printed = printed || !result.records.isEmpty
+                }
+                if printed { continue }
+                if noFollow { return }
+                // Another process writes: look at the files again shortly (in-process readers wait on appends).
+                try await Task.sleep(for: .milliseconds(200))
+                try log.refreshFromDisk()
+            }
+        }
+    }
+
+    struct Dump: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Print records of one partition from an offset.")
+        @OptionGroup var data: DataDirectoryOptions
+        @Option(help: "The stream.") var stream = "readings"
+        @Option(help: "The partition.") var partition: Int
+        @Option(help: "The first offset.") var from: Int64 = 0
+        @Option(help: "How many records (default: to the end).") var count: Int?
+
+        func run() throws {
+            let log = try data.openReadOnly()
+            defer { log.close() }
+            let stream = try log.openStream(named: self.stream)
+            var offset = from
+            var remaining = count ?? .max
+            while remaining > 0 {
+                let result = try stream.read(partition: partition, from: offset, limits: LogReadLimits(maxRecords: min(remaining, 10_000)))
+                if result.records.isEmpty { return }
+                for record in result.records { print(RecordFormatting.line(stream: stream.name, partition: partition, record)) }
+                remaining -= result.records.count
+                offset = result.nextOffset
+            }
+        }
+    }
+
+    struct Verify: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Check every batch's CRC and framing; exits non-zero on corruption.")
+        @OptionGroup var data: DataDirectoryOptions
+
+        func run() throws {
+            let report = try LogVerifier.verify(directory: data.path)
+            print("\(report.streams) streams, \(report.partitions) partitions, \(report.segments) segments, \(report.batches) batches, \(report.records) records, \(report.bytes) bytes checked")
+            for problem in report.problems { print(problem) }
+            if report.corruptions.isEmpty {
+                print(report.problems.isEmpty ? "ok" : "ok (torn tails are cut by recovery when the log is next opened)")
+            } else {
+                print("\(report.corruptions.count) corrupt segments")
+                throw ExitCode(2)
+            }
+        }
+    }
+
+    /// Appends numbered records as fast as it can, printing each position once `append` has returned:
+    /// the crash test kills it with SIGKILL and checks that every printed record is in the log.
+    struct AppendTest: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(commandName: "append-test", abstract: "Append numbered test records (for crash tests).", shouldDisplay: false)
+        @OptionGroup var data: DataDirectoryOptions
+        @Option(help: "The stream.") var stream = "append-test"
+        @Option(help: "Partitions, if the stream is created.") var partitions = 4
+        @Option(help: "Records to append.") var count = 1_000_000
+        @Option(help: "Records per append call (1: single appends).") var batch = 1
+
+        func run() throws {
+            var configuration = DiskLogConfiguration()
+            configuration.fsync = .never
+            configuration.segmentMaxBytes = 256 << 10
+            let log = try DiskLog(directory: data.path, configuration: configuration, logger: Logger(label: "kappa.log"))
+            defer { log.close() }
+            let stream = try log.createStream(named: self.stream, partitionCount: partitions)
+            var number = 0
+            while number < count {
+                let records = (number..<min(count, number + batch)).map { number in
+                    LogAppendRecord(key: "device-\(number % 97)", eventTime: Timestamp(millisecondsSinceEpoch: Int64(number)), value: Array("record \(number)".utf8))
+                }
+                let positions = try stream.append(records)
+                for (index, position) in positions.enumerated() {
+                    print("\(number + index) \(position.partition) \(position.offset)")
+                }
+                fflush(nil)
+                number += records.count
+            }
+        }
+    }
 }

@@ -1,0 +1,83 @@
+public import KappaCore
+
+/// A durable log of streams, each split into a fixed number of partitions.
+///
+/// The embedded implementation is ``DiskLog``; a NATS JetStream backend can implement the same two protocols.
+public protocol PartitionedLog: Sendable {
+    associatedtype Stream: LogStream
+
+    /// Creates a stream with `partitionCount` partitions, or opens it if it exists with that count.
+    /// Throws ``LogError/Code/streamMismatch`` if it exists with another count.
+    func createStream(named name: String, partitionCount: Int) throws(LogError) -> Stream
+
+    /// Opens an existing stream; throws ``LogError/Code/streamNotFound`` otherwise.
+    func openStream(named name: String) throws(LogError) -> Stream
+
+    /// The names of the streams present, sorted.
+    func streamNames() throws(LogError) -> [String]
+}
+
+/// One stream of a ``PartitionedLog``: appends routed by key, reads and waits per partition, consumer offsets.
+///
+/// Offsets are per partition, dense, start at 0 and are never reused. A consumer's committed offset is the
+/// next offset it will read (as in Kafka).
+public protocol LogStream: Sendable {
+    var name: String { get }
+    var partitionCount: Int { get }
+
+    /// The partition a key's records go to: a stable hash, the same in every process and version.
+    func partition(forKey key: [UInt8]) -> Int
+
+    /// Appends one record; when this returns, the record is in the log (for the disk log: written to the
+    /// kernel, so a crash of the process cannot lose it; surviving a power cut depends on the fsync policy).
+    ///
+    /// Synchronous and callable from any thread, e.g. the MQTT library's network thread inside its message
+    /// callback, before the message is acknowledged. Don't call it from Swift's cooperative pool in a loop:
+    /// it may block on the disk.
+    func append(key: [UInt8], eventTime: Timestamp, value: [UInt8]) throws(LogError) -> LogPosition
+
+    /// Appends records together (one batch per partition touched), in order; positions are returned in
+    /// input order. Batching is what makes millions of records per second possible.
+    func append(_ records: [LogAppendRecord]) throws(LogError) -> [LogPosition]
+
+    /// Reads from `offset` in `partition`, blocking the calling thread on file reads.
+    func read(partition: Int, from offset: Int64, limits: LogReadLimits) throws(LogError) -> LogReadResult
+
+    /// Reads from `offset` in `partition`; the file reads run off Swift's cooperative pool.
+    func read(partition: Int, from offset: Int64, limits: LogReadLimits) async throws -> LogReadResult
+
+    /// Blocks the calling thread until the record at `offset` exists or `timeout` passes; true if it exists.
+    func waitForRecords(partition: Int, from offset: Int64, timeout: Duration) -> Bool
+
+    /// Suspends until the record at `offset` exists. Throws `CancellationError` when the task is cancelled
+    /// and ``LogError/Code/closed`` when the log closes. Appends resume waiters; nothing polls.
+    func waitForRecords(partition: Int, from offset: Int64) async throws
+
+    /// The first offset whose record's event time is at or after `time` (records of a partition are in
+    /// append order, not time order: this is the first record after which the running maximum reaches `time`),
+    /// or the high watermark if there is none.
+    func offset(partition: Int, atOrAfter time: Timestamp) throws(LogError) -> Int64
+
+    func offsets(partition: Int) -> LogOffsetRange
+
+    /// Stores a consumer group's committed offsets locally (next offset to read, per partition).
+    func commit(group: String, offsets: [Int: Int64]) throws(LogError)
+
+    /// A consumer group's committed offsets (empty if it never committed).
+    func committedOffsets(group: String) throws(LogError) -> [Int: Int64]
+
+    /// Tells the log how far a consumer that keeps its offsets elsewhere (PostgreSQL) has committed,
+    /// so retention keeps what it still needs. Not a source of truth for that consumer.
+    func registerProgress(consumer: String, offsets: [Int: Int64]) throws(LogError)
+}
+
+extension LogStream {
+    public func partition(forKey key: String) -> Int {
+        partition(forKey: Array(key.utf8))
+    }
+
+    /// Appends one record with a text key (a device id).
+    public func append(key: String, eventTime: Timestamp, value: [UInt8]) throws(LogError) -> LogPosition {
+        try append(key: Array(key.utf8), eventTime: eventTime, value: value)
+    }
+}
