@@ -34,3 +34,21 @@ public struct DecodingLimits: Hashable, Sendable {
         return (underflow || value >= earliest) && (overflow || value <= latest)
     }
 }
+
+extension DecodingLimits {
+    /// Gives `readings[first...]` (one object's or line's readings, appended with the receive time) the
+    /// event time `time`, or removes them all where `time` is outside the accepted window.
+    /// Returns how many were removed.
+    func stamp(_ readings: inout [Reading], from first: Int, with time: Timestamp, receivedAt: Timestamp) -> Int {
+        guard accepts(time, receivedAt: receivedAt) else {
+            let removed = readings.count - first
+            readings.removeSubrange(first...)
+            return removed
+        }
+        for position in first..<readings.count {
+            readings[position].time = time
+            readings[position].timeSource = .device
+        }
+        return 0
+    }
+}

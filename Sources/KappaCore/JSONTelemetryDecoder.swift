@@ -151,14 +151,8 @@ struct JSONTelemetryDecoder {
         case .invalid:
             readings.removeSubrange(firstReading...)
         case .valid(let timestamp):
-            if limits.accepts(timestamp, receivedAt: receivedAt) {
-                for position in firstReading..<readings.count {
-                    readings[position].time = timestamp
-                    readings[position].timeSource = .device
-                }
-            } else {
-                let dropped = readings.count - firstReading
-                readings.removeSubrange(firstReading...)
+            let dropped = limits.stamp(&readings, from: firstReading, with: timestamp, receivedAt: receivedAt)
+            if dropped > 0 {
                 problems.append(DecodeProblem(
                     reason: .timestampOutOfRange,
                     message: "ts \(timestamp) of the object at byte \(objectStart) is outside the accepted window around the receive time \(receivedAt); \(dropped) reading(s) rejected",

@@ -129,19 +129,13 @@ struct LineProtocolDecoder {
         else {
             throw LineError(message: "timestamp \(PayloadExcerpt.quote(bytes, from: timeStart, to: end)) is not an integer epoch time within 1677–2262", offset: timeStart)
         }
-        guard limits.accepts(timestamp, receivedAt: receivedAt) else {
-            let dropped = readings.count - firstReading
-            readings.removeSubrange(firstReading...)
+        let dropped = limits.stamp(&readings, from: firstReading, with: timestamp, receivedAt: receivedAt)
+        if dropped > 0 {
             problems.append(DecodeProblem(
                 reason: .timestampOutOfRange,
                 message: "line \(lineNumber): timestamp \(timestamp) is outside the accepted window around the receive time \(receivedAt); \(dropped) reading(s) rejected",
                 field: "timestamp", byteOffset: timeStart
             ))
-            return
-        }
-        for position in firstReading..<readings.count {
-            readings[position].time = timestamp
-            readings[position].timeSource = .device
         }
     }
 
