@@ -21,3 +21,15 @@ public struct DecodeProblem: Hashable, Sendable, CustomStringConvertible {
 
     public var description: String { "\(reason.rawValue): \(message)" }
 }
+
+extension DecodeProblem {
+    /// The problem for a message whose topic no route matches (`TopicRouter.match` returned nil).
+    public static func unknownTopic(_ topic: String, filters: [String]) -> DecodeProblem {
+        var shown = topic.prefix(200)
+        if shown.count < topic.count { shown += "…" }
+        return DecodeProblem(
+            reason: .unknownTopic,
+            message: "topic '\(shown)' matches no topic template (subscribed filters: \(filters.joined(separator: ", ")))"
+        )
+    }
+}

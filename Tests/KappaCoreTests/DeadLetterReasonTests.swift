@@ -67,3 +67,15 @@ import Testing
         #expect(letter.reason == .nonNumericValue && letter.message == "m")
     }
 }
+
+@Suite struct UnknownTopicTests {
+    @Test func widenedFilterDeliversATopicNoTemplateMatches() throws {
+        let router = TopicRouter(routes: [try TopicRoute("sites/{site}/x/{device}"), try TopicRoute("sites/y/{device}/{metric}")])
+        let plan = router.subscriptionPlan
+        #expect(plan.filters == ["sites/+/+/+"] && plan.widened)
+        #expect(router.match(topic: "sites/z/w/d") == nil)
+        let problem = DecodeProblem.unknownTopic("sites/z/w/d", filters: plan.filters)
+        #expect(problem.reason == .unknownTopic)
+        #expect(problem.message == "topic 'sites/z/w/d' matches no topic template (subscribed filters: sites/+/+/+)")
+    }
+}
