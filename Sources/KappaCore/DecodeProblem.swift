@@ -33,3 +33,16 @@ extension DecodeProblem {
         )
     }
 }
+
+extension DecodeProblem {
+    /// The problem for an object or line whose event time lies outside the accepted window.
+    static func timestampOutOfRange(
+        _ time: Timestamp, receivedAt: Timestamp, rejected: Int, subject: String, field: String, byteOffset: Int
+    ) -> DecodeProblem {
+        DecodeProblem(
+            reason: .timestampOutOfRange,
+            message: "\(subject) \(time) is outside the accepted window around the receive time \(receivedAt); \(rejected) reading(s) rejected",
+            field: field, byteOffset: byteOffset
+        )
+    }
+}

@@ -153,10 +153,9 @@ struct JSONTelemetryDecoder {
         case .valid(let timestamp):
             let dropped = limits.stamp(&readings, from: firstReading, with: timestamp, receivedAt: receivedAt)
             if dropped > 0 {
-                problems.append(DecodeProblem(
-                    reason: .timestampOutOfRange,
-                    message: "ts \(timestamp) of the object at byte \(objectStart) is outside the accepted window around the receive time \(receivedAt); \(dropped) reading(s) rejected",
-                    field: "ts", byteOffset: objectStart
+                problems.append(.timestampOutOfRange(
+                    timestamp, receivedAt: receivedAt, rejected: dropped,
+                    subject: "ts of the object at byte \(objectStart):", field: "ts", byteOffset: objectStart
                 ))
             }
         }

@@ -131,10 +131,9 @@ struct LineProtocolDecoder {
         }
         let dropped = limits.stamp(&readings, from: firstReading, with: timestamp, receivedAt: receivedAt)
         if dropped > 0 {
-            problems.append(DecodeProblem(
-                reason: .timestampOutOfRange,
-                message: "line \(lineNumber): timestamp \(timestamp) is outside the accepted window around the receive time \(receivedAt); \(dropped) reading(s) rejected",
-                field: "timestamp", byteOffset: timeStart
+            problems.append(.timestampOutOfRange(
+                timestamp, receivedAt: receivedAt, rejected: dropped,
+                subject: "line \(lineNumber): timestamp", field: "timestamp", byteOffset: timeStart
             ))
         }
     }

@@ -65,6 +65,6 @@ import Testing
         #expect(!accepted(1_732_400_000 - 365 * 86_400 - 1))
         let result = decode(#"{"ts": 1732500000, "x": 1}"#, at: now)
         #expect(result.reasons == [.timestampOutOfRange])
-        #expect(result.problems.first?.message == "ts 2024-11-25T02:00:00Z of the object at byte 0 is outside the accepted window around the receive time 2024-11-23T22:13:20Z; 1 reading(s) rejected")
+        #expect(result.problems.first?.message == "ts of the object at byte 0: 2024-11-25T02:00:00Z is outside the accepted window around the receive time 2024-11-23T22:13:20Z; 1 reading(s) rejected")
     }
 }
