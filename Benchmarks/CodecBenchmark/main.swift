@@ -1,1 +1,153 @@
-print("not built yet")
+// Decode throughput of KappaCore's payload codecs beside Foundation's decoders on the same payloads,
+// and the binary record encode/decode rate beside a plain byte copy. Run: swift run -c release CodecBenchmark
+import Foundation
+import KappaCore
+
+// MARK: Payloads, shaped like what devices send
+
+let telemetryObject = #"{"ts": 1732400000000, "temperature": 21.5, "humidity": 40.1, "pressure": 1013.25, "battery": 3.71}"#
+let valuesObject = #"{"ts": 1732400000000, "values": {"temperature": 21.5, "humidity": 40.1, "pressure": 1013.25, "battery": 3.71}}"#
+let batchArray = "[" + (0..<10).map { i in
+    #"{"ts": \#(1_732_400_000_000 + i * 1000), "temperature": 2\#(i).5, "humidity": 4\#(i).1, "pressure": 101\#(i).25, "battery": 3.7\#(i)}"#
+}.joined(separator: ", ") + "]"
+let bareNumber = "21.5"
+let lineProtocol = (0..<10).map { i in
+    "weather,device=ws1,room=kitchen temperature=2\(i).5,humidity=4\(i)i,pressure=101\(i).25,battery=3.7\(i) \(1_732_400_000_000_000_000 + i * 1_000_000_000)"
+}.joined(separator: "\n")
+
+struct Telemetry: Decodable {
+    var ts: Int64
+    var temperature: Double
+    var humidity: Double
+    var pressure: Double
+    var battery: Double
+}
+
+struct ValuesTelemetry: Decodable {
+    struct Values: Decodable {
+        var temperature: Double
+        var humidity: Double
+        var pressure: Double
+        var battery: Double
+    }
+    var ts: Int64
+    var values: Values
+}
+
+// MARK: Measuring
+
+/// Runs `body` (one call = one message) in growing rounds until `seconds` have passed; calls per second.
+func rate(seconds: Double = 1.5, _ body: () -> Int) -> (perSecond: Double, sink: Int) {
+    let clock = ContinuousClock()
+    var sink = 0
+    for _ in 0..<1_000 { sink &+= body() }  // warm up
+    var calls = 0
+    var batch = 1_000
+    let start = clock.now
+    var elapsed = Duration.zero
+    while elapsed < .milliseconds(Int(seconds * 1_000)) {
+        for _ in 0..<batch { sink &+= body() }
+        calls += batch
+        batch = min(batch * 2, 200_000)
+        elapsed = clock.now - start
+    }
+    let (whole, attoseconds) = elapsed.components
+    return (Double(calls) / (Double(whole) + Double(attoseconds) / 1e18), sink)
+}
+
+func millions(_ value: Double) -> String { String(format: "%8.3f M", value / 1e6) }
+
+let receivedAt = Timestamp(millisecondsSinceEpoch: 1_732_400_060_000)
+let decoder = PayloadDecoder()
+var readings: [Reading] = []
+var problems: [DecodeProblem] = []
+readings.reserveCapacity(64)
+var sinks = 0
+
+@MainActor func kappaRate(_ payload: String, _ format: PayloadFormat, metric: String? = nil) -> (messages: Double, readings: Double) {
+    let bytes = Array(payload.utf8)
+    let match = TopicMatch(format: format, device: "sensor-0042", metric: metric, tags: [Tag(key: "site", value: "berlin")])
+    var perMessage = 0
+    let (messages, sink) = bytes.withUnsafeBytes { raw in
+        rate {
+            readings.removeAll(keepingCapacity: true)
+            problems.removeAll(keepingCapacity: true)
+            decoder.decode(match: match, payload: raw, receivedAt: receivedAt, into: &readings, problems: &problems)
+            perMessage = readings.count
+            precondition(problems.isEmpty, "benchmark payload must decode cleanly: \(problems)")
+            return readings.count
+        }
+    }
+    sinks &+= sink
+    return (messages, messages * Double(perMessage))
+}
+
+@MainActor func foundationRate<T: Decodable>(_ payload: String, as type: T.Type) -> Double {
+    let data = Data(payload.utf8)
+    let jsonDecoder = JSONDecoder()
+    let (messages, sink) = rate {
+        (try? jsonDecoder.decode(T.self, from: data)) == nil ? 0 : 1
+    }
+    sinks &+= sink
+    return messages
+}
+
+@MainActor func serializationRate(_ payload: String) -> Double {
+    let data = Data(payload.utf8)
+    let (messages, sink) = rate {
+        (try? JSONSerialization.jsonObject(with: data)) == nil ? 0 : 1
+    }
+    sinks &+= sink
+    return messages
+}
+
+// MARK: Codecs beside Foundation
+
+print("Payload decoding, messages/s (readings/s), same process, same payloads")
+print("codec                     KappaCore msg/s   readings/s     JSONDecoder msg/s  ratio    JSONSerialization msg/s  ratio")
+for (name, payload, codable) in [
+    ("JSON object (4 fields)", telemetryObject, Telemetry.self as any Decodable.Type),
+    ("JSON values (4 fields)", valuesObject, ValuesTelemetry.self),
+    ("JSON batch (10 x 4)", batchArray, [Telemetry].self),
+] {
+    let kappa = kappaRate(payload, .json)
+    let foundation = foundationRate(payload, as: codable)
+    let serialization = serializationRate(payload)
+    print("\(name.padding(toLength: 24, withPad: " ", startingAt: 0))  \(millions(kappa.messages))    \(millions(kappa.readings))     \(millions(foundation))     \(String(format: "%5.1fx", kappa.messages / foundation))   \(millions(serialization))           \(String(format: "%5.1fx", kappa.messages / serialization))")
+}
+let bare = kappaRate(bareNumber, .number, metric: "temperature")
+let bareFoundation = foundationRate(bareNumber, as: Double.self)
+print("\("bare number".padding(toLength: 24, withPad: " ", startingAt: 0))  \(millions(bare.messages))    \(millions(bare.readings))     \(millions(bareFoundation))     \(String(format: "%5.1fx", bare.messages / bareFoundation))")
+let influx = kappaRate(lineProtocol, .lineProtocol)
+print("\("line protocol (10 x 4)".padding(toLength: 24, withPad: " ", startingAt: 0))  \(millions(influx.messages))    \(millions(influx.readings))     (no Foundation equivalent)")
+
+// MARK: Binary records beside a plain copy of the same bytes
+
+let sample = Reading(
+    device: "sensor-0042", metric: "temperature", time: receivedAt, value: 21.5,
+    tags: [Tag(key: "site", value: "berlin")]
+)
+var buffer: [UInt8] = []
+buffer.reserveCapacity(256)
+let encoded = ReadingRecord.encode(sample)
+let encodeRate = rate {
+    buffer.removeAll(keepingCapacity: true)
+    ReadingRecord.encode(sample, into: &buffer)
+    return buffer.count
+}
+let decodeRate = encoded.withUnsafeBytes { raw in
+    rate { (try? ReadingRecord.decode(raw))?.metric.utf8.count ?? 0 }
+}
+let copyRate = encoded.withUnsafeBytes { raw in
+    rate {
+        buffer.removeAll(keepingCapacity: true)
+        buffer.append(contentsOf: raw)
+        return buffer.count
+    }
+}
+sinks &+= encodeRate.sink &+ decodeRate.sink &+ copyRate.sink
+print("")
+print("Reading record (\(encoded.count) bytes), records/s, beside appending the same bytes to a buffer")
+print("encode  \(millions(encodeRate.perSecond))   copy \(millions(copyRate.perSecond))   ratio \(String(format: "%5.2fx", encodeRate.perSecond / copyRate.perSecond))")
+print("decode  \(millions(decodeRate.perSecond))   copy \(millions(copyRate.perSecond))   ratio \(String(format: "%5.2fx", decodeRate.perSecond / copyRate.perSecond))")
+if sinks == 42 { print("") }  // keeps the optimiser from dropping the work

@@ -45,15 +45,23 @@ public struct CivilTime: Hashable, Sendable {
 
     /// The timestamp, or nil where a field is out of range or the result overflows 64-bit nanoseconds.
     public var timestamp: Timestamp? {
-        guard (1...12).contains(month), (1...CivilTime.daysIn(month: month, year: year)).contains(day),
+        // Years this far out overflow 64-bit nanoseconds anyway; bounding them keeps the day arithmetic
+        // itself from overflowing (which would trap rather than return nil).
+        guard (-1_000_000...1_000_000).contains(year), (1...12).contains(month), (1...CivilTime.daysIn(month: month, year: year)).contains(day),
               (0...23).contains(hour), (0...59).contains(minute), (0...60).contains(second),
               (0..<1_000_000_000).contains(nanosecond)
         else { return nil }
         let days = CivilTime.days(fromCivil: year, month, day)
-        let seconds = days * 86_400 + Int64(hour * 3_600 + minute * 60 + second)
+        var seconds = days * 86_400 + Int64(hour * 3_600 + minute * 60 + second)
+        var fraction = Int64(nanosecond)
+        if seconds < 0 && fraction > 0 {
+            // Borrow a second so that the product stays in range down to the earliest timestamp (1677).
+            seconds += 1
+            fraction -= 1_000_000_000
+        }
         let (scaled, overflow) = seconds.multipliedReportingOverflow(by: 1_000_000_000)
         guard !overflow else { return nil }
-        let (total, overflow2) = scaled.addingReportingOverflow(Int64(nanosecond))
+        let (total, overflow2) = scaled.addingReportingOverflow(fraction)
         guard !overflow2 else { return nil }
         return Timestamp(nanosecondsSinceEpoch: total)
     }

@@ -1,0 +1,44 @@
+import KappaCore
+
+/// The receive time used throughout: one minute after the `ts` of the sample payloads.
+let sampleTS: Int64 = 1_732_400_000_000
+let receivedAt = Timestamp(millisecondsSinceEpoch: sampleTS + 60_000)
+
+struct Decoded {
+    var readings: [Reading] = []
+    var problems: [DecodeProblem] = []
+
+    var reasons: [DeadLetterReason] { problems.map(\.reason) }
+    var values: [String: Double] {
+        Dictionary(readings.map { ($0.metric, $0.value) }, uniquingKeysWith: { first, _ in first })
+    }
+}
+
+func decode(
+    _ payload: [UInt8], format: PayloadFormat = .json, metric: String? = nil, tags: [Tag] = [],
+    limits: DecodingLimits = .default, at time: Timestamp = receivedAt
+) -> Decoded {
+    var result = Decoded()
+    let match = TopicMatch(format: format, device: "d1", metric: metric, tags: tags)
+    PayloadDecoder(limits: limits).decode(match: match, payload: payload, receivedAt: time, into: &result.readings, problems: &result.problems)
+    return result
+}
+
+func decode(
+    _ payload: String, format: PayloadFormat = .json, metric: String? = nil, tags: [Tag] = [],
+    limits: DecodingLimits = .default, at time: Timestamp = receivedAt
+) -> Decoded {
+    decode(Array(payload.utf8), format: format, metric: metric, tags: tags, limits: limits, at: time)
+}
+
+/// A small deterministic generator (SplitMix64), so fuzz inputs are the same on every run.
+struct SplitMix64: RandomNumberGenerator {
+    var state: UInt64
+    mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+}
