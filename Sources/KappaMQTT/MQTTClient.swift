@@ -370,7 +370,7 @@ public final class MQTTClient: Sendable {
                     state.connectionWaiters[id] = nil
                 }
             } else {
-                state.lastProblem = "the broker refused the connection: \(String(cString: mosquitto_reason_string(reasonCode)))"
+                state.lastProblem = "the broker refused the connection: \(refusalText(reasonCode))"
             }
             return (action, state.subscriptions, ready)
         }
@@ -381,7 +381,7 @@ public final class MQTTClient: Sendable {
             ])
         } else {
             logger.error("MQTT broker refused the connection", metadata: [
-                "mqtt.reason": "\(String(cString: mosquitto_reason_string(reasonCode)))",
+                "mqtt.reason": "\(refusalText(reasonCode))",
             ])
         }
         if action == .subscribeAll {
@@ -395,6 +395,12 @@ public final class MQTTClient: Sendable {
             }
         }
         waiters.forEach { $0.resume() }
+    }
+
+    /// CONNACK codes differ by protocol: MQTT 3.1.1 has its own small table, MQTT 5 uses reason codes.
+    private func refusalText(_ code: Int32) -> String {
+        let text = configuration.protocolVersion == .v5 ? mosquitto_reason_string(code) : mosquitto_connack_string(code)
+        return text.map { String(cString: $0) } ?? "code \(code)"
     }
 
     fileprivate func disconnected(reasonCode: Int32) {
