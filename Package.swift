@@ -130,6 +130,8 @@ let package = Package(
         .target(
             name: "KappaTestSupport",
             dependencies: [
+                "KappaCore",
+                "KappaLog",
                 "KappaPostgres",
                 "KappaMQTT",
                 .product(name: "Logging", package: "swift-log"),

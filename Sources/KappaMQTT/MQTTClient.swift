@@ -218,6 +218,20 @@ public final class MQTTClient: Sendable {
         connectionWaiters.forEach { $0.resume(throwing: error) }
     }
 
+    /// Cuts the connection so that the acknowledgement of the message being handled never leaves; for use
+    /// inside the message handler when the message could not be stored. The broker keeps the message (in a
+    /// persistent session) and delivers it again after the reconnect that follows.
+    ///
+    /// libmosquitto has queued the PUBACK/PUBREC before calling the handler and writes it only after the
+    /// handler returns (threaded mode), so shutting the socket down now makes that write fail.
+    public func abortConnectionWithoutAcknowledging() {
+        let socket = mosquitto_socket(handle.pointer)
+        if socket >= 0 {
+            _ = shutdown(socket, Int32(SHUT_RDWR))
+        }
+        logger.warning("MQTT connection cut without acknowledging the current message; the broker will deliver it again")
+    }
+
     // MARK: - Sending
 
     private func sendPublish(topic: String, payload: some Collection<UInt8>, qos: MQTTQoS, retain: Bool) throws -> Int32 {

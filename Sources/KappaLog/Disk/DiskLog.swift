@@ -102,6 +102,13 @@ public final class DiskLog: PartitionedLog {
         if let directoryLock { flock(directoryLock.descriptor, LOCK_UN) }
     }
 
+    /// Free disk space below which appends are refused (`belowDiskFloor`); starts as the configuration's
+    /// `diskFloorBytes` and may be changed while the log runs (0 turns the check off).
+    public var diskFloorBytes: Int64 {
+        get { diskGuard.floorBytes }
+        set { diskGuard.floorBytes = newValue }
+    }
+
     /// Torn or corrupt tails cut off when streams were opened (also logged as warnings).
     public var recoveredTails: [TailTruncation] {
         truncations.withLock { $0 }

@@ -12,18 +12,25 @@ final class DiskSpaceGuard: Sendable {
     }
 
     let path: String
-    let floorBytes: Int64
+    private let floor: Atomic<Int64>
     private let state = Mutex(State())
     private let refreshNanoseconds: Int64 = 100_000_000
     private let refreshBytes: Int64 = 4 << 20
 
     init(path: String, floorBytes: Int64) {
         self.path = path
-        self.floorBytes = floorBytes
+        self.floor = Atomic(floorBytes)
+    }
+
+    /// The floor in force; an operator may change it while the log runs.
+    var floorBytes: Int64 {
+        get { floor.load(ordering: .relaxed) }
+        set { floor.store(newValue, ordering: .relaxed) }
     }
 
     /// Throws ``LogError/Code/belowDiskFloor`` if appending `bytes` would go below the floor.
     func reserve(_ bytes: Int) throws(LogError) {
+        let floorBytes = self.floorBytes
         guard floorBytes > 0 else { return }
         try state.withLock { (state) throws(LogError) in
             let now = MonotonicClock.nanoseconds()

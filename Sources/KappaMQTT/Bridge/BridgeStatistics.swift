@@ -1,0 +1,75 @@
+import KappaCore
+import Synchronization
+
+/// What the bridge has done since it started, for metrics and health. Updated on the MQTT network thread,
+/// read from anywhere.
+public final class BridgeStatistics: Sendable {
+    private let messages = Atomic<Int>(0)
+    private let payloadBytes = Atomic<Int>(0)
+    private let readings = Atomic<Int>(0)
+    private let deadLetters = Atomic<Int>(0)
+    private let paused = Atomic<Bool>(false)
+    private let messagesByRoute: [RouteCounter]
+    private let deadLettersByReason = Mutex<[String: Int]>([:])
+    private let pauseReason = Mutex<String?>(nil)
+
+    /// - Parameter routeCount: how many topic routes the bridge has (messages are counted per route).
+    public init(routeCount: Int) {
+        messagesByRoute = (0..<max(routeCount, 0)).map { _ in RouteCounter() }
+    }
+
+    public struct Snapshot: Sendable, Equatable {
+        public var messages: Int
+        public var payloadBytes: Int
+        public var readings: Int
+        public var deadLetters: Int
+        /// Indexed like the bridge's routes.
+        public var messagesByRoute: [Int]
+        public var deadLettersByReason: [String: Int]
+        /// Why intake is paused (the log refuses appends), or nil while it flows.
+        public var pausedBecause: String?
+    }
+
+    public var snapshot: Snapshot {
+        Snapshot(
+            messages: messages.load(ordering: .relaxed),
+            payloadBytes: payloadBytes.load(ordering: .relaxed),
+            readings: readings.load(ordering: .relaxed),
+            deadLetters: deadLetters.load(ordering: .relaxed),
+            messagesByRoute: messagesByRoute.map { $0.count.load(ordering: .relaxed) },
+            deadLettersByReason: deadLettersByReason.withLock { $0 },
+            pausedBecause: paused.load(ordering: .relaxed) ? pauseReason.withLock { $0 } : nil
+        )
+    }
+
+    func messageReceived(bytes: Int, route: Int?) {
+        messages.add(1, ordering: .relaxed)
+        payloadBytes.add(bytes, ordering: .relaxed)
+        if let route, messagesByRoute.indices.contains(route) {
+            messagesByRoute[route].count.add(1, ordering: .relaxed)
+        }
+    }
+
+    func readingsAppended(_ count: Int) {
+        readings.add(count, ordering: .relaxed)
+    }
+
+    func deadLettered(_ reason: DeadLetterReason) {
+        deadLetters.add(1, ordering: .relaxed)
+        deadLettersByReason.withLock { $0[reason.rawValue, default: 0] += 1 }
+    }
+
+    func pause(because reason: String) {
+        pauseReason.withLock { $0 = reason }
+        paused.store(true, ordering: .relaxed)
+    }
+
+    func resume() {
+        paused.store(false, ordering: .relaxed)
+    }
+}
+
+/// An atomic counter that can live in an array (an `Atomic` itself cannot be copied into one).
+private final class RouteCounter: Sendable {
+    let count = Atomic<Int>(0)
+}

@@ -1,0 +1,174 @@
+import Dispatch
+import KappaCore
+import KappaLog
+import Logging
+import ServiceLifecycle
+import Synchronization
+
+/// The ingestion service: subscribes to the broker and appends every message's readings to the log before
+/// its acknowledgement leaves.
+///
+/// When the log refuses appends (free disk below the floor) the bridge holds the current message in the
+/// network thread and tries again every `retryInterval`: nothing more is read from the broker, which keeps
+/// the rest in the persistent session. It says so in the log and in `statistics`, and resumes by itself.
+/// On graceful shutdown it disconnects (no more intake); the log is flushed by its owner afterwards.
+public final class MQTTBridge: Service, Sendable {
+    public let configuration: BridgeConfiguration
+    public let statistics: BridgeStatistics
+    private let client: MQTTClient
+    private let handler: BridgeMessageHandler
+    private let logger: Logger
+
+    private init(configuration: BridgeConfiguration, statistics: BridgeStatistics, client: MQTTClient, handler: BridgeMessageHandler, logger: Logger) {
+        self.configuration = configuration
+        self.statistics = statistics
+        self.client = client
+        self.handler = handler
+        self.logger = logger
+    }
+
+    public static func make(
+        configuration: BridgeConfiguration,
+        readings: any LogStream,
+        deadLetters: any LogStream,
+        logger: Logger
+    ) throws -> MQTTBridge {
+        let statistics = BridgeStatistics(routeCount: configuration.routes.count)
+        let ingestor = MessageIngestor(
+            router: TopicRouter(routes: configuration.routes),
+            decoder: PayloadDecoder(limits: configuration.decodingLimits),
+            readings: readings, deadLetters: deadLetters, statistics: statistics
+        )
+        let handler = BridgeMessageHandler(ingestor: ingestor, retryInterval: configuration.retryInterval, logger: logger)
+        let client = try MQTTClient.make(configuration: configuration.mqtt, logger: logger) { message in
+            handler.handle(message)
+        }
+        handler.attach(client)
+        return MQTTBridge(configuration: configuration, statistics: statistics, client: client, handler: handler, logger: logger)
+    }
+
+    public var isConnected: Bool { client.isConnected }
+    public var connectionCount: Int { client.connectionCount }
+    public var lastProblem: String? { client.lastProblem }
+
+    /// Waits until the broker accepted the bridge (tests, readiness).
+    public func waitUntilConnected(count: Int = 1, timeout: Duration = .seconds(10)) async throws {
+        try await client.waitUntilConnected(count: count, timeout: timeout)
+    }
+
+    public func run() async throws {
+        logger.info("MQTT bridge starting", metadata: [
+            "mqtt.broker": "\(configuration.mqtt.host):\(configuration.mqtt.port)",
+            "mqtt.client_id": "\(configuration.mqtt.clientID ?? "(generated)")",
+            "mqtt.subscriptions": "\(configuration.subscriptions.map(\.filter))",
+        ])
+        try client.start()
+        do {
+            // Recorded now and sent at every CONNACK that finds no session, so a broker that is down at
+            // start is no failure: the bridge connects and subscribes when it comes up.
+            try await client.subscribe(configuration.subscriptions)
+        } catch let error as MQTTError where error.code == .subscriptionRefused {
+            await stop()
+            throw error
+        } catch {
+            logger.warning("MQTT subscribe not confirmed yet; it is sent again on the next connect", metadata: ["mqtt.problem": "\(error)"])
+        }
+        try? await gracefulShutdown()
+        await stop()
+    }
+
+    /// Stops intake: a held message is left unacknowledged, then the client disconnects.
+    public func stop() async {
+        handler.stopRequested()
+        let client = self.client
+        // disconnect() joins the network thread: do that off the cooperative pool.
+        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+            DispatchQueue.global().async {
+                client.disconnect()
+                continuation.resume()
+            }
+        }
+        let totals = statistics.snapshot
+        logger.info("MQTT bridge stopped", metadata: [
+            "kappa.messages": "\(totals.messages)", "kappa.readings": "\(totals.readings)", "kappa.dead_letters": "\(totals.deadLetters)",
+        ])
+    }
+}
+
+/// Runs on the MQTT network thread for each message: ingest, or hold while the log refuses.
+final class BridgeMessageHandler: Sendable {
+    private let ingestor: MessageIngestor
+    private let retryInterval: Duration
+    private let logger: Logger
+    private let stopping = Atomic<Bool>(false)
+    private let client = Mutex<WeakClient>(WeakClient())
+
+    private struct WeakClient {
+        weak var client: MQTTClient?
+    }
+
+    init(ingestor: MessageIngestor, retryInterval: Duration, logger: Logger) {
+        self.ingestor = ingestor
+        self.retryInterval = retryInterval
+        self.logger = logger
+    }
+
+    func attach(_ client: MQTTClient) {
+        self.client.withLock { $0.client = client }
+    }
+
+    func stopRequested() {
+        stopping.store(true, ordering: .releasing)
+    }
+
+    func handle(_ message: MQTTMessage) {
+        let receivedAt = Timestamp.now()
+        var heldSince: ContinuousClock.Instant? = nil
+        var lastWarning = ContinuousClock.now
+        while true {
+            do {
+                try ingestor.ingest(topic: message.topic, payload: message.payload, receivedAt: receivedAt)
+                if let heldSince {
+                    ingestor.statistics.resume()
+                    logger.notice("log accepts appends again; MQTT intake resumed", metadata: ["kappa.held": "\(ContinuousClock.now - heldSince)"])
+                }
+                return
+            } catch {
+                let retryable = error.code == .belowDiskFloor
+                if heldSince == nil || ContinuousClock.now - lastWarning > .seconds(30) {
+                    logger.warning(retryable
+                        ? "log refuses appends; MQTT intake paused, the broker keeps the rest"
+                        : "log append failed; message left unacknowledged for redelivery",
+                        metadata: ["kappa.error": "\(error)", "mqtt.topic": "\(message.topic)"])
+                    lastWarning = ContinuousClock.now
+                }
+                if heldSince == nil {
+                    heldSince = ContinuousClock.now
+                    ingestor.statistics.pause(because: "\(error)")
+                }
+                guard retryable, !stopping.load(ordering: .acquiring) else {
+                    client.withLock { $0.client }?.abortConnectionWithoutAcknowledging()
+                    return
+                }
+                sleep(retryInterval)
+            }
+        }
+    }
+
+    /// Sleeps in short slices so a shutdown is noticed soon. A plain thread sleep: this is libmosquitto's
+    /// network thread, not a Swift concurrency thread.
+    private func sleep(_ duration: Duration) {
+        let deadline = ContinuousClock.now + duration
+        while ContinuousClock.now < deadline && !stopping.load(ordering: .acquiring) {
+            var slice = timespec(tv_sec: 0, tv_nsec: 50_000_000)
+            var left = timespec()
+            while nanosleep(&slice, &left) != 0 && errno == EINTR { slice = left }
+        }
+    }
+}
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#endif
