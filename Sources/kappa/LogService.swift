@@ -1,0 +1,22 @@
+import Dispatch
+import KappaLog
+import ServiceLifecycle
+
+/// Owns the open log for the life of `kappa run`: first in the service group, so it is shut down last,
+/// after the bridge stopped writing and the processors made their final checkpoint; closing syncs every
+/// partition to disk.
+struct LogService: Service {
+    let log: DiskLog
+
+    func run() async throws {
+        try? await gracefulShutdown()
+        let log = self.log
+        // close() fsyncs: keep it off the cooperative pool.
+        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+            DispatchQueue.global().async {
+                log.close()
+                continuation.resume()
+            }
+        }
+    }
+}

@@ -1,0 +1,91 @@
+import ArgumentParser
+import Foundation
+import KappaCore
+import KappaLog
+import KappaMQTT
+import Logging
+import ServiceLifecycle
+import UnixSignals
+
+/// `kappa run`: the gateway. Bridge and processors in one process, as one service group.
+struct RunCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "run",
+        abstract: "Run the gateway: MQTT into the log, processors into PostgreSQL.",
+        discussion: """
+        Subscribes to the broker with a persistent session (fixed client id, QoS 1), appends every reading to the
+        partitioned log before acknowledging it, and runs the processors over the log. SIGTERM or Ctrl-C stops
+        intake, lets the processors make a final checkpoint, syncs the log and exits 0.
+
+        Examples:
+          kappa run --mqtt mqtt://127.0.0.1:1883 --database postgres://kappa@127.0.0.1/kappa --data-dir /var/lib/kappa
+          KAPPA_MQTT=mqtt://gateway@broker:1883 KAPPA_MQTT_PASSWORD=… kappa run --roles bridge
+          kappa run --config /etc/kappa/kappa.yaml --topic 'sites/{site}/{device}/{metric}=number'
+        """
+    )
+
+    @OptionGroup var gateway: GatewayOptions
+    @OptionGroup var database: DatabaseOptions
+
+    @Option(help: ArgumentHelp("Comma-separated roles: \(GatewaySettings.Role.allCases.map(\.rawValue).joined(separator: ",")) (default: all).", valueName: "roles"))
+    var roles: String?
+
+    @Option(help: ArgumentHelp("Address of the metrics and health endpoints (default: $KAPPA_HTTP, else 127.0.0.1:9464).", valueName: "host:port"))
+    var http: String?
+
+    func run() async throws {
+        let settings: GatewaySettings
+        do {
+            settings = try GatewaySettings.resolve(options: gateway, database: database, roles: roles, http: http)
+        } catch let error as ConfigurationError {
+            throw ValidationError(error.description)
+        }
+        LoggingSystem.bootstrap { label in
+            var handler = StreamLogHandler.standardError(label: label)
+            handler.logLevel = settings.logLevel
+            return handler
+        }
+        let logger = Logger(label: "kappa")
+        let gateway = try Gateway.make(settings: settings, logger: logger)
+        let group = ServiceGroup(configuration: .init(
+            services: gateway.services.map { .init(service: $0) },
+            gracefulShutdownSignals: [.sigterm, .sigint],
+            cancellationSignals: [],
+            logger: logger
+        ))
+        try await group.run()
+        logger.info("kappa stopped cleanly")
+    }
+}
+
+/// The running parts of `kappa run`, in start order (the service group stops them in reverse).
+struct Gateway {
+    var log: DiskLog
+    var bridge: MQTTBridge?
+    var services: [any Service]
+
+    static func make(settings: GatewaySettings, logger: Logger) throws -> Gateway {
+        try FileManager.default.createDirectory(atPath: settings.dataDirectory, withIntermediateDirectories: true)
+        let log = try DiskLog(directory: settings.dataDirectory, configuration: settings.log, logger: logger)
+        if log.truncatedTailCount > 0 {
+            logger.warning("log recovery cut torn tails", metadata: ["kappa.count": "\(log.truncatedTailCount)"])
+        }
+        let readings = try openOrCreate(log, KappaStreams.readings, partitions: settings.readingPartitions)
+        let deadLetters = try openOrCreate(log, KappaStreams.deadLetters, partitions: KappaStreams.defaultDeadLetterPartitions)
+        var services: [any Service] = [LogService(log: log)]
+        var bridge: MQTTBridge? = nil
+        if settings.roles.contains(.bridge) {
+            let made = try MQTTBridge.make(configuration: settings.bridge, readings: readings, deadLetters: deadLetters, logger: logger)
+            bridge = made
+            services.append(made)
+        }
+        return Gateway(log: log, bridge: bridge, services: services)
+    }
+
+    private static func openOrCreate(_ log: DiskLog, _ name: String, partitions: Int) throws -> DiskStream {
+        if try log.streamNames().contains(name) {
+            return try log.openStream(named: name)
+        }
+        return try log.createStream(named: name, partitionCount: partitions)
+    }
+}
