@@ -1,0 +1,70 @@
+#!/usr/bin/env bash
+# Starts (or reuses) a local mosquitto and a local PostgreSQL for Kappa, with their data under
+# .kappa-local/ in the checkout, on ports that do not clash with system-wide services.
+#   deploy/local/services.sh start | stop | status | env
+set -euo pipefail
+root="$(cd "$(dirname "$0")/../.." && pwd)"
+state="$root/.kappa-local"
+mqtt_port="${KAPPA_LOCAL_MQTT_PORT:-18883}"
+pg_port="${KAPPA_LOCAL_PG_PORT:-15432}"
+pg_bin="${KAPPA_PG_BINDIR:-$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1)}"
+pg_data="$state/postgres"
+as_postgres=()
+if [ "$(id -u)" -eq 0 ]; then as_postgres=(runuser -u postgres --); fi
+
+start_mosquitto() {
+    mkdir -p "$state/mosquitto"
+    if [ -f "$state/mosquitto/pid" ] && kill -0 "$(cat "$state/mosquitto/pid")" 2>/dev/null; then return; fi
+    cat > "$state/mosquitto/mosquitto.conf" <<CONF
+listener $mqtt_port 127.0.0.1
+allow_anonymous true
+persistence true
+persistence_location $state/mosquitto/
+max_queued_messages 1000000
+log_dest file $state/mosquitto/mosquitto.log
+pid_file $state/mosquitto/pid
+CONF
+    if [ "$(id -u)" -eq 0 ]; then echo "user root" >> "$state/mosquitto/mosquitto.conf"; fi
+    mosquitto -d -c "$state/mosquitto/mosquitto.conf" 2>/dev/null
+    for _ in $(seq 50); do [ -f "$state/mosquitto/pid" ] && break; sleep 0.1; done
+    if [ ! -f "$state/mosquitto/pid" ]; then
+        echo "mosquitto did not start (port $mqtt_port taken? set KAPPA_LOCAL_MQTT_PORT); its log says:" >&2
+        tail -3 "$state/mosquitto/mosquitto.log" >&2
+        exit 1
+    fi
+    echo "mosquitto on 127.0.0.1:$mqtt_port" >&2
+}
+
+start_postgres() {
+    if [ ! -f "$pg_data/PG_VERSION" ]; then
+        mkdir -p "$pg_data"
+        [ "$(id -u)" -eq 0 ] && chown -R postgres: "$state" 2>/dev/null || true
+        chmod 700 "$pg_data"
+        "${as_postgres[@]}" "$pg_bin/initdb" -D "$pg_data" -U kappa --auth=trust -E UTF8 >/dev/null
+    fi
+    if "${as_postgres[@]}" "$pg_bin/pg_ctl" -D "$pg_data" status >/dev/null 2>&1; then return; fi
+    "${as_postgres[@]}" "$pg_bin/pg_ctl" -D "$pg_data" -l "$pg_data/server.log" -w \
+        -o "-p $pg_port -k $pg_data -c listen_addresses=127.0.0.1" start >/dev/null
+    "${as_postgres[@]}" "$pg_bin/psql" -h 127.0.0.1 -p "$pg_port" -U kappa -d postgres -tAc \
+        "SELECT 1 FROM pg_database WHERE datname = 'kappa'" | grep -q 1 \
+        || "${as_postgres[@]}" "$pg_bin/createdb" -h 127.0.0.1 -p "$pg_port" -U kappa kappa
+    echo "PostgreSQL on 127.0.0.1:$pg_port (database kappa, user kappa)" >&2
+}
+
+stop_all() {
+    if [ -f "$state/mosquitto/pid" ]; then kill "$(cat "$state/mosquitto/pid")" 2>/dev/null || true; rm -f "$state/mosquitto/pid"; fi
+    if [ -f "$pg_data/PG_VERSION" ]; then "${as_postgres[@]}" "$pg_bin/pg_ctl" -D "$pg_data" -m fast stop >/dev/null 2>&1 || true; fi
+}
+
+case "${1:-start}" in
+    start) start_mosquitto; start_postgres ;;
+    stop) stop_all ;;
+    status)
+        [ -f "$state/mosquitto/pid" ] && kill -0 "$(cat "$state/mosquitto/pid")" 2>/dev/null && echo "mosquitto: running on $mqtt_port" || echo "mosquitto: stopped"
+        "${as_postgres[@]}" "$pg_bin/pg_ctl" -D "$pg_data" status >/dev/null 2>&1 && echo "postgres: running on $pg_port" || echo "postgres: stopped" ;;
+    env)
+        echo "export KAPPA_MQTT=mqtt://127.0.0.1:$mqtt_port"
+        echo "export KAPPA_DATABASE=postgres://kappa@127.0.0.1:$pg_port/kappa"
+        echo "export KAPPA_DATA_DIR=$state/data" ;;
+    *) echo "usage: $0 start|stop|status|env" >&2; exit 2 ;;
+esac
