@@ -79,6 +79,8 @@ struct Gateway {
             bridge = made
             services.append(made)
         }
+        let metrics = GatewayMetrics(log: log, streams: [readings, deadLetters], bridge: bridge, processors: nil)
+        services.append(try HTTPEndpoints.application(address: settings.http, metrics: metrics, logger: logger))
         return Gateway(log: log, bridge: bridge, services: services)
     }
 
