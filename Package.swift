@@ -125,6 +125,12 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .executableTarget(
+            name: "BridgeBenchmark",
+            dependencies: ["KappaCore", "KappaLog", "KappaMQTT", "KappaTestSupport", .product(name: "Logging", package: "swift-log")],
+            path: "Benchmarks/BridgeBenchmark",
+            swiftSettings: swiftSettings
+        ),
+        .executableTarget(
             name: "CodecBenchmark",
             dependencies: ["KappaCore"],
             path: "Benchmarks/CodecBenchmark",

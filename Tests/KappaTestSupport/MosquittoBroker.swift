@@ -61,7 +61,7 @@ public final class MosquittoBroker: @unchecked Sendable {
             "persistence_location \(directory)/",
             "autosave_interval 1",
             "max_queued_messages \(options.maxQueuedMessages)",
-            "max_inflight_messages 100",
+            "max_inflight_messages 1000",
             "log_dest stderr",
             "log_type error",
             "log_type warning",
