@@ -4,6 +4,9 @@ struct ChangePointDetector {
     var upper = 0.0
     var lower = 0.0
 
+    /// How far the CUSUM has climbed towards declaring a change, in scales.
+    var statistic: Double { max(upper, lower) }
+
     /// Takes in one standardised residual; returns the CUSUM sum when it declares a change (and starts over).
     mutating func observe(z: Double, _ settings: DetectorSettings) -> Double? {
         let capped = min(max(z, -settings.changeCap), settings.changeCap)

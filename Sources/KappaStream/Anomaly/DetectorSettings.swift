@@ -10,7 +10,7 @@ public struct DetectorSettings: Hashable, Sendable {
     /// Share of each residual taken into the level.
     public var levelSmoothing: Double = 0.1
     /// Share of each level correction taken into the trend.
-    public var trendSmoothing: Double = 0.1
+    public var trendSmoothing: Double = 0.05
     /// Share of each absolute residual taken into the noise scale.
     public var scaleSmoothing: Double = 0.02
     /// Residuals are clipped to this many scales before they move the baseline, so a spike barely moves it.
@@ -44,7 +44,7 @@ public struct DetectorSettings: Hashable, Sendable {
     public var flatlineMinimumNanoseconds: Int64 = 60_000_000_000
     /// …and must be less likely than this to happen by chance, judged by how often the series repeated a
     /// value before (so quantised and naturally constant signals do not alarm).
-    public var flatlineChance: Double = 1e-6
+    public var flatlineChance: Double = 1e-12
 
     // Gap.
     /// Silent for more than this many learned intervals.
@@ -57,7 +57,8 @@ public struct DetectorSettings: Hashable, Sendable {
     // Episodes and severity.
     /// An episode closes after this many normal readings in a row…
     public var closeAfterNormalReadings: Int = 5
-    /// …or when a normal reading comes this long (nanoseconds) after the last anomalous one.
+    /// …that reach at least this long (nanoseconds) past the last anomalous one, so a value hovering at a
+    /// limit, or a burst of spikes, is one episode. Its end time is still the last anomalous reading's.
     public var closeAfterNanoseconds: Int64 = 600_000_000_000
     /// A peak score at or above this multiple of the detector's alarm level is critical.
     public var criticalFactor: Double = 2

@@ -42,7 +42,7 @@ struct OpenEpisode {
     /// Takes in a normal reading; true when the series has been normal long enough to close.
     mutating func calm(at time: Int64, _ settings: DetectorSettings) -> Bool {
         normalReadings += 1
-        return normalReadings >= Int64(settings.closeAfterNormalReadings) || time - lastAnomalous >= settings.closeAfterNanoseconds
+        return normalReadings >= Int64(settings.closeAfterNormalReadings) && time - lastAnomalous >= settings.closeAfterNanoseconds
     }
 
     func episode(device: String, metric: String, detector: AnomalyDetector, closed: Bool, _ settings: DetectorSettings) -> AnomalyEpisode {

@@ -38,12 +38,12 @@ struct RobustBaseline {
     /// Takes in one residual `residual = value − forecast`. `intervalSeconds` is the series' usual spacing,
     /// which turns a level correction into a per-second trend correction.
     mutating func update(
-        forecast: Double, residual: Double, scale: Double, intervalSeconds: Double, learnScale: Bool, _ settings: DetectorSettings
+        forecast: Double, residual: Double, scale: Double, intervalSeconds: Double, learnTrend: Bool, learnScale: Bool, _ settings: DetectorSettings
     ) {
         let clipped = observed < 5 ? residual : min(max(residual, -settings.residualClip * scale), settings.residualClip * scale)
         let levelGain = max(settings.levelSmoothing, 1 / Double(observed + 1))
         level = forecast + levelGain * clipped
-        if intervalSeconds > 0 {
+        if learnTrend, intervalSeconds > 0 {
             trendPerSecond += levelGain * settings.trendSmoothing * clipped / intervalSeconds
         }
         if learnScale {

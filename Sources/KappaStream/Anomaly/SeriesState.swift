@@ -74,9 +74,12 @@ struct SeriesState {
 
         baseline.noteStep(value - lastValue, at: value)
         if !releveled {
+            // While a change is suspected, its residuals must not teach the baseline that they are noise or trend;
+            // otherwise a fast drift would be learnt away before the CUSUM could declare it.
+            let suspected = changePoint.statistic >= settings.changeThreshold / 4
             baseline.update(
                 forecast: forecast, residual: residual, scale: scale, intervalSeconds: intervalSeconds,
-                learnScale: !flatline.isInRun, settings
+                learnTrend: true, learnScale: !suspected && !flatline.isInRun, settings
             )
         }
         cadence.observe(time)
