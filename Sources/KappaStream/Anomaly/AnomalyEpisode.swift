@@ -17,8 +17,8 @@ public struct AnomalyEpisode: Hashable, Sendable {
     /// The largest score seen; its scale is the detector's (z for spikes, CUSUM sum for change points,
     /// ratio to the bound for rate, flatline and gap).
     public var peakScore: Double
-    /// The reading's value at the peak (the last value before a gap).
-    public var value: Double
+    /// The reading's value at the peak (the last value before a series gap; nil for a device gap).
+    public var value: Double?
     /// The range the detector expected at the peak, where it has one.
     public var expectedLow: Double?
     public var expectedHigh: Double?
@@ -26,7 +26,7 @@ public struct AnomalyEpisode: Hashable, Sendable {
 
     public init(
         device: String, metric: String, detector: AnomalyDetector, startTime: Timestamp, detectedAt: Timestamp,
-        endTime: Timestamp?, peakScore: Double, value: Double, expectedLow: Double?, expectedHigh: Double?,
+        endTime: Timestamp?, peakScore: Double, value: Double?, expectedLow: Double?, expectedHigh: Double?,
         severity: AnomalySeverity
     ) {
         self.device = device

@@ -51,7 +51,7 @@ struct OpenEpisode {
             startTime: Timestamp(nanosecondsSinceEpoch: start),
             detectedAt: Timestamp(nanosecondsSinceEpoch: detectedAt),
             endTime: closed ? Timestamp(nanosecondsSinceEpoch: lastAnomalous) : nil,
-            peakScore: peakScore, value: value,
+            peakScore: peakScore, value: value.isNaN ? nil : value,
             expectedLow: expectedLow.isNaN ? nil : expectedLow,
             expectedHigh: expectedHigh.isNaN ? nil : expectedHigh,
             severity: Self.severity(peakScore, detector, settings)
