@@ -37,14 +37,15 @@ public struct AnomalyLabel: Hashable, Sendable {
         public var isAnomaly: Bool { Self.anomalies.contains(self) }
 
         /// The detectors expected to catch this kind, for per-detector recall:
-        /// spikes and dips → spike; level shifts → change point; drift → change point (and rate of change where
-        /// a bound is set); a stuck sensor → flatline; a dropout → gap; a noise burst → spike (its large
-        /// residuals). Threshold catches whatever crosses a configured limit and has no kind of its own.
+        /// spikes and dips → spike; level shifts → change point; drift → change point (a drift slower than the
+        /// baseline's trend can follow is, by design, not flagged; rate of change also catches drift where a
+        /// bound is configured, but it is off by default so it is not held to it); a stuck sensor → flatline;
+        /// a dropout → gap; a noise burst → spike (its large residuals). Threshold catches whatever crosses a
+        /// configured limit and has no kind of its own.
         public var expectedDetectors: [AnomalyDetector] {
             switch self {
             case .spike, .dip, .noiseBurst: [.spike]
-            case .levelShift: [.changePoint]
-            case .drift: [.changePoint, .rateOfChange]
+            case .levelShift, .drift: [.changePoint]
             case .stuck: [.flatline]
             case .dropout: [.gap]
             default: []
