@@ -126,3 +126,22 @@ import Testing
         #expect(episodes(series.readings(), configuration: disabled).isEmpty)
     }
 }
+
+@Suite struct TransportChaosTests {
+    @Test func duplicatesAndLateReadingsChangeNothing() {
+        let series = SyntheticSeries(planted: [
+            Planted(kind: .spike, at: 600, length: 1, magnitude: 12),
+            Planted(kind: .levelShift, at: 1_200, length: 300, magnitude: 8),
+        ])
+        let clean = series.readings()
+        var chaotic: [Reading] = []
+        for (i, reading) in clean.enumerated() {
+            chaotic.append(reading)
+            if i % 7 == 0 { chaotic.append(reading) }                    // delivered twice
+            if i % 11 == 0, i >= 3 { chaotic.append(clean[i - 3]) }     // an old reading arriving late
+        }
+        let expected = episodes(clean)
+        #expect(!expected.isEmpty)
+        #expect(episodes(chaotic) == expected)
+    }
+}
