@@ -136,6 +136,12 @@ let package = Package(
             path: "Benchmarks/CodecBenchmark",
             swiftSettings: swiftSettings
         ),
+        .executableTarget(
+            name: "AnomalyBenchmark",
+            dependencies: ["KappaCore", "KappaStream"],
+            path: "Benchmarks/AnomalyBenchmark",
+            swiftSettings: swiftSettings
+        ),
 
         // The harness every integration test stands on: a real mosquitto and a real PostgreSQL.
         .target(

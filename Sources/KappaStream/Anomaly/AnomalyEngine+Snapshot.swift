@@ -1,0 +1,74 @@
+extension AnomalyEngine {
+    /// "KANS" read as a little-endian UInt32.
+    static let snapshotMagic: UInt32 = 0x534E_414B
+    static let snapshotVersion: UInt16 = 1
+
+    /// All detector state as compact little-endian bytes, versioned, in a fixed order (series and devices in
+    /// order of first appearance, open episodes sorted), so equal states give equal bytes in any process.
+    /// Resolved settings are not stored: they follow from the configuration at restore.
+    public func snapshot() -> [UInt8] {
+        var writer = SnapshotWriter()
+        writer.write(Self.snapshotMagic)
+        writer.write(Self.snapshotVersion)
+        writer.write(watermark)
+        writer.write(UInt32(devices.count))
+        for device in devices { device.encode(into: &writer) }
+        writer.write(UInt32(series.count))
+        for (key, state) in zip(seriesKeys, series) {
+            writer.write(key.metric)
+            state.encode(into: &writer)
+        }
+        writer.write(UInt32(episodes.count))
+        for key in episodes.keys.sorted() {
+            writer.write(key.series)
+            writer.write(key.detector.rawValue)
+            episodes[key]!.encode(into: &writer)
+        }
+        deadlines.encode(into: &writer)
+        return writer.bytes
+    }
+
+    /// A fresh engine with `configuration` and the state `snapshot()` wrote.
+    public init(configuration: AnomalyConfiguration = AnomalyConfiguration(), snapshot: [UInt8]) throws(AnomalySnapshotError) {
+        self.init(configuration: configuration)
+        try restore(from: snapshot)
+    }
+
+    /// Replaces all state with the snapshot's; on error the engine is left as it was.
+    public mutating func restore(from bytes: [UInt8]) throws(AnomalySnapshotError) {
+        var restored = AnomalyEngine(configuration: configuration)
+        var reader = SnapshotReader(bytes)
+        guard try reader.read(UInt32.self) == Self.snapshotMagic else { throw AnomalySnapshotError(code: .badMagic, offset: 0) }
+        guard try reader.read(UInt16.self) == Self.snapshotVersion else { throw AnomalySnapshotError(code: .unsupportedVersion, offset: 4) }
+        restored.watermark = try reader.read()
+        let deviceCount = try reader.readCount(minimumItemSize: 38)
+        for index in 0..<deviceCount {
+            let device = try DeviceState(from: &reader)
+            guard restored.deviceIndex.updateValue(Int32(index), forKey: device.name) == nil else { throw reader.corrupt() }
+            restored.devices.append(device)
+        }
+        let seriesCount = try reader.readCount(minimumItemSize: 100)
+        for index in 0..<seriesCount {
+            let metric: String = try reader.read()
+            let state = try SeriesState(from: &reader, settingsIndex: restored.settingsSlot(metric))
+            guard state.device >= 0, Int(state.device) < deviceCount else { throw reader.corrupt() }
+            let key = SeriesKey(device: restored.devices[Int(state.device)].name, metric: metric)
+            guard restored.seriesIndex.updateValue(Int32(index), forKey: key) == nil else { throw reader.corrupt() }
+            restored.seriesKeys.append(key)
+            restored.series.append(state)
+        }
+        let episodeCount = try reader.readCount(minimumItemSize: 77)
+        for _ in 0..<episodeCount {
+            let series: Int32 = try reader.read()
+            guard series >= 0, Int(series) < seriesCount, let detector = AnomalyDetector(rawValue: try reader.read()) else { throw reader.corrupt() }
+            restored.episodes[EpisodeKey(series: series, detector: detector)] = try OpenEpisode(from: &reader)
+        }
+        // Each series' open-episode bits must name exactly its episodes, or folding would trip over a missing one.
+        var masks = [UInt8](repeating: 0, count: seriesCount)
+        for key in restored.episodes.keys { masks[Int(key.series)] |= 1 << key.detector.rawValue }
+        guard masks == restored.series.map(\.openEpisodes) else { throw reader.corrupt() }
+        restored.deadlines = try DeadlineQueue(from: &reader, seriesCount: seriesCount, deviceCount: deviceCount)
+        guard reader.isAtEnd else { throw reader.corrupt() }
+        self = restored
+    }
+}

@@ -1,0 +1,231 @@
+import KappaCore
+
+/// The anomaly processor's pure core: readings and watermarks in, episode events out, state as bytes.
+///
+/// Deterministic: the same readings and watermark calls in the same order give the same events, in any
+/// process and across `snapshot()`/`restore(from:)`. Per-series state is a few hundred bytes, and a reading
+/// that raises no alarm allocates nothing.
+///
+/// Readings of one series must arrive in event-time order for the stateful detectors; duplicates and late
+/// readings (not after the series' latest) are only checked against thresholds.
+public struct AnomalyEngine: Sendable {
+    public let configuration: AnomalyConfiguration
+    var settingsTable: [DetectorSettings] = []
+    var settingsIndexByMetric: [String: Int32] = [:]
+    var seriesKeys: [SeriesKey] = []
+    var series: [SeriesState] = []
+    var seriesIndex: [SeriesKey: Int32] = [:]
+    var devices: [DeviceState] = []
+    var deviceIndex: [String: Int32] = [:]
+    var episodes: [EpisodeKey: OpenEpisode] = [:]
+    var deadlines = DeadlineQueue()
+    var watermark = Int64.min
+
+    public init(configuration: AnomalyConfiguration = AnomalyConfiguration()) {
+        self.configuration = configuration
+    }
+
+    /// Number of (device, metric) series seen.
+    public var seriesCount: Int { series.count }
+
+    /// The latest partition event time given to `advanceWatermark`.
+    public var currentWatermark: Timestamp? { watermark == .min ? nil : Timestamp(nanosecondsSinceEpoch: watermark) }
+
+    // MARK: Readings
+
+    public mutating func process(_ reading: Reading) -> [AnomalyEvent] {
+        var events: [AnomalyEvent] = []
+        process(reading, into: &events)
+        return events
+    }
+
+    /// Runs every detector over one reading and appends the episode events it causes.
+    public mutating func process(_ reading: Reading, into events: inout [AnomalyEvent]) {
+        let time = reading.time.nanosecondsSinceEpoch, value = reading.value
+        guard value.isFinite else { return }
+        let index = slot(device: reading.device, metric: reading.metric)
+        let settings = settingsTable[Int(series[index].settingsIndex)]
+        noteDeviceReading(Int(series[index].device), at: time, into: &events)
+
+        fold(ThresholdDetector.check(value, at: time, settings), .threshold, index, time, settings, into: &events)
+        guard !series[index].isStale(time) else { return }
+        if series[index].openEpisodes & (1 << AnomalyDetector.gap.rawValue) != 0 {
+            closeGap(series: index, at: time, settings, into: &events)
+        }
+        let verdict = series[index].observe(time: time, value: value, settings)
+        fold(verdict.spike, .spike, index, time, settings, into: &events)
+        fold(verdict.changePoint, .changePoint, index, time, settings, into: &events)
+        fold(verdict.rateOfChange, .rateOfChange, index, time, settings, into: &events)
+        fold(verdict.flatline, .flatline, index, time, settings, into: &events)
+        if settings.enabled.contains(.gap), !series[index].deadlineQueued, let deadline = series[index].cadence.silentAfter(settings) {
+            deadlines.push(.init(deadline: deadline, isDevice: false, index: Int32(index)))
+            series[index].deadlineQueued = true
+        }
+    }
+
+    private mutating func slot(device: String, metric: String) -> Int {
+        let key = SeriesKey(device: device, metric: metric)
+        if let index = seriesIndex[key] { return Int(index) }
+        let index = Int32(series.count)
+        series.append(SeriesState(device: deviceSlot(device), settingsIndex: settingsSlot(metric)))
+        seriesKeys.append(key)
+        seriesIndex[key] = index
+        return Int(index)
+    }
+
+    private mutating func deviceSlot(_ name: String) -> Int32 {
+        if let index = deviceIndex[name] { return index }
+        let index = Int32(devices.count)
+        devices.append(DeviceState(name: name))
+        deviceIndex[name] = index
+        return index
+    }
+
+    mutating func settingsSlot(_ metric: String) -> Int32 {
+        if let index = settingsIndexByMetric[metric] { return index }
+        let index = Int32(settingsTable.count)
+        settingsTable.append(configuration.settings(for: metric))
+        settingsIndexByMetric[metric] = index
+        return index
+    }
+
+    private mutating func noteDeviceReading(_ index: Int, at time: Int64, into events: inout [AnomalyEvent]) {
+        let settings = configuration.defaults
+        if var gap = devices[index].gap, time > devices[index].cadence.lastTime {
+            gap.peakScore = max(gap.peakScore, devices[index].cadence.silenceScore(at: time, settings))
+            gap.lastAnomalous = time
+            events.append(.episodeClosed(gap.episode(device: devices[index].name, metric: AnomalyEpisode.wholeDevice, detector: .gap, closed: true, settings)))
+            devices[index].gap = nil
+        }
+        devices[index].cadence.observe(time)
+        if settings.enabled.contains(.gap), !devices[index].deadlineQueued, let deadline = devices[index].cadence.silentAfter(settings) {
+            deadlines.push(.init(deadline: deadline, isDevice: true, index: Int32(index)))
+            devices[index].deadlineQueued = true
+        }
+    }
+
+    // MARK: Episodes
+
+    private mutating func fold(
+        _ detection: Detection?, _ detector: AnomalyDetector, _ index: Int, _ time: Int64, _ settings: DetectorSettings,
+        into events: inout [AnomalyEvent]
+    ) {
+        let bit: UInt8 = 1 << detector.rawValue
+        let isOpen = series[index].openEpisodes & bit != 0
+        guard detection != nil || isOpen else { return }
+        let key = EpisodeKey(series: Int32(index), detector: detector)
+        if let detection {
+            if isOpen {
+                if episodes[key]!.extend(detection, at: time, settings) {
+                    events.append(.episodeUpdated(report(episodes[key]!, key, closed: false, settings)))
+                }
+            } else {
+                let episode = OpenEpisode(detection, at: time)
+                episodes[key] = episode
+                series[index].openEpisodes |= bit
+                events.append(.episodeOpened(report(episode, key, closed: false, settings)))
+            }
+        } else if episodes[key]!.calm(at: time, settings) {
+            let episode = episodes.removeValue(forKey: key)!
+            series[index].openEpisodes &= ~bit
+            events.append(.episodeClosed(report(episode, key, closed: true, settings)))
+        }
+    }
+
+    private func report(_ episode: OpenEpisode, _ key: EpisodeKey, closed: Bool, _ settings: DetectorSettings) -> AnomalyEpisode {
+        let names = seriesKeys[Int(key.series)]
+        return episode.episode(device: names.device, metric: names.metric, detector: key.detector, closed: closed, settings)
+    }
+
+    /// The series spoke again: its silence ends at this reading.
+    private mutating func closeGap(series index: Int, at time: Int64, _ settings: DetectorSettings, into events: inout [AnomalyEvent]) {
+        let key = EpisodeKey(series: Int32(index), detector: .gap)
+        guard var episode = episodes.removeValue(forKey: key) else { return }
+        episode.peakScore = max(episode.peakScore, series[index].cadence.silenceScore(at: time, settings))
+        episode.lastAnomalous = time
+        series[index].openEpisodes &= ~(1 << AnomalyDetector.gap.rawValue)
+        events.append(.episodeClosed(report(episode, key, closed: true, settings)))
+    }
+
+    /// Every episode still open, in series order then detector order (device gaps after series).
+    public func openEpisodes() -> [AnomalyEpisode] {
+        var open = episodes.keys.sorted().map { key in
+            report(episodes[key]!, key, closed: false, settingsTable[Int(series[Int(key.series)].settingsIndex)])
+        }
+        for device in devices {
+            if let gap = device.gap {
+                open.append(gap.episode(device: device.name, metric: AnomalyEpisode.wholeDevice, detector: .gap, closed: false, configuration.defaults))
+            }
+        }
+        return open
+    }
+
+    // MARK: Event-time progress
+
+    public mutating func advanceWatermark(partitionTime: Timestamp) -> [AnomalyEvent] {
+        var events: [AnomalyEvent] = []
+        advanceWatermark(partitionTime: partitionTime, into: &events)
+        return events
+    }
+
+    /// The partition's event time reached `partitionTime` (the latest event time seen in it): declares the
+    /// series and devices silent for longer than their learned allowance. Replay makes the same calls with the
+    /// same times, so it finds the same gaps as the live run did.
+    public mutating func advanceWatermark(partitionTime: Timestamp, into events: inout [AnomalyEvent]) {
+        let now = partitionTime.nanosecondsSinceEpoch
+        guard now > watermark else { return }
+        watermark = now
+        while let entry = deadlines.first, entry.deadline < now {
+            _ = deadlines.popFirst()
+            if entry.isDevice {
+                checkDevice(Int(entry.index), now: now, into: &events)
+            } else {
+                checkSeries(Int(entry.index), now: now, into: &events)
+            }
+        }
+    }
+
+    private mutating func checkDevice(_ index: Int, now: Int64, into events: inout [AnomalyEvent]) {
+        let settings = configuration.defaults
+        guard let silentAfter = devices[index].cadence.silentAfter(settings) else {
+            devices[index].deadlineQueued = false
+            return
+        }
+        guard silentAfter < now else {
+            deadlines.push(.init(deadline: silentAfter, isDevice: true, index: Int32(index)))
+            return
+        }
+        devices[index].deadlineQueued = false
+        let cadence = devices[index].cadence
+        let detection = Detection(start: cadence.lastTime, score: cadence.silenceScore(at: now, settings), value: .nan, expectedLow: .nan, expectedHigh: .nan)
+        let gap = OpenEpisode(detection, at: now)
+        devices[index].gap = gap
+        events.append(.episodeOpened(gap.episode(device: devices[index].name, metric: AnomalyEpisode.wholeDevice, detector: .gap, closed: false, settings)))
+    }
+
+    private mutating func checkSeries(_ index: Int, now: Int64, into events: inout [AnomalyEvent]) {
+        let settings = settingsTable[Int(series[index].settingsIndex)]
+        guard let silentAfter = series[index].cadence.silentAfter(settings) else {
+            series[index].deadlineQueued = false
+            return
+        }
+        guard silentAfter < now else {
+            deadlines.push(.init(deadline: silentAfter, isDevice: false, index: Int32(index)))
+            return
+        }
+        series[index].deadlineQueued = false
+        // A whole device gone silent is one device-level episode, not one per metric.
+        let device = Int(series[index].device)
+        if let deviceSilentAfter = devices[device].cadence.silentAfter(configuration.defaults), deviceSilentAfter < now { return }
+        let cadence = series[index].cadence
+        let detection = Detection(
+            start: cadence.lastTime, score: cadence.silenceScore(at: now, settings), value: series[index].lastValue,
+            expectedLow: .nan, expectedHigh: .nan
+        )
+        let key = EpisodeKey(series: Int32(index), detector: .gap)
+        let gap = OpenEpisode(detection, at: now)
+        episodes[key] = gap
+        series[index].openEpisodes |= 1 << AnomalyDetector.gap.rawValue
+        events.append(.episodeOpened(report(gap, key, closed: false, settings)))
+    }
+}

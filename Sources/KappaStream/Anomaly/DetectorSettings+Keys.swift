@@ -1,0 +1,73 @@
+extension DetectorSettings {
+    /// Every configuration key, in the order documentation lists them. `enable.<detector>` (1 or 0) also works.
+    public static let keys: [String] = [
+        "warmup_readings", "level_smoothing", "trend_smoothing", "scale_smoothing", "residual_clip", "minimum_scale",
+        "spike_z", "change_slack", "change_threshold", "change_cap", "min", "max", "max_rate_per_second",
+        "flatline_min_readings", "flatline_min_seconds", "flatline_chance",
+        "gap_factor", "gap_min_seconds", "gap_warmup_intervals",
+        "close_after_normal_readings", "close_after_seconds", "critical_factor", "update_growth",
+    ] + AnomalyDetector.allCases.map { "enable.\($0.name)" }
+
+    /// Sets one value by its configuration key (seconds become nanoseconds; counts must be whole).
+    public mutating func set(_ key: String, to value: Double) throws(AnomalyConfigurationError) {
+        func invalid() -> AnomalyConfigurationError { AnomalyConfigurationError(code: .invalidValue, key: key, value: value) }
+        guard value.isFinite else { throw invalid() }
+        func positive() throws(AnomalyConfigurationError) -> Double {
+            guard value > 0 else { throw invalid() }
+            return value
+        }
+        func fraction() throws(AnomalyConfigurationError) -> Double {
+            guard value > 0, value <= 1 else { throw invalid() }
+            return value
+        }
+        func count() throws(AnomalyConfigurationError) -> Int {
+            guard value >= 0, value <= 1e9, value.rounded() == value else { throw invalid() }
+            return Int(value)
+        }
+        func nanoseconds() throws(AnomalyConfigurationError) -> Int64 {
+            guard value >= 0, value <= 1e9 else { throw invalid() }
+            return Int64((value * 1e9).rounded())
+        }
+        switch key {
+        case "warmup_readings": warmupReadings = try count()
+        case "level_smoothing": levelSmoothing = try fraction()
+        case "trend_smoothing": trendSmoothing = try fraction()
+        case "scale_smoothing": scaleSmoothing = try fraction()
+        case "residual_clip": residualClip = try positive()
+        case "minimum_scale":
+            guard value >= 0 else { throw invalid() }
+            minimumScale = value
+        case "spike_z": spikeZ = try positive()
+        case "change_slack":
+            guard value >= 0 else { throw invalid() }
+            changeSlack = value
+        case "change_threshold": changeThreshold = try positive()
+        case "change_cap": changeCap = try positive()
+        case "min": minimum = value
+        case "max": maximum = value
+        case "max_rate_per_second": maximumRatePerSecond = try positive()
+        case "flatline_min_readings": flatlineMinimumReadings = max(2, try count())
+        case "flatline_min_seconds": flatlineMinimumNanoseconds = try nanoseconds()
+        case "flatline_chance": flatlineChance = try fraction()
+        case "gap_factor":
+            guard value > 1 else { throw invalid() }
+            gapFactor = value
+        case "gap_min_seconds": gapMinimumNanoseconds = try nanoseconds()
+        case "gap_warmup_intervals": gapWarmupIntervals = max(1, try count())
+        case "close_after_normal_readings": closeAfterNormalReadings = max(1, try count())
+        case "close_after_seconds": closeAfterNanoseconds = try nanoseconds()
+        case "critical_factor":
+            guard value >= 1 else { throw invalid() }
+            criticalFactor = value
+        case "update_growth":
+            guard value >= 1 else { throw invalid() }
+            updateGrowth = value
+        default:
+            guard key.hasPrefix("enable."), let detector = AnomalyDetector(name: String(key.dropFirst(7))) else {
+                throw AnomalyConfigurationError(code: .unknownKey, key: key, value: value)
+            }
+            guard value == 0 || value == 1 else { throw invalid() }
+            if value == 1 { enabled.insert(AnomalyDetectorSet(detector)) } else { enabled.remove(AnomalyDetectorSet(detector)) }
+        }
+    }
+}

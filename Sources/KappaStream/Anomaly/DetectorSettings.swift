@@ -1,0 +1,69 @@
+/// How the detectors treat one metric. Defaults are tuned for sensor signals with daily cycles, slow
+/// drift and Gaussian-ish noise, sampled every 1 to 60 seconds.
+public struct DetectorSettings: Hashable, Sendable {
+    /// Which detectors run. Threshold and rate of change also need their bounds set to do anything.
+    public var enabled: AnomalyDetectorSet = .all
+    /// Readings of a new series before spike, change point and flatline may alarm.
+    public var warmupReadings: Int = 30
+
+    // Baseline: Holt's level and trend (per second), so daily cycles and slow drift are tracked, not flagged.
+    /// Share of each residual taken into the level.
+    public var levelSmoothing: Double = 0.1
+    /// Share of each level correction taken into the trend.
+    public var trendSmoothing: Double = 0.05
+    /// Share of each absolute residual taken into the noise scale.
+    public var scaleSmoothing: Double = 0.02
+    /// Residuals are clipped to this many scales before they move the baseline, so a spike barely moves it.
+    public var residualClip: Double = 4
+    /// A floor under the noise scale, in the metric's units (a constant signal has none of its own).
+    public var minimumScale: Double = 0
+
+    // Spike and dip.
+    /// |z| at or above which a reading is a spike or dip.
+    public var spikeZ: Double = 6
+
+    // Change point: two-sided CUSUM of the standardised residual.
+    /// Slack per reading, in scales: shifts smaller than about twice this go unflagged.
+    public var changeSlack: Double = 1
+    /// The CUSUM sum (in scales) that declares a change.
+    public var changeThreshold: Double = 12
+    /// Each residual's contribution is capped, so a short spike alone cannot declare a change.
+    public var changeCap: Double = 5
+
+    // Thresholds: off unless set.
+    public var minimum: Double? = nil
+    public var maximum: Double? = nil
+
+    // Rate of change: off unless set. Units per second of event time.
+    public var maximumRatePerSecond: Double? = nil
+
+    // Flatline.
+    /// A run of identical values needs at least this many readings…
+    public var flatlineMinimumReadings: Int = 10
+    /// …and at least this long in event time (nanoseconds)…
+    public var flatlineMinimumNanoseconds: Int64 = 60_000_000_000
+    /// …and must be less likely than this to happen by chance, judged by how often the series repeated a
+    /// value before (so quantised and naturally constant signals do not alarm).
+    public var flatlineChance: Double = 1e-12
+
+    // Gap.
+    /// Silent for more than this many learned intervals.
+    public var gapFactor: Double = 5
+    /// And for at least this long (nanoseconds).
+    public var gapMinimumNanoseconds: Int64 = 0
+    /// Intervals to learn before a series (or device) can be declared silent.
+    public var gapWarmupIntervals: Int = 8
+
+    // Episodes and severity.
+    /// An episode closes after this many normal readings in a row…
+    public var closeAfterNormalReadings: Int = 5
+    /// …that reach at least this long (nanoseconds) past the last anomalous one, so a value hovering at a
+    /// limit, or a burst of spikes, is one episode. Its end time is still the last anomalous reading's.
+    public var closeAfterNanoseconds: Int64 = 600_000_000_000
+    /// A peak score at or above this multiple of the detector's alarm level is critical.
+    public var criticalFactor: Double = 2
+    /// `episodeUpdated` is sent when the peak grows by at least this factor since the last report.
+    public var updateGrowth: Double = 1.1
+
+    public init() {}
+}

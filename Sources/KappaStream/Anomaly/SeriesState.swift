@@ -1,0 +1,153 @@
+/// Everything the detectors keep about one (device, metric) series: a few dozen numbers.
+struct SeriesState {
+    var device: Int32
+    /// Index into the engine's resolved settings; derived from the metric, never stored.
+    var settingsIndex: Int32
+    var baseline = RobustBaseline()
+    var changePoint = ChangePointDetector()
+    var flatline = FlatlineDetector()
+    var cadence = CadenceTracker()
+    var lastValue = 0.0
+    /// Detectors with an open episode on this series, so normal readings skip the episode table.
+    var openEpisodes: UInt8 = 0
+    /// Whether the deadline queue holds an entry for this series.
+    var deadlineQueued = false
+
+    init(device: Int32, settingsIndex: Int32) {
+        self.device = device
+        self.settingsIndex = settingsIndex
+    }
+
+    /// The detections of one reading, one slot per reading-driven detector other than threshold.
+    struct Verdict {
+        var spike: Detection?
+        var changePoint: Detection?
+        var rateOfChange: Detection?
+        var flatline: Detection?
+    }
+
+    /// True when a reading is not after the latest one: a duplicate or a late arrival, which teaches the
+    /// event-time-ordered detectors nothing (only thresholds judge it).
+    func isStale(_ time: Int64) -> Bool { cadence.readings > 0 && time <= cadence.lastTime }
+
+    /// Takes in a reading that is not stale.
+    mutating func observe(time: Int64, value: Double, _ settings: DetectorSettings) -> Verdict {
+        var verdict = Verdict()
+        guard cadence.readings > 0 else {
+            baseline.start(at: value)
+            flatline.start(at: time)
+            cadence.observe(time)
+            lastValue = value
+            return verdict
+        }
+        let elapsedSeconds = Double(time - cadence.lastTime) / 1e9
+        let intervalSeconds = cadence.intervals > 0 ? cadence.intervalSeconds : elapsedSeconds
+        // After a silence, extrapolate the trend no further than a few usual intervals.
+        let forecast = baseline.forecast(afterSeconds: min(elapsedSeconds, 10 * intervalSeconds))
+        let residual = value - forecast
+        let scale = baseline.scale(settings)
+        let z = residual / scale
+        let warmedUp = baseline.observed >= Int64(settings.warmupReadings)
+        let enabled = settings.enabled
+
+        if warmedUp, enabled.contains(.spike), abs(z) >= settings.spikeZ {
+            let band = settings.spikeZ * scale
+            verdict.spike = Detection(start: time, score: abs(z), value: value, expectedLow: forecast - band, expectedHigh: forecast + band)
+        }
+        var releveled = false
+        if warmedUp, enabled.contains(.changePoint), let statistic = changePoint.observe(z: z, settings) {
+            let band = settings.spikeZ * scale
+            verdict.changePoint = Detection(start: time, score: statistic, value: value, expectedLow: forecast - band, expectedHigh: forecast + band)
+            baseline.relevel(to: value)
+            releveled = true
+        }
+        if enabled.contains(.rateOfChange), let bound = settings.maximumRatePerSecond {
+            let ratio = abs(value - lastValue) / elapsedSeconds / bound
+            if ratio >= 1 {
+                let allowed = bound * elapsedSeconds
+                verdict.rateOfChange = Detection(start: time, score: ratio, value: value, expectedLow: lastValue - allowed, expectedHigh: lastValue + allowed)
+            }
+        }
+        let reading = cadence.readings + 1
+        let stuck = flatline.observe(time: time, value: value, previous: lastValue, reading: reading, settings)
+        if enabled.contains(.flatline) { verdict.flatline = stuck }
+
+        baseline.noteStep(value - lastValue, at: value)
+        if !releveled {
+            // While a change is suspected, its residuals must not teach the baseline that they are noise or trend;
+            // otherwise a fast drift would be learnt away before the CUSUM could declare it.
+            let suspected = changePoint.statistic >= settings.changeThreshold / 4
+            baseline.update(
+                forecast: forecast, residual: residual, scale: scale, intervalSeconds: intervalSeconds,
+                learnTrend: true, learnScale: !suspected && !flatline.isInRun, settings
+            )
+        }
+        cadence.observe(time)
+        lastValue = value
+        return verdict
+    }
+
+    func encode(into writer: inout SnapshotWriter) {
+        writer.write(device)
+        baseline.encode(into: &writer)
+        changePoint.encode(into: &writer)
+        flatline.encode(into: &writer)
+        cadence.encode(into: &writer)
+        writer.write(lastValue)
+        writer.write(openEpisodes)
+        writer.write(deadlineQueued)
+    }
+
+    init(from reader: inout SnapshotReader, settingsIndex: Int32) throws(AnomalySnapshotError) {
+        device = try reader.read()
+        self.settingsIndex = settingsIndex
+        baseline = try RobustBaseline(from: &reader)
+        changePoint = try ChangePointDetector(from: &reader)
+        flatline = try FlatlineDetector(from: &reader)
+        cadence = try CadenceTracker(from: &reader)
+        lastValue = try reader.read()
+        openEpisodes = try reader.read()
+        deadlineQueued = try reader.read()
+    }
+}
+
+/// A device's own cadence (any of its readings), for telling a silent device from a silent metric.
+struct DeviceState {
+    var name: String
+    var cadence = CadenceTracker()
+    var deadlineQueued = false
+    var gap: OpenEpisode?
+
+    init(name: String) { self.name = name }
+
+    func encode(into writer: inout SnapshotWriter) {
+        writer.write(name)
+        cadence.encode(into: &writer)
+        writer.write(deadlineQueued)
+        writer.write(gap != nil)
+        gap?.encode(into: &writer)
+    }
+
+    init(from reader: inout SnapshotReader) throws(AnomalySnapshotError) {
+        name = try reader.read()
+        cadence = try CadenceTracker(from: &reader)
+        deadlineQueued = try reader.read()
+        gap = try reader.read(Bool.self) ? try OpenEpisode(from: &reader) : nil
+    }
+}
+
+/// Identifies one series; the engine's table from it to the series' slot.
+struct SeriesKey: Hashable {
+    var device: String
+    var metric: String
+}
+
+/// One detector's open episode on one series.
+struct EpisodeKey: Hashable, Comparable {
+    var series: Int32
+    var detector: AnomalyDetector
+
+    static func < (lhs: EpisodeKey, rhs: EpisodeKey) -> Bool {
+        (lhs.series, lhs.detector.rawValue) < (rhs.series, rhs.detector.rawValue)
+    }
+}
