@@ -163,12 +163,12 @@ struct DeviceState {
             encoder.valuesObject(timestampMilliseconds: timestamp, values: values, to: &payload)
         case .line:
             encoder.lines(device: id, timestampMilliseconds: timestamp, values: values, to: &payload)
-            return [SimulatedMessage(topic: lineTopic, payload: payload, eventTime: eventTime, sendTime: eventTime,
+            return [SimulatedMessage(device: id, topic: lineTopic, payload: payload, eventTime: eventTime, sendTime: eventTime,
                                      readings: readings(timestamp: timestamp, values: values))]
         case .number:
             return zip(signal.metrics, values).enumerated().map { position, pair in
                 SimulatedMessage(
-                    topic: metricTopics[position], payload: PayloadEncoder.number(pair.1), eventTime: eventTime, sendTime: eventTime,
+                    device: id, topic: metricTopics[position], payload: PayloadEncoder.number(pair.1), eventTime: eventTime, sendTime: eventTime,
                     readings: [Reading(device: id, metric: pair.0.name, time: eventTime, value: pair.1, timeSource: .received)]
                 )
             }
@@ -177,7 +177,7 @@ struct DeviceState {
             guard batch.count >= max(1, scenario.batchSize) else { return [] }
             return [takeBatch(sendTime: time)]
         }
-        return [SimulatedMessage(topic: telemetryTopic, payload: payload, eventTime: eventTime, sendTime: eventTime,
+        return [SimulatedMessage(device: id, topic: telemetryTopic, payload: payload, eventTime: eventTime, sendTime: eventTime,
                                  readings: readings(timestamp: timestamp, values: values))]
     }
 
@@ -193,7 +193,7 @@ struct DeviceState {
         payload.append(UInt8(ascii: "]"))
         let last = batch.last?.time ?? sendTime
         batch.removeAll(keepingCapacity: true)
-        return SimulatedMessage(topic: telemetryTopic, payload: payload, eventTime: Timestamp(millisecondsSinceEpoch: last),
+        return SimulatedMessage(device: id, topic: telemetryTopic, payload: payload, eventTime: Timestamp(millisecondsSinceEpoch: last),
                                 sendTime: Timestamp(millisecondsSinceEpoch: sendTime), readings: all)
     }
 
@@ -213,20 +213,20 @@ struct DeviceState {
         output.ready.append(message)
         if let held = heldOutOfOrder {
             heldOutOfOrder = nil
-            output.ready.append(Self.release(held, as: .outOfOrder, at: time, device: id))
+            output.ready.append(Self.release(held, as: .outOfOrder, at: time))
         }
         if chaosRandom.chance(chaos.duplicate) {
-            output.ready.append(Self.release(message, as: .duplicate, at: time, device: id))
+            output.ready.append(Self.release(message, as: .duplicate, at: time))
         }
     }
 
     /// The message sent at `time` as a fault of `kind`, labelled.
-    static func release(_ message: SimulatedMessage, as kind: ChaosKind, at time: Int64, device: String) -> SimulatedMessage {
+    static func release(_ message: SimulatedMessage, as kind: ChaosKind, at time: Int64) -> SimulatedMessage {
         var copy = message
         copy.sendTime = Timestamp(millisecondsSinceEpoch: time)
         copy.chaos = kind
         copy.labels = [GroundTruthLabel(
-            device: device, metric: "*", kind: .chaos(kind), start: message.eventTime, end: copy.sendTime, topic: message.topic
+            device: message.device, metric: "*", kind: .chaos(kind), start: message.eventTime, end: copy.sendTime, topic: message.topic
         )]
         return copy
     }
@@ -246,7 +246,7 @@ struct DeviceState {
                 metric: signal.metrics[metricIndex].name
             )
             output.ready.append(SimulatedMessage(
-                topic: topic, payload: payload, eventTime: eventTime, sendTime: eventTime, readings: [],
+                device: id, topic: topic, payload: payload, eventTime: eventTime, sendTime: eventTime, readings: [],
                 labels: [GroundTruthLabel(device: id, metric: "*", kind: .chaos(.malformed), start: eventTime, end: eventTime, topic: topic, reason: reason)],
                 chaos: .malformed
             ))
@@ -254,7 +254,7 @@ struct DeviceState {
         if chaosRandom.chance(scenario.chaos.oversized) {
             let payload = BadPayloads.oversized(format: scenario.format, excess: chaosRandom.integer(1...65_536), timestampMilliseconds: time)
             output.ready.append(SimulatedMessage(
-                topic: topic, payload: payload, eventTime: eventTime, sendTime: eventTime, readings: [],
+                device: id, topic: topic, payload: payload, eventTime: eventTime, sendTime: eventTime, readings: [],
                 labels: [GroundTruthLabel(device: id, metric: "*", kind: .chaos(.oversized), start: eventTime, end: eventTime, topic: topic, reason: .oversizedPayload)],
                 chaos: .oversized
             ))

@@ -5,7 +5,7 @@ import KappaCore
 ///
 /// Messages come in send-time order (ties: device index). Each carries the labels that became final while it
 /// was generated; `finish()` returns the labels of anomalies still running when the caller stops.
-public struct Fleet: Sequence, IteratorProtocol {
+public struct Fleet: MessageSource {
     public let scenario: FleetScenario
     private var devices: [DeviceState]
     private var schedule = MinHeap<ScheduledTick>()
@@ -22,6 +22,8 @@ public struct Fleet: Sequence, IteratorProtocol {
             (lhs.time, lhs.device) < (rhs.time, rhs.device)
         }
     }
+
+    public var startTime: Timestamp { scenario.start }
 
     public init(_ scenario: FleetScenario) {
         precondition(!scenario.kinds.isEmpty, "a fleet needs at least one device kind")
@@ -52,7 +54,7 @@ public struct Fleet: Sequence, IteratorProtocol {
             }
             if let held = output.held.min, held.release <= due.time {
                 _ = output.held.popMin()
-                output.ready.append(DeviceState.release(held.message, as: .late, at: held.release, device: held.message.readings.first?.device ?? ""))
+                output.ready.append(DeviceState.release(held.message, as: .late, at: held.release))
                 continue
             }
             devices[due.device].tick(scenario, into: &output)
@@ -100,11 +102,11 @@ public struct Fleet: Sequence, IteratorProtocol {
             if let held = devices[index].heldOutOfOrder {
                 devices[index].heldOutOfOrder = nil
                 let sendTime = Swift.max(endTime, held.eventTime.nanosecondsSinceEpoch / 1_000_000)
-                output.ready.append(DeviceState.release(held, as: .outOfOrder, at: sendTime, device: devices[index].id))
+                output.ready.append(DeviceState.release(held, as: .outOfOrder, at: sendTime))
             }
         }
         while let held = output.held.popMin() {
-            output.ready.append(DeviceState.release(held.message, as: .late, at: held.release, device: held.message.readings.first?.device ?? ""))
+            output.ready.append(DeviceState.release(held.message, as: .late, at: held.release))
         }
     }
 

@@ -3,6 +3,8 @@ import KappaCore
 /// One message the fleet sends, with what it means: the readings a correct decoder finds in it and the
 /// ground-truth labels that became final when it was generated.
 public struct SimulatedMessage: Hashable, Sendable {
+    /// The device that sent it (publishers keep one device on one connection).
+    public var device: String
     public var topic: String
     public var payload: [UInt8]
     /// True event time of the (last) tick the message carries; for malformed and oversized messages, the send time.
@@ -18,7 +20,8 @@ public struct SimulatedMessage: Hashable, Sendable {
     /// The fault this message is, if it is one (a duplicate copy, a late or malformed message, …).
     public var chaos: ChaosKind?
 
-    public init(topic: String, payload: [UInt8], eventTime: Timestamp, sendTime: Timestamp, readings: [Reading], labels: [GroundTruthLabel] = [], chaos: ChaosKind? = nil) {
+    public init(device: String, topic: String, payload: [UInt8], eventTime: Timestamp, sendTime: Timestamp, readings: [Reading], labels: [GroundTruthLabel] = [], chaos: ChaosKind? = nil) {
+        self.device = device
         self.topic = topic
         self.payload = payload
         self.eventTime = eventTime
