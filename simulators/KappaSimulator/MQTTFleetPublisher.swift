@@ -5,20 +5,26 @@ import Logging
 /// bounded number of messages in flight.
 ///
 /// Backpressure without per-message bookkeeping: within a batch, every message but the last is queued with
-/// the non-blocking `publish`; the last is sent with `publishAndWait`. MQTT requires a broker to acknowledge
-/// a connection's messages in the order it received them (3.1.1 §4.6), so that last acknowledgement
-/// confirms the whole batch. The next batch of a connection goes out only after it: at most one batch per
-/// connection is ever queued in libmosquitto, and the caller builds the next batch while this one travels.
+/// the non-blocking `publish`; the last is sent with `publishAndWait` from a task of its own. MQTT requires a
+/// broker to acknowledge a connection's messages in the order it received them (3.1.1 §4.6), so that last
+/// acknowledgement confirms the whole batch. A connection has at most two batches in flight: batch k+1 goes
+/// out while batch k's acknowledgement travels (waiting with an idle connection would meet the 40 ms stall of
+/// Nagle's algorithm on a broker against delayed ACKs), and batch k+2 only after it.
+///
+/// Order: publishing runs on a serial executor (see `run(_:)`); the task sending a batch's last message is
+/// enqueued there before the publishing task yields, so it sends before the next batch is queued.
 public final class MQTTFleetPublisher {
     public let options: PublishOptions
     public let statistics: RunStatistics
     private let logger: Logger
     private var lanes: [Lane] = []
+    private let executor = SerialQueueExecutor(label: "kappa-sim.publisher")
+    /// Batches a connection may have unacknowledged at once.
+    private let batchesInFlight = 2
 
     private final class Lane {
         var client: MQTTClient
-        var awaited: Task<Void, any Error>?
-        var awaitedCount = 0
+        var awaited: [(task: Task<Void, any Error>, count: Int)] = []
         var sinceReconnect = 0
         var outgoing: [SimulatedMessage] = []
 
@@ -67,31 +73,43 @@ public final class MQTTFleetPublisher {
         return Int(hash % UInt64(lanes.count))
     }
 
-    /// Waits until each connection's previous batch is acknowledged, then hands `batch` over.
+    /// Runs `body`, which calls `publish` and `finish`, on the publisher's serial executor (see the type's
+    /// comment on order).
+    public func run<Value>(_ body: () async throws -> Value) async throws -> Value {
+        try await withTaskExecutorPreference(executor) {
+            try await body()
+        }
+    }
+
+    /// Hands `batch` over once each connection it uses has fewer than two batches unacknowledged.
+    /// Call inside `run(_:)`.
     public func publish(_ batch: [SimulatedMessage]) async throws {
         for message in batch {
             lanes[lane(for: message.device)].outgoing.append(message)
         }
         for lane in lanes where !lane.outgoing.isEmpty {
-            await settle(lane)
+            while lane.awaited.count >= batchesInFlight {
+                await settleOldest(lane)
+            }
             if let dropEvery = options.dropEvery, lane.sinceReconnect >= dropEvery {
+                while !lane.awaited.isEmpty { await settleOldest(lane) }
                 try await reconnect(lane)
             }
-            send(lane)
+            await send(lane)
         }
     }
 
     /// Waits until everything sent is acknowledged, then closes the connections.
     public func finish() async {
         for lane in lanes {
-            await settle(lane)
+            while !lane.awaited.isEmpty { await settleOldest(lane) }
         }
         let clients = lanes.map(\.client)
         lanes.removeAll()
         _ = try? await Offload.run { clients.forEach { $0.disconnect() } }
     }
 
-    private func send(_ lane: Lane) {
+    private func send(_ lane: Lane) async {
         let qos = options.qos
         let client = lane.client
         let messages = lane.outgoing
@@ -106,20 +124,22 @@ public final class MQTTFleetPublisher {
             }
         }
         guard let last = messages.last else { return }
-        lane.awaitedCount = messages.count
         lane.sinceReconnect += messages.count
         statistics.recordPublished(last, qos: qos)
-        lane.awaited = Task {
+        let task = Task(executorPreference: executor) {
             try await client.publishAndWait(topic: last.topic, payload: last.payload, qos: qos)
         }
+        lane.awaited.append((task, messages.count))
+        // The task is queued on the serial executor ahead of us: it sends `last` before we publish more.
+        await Task.yield()
     }
 
-    private func settle(_ lane: Lane) async {
-        guard let awaited = lane.awaited else { return }
-        lane.awaited = nil
+    private func settleOldest(_ lane: Lane) async {
+        guard !lane.awaited.isEmpty else { return }
+        let (task, count) = lane.awaited.removeFirst()
         do {
-            try await awaited.value
-            statistics.recordAcknowledged(lane.awaitedCount)
+            try await task.value
+            statistics.recordAcknowledged(count)
         } catch {
             statistics.recordError()
             logger.warning("a batch was not acknowledged", metadata: ["kappa.problem": "\(error)"])

@@ -38,6 +38,14 @@ public struct SimulationRun<Source: MessageSource> {
     /// Publishes until the source ends, the limit is reached or `stop` is set; then waits until every
     /// message is acknowledged and writes the remaining labels.
     public mutating func run(publisher: MQTTFleetPublisher, labels: LabelFileWriter?, stop: StopFlag = StopFlag()) async throws {
+        var this = self
+        self = try await publisher.run {
+            try await this.publishAll(publisher: publisher, labels: labels, stop: stop)
+            return this
+        }
+    }
+
+    private mutating func publishAll(publisher: MQTTFleetPublisher, labels: LabelFileWriter?, stop: StopFlag) async throws {
         let clock = ContinuousClock()
         let wallStart = clock.now
         let simulatedStart = source.startTime
