@@ -142,6 +142,12 @@ let package = Package(
             path: "Benchmarks/AnomalyBenchmark",
             swiftSettings: swiftSettings
         ),
+        .executableTarget(
+            name: "SimulatorBenchmark",
+            dependencies: ["KappaSimulator", "KappaMQTT", "KappaCore", "KappaTestSupport", .product(name: "Logging", package: "swift-log")],
+            path: "Benchmarks/SimulatorBenchmark",
+            swiftSettings: swiftSettings
+        ),
 
         // The harness every integration test stands on: a real mosquitto and a real PostgreSQL.
         .target(

@@ -1,0 +1,46 @@
+import KappaCore
+
+/// Reading times and durations from command-line and CSV text.
+public enum TimeText {
+    /// The gateway's own reading of a `ts` field: epoch seconds/ms/µs/ns by magnitude, or RFC 3339.
+    /// Parsed by KappaCore's JSON decoder, so a replayed file means exactly what the gateway would make of it.
+    public static func timestamp(_ text: some StringProtocol) -> Timestamp? {
+        let trimmed = text.drop { $0 == " " }.reversed().drop { $0 == " " || $0 == "\r" }.reversed()
+        guard !trimmed.isEmpty else { return nil }
+        let numeric = trimmed.allSatisfy { $0.isNumber || $0 == "." || $0 == "-" || $0 == "+" || $0 == "e" || $0 == "E" }
+        var document: [UInt8] = Array(#"{"ts":"#.utf8)
+        if numeric {
+            document += Array(String(trimmed).utf8)
+        } else {
+            PayloadBytes.appendJSONString(String(trimmed), to: &document)
+        }
+        document += Array(#","v":0}"#.utf8)
+        let anyTime = DecodingLimits(maxFutureNanoseconds: .max / 2, maxPastNanoseconds: .max / 2)
+        var readings: [Reading] = []
+        var problems: [DecodeProblem] = []
+        PayloadDecoder(limits: anyTime).decode(
+            match: TopicMatch(format: .json, device: "t"), payload: document, receivedAt: Timestamp(nanosecondsSinceEpoch: 0),
+            into: &readings, problems: &problems
+        )
+        guard problems.isEmpty, let reading = readings.first, reading.timeSource == .device else { return nil }
+        return reading.time
+    }
+
+    /// `500ms`, `30s`, `10m`, `2h`, `1d`, or a plain number of seconds.
+    public static func duration(_ text: String) -> Duration? {
+        let units: [(suffix: String, seconds: Double)] = [("ms", 0.001), ("s", 1), ("m", 60), ("h", 3_600), ("d", 86_400)]
+        for unit in units where text.hasSuffix(unit.suffix) {
+            guard let number = Double(text.dropLast(unit.suffix.count)), number >= 0, number.isFinite else { return nil }
+            return .nanoseconds(Int64(number * unit.seconds * 1e9))
+        }
+        guard let seconds = Double(text), seconds >= 0, seconds.isFinite else { return nil }
+        return .nanoseconds(Int64(seconds * 1e9))
+    }
+}
+
+extension Duration {
+    /// Whole nanoseconds (durations here are far below the range limit).
+    public var wholeNanoseconds: Int64 {
+        components.seconds * 1_000_000_000 + components.attoseconds / 1_000_000_000
+    }
+}

@@ -1,0 +1,102 @@
+import ArgumentParser
+import Foundation
+import KappaMQTT
+import KappaSimulator
+
+/// Where and how to publish; shared by the fleet and the CSV replay.
+struct ConnectionOptions: ParsableArguments {
+    @Option(help: ArgumentHelp(
+        "Broker URL, mqtt://[user@]host[:port] or mqtts:// for TLS. Default: $KAPPA_MQTT, else mqtt://127.0.0.1:1883.",
+        discussion: "The password comes from $KAPPA_MQTT_PASSWORD or --password-file, never the command line.",
+        valueName: "url"))
+    var mqtt: String?
+
+    @Option(help: ArgumentHelp("Username (overrides one in the URL).", valueName: "name"))
+    var username: String?
+
+    @Option(help: ArgumentHelp("File holding the password (first line).", valueName: "file"))
+    var passwordFile: String?
+
+    @Option(help: ArgumentHelp("CA certificate (PEM) to verify the broker; turns TLS on.", valueName: "file"))
+    var tlsCA: String?
+
+    @Option(help: "MQTT quality of service: 0, 1 or 2.")
+    var qos: Int = 1
+
+    @Option(help: "MQTT connections to spread the devices over (a device always uses the same one).")
+    var connections: Int = 1
+
+    @Option(help: "Messages per connection handed to the broker before waiting for their acknowledgement (backpressure).")
+    var window: Int = 1_000
+
+    @Option(help: ArgumentHelp("Prepended to every topic, e.g. 'test/run-1' gives test/run-1/devices/….", valueName: "prefix"))
+    var topicPrefix: String = ""
+
+    @Flag(help: "No progress line on stderr.")
+    var quiet = false
+
+    func validate() throws {
+        guard (0...2).contains(qos) else { throw ValidationError("--qos must be 0, 1 or 2") }
+        guard connections >= 1 else { throw ValidationError("--connections must be at least 1") }
+        guard window >= 1 else { throw ValidationError("--window must be at least 1") }
+    }
+
+    func publishOptions(dropEvery: Int? = nil) throws -> PublishOptions {
+        let environment = ProcessInfo.processInfo.environment
+        var mqtt = try MQTTConfiguration(url: self.mqtt ?? environment["KAPPA_MQTT"] ?? "mqtt://127.0.0.1:1883")
+        if let username { mqtt.username = username }
+        if let passwordFile {
+            guard let text = try? String(contentsOfFile: passwordFile, encoding: .utf8) else {
+                throw ValidationError("cannot read the password file '\(passwordFile)'")
+            }
+            mqtt.password = String(text.split(separator: "\n", omittingEmptySubsequences: false).first ?? "")
+        } else if let password = environment["KAPPA_MQTT_PASSWORD"] {
+            mqtt.password = password
+        }
+        if mqtt.password != nil && mqtt.username == nil {
+            throw ValidationError("a password was given but no username (mqtt://user@host or --username)")
+        }
+        if let tlsCA {
+            mqtt.tls = MQTTConfiguration.TLS(caFile: tlsCA)
+        }
+        // libmosquitto's own in-flight limit; our window bounds what is queued behind it.
+        mqtt.maxInflightMessages = min(window, 1_000)
+        return PublishOptions(mqtt: mqtt, qos: MQTTQoS(rawValue: Int32(qos))!, connections: connections, window: window, dropEvery: dropEvery)
+    }
+}
+
+/// How fast time runs: `fast`, `realtime`, or a factor (`60` or `60x`: a simulated minute per second).
+enum SpeedOption: ExpressibleByArgument, Equatable {
+    case fast
+    case factor(Double)
+
+    init?(argument: String) {
+        let text = argument.lowercased()
+        if text == "fast" || text == "max" {
+            self = .fast
+        } else if text == "realtime" || text == "real-time" {
+            self = .factor(1)
+        } else if let factor = Double(text.hasSuffix("x") ? String(text.dropLast()) : text), factor > 0, factor.isFinite {
+            self = .factor(factor)
+        } else {
+            return nil
+        }
+    }
+
+    var pacing: Pacing {
+        switch self {
+        case .fast: .fast
+        case .factor(let factor): .realTime(speed: factor)
+        }
+    }
+}
+
+/// Parses `30s`, `10m`, `1d`.
+struct DurationOption: ExpressibleByArgument {
+    var duration: Duration
+
+    init?(argument: String) {
+        guard let duration = TimeText.duration(argument) else { return nil }
+        self.duration = duration
+    }
+}

@@ -1,0 +1,187 @@
+import ArgumentParser
+import KappaCore
+import KappaSimulator
+
+@main
+struct KappaSim: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "kappa-sim",
+        abstract: "Simulates a fleet of MQTT devices for Kappa: realistic signals, labelled anomalies, chaos, load.",
+        discussion: """
+        Devices are named <kind>-<NNNNN> (env-00042, machine-00007, power-00013); metrics are snake_case:
+          env      temperature, humidity, co2                      every 10–60 s
+          machine  vibration_rms, current, bearing_temperature     every 1–5 s
+          power    voltage, power, energy_kwh (a counter)          every 5–15 s
+
+        Topics (after --topic-prefix):
+          json, values, batch   devices/{device}/telemetry   {"ts":<epoch ms>,"temperature":21.5,…},
+                                {"ts":…,"values":{…}}, or an array of --batch-size such objects
+          number                devices/{device}/{metric}    21.5 (the gateway stamps receive time: prefer json
+                                                             in fast mode)
+          line                  --line-topic (default influx/{device}), InfluxDB line protocol
+                                'temperature,device=env-00042 value=21.5 <epoch ns>'. The gateway's default routes
+                                do not take line protocol: give it a route for that topic with format line_protocol.
+
+        Time: real time by default (--speed realtime, or a factor such as 60). --fast (--speed fast) simulates
+        event time from --start (default: now minus --duration, or minus a day) as fast as the broker takes it.
+        Stop with --count (messages), --duration (simulated time) or Ctrl-C; the run then waits until every
+        message is acknowledged and prints a summary on stdout. Everything derives from --seed: the same seed,
+        options and --start give byte-identical messages and labels.
+
+        Ground truth (--labels FILE): JSON Lines, one object per injected event:
+          {"device":"env-00042","metric":"temperature","kind":"spike","start":"2026-11-25T10:00:00Z","end":"2026-11-25T10:00:00Z"}
+          kind     spike, dip, level_shift, drift, stuck, noise_burst, dropout (metric "*": the device is silent);
+                   duplicate, out_of_order, late, clock_skew, malformed, oversized (metric "*")
+          start    RFC 3339 UTC event time of the first affected reading; end: of the last. For late and
+                   out_of_order: start is the event time, end the (simulated) send time; for malformed and
+                   oversized, both are the send time.
+          topic    (chaos kinds) the topic of the message concerned
+          reason   (malformed, oversized) the dead-letter reason the gateway should give
+          offset_ms (clock_skew) device clock minus true time during the episode
+
+        Examples:
+          # 100 devices in real time against a local broker, until Ctrl-C
+          kappa-sim --mqtt mqtt://127.0.0.1:1883 --devices 100
+          # a day of a 10 000-device fleet as fast as the broker takes it, with anomalies and their ground truth
+          kappa-sim --devices 10000 --fast --duration 1d --anomaly-rate 0.001 --labels truth.jsonl --seed 7
+          # exactly a million messages at QoS 0 over 4 connections, isolated under a topic prefix
+          kappa-sim --fast --count 1000000 --qos 0 --connections 4 --topic-prefix load/run-1
+          # chaos: late, reordered, malformed messages and connection drops
+          kappa-sim --fast --duration 6h --late-rate 0.01 --out-of-order-rate 0.01 --malformed-rate 0.001 --drop-every 50000
+          # replay a recorded series at 60x (see 'kappa-sim replay-csv --help')
+          kappa-sim replay-csv recorded.csv --device pump-00001 --metric pressure --speed 60
+        """,
+        subcommands: [ReplayCSV.self]
+    )
+
+    @OptionGroup var connection: ConnectionOptions
+
+    @Option(help: "Number of devices.")
+    var devices: Int = 10
+
+    @Option(help: ArgumentHelp("Device kinds, mixed in turn: env, machine, power.", valueName: "kinds"))
+    var kinds: String = "env,machine,power"
+
+    @Option(help: "Seed of every random choice.")
+    var seed: UInt64 = 1
+
+    @Option(help: "Stop after this many messages.")
+    var count: Int?
+
+    @Option(help: ArgumentHelp("Stop after this much simulated time: 30s, 10m, 2h, 1d.", valueName: "duration"))
+    var duration: DurationOption?
+
+    @Option(help: ArgumentHelp("fast, realtime, or a speed factor such as 60.", valueName: "speed"))
+    var speed: SpeedOption?
+
+    @Flag(help: "Same as --speed fast.")
+    var fast = false
+
+    @Option(help: ArgumentHelp("First simulated event time (RFC 3339 or epoch). Default: now, or in fast mode now minus --duration.", valueName: "time"))
+    var start: String?
+
+    @Option(help: ArgumentHelp("Payload format: json, number, values, batch, line.", valueName: "format"))
+    var format: String = "json"
+
+    @Option(help: "Ticks per message in the batch format.")
+    var batchSize: Int = 10
+
+    @Option(help: ArgumentHelp("Topic of the line format; {device} is replaced.", valueName: "template"))
+    var lineTopic: String = "influx/{device}"
+
+    @Option(help: ArgumentHelp("Seconds between a device's readings, as a range MIN-MAX (default: by kind).", valueName: "range"))
+    var cadence: String?
+
+    @Option(help: "Probability that a device tick starts an anomaly.")
+    var anomalyRate: Double = 0
+
+    @Option(help: ArgumentHelp("Anomaly kinds to inject (default: all).", valueName: "kinds"))
+    var anomalyKinds: String?
+
+    @Option(help: "Probability that a message is sent twice.")
+    var duplicateRate: Double = 0
+    @Option(help: "Probability that a message is sent after its device's next one.")
+    var outOfOrderRate: Double = 0
+    @Option(help: "Probability that a message is held back 30 s to 10 min of simulated time.")
+    var lateRate: Double = 0
+    @Option(help: "Probability per tick that a device's clock goes wrong (30 s to 1 h) for 20–200 ticks.")
+    var clockSkewRate: Double = 0
+    @Option(help: "Probability per tick of an extra malformed message.")
+    var malformedRate: Double = 0
+    @Option(help: "Probability per tick of an extra message beyond 256 KiB.")
+    var oversizedRate: Double = 0
+    @Option(help: "Drop and reopen each connection after this many messages.")
+    var dropEvery: Int?
+
+    @Option(help: ArgumentHelp("Write the ground truth (JSON Lines, see above) to this file.", valueName: "file"))
+    var labels: String?
+
+    var pacing: Pacing { fast ? .fast : (speed ?? .factor(1)).pacing }
+
+    func validate() throws {
+        guard devices >= 1 else { throw ValidationError("--devices must be at least 1") }
+        guard TelemetryFormat(rawValue: format) != nil else { throw ValidationError("--format must be one of json, number, values, batch, line") }
+        _ = try parsedKinds()
+        _ = try parsedAnomalyKinds()
+        _ = try parsedCadence()
+        if let start, TimeText.timestamp(start) == nil { throw ValidationError("--start '\(start)' is neither RFC 3339 nor an epoch time") }
+        for (name, rate) in [("anomaly", anomalyRate), ("duplicate", duplicateRate), ("out-of-order", outOfOrderRate), ("late", lateRate),
+                             ("clock-skew", clockSkewRate), ("malformed", malformedRate), ("oversized", oversizedRate)] {
+            guard (0...1).contains(rate) else { throw ValidationError("--\(name)-rate must be between 0 and 1") }
+        }
+        if let count, count < 1 { throw ValidationError("--count must be at least 1") }
+        if let dropEvery, dropEvery < 1 { throw ValidationError("--drop-every must be at least 1") }
+        guard batchSize >= 1 else { throw ValidationError("--batch-size must be at least 1") }
+    }
+
+    func parsedKinds() throws -> [DeviceKind] {
+        try kinds.split(separator: ",").map { name in
+            guard let kind = DeviceKind(rawValue: String(name)) else { throw ValidationError("unknown device kind '\(name)' (env, machine, power)") }
+            return kind
+        }
+    }
+
+    func parsedAnomalyKinds() throws -> [AnomalyKind] {
+        guard let anomalyKinds else { return AnomalyKind.allCases }
+        return try anomalyKinds.split(separator: ",").map { name in
+            guard let kind = AnomalyKind(rawValue: String(name)) else {
+                throw ValidationError("unknown anomaly kind '\(name)' (\(AnomalyKind.allCases.map(\.rawValue).joined(separator: ", ")))")
+            }
+            return kind
+        }
+    }
+
+    func parsedCadence() throws -> ClosedRange<Double>? {
+        guard let cadence else { return nil }
+        let parts = cadence.split(separator: "-").map { TimeText.duration(String($0)).map { Double($0.wholeNanoseconds) / 1e9 } }
+        guard (1...2).contains(parts.count), let low = parts.first!, let high = parts.last!, low > 0, low <= high else {
+            throw ValidationError("--cadence must be SECONDS or MIN-MAX, e.g. 1-60 or 500ms-2s")
+        }
+        return low...high
+    }
+
+    func scenario(now: Timestamp) throws -> FleetScenario {
+        let nowMilliseconds = Timestamp(millisecondsSinceEpoch: now.nanosecondsSinceEpoch / 1_000_000)
+        let span = duration?.duration.wholeNanoseconds
+        let first: Timestamp
+        if let start {
+            first = TimeText.timestamp(start)!
+        } else if pacing == .fast {
+            first = nowMilliseconds.adding(nanoseconds: -(span ?? 86_400_000_000_000))
+        } else {
+            first = nowMilliseconds
+        }
+        return FleetScenario(
+            seed: seed, deviceCount: devices, kinds: try parsedKinds(), start: first, end: span.map { first.adding(nanoseconds: $0) },
+            format: TelemetryFormat(rawValue: format)!, batchSize: batchSize, topicPrefix: connection.topicPrefix, lineTopic: lineTopic,
+            cadence: try parsedCadence(), anomalyRate: anomalyRate, anomalyKinds: try parsedAnomalyKinds(),
+            chaos: ChaosRates(duplicate: duplicateRate, outOfOrder: outOfOrderRate, late: lateRate, clockSkew: clockSkewRate,
+                              malformed: malformedRate, oversized: oversizedRate)
+        )
+    }
+
+    func run() async throws {
+        let fleet = Fleet(try scenario(now: .now()))
+        try await RunCommand.execute(source: fleet, options: connection, pacing: pacing, limit: count, labelsPath: labels, dropEvery: dropEvery)
+    }
+}

@@ -1,1 +1,0 @@
-print("kappa-sim: not built yet")
