@@ -9,6 +9,7 @@ struct Kappa: AsyncParsableCommand {
         subcommands: [
             DatabaseCommand.self,
             LogCommand.self,
+            ProcessCommand.self,
         ]
     )
 }
