@@ -70,8 +70,10 @@ final class ArchiveProcessor: StreamProcessor {
     func write(connection: PostgresConnection) async throws {
         try await maintainPartitions(connection)
         guard !rows.isEmpty else { return }
+        // The staging tables live as long as the session; quiet the "already exists" notice after the first time.
         try await connection.executeScript(
             """
+            SET LOCAL client_min_messages = warning;
             CREATE TEMP TABLE IF NOT EXISTS archive_staging (
                 device text, metric text, time timestamptz, value float8, time_source smallint, tags jsonb
             ) ON COMMIT DELETE ROWS

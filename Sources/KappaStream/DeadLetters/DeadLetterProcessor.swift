@@ -36,8 +36,10 @@ final class DeadLetterProcessor: StreamProcessor {
     var hasPendingOutput: Bool { !rows.isEmpty }
 
     func write(connection: PostgresConnection) async throws {
+        // The staging tables live as long as the session; quiet the "already exists" notice after the first time.
         try await connection.executeScript(
             """
+            SET LOCAL client_min_messages = warning;
             CREATE TEMP TABLE IF NOT EXISTS dead_letter_staging (
                 log_partition integer, log_offset bigint, received_at timestamptz, topic text, payload bytea, reason text, message text
             ) ON COMMIT DELETE ROWS

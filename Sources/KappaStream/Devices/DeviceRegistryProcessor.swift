@@ -77,8 +77,10 @@ final class DeviceRegistryProcessor: StreamProcessor {
     var hasPendingOutput: Bool { !metrics.isEmpty }
 
     func write(connection: PostgresConnection) async throws {
+        // The staging tables live as long as the session; quiet the "already exists" notice after the first time.
         try await connection.executeScript(
             """
+            SET LOCAL client_min_messages = warning;
             CREATE TEMP TABLE IF NOT EXISTS device_deltas (device text, first_seen timestamptz, last_seen timestamptz, readings bigint, tags jsonb) ON COMMIT DELETE ROWS;
             CREATE TEMP TABLE IF NOT EXISTS device_metric_deltas (device text, metric text, first_seen timestamptz, last_seen timestamptz, readings bigint, last_value float8) ON COMMIT DELETE ROWS
             """

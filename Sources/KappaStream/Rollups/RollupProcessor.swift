@@ -72,10 +72,11 @@ public final class RollupProcessor {
     }
 
     private func watermark(_ series: UInt32) -> Int64 {
-        if Int(series) < watermarks.count { return watermarks[Int(series)] }
-        let stored = storedWatermarks[intake.series[series]] ?? .min
-        watermarks.append(stored)
-        return stored
+        // The intake also numbers series it met only while rebuilding its duplicate window: fill up to this one.
+        while watermarks.count <= Int(series) {
+            watermarks.append(storedWatermarks[intake.series[UInt32(watermarks.count)]] ?? .min)
+        }
+        return watermarks[Int(series)]
     }
 
     @inline(__always)
@@ -97,8 +98,10 @@ extension RollupProcessor: StreamProcessor {
     var hasPendingOutput: Bool { !cells.isEmpty || !dirtySeries.isEmpty }
 
     func write(connection: PostgresConnection) async throws {
+        // The staging tables live as long as the session; quiet the "already exists" notice after the first time.
         try await connection.executeScript(
             """
+            SET LOCAL client_min_messages = warning;
             CREATE TEMP TABLE IF NOT EXISTS rollup_deltas (
                 device text, metric text, width_seconds integer, bucket timestamptz, count bigint, sum float8,
                 min float8, max float8, mean float8, m2 float8, first_value float8, first_time timestamptz,
