@@ -10,6 +10,7 @@ struct Kappa: AsyncParsableCommand {
             DatabaseCommand.self,
             LogCommand.self,
             ProcessCommand.self,
+            QueryCommand.self,
         ]
     )
 }
