@@ -145,7 +145,8 @@ for partition in 0..<stream.partitionCount {
     }
 }
 try await loadRaw(rawReadings, into: connection, schema: schema)
-try await connection.executeScript("VACUUM ANALYZE \(quoted).raw; CREATE TABLE \(quoted).sql_rollups (LIKE \(quoted).rollups_v1 INCLUDING ALL)")
+try await connection.execute("VACUUM ANALYZE \(quoted).raw")
+try await connection.execute("CREATE TABLE \(quoted).sql_rollups (LIKE \(quoted).rollups_v1 INCLUDING ALL)")
 let groupByStarted = clock.now
 try await connection.execute(
     """
@@ -162,7 +163,7 @@ let rows = try await connection.query("SELECT (SELECT count(*) FROM \(quoted).ro
 line("replay log → rollups in PostgreSQL", Double(readingCount) / seconds(replayTime),
      "PostgreSQL INSERT … SELECT … GROUP BY", Double(readingCount) / seconds(groupByTime), unit: "readings/s")
 print("(rollup rows: processor \(try rows[0][0].string), SQL \(try rows[0][1].string); replay \(seconds(replayTime)) s, GROUP BY \(seconds(groupByTime)) s)")
-try await connection.executeScript("DROP SCHEMA \(quoted) CASCADE")
+try await connection.executeScript("SET client_min_messages = warning; DROP SCHEMA \(quoted) CASCADE")
 await connection.close()
 log.close()
 _ = system("rm -rf '\(directory)'")

@@ -49,6 +49,14 @@ import Testing
     private static func runToCompletion(_ executable: String, log: TestLog, database: PostgresTestDatabase, highWatermarks: [Int64]) async throws {
         let child = try startProcessor(executable, log: log, database: database)
         try await ProcessorHarness.waitUntilCommitted(database: database, roles: [.rollups, .devices, .archive], offsets: highWatermarks, timeout: .seconds(90))
+        // A killed run may already have committed everything: wait until this one has started its processors
+        // (and so handles SIGTERM) before stopping it.
+        let deadline = ContinuousClock.now + .seconds(30)
+        while ContinuousClock.now < deadline {
+            let output = (try? String(contentsOfFile: log.directory + "/process.log", encoding: .utf8)) ?? ""
+            if output.components(separatedBy: "Processor resumed").count > 3 { break }
+            try await Task.sleep(for: .milliseconds(20))
+        }
         child.terminate()
         await waitForExit(child)
         #expect(child.terminationReason == .exit && child.terminationStatus == 0, "SIGTERM ends it gracefully")
