@@ -1,5 +1,6 @@
 import ArgumentParser
 import KappaPostgres
+import KappaStream
 import Logging
 
 /// `kappa query …`: read the views users query in PostgreSQL.
@@ -110,10 +111,10 @@ enum RowFormatter {
             let objects = cells.map { row in
                 "{" + row.enumerated().map { column, value in
                     var text = ""
-                    jsonString(names[column], into: &text)
+                    JSONText.appendString(names[column], to: &text)
                     text += ":"
                     if let value {
-                        if numeric.contains(rows.columns[column].typeOID), Double(value)?.isFinite == true { text += value } else { jsonString(value, into: &text) }
+                        if numeric.contains(rows.columns[column].typeOID), Double(value)?.isFinite == true { text += value } else { JSONText.appendString(value, to: &text) }
                     } else {
                         text += "null"
                     }
@@ -122,20 +123,6 @@ enum RowFormatter {
             }
             return "[" + objects.joined(separator: ",\n") + "]\n"
         }
-    }
-
-    private static func jsonString(_ string: String, into text: inout String) {
-        text += "\""
-        for scalar in string.unicodeScalars {
-            switch scalar {
-            case "\"": text += "\\\""
-            case "\\": text += "\\\\"
-            case "\n": text += "\\n"
-            default:
-                if scalar.value < 0x20 { text += "\\u00" + (scalar.value < 16 ? "0" : "") + String(scalar.value, radix: 16) } else { text.unicodeScalars.append(scalar) }
-            }
-        }
-        text += "\""
     }
 }
 

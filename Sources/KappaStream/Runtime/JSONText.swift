@@ -1,9 +1,9 @@
-import KappaCore
+public import KappaCore
 
 /// JSON text for the few JSON values the processors write (tags), built without Foundation.
-enum JSONText {
+public enum JSONText {
     /// `{"key":"value",…}`; the reading's tags are already sorted by key.
-    static func object(_ tags: [Tag]) -> String {
+    public static func object(_ tags: [Tag]) -> String {
         var text = "{"
         for (index, tag) in tags.enumerated() {
             if index > 0 { text += "," }
@@ -14,7 +14,8 @@ enum JSONText {
         return text + "}"
     }
 
-    static func appendString(_ string: String, to text: inout String) {
+    /// Appends `string` as a JSON string literal.
+    public static func appendString(_ string: String, to text: inout String) {
         text += "\""
         for scalar in string.unicodeScalars {
             switch scalar {
