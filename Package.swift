@@ -131,6 +131,16 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .executableTarget(
+            name: "RollupBenchmark",
+            dependencies: [
+                "KappaCore", "KappaLog", "KappaPostgres", "KappaStream",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            path: "Benchmarks/RollupBenchmark",
+            swiftSettings: swiftSettings
+        ),
+        .executableTarget(
             name: "CodecBenchmark",
             dependencies: ["KappaCore"],
             path: "Benchmarks/CodecBenchmark",

@@ -8,7 +8,7 @@ struct DatabaseCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "db",
         abstract: "Check and manage the PostgreSQL database.",
-        subcommands: [PingCommand.self]
+        subcommands: [MigrateCommand.self, StatusCommand.self, PingCommand.self]
     )
 }
 

@@ -10,6 +10,8 @@ struct Kappa: AsyncParsableCommand {
             DatabaseCommand.self,
             LogCommand.self,
             RunCommand.self,
+            ProcessCommand.self,
+            QueryCommand.self,
         ]
     )
 }

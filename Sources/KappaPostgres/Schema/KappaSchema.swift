@@ -1,0 +1,137 @@
+/// Kappa's schema, migration by migration. Never edit a released migration: add the next one.
+///
+/// Output tables carry their output version in the name (`rollups_v1`); the user-facing views (`rollups_1m`,
+/// `latest`, `devices`, `dead_letters`) select from the active version, so a replay into `…_v2` can switch
+/// them in one transaction. `versions` records which version of each processor's output is active.
+public enum KappaSchema {
+    public static let defaultSchema = "kappa"
+
+    public static let migrations: [SchemaMigration] = [
+        SchemaMigration(version: 1, name: "processor offsets and output versions", sql: """
+            CREATE TABLE {schema}.processor_offsets (
+                processor text NOT NULL,
+                output_version text NOT NULL,
+                stream text NOT NULL,
+                partition integer NOT NULL,
+                next_offset bigint NOT NULL,
+                updated_at timestamptz NOT NULL DEFAULT now(),
+                PRIMARY KEY (processor, output_version, stream, partition)
+            );
+            CREATE TABLE {schema}.versions (
+                processor text NOT NULL,
+                version text NOT NULL,
+                active boolean NOT NULL DEFAULT false,
+                created_at timestamptz NOT NULL DEFAULT now(),
+                PRIMARY KEY (processor, version)
+            );
+            CREATE UNIQUE INDEX versions_one_active ON {schema}.versions (processor) WHERE active;
+            INSERT INTO {schema}.versions (processor, version, active) VALUES
+                ('rollups', 'v1', true), ('devices', 'v1', true), ('archive', 'v1', true), ('dead-letters', 'v1', true);
+            CREATE TABLE {schema}.settings (
+                name text PRIMARY KEY,
+                value text NOT NULL
+            );
+            INSERT INTO {schema}.settings (name, value) VALUES ('device_offline_after_seconds', '300');
+            """),
+        SchemaMigration(version: 2, name: "rollups", sql: """
+            CREATE TABLE {schema}.rollups_v1 (
+                device text NOT NULL,
+                metric text NOT NULL,
+                width_seconds integer NOT NULL,
+                bucket timestamptz NOT NULL,
+                count bigint NOT NULL,
+                sum double precision NOT NULL,
+                min double precision NOT NULL,
+                max double precision NOT NULL,
+                mean double precision NOT NULL,
+                m2 double precision NOT NULL,
+                first_value double precision NOT NULL,
+                first_time timestamptz NOT NULL,
+                last_value double precision NOT NULL,
+                last_time timestamptz NOT NULL,
+                late bigint NOT NULL DEFAULT 0,
+                updated_at timestamptz NOT NULL DEFAULT now(),
+                PRIMARY KEY (device, metric, width_seconds, bucket)
+            );
+            CREATE INDEX rollups_v1_by_bucket ON {schema}.rollups_v1 (width_seconds, bucket);
+            CREATE TABLE {schema}.rollup_series_v1 (
+                device text NOT NULL,
+                metric text NOT NULL,
+                watermark timestamptz NOT NULL,
+                PRIMARY KEY (device, metric)
+            );
+            CREATE VIEW {schema}.rollups_1m AS
+                SELECT device, metric, bucket, count, sum, min, max, mean,
+                       CASE WHEN count > 1 THEN sqrt(greatest(m2, 0) / (count - 1)) END AS stddev,
+                       first_value, first_time, last_value, last_time, late
+                FROM {schema}.rollups_v1 WHERE width_seconds = 60;
+            CREATE VIEW {schema}.rollups_1h AS
+                SELECT device, metric, bucket, count, sum, min, max, mean,
+                       CASE WHEN count > 1 THEN sqrt(greatest(m2, 0) / (count - 1)) END AS stddev,
+                       first_value, first_time, last_value, last_time, late
+                FROM {schema}.rollups_v1 WHERE width_seconds = 3600;
+            CREATE VIEW {schema}.rollups_1d AS
+                SELECT device, metric, bucket, count, sum, min, max, mean,
+                       CASE WHEN count > 1 THEN sqrt(greatest(m2, 0) / (count - 1)) END AS stddev,
+                       first_value, first_time, last_value, last_time, late
+                FROM {schema}.rollups_v1 WHERE width_seconds = 86400;
+            """),
+        SchemaMigration(version: 3, name: "device registry", sql: """
+            CREATE TABLE {schema}.devices_v1 (
+                device text PRIMARY KEY,
+                first_seen timestamptz NOT NULL,
+                last_seen timestamptz NOT NULL,
+                readings bigint NOT NULL,
+                tags jsonb NOT NULL DEFAULT '{}'
+            );
+            CREATE INDEX devices_v1_by_last_seen ON {schema}.devices_v1 (last_seen);
+            CREATE TABLE {schema}.device_metrics_v1 (
+                device text NOT NULL,
+                metric text NOT NULL,
+                first_seen timestamptz NOT NULL,
+                last_seen timestamptz NOT NULL,
+                readings bigint NOT NULL,
+                last_value double precision NOT NULL,
+                PRIMARY KEY (device, metric)
+            );
+            CREATE VIEW {schema}.devices AS
+                SELECT d.device, d.first_seen, d.last_seen, d.readings,
+                       CASE WHEN d.last_seen >= now() - make_interval(secs => coalesce(
+                                (SELECT value::double precision FROM {schema}.settings WHERE name = 'device_offline_after_seconds'), 300))
+                            THEN 'online' ELSE 'offline' END AS status,
+                       d.tags
+                FROM {schema}.devices_v1 d;
+            CREATE VIEW {schema}.device_metrics AS
+                SELECT device, metric, first_seen, last_seen, readings, last_value FROM {schema}.device_metrics_v1;
+            CREATE VIEW {schema}.latest AS
+                SELECT device, metric, last_seen AS time, last_value AS value FROM {schema}.device_metrics_v1;
+            """),
+        SchemaMigration(version: 4, name: "raw archive and dead letters", sql: """
+            CREATE TABLE {schema}.readings_v1 (
+                device text NOT NULL,
+                metric text NOT NULL,
+                time timestamptz NOT NULL,
+                value double precision NOT NULL,
+                time_source smallint NOT NULL,
+                tags jsonb,
+                PRIMARY KEY (device, metric, time, value)
+            ) PARTITION BY RANGE (time);
+            CREATE INDEX readings_v1_by_time ON {schema}.readings_v1 (time);
+            CREATE VIEW {schema}.readings AS
+                SELECT device, metric, time, value, tags FROM {schema}.readings_v1;
+            CREATE TABLE {schema}.dead_letters_v1 (
+                log_partition integer NOT NULL,
+                log_offset bigint NOT NULL,
+                received_at timestamptz NOT NULL,
+                topic text NOT NULL,
+                payload bytea NOT NULL,
+                reason text NOT NULL,
+                message text NOT NULL,
+                PRIMARY KEY (log_partition, log_offset)
+            );
+            CREATE INDEX dead_letters_v1_by_time ON {schema}.dead_letters_v1 (received_at);
+            CREATE VIEW {schema}.dead_letters AS
+                SELECT received_at, topic, payload, reason, message FROM {schema}.dead_letters_v1;
+            """),
+    ]
+}

@@ -1,0 +1,80 @@
+/// The aggregate of one series in one bucket: everything the rollup views show, kept in a form that merges
+/// exactly: count, mean and M2 (sum of squared deviations) with Welford's update per reading and Chan's
+/// formula to merge two cells (the checkpoint's SQL applies the same formula to the stored row).
+///
+/// Times are microseconds (what PostgreSQL keeps), so a comparison made here and one made by the database on
+/// the stored value always agree.
+struct RollupCell {
+    var count: Int64
+    var sum: Double
+    var min: Double
+    var max: Double
+    var mean: Double
+    var m2: Double
+    var firstValue: Double
+    var firstTime: Int64
+    var lastValue: Double
+    var lastTime: Int64
+    var late: Int64
+
+    init(value: Double, time: Int64, isLate: Bool) {
+        count = 1
+        sum = value
+        min = value
+        max = value
+        mean = value
+        m2 = 0
+        firstValue = value
+        firstTime = time
+        lastValue = value
+        lastTime = time
+        late = isLate ? 1 : 0
+    }
+
+    /// Adds one reading. Ties in time keep the earlier reading as first and the later one as last (log order).
+    @inline(__always)
+    mutating func add(value: Double, time: Int64, isLate: Bool) {
+        count += 1
+        sum += value
+        if value < min { min = value }
+        if value > max { max = value }
+        let delta = value - mean
+        mean += delta / Double(count)
+        m2 += delta * (value - mean)
+        if time < firstTime {
+            firstTime = time
+            firstValue = value
+        }
+        if time >= lastTime {
+            lastTime = time
+            lastValue = value
+        }
+        if isLate { late += 1 }
+    }
+
+    /// Chan et al.'s parallel merge; `other` holds readings that came after this cell's in the log.
+    mutating func merge(_ other: RollupCell) {
+        let total = count + other.count
+        let delta = other.mean - mean
+        mean += delta * Double(other.count) / Double(total)
+        m2 += other.m2 + delta * delta * Double(count) * Double(other.count) / Double(total)
+        count = total
+        sum += other.sum
+        min = Swift.min(min, other.min)
+        max = Swift.max(max, other.max)
+        if other.firstTime < firstTime {
+            firstTime = other.firstTime
+            firstValue = other.firstValue
+        }
+        if other.lastTime >= lastTime {
+            lastTime = other.lastTime
+            lastValue = other.lastValue
+        }
+        late += other.late
+    }
+
+    /// Sample standard deviation (what SQL's `stddev` computes); nil below two readings.
+    var standardDeviation: Double? {
+        count > 1 ? (Swift.max(m2, 0) / Double(count - 1)).squareRoot() : nil
+    }
+}

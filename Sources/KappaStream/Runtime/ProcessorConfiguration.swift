@@ -1,0 +1,46 @@
+/// What the processors share: how often they checkpoint, how big a batch may grow, which output version
+/// they write, and each processor's own settings.
+public struct ProcessorConfiguration: Sendable {
+    /// The longest a consumed record waits before its effect is committed (default 1 s).
+    public var checkpointInterval: Duration = .seconds(1)
+    /// A checkpoint is taken once this many records are consumed, even before the interval.
+    public var maxBatchRecords: Int = 50_000
+    /// Records per log read.
+    public var readLimits = LogReadLimitsSetting(maxRecords: 10_000, maxBytes: 4 << 20)
+    /// The output version written (`rollups_v1`, …); a replay writes a new one beside the live one.
+    public var outputVersion = "v1"
+    /// Rollup bucket widths in seconds (the views cover 60, 3600 and 86400).
+    public var rollupWidths: [Int64] = [60, 3600, 86_400]
+    /// Per partition, how many preceding records a redelivered duplicate is looked for in (see ``DuplicateWindow``).
+    public var duplicateWindowRecords = 4096
+    /// A device is shown offline after this long without a reading.
+    public var deviceOfflineAfter: Duration = .seconds(300)
+    /// Raw readings older than this are not archived, and their day partitions are dropped; nil keeps all.
+    public var archiveRetention: Duration? = .seconds(30 * 86_400)
+    /// Day partitions created ahead of today.
+    public var archiveDaysAhead = 3
+    /// First and longest pause between PostgreSQL retries.
+    public var retryInitialDelay: Duration = .milliseconds(200)
+    public var retryMaxDelay: Duration = .seconds(10)
+
+    public init() {}
+}
+
+/// The bounds of one log read (kept apart from KappaLog's type so this configuration stays a plain value).
+public struct LogReadLimitsSetting: Sendable {
+    public var maxRecords: Int
+    public var maxBytes: Int
+
+    public init(maxRecords: Int, maxBytes: Int) {
+        self.maxRecords = maxRecords
+        self.maxBytes = maxBytes
+    }
+}
+
+/// The processors `ProcessorSet.make` can build.
+public enum ProcessorRole: String, Sendable, CaseIterable, Hashable {
+    case rollups
+    case devices
+    case archive
+    case deadLetters = "dead-letters"
+}

@@ -1,0 +1,272 @@
+import KappaCore
+import KappaLog
+import KappaPostgres
+import Logging
+import ServiceLifecycle
+
+/// Runs one processor as a `Service`: a consumer of every partition of its stream that commits the
+/// processor's output and the offsets it consumed in one PostgreSQL transaction, and so resumes exactly where
+/// the database says after a crash.
+///
+/// Loop: read batches round-robin over the partitions and apply them; checkpoint when `maxBatchRecords` are
+/// pending or `checkpointInterval` has passed since the first pending one; when caught up, wait for appends.
+/// While PostgreSQL is unreachable it stops reading, retries the same checkpoint with backoff, and catches up
+/// when the server is back (the log keeps what it has not committed: progress is registered after each
+/// commit). Graceful shutdown: finish the batch in hand, take a last checkpoint, return.
+final class ProcessorRunner: Service, Sendable {
+    let name: String
+    private let stream: any LogStream
+    private let database: PostgresConfiguration
+    private let schema: PostgresIdentifier
+    private let configuration: ProcessorConfiguration
+    private let status: ProcessorStatus
+    private let logger: Logger
+    private let makeProcessor: @Sendable () -> any StreamProcessor
+
+    init(
+        name: String,
+        stream: any LogStream,
+        database: PostgresConfiguration,
+        schema: PostgresIdentifier,
+        configuration: ProcessorConfiguration,
+        status: ProcessorStatus,
+        logger: Logger,
+        makeProcessor: @escaping @Sendable () -> any StreamProcessor
+    ) {
+        self.name = name
+        self.stream = stream
+        self.database = database
+        self.schema = schema
+        self.configuration = configuration
+        self.status = status
+        var logger = logger
+        logger[metadataKey: StreamLoggingKey.processor] = "\(name)"
+        self.logger = logger
+        self.makeProcessor = makeProcessor
+    }
+
+    /// The name retention knows this consumer by.
+    var consumerName: String { "processor.\(name).\(configuration.outputVersion)" }
+
+    func run() async throws {
+        try await cancelWhenGracefulShutdown {
+            try await self.consume()
+        }
+    }
+
+    private func consume() async throws {
+        guard let connection = try await connectWithRetry() else { return }
+        do {
+            try await consume(connection)
+        } catch {
+            await connection.close()
+            throw error
+        }
+        await connection.close()
+    }
+
+    private func consume(_ connection: PostgresConnection) async throws {
+        guard var offsets = try await retrying("load offsets", connection: connection, { try await self.loadOffsets(connection) }) else { return }
+        let processor = makeProcessor()
+        guard try await retrying("prepare", connection: connection, { try await processor.prepare(connection: connection, stream: self.stream, offsets: offsets) }) != nil else { return }
+        logger.info("Processor resumed", metadata: [StreamLoggingKey.offsets: "\(offsets)"])
+        status.update(name) { $0.isRunning = true }
+        defer { status.update(name) { $0.isRunning = false } }
+
+        var committed = offsets
+        var pending = 0
+        var firstPending: ContinuousClock.Instant?
+        var newestEventTime: Timestamp?
+        let clock = ContinuousClock()
+        let limits = LogReadLimits(maxRecords: configuration.readLimits.maxRecords, maxBytes: configuration.readLimits.maxBytes)
+
+        while true {
+            let stopping = Task.isCancelled
+            var readAny = false
+            if !stopping {
+                for partition in 0..<stream.partitionCount where pending < configuration.maxBatchRecords {
+                    var partitionLimits = limits
+                    partitionLimits.maxRecords = min(limits.maxRecords, configuration.maxBatchRecords - pending)
+                    let result = try await stream.read(partition: partition, from: offsets[partition], limits: partitionLimits)
+                    guard !result.records.isEmpty else { continue }
+                    for record in result.records {
+                        processor.apply(record, partition: partition)
+                    }
+                    newestEventTime = result.records.last.map(\.eventTime)
+                    offsets[partition] = result.nextOffset
+                    pending += result.records.count
+                    readAny = true
+                }
+                if readAny, firstPending == nil { firstPending = clock.now }
+            }
+
+            let due = firstPending.map { clock.now >= $0.advanced(by: configuration.checkpointInterval) } ?? false
+            if offsets != committed && (stopping || due || pending >= configuration.maxBatchRecords) {
+                let started = clock.now
+                let written: Void? = try await retrying("checkpoint", connection: connection) {
+                    try await connection.withTransaction { connection in
+                        if processor.hasPendingOutput { try await processor.write(connection: connection) }
+                        try await self.writeOffsets(offsets, previous: committed, connection: connection)
+                    }
+                }
+                guard written != nil else { return }
+                processor.committed()
+                committed = offsets
+                pending = 0
+                firstPending = nil
+                let duration = clock.now - started
+                do {
+                    try stream.registerProgress(consumer: consumerName, offsets: Dictionary(uniqueKeysWithValues: committed.enumerated().map { ($0, $1) }))
+                } catch {
+                    logger.warning("Could not register progress with the log", metadata: [StreamLoggingKey.error: "\(error)"])
+                }
+                report(committed: committed, newestEventTime: newestEventTime, checkpointDuration: duration, counters: processor.counters)
+            } else if !readAny {
+                report(committed: committed, newestEventTime: newestEventTime, checkpointDuration: nil, counters: processor.counters)
+            }
+            if stopping { return }
+            if !readAny {
+                let timeout = firstPending.map { $0.advanced(by: configuration.checkpointInterval) - clock.now } ?? .seconds(1)
+                await waitForRecords(from: offsets, timeout: max(timeout, .milliseconds(1)))
+            }
+        }
+    }
+
+    // MARK: Offsets
+
+    private var offsetsTable: String { PostgresIdentifier("processor_offsets").qualified(in: schema) }
+
+    private func loadOffsets(_ connection: PostgresConnection) async throws -> [Int64] {
+        let rows = try await connection.query(
+            "SELECT partition, next_offset FROM \(offsetsTable) WHERE processor = $1 AND output_version = $2 AND stream = $3",
+            [.text(name), .text(configuration.outputVersion), .text(stream.name)]
+        )
+        var stored: [Int: Int64] = [:]
+        for row in rows { stored[try row[0].int] = try row[1].int64 }
+        return try (0..<stream.partitionCount).map { partition in
+            let range = stream.offsets(partition: partition)
+            let offset = stored[partition] ?? range.start
+            if offset < range.start {
+                logger.warning("Retention deleted records this processor had not committed; skipping them", metadata: [
+                    StreamLoggingKey.partition: "\(partition)", StreamLoggingKey.offsets: "\(offset)..<\(range.start)",
+                ])
+                return range.start
+            }
+            guard offset <= range.highWatermark else {
+                throw ProcessorError(code: .offsetsAheadOfLog, processor: name, message: "the database has offset \(offset) for partition \(partition), the log ends at \(range.highWatermark): is this the right data directory?")
+            }
+            return offset
+        }
+    }
+
+    /// Upserts the offsets that moved; a row that another instance moved meanwhile makes the transaction fail,
+    /// so two instances of one processor can never both commit the same records.
+    private func writeOffsets(_ offsets: [Int64], previous: [Int64], connection: PostgresConnection) async throws {
+        var statements: [PostgresStatement] = []
+        for (partition, offset) in offsets.enumerated() where offset != previous[partition] {
+            statements.append(PostgresStatement(
+                """
+                INSERT INTO \(offsetsTable) AS o (processor, output_version, stream, partition, next_offset)
+                VALUES ($1, $2, $3, $4, $5)
+                ON CONFLICT (processor, output_version, stream, partition)
+                DO UPDATE SET next_offset = excluded.next_offset, updated_at = now() WHERE o.next_offset = $6
+                """,
+                [.text(name), .text(configuration.outputVersion), .text(stream.name), .int64(Int64(partition)), .int64(offset), .int64(previous[partition])]
+            ))
+        }
+        let counts = try await connection.executeBatch(statements)
+        if let index = counts.firstIndex(where: { $0 != 1 }) {
+            throw ProcessorError(code: .concurrentInstance, processor: name, message: "the offsets of partition \(index) were moved by another instance")
+        }
+    }
+
+    // MARK: Waiting and retrying
+
+    private func waitForRecords(from offsets: [Int64], timeout: Duration) async {
+        let stream = self.stream
+        await withTaskGroup(of: Void.self) { group in
+            for (partition, offset) in offsets.enumerated() {
+                group.addTask { try? await stream.waitForRecords(partition: partition, from: offset) }
+            }
+            group.addTask { try? await Task.sleep(for: timeout) }
+            await group.next()
+            group.cancelAll()
+        }
+    }
+
+    private func connectWithRetry() async throws -> PostgresConnection? {
+        var delay = configuration.retryInitialDelay
+        while true {
+            do {
+                return try await PostgresConnection.connect(database, logger: logger)
+            } catch let error as PostgresError where error.isRetryable {
+                recordFailure("connect", error: error, delay: delay)
+                guard await pause(&delay) else { return nil }
+            }
+        }
+    }
+
+    /// Runs `work` until it succeeds, resetting the connection and backing off after retryable PostgreSQL
+    /// errors; nil when shutdown interrupted the waiting. Other errors end the processor.
+    private func retrying<Value>(
+        _ what: String,
+        connection: PostgresConnection,
+        _ work: () async throws -> Value
+    ) async throws -> Value? {
+        var delay = configuration.retryInitialDelay
+        while true {
+            do {
+                return try await work()
+            } catch let error as PostgresError where error.isRetryable || error.code == .closed {
+                recordFailure(what, error: error, delay: delay)
+                guard await pause(&delay) else { return nil }
+                do { try await connection.reset() } catch {
+                    logger.debug("Reconnecting failed", metadata: [StreamLoggingKey.error: "\(error)"])
+                }
+            }
+        }
+    }
+
+    private func recordFailure(_ what: String, error: PostgresError, delay: Duration) {
+        status.update(name) { $0.postgresErrors += 1 }
+        logger.warning("PostgreSQL unavailable; retrying", metadata: [
+            StreamLoggingKey.operation: "\(what)", StreamLoggingKey.error: "\(error)", StreamLoggingKey.retryIn: "\(delay)",
+        ])
+    }
+
+    /// Sleeps `delay` and doubles it up to the maximum; false when the task was cancelled (shutdown).
+    private func pause(_ delay: inout Duration) async -> Bool {
+        do { try await Task.sleep(for: delay) } catch { return false }
+        delay = min(delay * 2, configuration.retryMaxDelay)
+        return true
+    }
+
+    private func report(committed: [Int64], newestEventTime: Timestamp?, checkpointDuration: Duration?, counters: ProcessorCounters) {
+        var lag: Int64 = 0
+        for (partition, offset) in committed.enumerated() {
+            lag += max(0, stream.offsets(partition: partition).highWatermark - offset)
+        }
+        let lagSeconds = lag > 0 ? newestEventTime.map { max(0, Timestamp.now().secondsSinceEpoch - $0.secondsSinceEpoch) } ?? 0 : 0
+        status.update(name) { snapshot in
+            snapshot.lagRecords = lag
+            snapshot.lagSeconds = lagSeconds
+            if let checkpointDuration {
+                snapshot.lastCheckpointDuration = checkpointDuration
+                snapshot.checkpoints += 1
+            }
+            snapshot.duplicates = counters.duplicates
+            snapshot.lateReadings = counters.lateReadings
+            snapshot.undecodable = counters.undecodable
+        }
+    }
+}
+
+/// Metadata keys the processors log with.
+enum StreamLoggingKey {
+    static let processor = "kappa.processor"
+    static let partition = "kappa.partition"
+    static let offsets = "kappa.offsets"
+    static let operation = "kappa.operation"
+    static let error = "kappa.error"
+    static let retryIn = "kappa.retry_in"
+}

@@ -1,0 +1,48 @@
+import Synchronization
+
+/// What each processor reports for metrics and readiness: lag, checkpoint timing, PostgreSQL errors.
+/// Written by the processors, read by anyone (thread-safe).
+public final class ProcessorStatus: Sendable {
+    public struct Snapshot: Sendable, Hashable {
+        public var processor: String
+        /// Records in the log not yet committed by this processor.
+        public var lagRecords: Int64 = 0
+        /// How far behind the newest record's event time the processor's last committed record is (0 when caught up).
+        public var lagSeconds: Double = 0
+        public var lastCheckpointDuration: Duration?
+        public var checkpoints: Int = 0
+        /// PostgreSQL failures (each retried).
+        public var postgresErrors: Int = 0
+        /// Readings dropped as redelivered duplicates.
+        public var duplicates: Int64 = 0
+        /// Readings that arrived after their rollup bucket had closed in event time (still merged).
+        public var lateReadings: Int64 = 0
+        /// Records that did not decode (skipped and counted).
+        public var undecodable: Int64 = 0
+        /// Whether the processor has resumed from its offsets and is consuming.
+        public var isRunning = false
+
+        public init(processor: String) {
+            self.processor = processor
+        }
+    }
+
+    private let state: Mutex<[String: Snapshot]>
+
+    public init() {
+        state = Mutex([:])
+    }
+
+    /// Every processor's latest figures, by name.
+    public var snapshots: [String: Snapshot] { state.withLock { $0 } }
+
+    public func snapshot(_ processor: String) -> Snapshot? { state.withLock { $0[processor] } }
+
+    func update(_ processor: String, _ change: (inout Snapshot) -> Void) {
+        state.withLock { snapshots in
+            var snapshot = snapshots[processor] ?? Snapshot(processor: processor)
+            change(&snapshot)
+            snapshots[processor] = snapshot
+        }
+    }
+}

@@ -1,0 +1,109 @@
+import Foundation
+import KappaCore
+import KappaPostgres
+import KappaStream
+import KappaTestSupport
+import Testing
+
+/// Kills `kappa process` with SIGKILL at random points, restarts it, and checks the tables end exactly as
+/// after an uninterrupted run over the same log.
+///
+/// Needs the `kappa` executable next to the test bundle (`swift build --build-tests` builds it).
+@Suite struct ProcessorCrashTests {
+    private static var kappaExecutable: String? {
+        let bundleDirectory = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
+        let candidates = [
+            bundleDirectory.appendingPathComponent("kappa").path,
+            bundleDirectory.deletingLastPathComponent().appendingPathComponent("kappa").path,
+            Bundle.main.bundleURL.deletingLastPathComponent().appendingPathComponent("kappa").path,
+        ]
+        return candidates.first { FileManager.default.isExecutableFile(atPath: $0) }
+    }
+
+    private static let roles = "rollups,devices,archive"
+
+    private static func startProcessor(_ executable: String, log: TestLog, database: PostgresTestDatabase) throws -> Process {
+        let child = Process()
+        child.executableURL = URL(fileURLWithPath: executable)
+        child.arguments = [
+            "process", "--data-dir", log.directory, "--database", database.conninfo, "--roles", roles,
+            "--checkpoint-milliseconds", "20", "--max-batch", "700",
+        ]
+        child.standardOutput = FileHandle.nullDevice
+        _ = FileManager.default.createFile(atPath: log.directory + "/process.log", contents: nil)
+        let errors = try FileHandle(forWritingTo: URL(fileURLWithPath: log.directory + "/process.log"))
+        errors.seekToEndOfFile()
+        child.standardError = errors
+        try child.run()
+        return child
+    }
+
+    private static func committed(_ database: PostgresTestDatabase) async throws -> Int64 {
+        let connection = try await ProcessorHarness.connectWithRetry(database)
+        defer { Task { await connection.close() } }
+        let rows = try await connection.query("SELECT to_regclass('kappa.processor_offsets') IS NOT NULL")
+        guard try rows.first?[0].bool == true else { return 0 }
+        return try await connection.query("SELECT coalesce(sum(next_offset), 0)::bigint FROM kappa.processor_offsets").first?[0].int64 ?? 0
+    }
+
+    private static func runToCompletion(_ executable: String, log: TestLog, database: PostgresTestDatabase, highWatermarks: [Int64]) async throws {
+        let child = try startProcessor(executable, log: log, database: database)
+        try await ProcessorHarness.waitUntilCommitted(database: database, roles: [.rollups, .devices, .archive], offsets: highWatermarks, timeout: .seconds(90))
+        // A killed run may already have committed everything: wait until this one has started its processors
+        // (and so handles SIGTERM) before stopping it.
+        let deadline = ContinuousClock.now + .seconds(30)
+        while ContinuousClock.now < deadline {
+            let output = (try? String(contentsOfFile: log.directory + "/process.log", encoding: .utf8)) ?? ""
+            if output.components(separatedBy: "Processor resumed").count > 3 { break }
+            try await Task.sleep(for: .milliseconds(20))
+        }
+        child.terminate()
+        await waitForExit(child)
+        #expect(child.terminationReason == .exit && child.terminationStatus == 0, "SIGTERM ends it gracefully")
+    }
+
+    private static func waitForExit(_ child: Process) async {
+        while child.isRunning { try? await Task.sleep(for: .milliseconds(10)) }
+    }
+
+    @Test(.timeLimit(.minutes(2))) func sigkillAtRandomPointsEndsIdenticalToAnUninterruptedRun() async throws {
+        let executable = try #require(Self.kappaExecutable, "build the kappa executable first: swift build --build-tests")
+        let log = try TestLog()
+        defer { if ProcessInfo.processInfo.environment["KAPPA_KEEP_TEST_LOG"] == nil { log.remove() } }
+        try log.append(ReadingScript(devices: 12, metrics: 4, perSeries: 1000, seed: 7).readings())
+        let highWatermarks = log.highWatermarks()
+        let total = highWatermarks.reduce(0, +) * 3
+        log.close()
+
+        let reference = try await migratedDatabase("crash_reference")
+        try await Self.runToCompletion(executable, log: log, database: reference, highWatermarks: highWatermarks)
+
+        let crashed = try await migratedDatabase("crash_killed")
+        var random = SplitMix(seed: 2024)
+        var killedMidRun = 0
+        for _ in 0..<4 {
+            let child = try Self.startProcessor(executable, log: log, database: crashed)
+            try await Task.sleep(for: .milliseconds(250 + Int(random.next() % 900)))
+            kill(child.processIdentifier, SIGKILL)
+            await Self.waitForExit(child)
+            #expect(child.terminationReason == .uncaughtSignal)
+            let done = try await Self.committed(crashed)
+            if done > 0 && done < total { killedMidRun += 1 }
+        }
+        #expect(killedMidRun >= 2, "the kills should land while records are still being processed")
+        try await Self.runToCompletion(executable, log: log, database: crashed, highWatermarks: highWatermarks)
+
+        let referenceConnection = try await reference.connect()
+        let crashedConnection = try await crashed.connect()
+        let expected = try await TableContents.read(referenceConnection)
+        let actual = try await TableContents.read(crashedConnection)
+        #expect(!expected.rollups.isEmpty && !expected.archive.isEmpty)
+        #expect(actual.rollups == expected.rollups)
+        #expect(actual.devices == expected.devices)
+        #expect(actual.metrics == expected.metrics)
+        #expect(actual.archive.count == expected.archive.count)
+        #expect(actual.matches(expected))
+        await referenceConnection.close()
+        await crashedConnection.close()
+    }
+}
