@@ -15,8 +15,11 @@ import Logging
 
 let messageCount = CommandLine.arguments.dropFirst().first.flatMap(Int.init) ?? 200_000
 let metricsPerMessage = 4
-var logger = Logger(label: "kappa.bench.bridge")
-logger.logLevel = .warning
+let logger: Logger = {
+    var logger = Logger(label: "kappa.bench.bridge")
+    logger.logLevel = .warning
+    return logger
+}()
 
 func publishBacklog(_ broker: MosquittoBroker, prefix: String) async throws {
     let publisher = try MQTTClient.make(configuration: MQTTConfiguration(port: broker.port, maxInflightMessages: 1_000), logger: logger)
