@@ -38,10 +38,10 @@ func publishBacklog(_ broker: MosquittoBroker, prefix: String) async throws {
 func mosquittoSubRate(_ broker: MosquittoBroker) async throws -> Double {
     let prefix = "bench-sub"
     let arguments = ["-p", "\(broker.port)", "-q", "1", "-c", "-i", "bench-mosquitto-sub", "-t", "\(prefix)/devices/+/+"]
-    try runAndWait("/usr/bin/mosquitto_sub", arguments + ["-W", "1"], allowFailure: true)  // creates the session
+    try run("/usr/bin/mosquitto_sub", arguments + ["-W", "1"], allowFailure: true, discardOutput: true)  // creates the session
     try await publishBacklog(broker, prefix: prefix)
     let started = ContinuousClock.now
-    try runAndWait("/usr/bin/mosquitto_sub", arguments + ["-C", "\(messageCount)"])
+    try run("/usr/bin/mosquitto_sub", arguments + ["-C", "\(messageCount)"], discardOutput: true)
     return Double(messageCount) / seconds(ContinuousClock.now - started)
 }
 
@@ -87,17 +87,29 @@ func seconds(_ duration: Duration) -> Double {
     Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18
 }
 
-func runAndWait(_ executable: String, _ arguments: [String], allowFailure: Bool = false) throws {
-    let process = Process()
-    process.executableURL = URL(fileURLWithPath: executable)
-    process.arguments = arguments
-    process.standardOutput = FileHandle.nullDevice
-    process.standardError = FileHandle.nullDevice
-    try process.run()
-    process.waitUntilExit()
-    if !allowFailure && process.terminationStatus != 0 {
-        fatalError("\(executable) exited with \(process.terminationStatus)")
+/// The bridge's own work per message (route, decode, append), without MQTT: the ceiling of its intake.
+func ingestOnlyRate() throws -> Double {
+    let directory = try TemporaryDirectory.make(prefix: "kappa-bench-ingest")
+    let log = try DiskLog(directory: directory, logger: logger)
+    defer { log.close() }
+    let ingestor = MessageIngestor(
+        router: TopicRouter(routes: [try TopicRoute("bench/devices/{device}/telemetry", format: .json)]),
+        decoder: PayloadDecoder(),
+        readings: try log.createStream(named: KappaStreams.readings, partitionCount: KappaStreams.defaultReadingPartitions),
+        deadLetters: try log.createStream(named: KappaStreams.deadLetters, partitionCount: 1),
+        statistics: BridgeStatistics(routeCount: 1)
+    )
+    let start = Timestamp.now()
+    let messages = (0..<1_000).map { index in
+        (topic: "bench/devices/d\(index)/telemetry",
+         payload: Array(#"{"ts": \#(start.nanosecondsSinceEpoch / 1_000_000 + Int64(index)), "temperature": 21.5, "humidity": 40.25, "co2": 415, "seq": \#(index)}"#.utf8))
     }
+    let began = ContinuousClock.now
+    for index in 0..<messageCount {
+        let message = messages[index % messages.count]
+        try ingestor.ingest(topic: message.topic, payload: message.payload, receivedAt: start)
+    }
+    return Double(messageCount) / seconds(ContinuousClock.now - began)
 }
 
 let broker = try await MosquittoBroker.start(options: .init(maxQueuedMessages: messageCount + 10))
@@ -110,6 +122,8 @@ for round in 1...2 {
     bridgeRates.append(try await bridgeRate(broker))
     print(String(format: "  round %d: mosquitto_sub %.0f msg/s, kappa bridge %.0f msg/s", round, subRates.last!, bridgeRates.last!))
 }
+let ingestOnly = try ingestOnlyRate()
+print(String(format: "  ingest alone (route + decode + append, no MQTT): %.0f msg/s", ingestOnly))
 let sub = subRates.max()!
 let bridge = bridgeRates.max()!
 print(String(format: "mosquitto_sub:  %10.0f messages/s", sub))
