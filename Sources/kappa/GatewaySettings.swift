@@ -3,6 +3,7 @@ import KappaCore
 import KappaLog
 import KappaMQTT
 import KappaPostgres
+import KappaStream
 import Logging
 
 /// What `kappa run` does, resolved from flags, then environment, then the configuration file, then defaults.
@@ -21,6 +22,9 @@ struct GatewaySettings: Sendable {
     var roles: Set<Role>
     var http: String
     var logLevel: Logger.Level
+    var processors = ProcessorConfiguration()
+    var migrate = true
+    var maxReadyLag: Duration = .seconds(60)
 
     static func resolve(
         options: GatewayOptions,

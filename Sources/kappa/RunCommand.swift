@@ -3,6 +3,7 @@ import Foundation
 import KappaCore
 import KappaLog
 import KappaMQTT
+import KappaStream
 import Logging
 import ServiceLifecycle
 import UnixSignals
@@ -30,19 +31,28 @@ struct RunCommand: AsyncParsableCommand {
     @Option(help: ArgumentHelp("Comma-separated roles: \(GatewaySettings.Role.allCases.map(\.rawValue).joined(separator: ",")) (default: all).", valueName: "roles"))
     var roles: String?
 
+    @Flag(help: "Do not migrate the database schema on start (run `kappa db migrate` yourself).")
+    var noMigrate = false
+
+    @Option(help: ArgumentHelp("Seconds of processor lag above which /readyz reports not ready.", valueName: "seconds"))
+    var readyMaxLag = 60
+
     @Option(help: ArgumentHelp("Address of the metrics and health endpoints (default: $KAPPA_HTTP, else 127.0.0.1:9464).", valueName: "host:port"))
     var http: String?
 
     func run() async throws {
-        let settings: GatewaySettings
+        var settings: GatewaySettings
         do {
             settings = try GatewaySettings.resolve(options: gateway, database: database, roles: roles, http: http)
+            settings.migrate = !noMigrate
+            settings.maxReadyLag = .seconds(readyMaxLag)
         } catch let error as ConfigurationError {
             throw ValidationError(error.description)
         }
+        let logLevel = settings.logLevel
         LoggingSystem.bootstrap { label in
             var handler = StreamLogHandler.standardError(label: label)
-            handler.logLevel = settings.logLevel
+            handler.logLevel = logLevel
             return handler
         }
         let logger = Logger(label: "kappa")
@@ -79,7 +89,27 @@ struct Gateway {
             bridge = made
             services.append(made)
         }
-        let metrics = GatewayMetrics(log: log, streams: [readings, deadLetters], bridge: bridge, processors: nil)
+        var processors: ProcessorMetrics? = nil
+        let processorRoles = settings.roles.compactMap { ProcessorRole(rawValue: $0.rawValue) }.sorted { $0.rawValue < $1.rawValue }
+        if !processorRoles.isEmpty {
+            guard let database = settings.database else {
+                throw ValidationError("the processors need a database: give --database, KAPPA_DATABASE or PG* variables, or run only --roles bridge")
+            }
+            let status = ProcessorStatus()
+            let health = DatabaseHealth(database: database, logger: logger)
+            services.insert(contentsOf: [
+                health,
+                ProcessorsService(
+                    roles: processorRoles, log: log, database: database, schema: settings.databaseSchema,
+                    migrate: settings.migrate, configuration: settings.processors, status: status, health: health, logger: logger
+                ),
+            ] as [any Service], at: 1)
+            processors = ProcessorMetrics(status: status, health: health, maxReadyLag: settings.maxReadyLag)
+        }
+        for role in settings.roles where role != .bridge && ProcessorRole(rawValue: role.rawValue) == nil {
+            logger.warning("role not available in this build; skipped", metadata: ["kappa.role": "\(role.rawValue)"])
+        }
+        let metrics = GatewayMetrics(log: log, streams: [readings, deadLetters], bridge: bridge, processors: processors)
         services.append(try HTTPEndpoints.application(address: settings.http, metrics: metrics, logger: logger))
         return Gateway(log: log, bridge: bridge, services: services)
     }

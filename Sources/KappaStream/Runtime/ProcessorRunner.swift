@@ -228,7 +228,10 @@ final class ProcessorRunner: Service, Sendable {
     }
 
     private func recordFailure(_ what: String, error: PostgresError, delay: Duration) {
-        status.update(name) { $0.postgresErrors += 1 }
+        status.update(name) { snapshot in
+            snapshot.postgresErrors += 1
+            snapshot.databaseProblem = "\(what): \(error)"
+        }
         logger.warning("PostgreSQL unavailable; retrying", metadata: [
             StreamLoggingKey.operation: "\(what)", StreamLoggingKey.error: "\(error)", StreamLoggingKey.retryIn: "\(delay)",
         ])
@@ -253,6 +256,7 @@ final class ProcessorRunner: Service, Sendable {
             if let checkpointDuration {
                 snapshot.lastCheckpointDuration = checkpointDuration
                 snapshot.checkpoints += 1
+                snapshot.databaseProblem = nil
             }
             snapshot.duplicates = counters.duplicates
             snapshot.lateReadings = counters.lateReadings

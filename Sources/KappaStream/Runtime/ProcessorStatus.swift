@@ -21,6 +21,8 @@ public final class ProcessorStatus: Sendable {
         public var undecodable: Int64 = 0
         /// Whether the processor has resumed from its offsets and is consuming.
         public var isRunning = false
+        /// The last PostgreSQL failure, until a checkpoint succeeds again (readiness reports it).
+        public var databaseProblem: String?
 
         public init(processor: String) {
             self.processor = processor

@@ -1,0 +1,150 @@
+import KappaLog
+import KappaPostgres
+import KappaStream
+import Logging
+import ServiceLifecycle
+
+/// The processors of `kappa run`, as one service: migrates the schema (retrying with backoff while
+/// PostgreSQL is unreachable, so the bridge keeps filling the log meanwhile), then runs every processor
+/// in an inner service group until graceful shutdown, when each makes its final checkpoint.
+struct ProcessorsService: Service {
+    let roles: [ProcessorRole]
+    let log: DiskLog
+    let database: PostgresConfiguration
+    let schema: String
+    let migrate: Bool
+    let configuration: ProcessorConfiguration
+    let status: ProcessorStatus
+    let health: DatabaseHealth
+    let logger: Logger
+
+    func run() async throws {
+        if migrate {
+            guard await migrateWhenReachable() else { return }
+        }
+        let services = try ProcessorSet.make(
+            roles: roles, log: log, database: database, schema: schema,
+            configuration: configuration, status: status, logger: logger
+        )
+        let group = ServiceGroup(configuration: .init(services: services.map { .init(service: $0) }, logger: logger))
+        try await withGracefulShutdownHandler {
+            try await group.run()
+        } onGracefulShutdown: {
+            Task { await group.triggerGracefulShutdown() }
+        }
+    }
+
+    /// False when shutdown came first.
+    private func migrateWhenReachable() async -> Bool {
+        var delay = Duration.milliseconds(500)
+        while !Task.isCancelled && !Task.isShuttingDownGracefully {
+            do {
+                let connection = try await PostgresConnection.connect(database, logger: logger)
+                defer { Task { await connection.close() } }
+                let applied = try await SchemaMigrator(schema: PostgresIdentifier(schema)).migrate(connection)
+                logger.info("database schema ready", metadata: ["kappa.schema": "\(schema)", "kappa.migrations": "\(applied.count)"])
+                return true
+            } catch {
+                health.record(problem: "cannot migrate the schema: \(error)")
+                logger.warning("PostgreSQL not reachable for migrations; processors wait, the bridge keeps ingesting", metadata: [
+                    "kappa.error": "\(error)", "kappa.retry_in": "\(delay)",
+                ])
+                let wait = delay
+                do {
+                    try await cancelWhenGracefulShutdown { try await Task.sleep(for: wait) }
+                } catch {
+                    return false
+                }
+                delay = min(delay * 2, .seconds(10))
+            }
+        }
+        return false
+    }
+}
+
+/// Whether PostgreSQL answers, checked every few seconds, so readiness reflects an outage even while no
+/// checkpoint is due.
+final class DatabaseHealth: Service, Sendable {
+    private let database: PostgresConfiguration
+    private let logger: Logger
+    private let state = Mutex<String?>("not checked yet")
+
+    init(database: PostgresConfiguration, logger: Logger) {
+        self.database = database
+        self.logger = logger
+    }
+
+    /// Why the database is not reachable, or nil.
+    var problem: String? { state.withLock { $0 } }
+
+    func record(problem: String?) {
+        state.withLock { $0 = problem }
+    }
+
+    func run() async throws {
+        var connection: PostgresConnection?
+        while !Task.isShuttingDownGracefully {
+            do {
+                if connection == nil {
+                    connection = try await PostgresConnection.connect(database, logger: logger)
+                }
+                _ = try await connection!.query("SELECT 1", [])
+                record(problem: nil)
+            } catch {
+                record(problem: "\(error)")
+                if let broken = connection { await broken.close() }
+                connection = nil
+            }
+            do {
+                try await cancelWhenGracefulShutdown { try await Task.sleep(for: .seconds(2)) }
+            } catch {
+                break
+            }
+        }
+        if let connection { await connection.close() }
+    }
+}
+
+/// Processor lag and database health for /metrics and /readyz.
+struct ProcessorMetrics: ProcessorReporting {
+    let status: ProcessorStatus
+    let health: DatabaseHealth
+    let maxReadyLag: Duration
+
+    func renderMetrics(into out: inout PrometheusText) {
+        let snapshots = status.snapshots.values.sorted { $0.processor < $1.processor }
+        func samples(_ value: (ProcessorStatus.Snapshot) -> Double) -> [(labels: [(String, String)], value: Double)] {
+            snapshots.map { ([("processor", $0.processor)], value($0)) }
+        }
+        out.family("kappa_processor_lag_records", .gauge, help: "Records in the log not yet committed by the processor.", samples: samples { Double($0.lagRecords) })
+        out.family("kappa_processor_lag_seconds", .gauge, help: "Event-time lag of the processor behind the newest record.", samples: samples { $0.lagSeconds })
+        out.family("kappa_processor_checkpoint_seconds", .gauge, help: "Duration of the last checkpoint transaction.", samples: samples {
+            $0.lastCheckpointDuration.map { Double($0.components.seconds) + Double($0.components.attoseconds) / 1e18 } ?? 0
+        })
+        out.family("kappa_processor_checkpoints_total", .counter, help: "Checkpoints committed.", samples: samples { Double($0.checkpoints) })
+        out.family("kappa_processor_postgres_errors_total", .counter, help: "PostgreSQL failures (each retried).", samples: samples { Double($0.postgresErrors) })
+        out.family("kappa_processor_duplicates_total", .counter, help: "Redelivered readings not counted twice.", samples: samples { Double($0.duplicates) })
+        out.family("kappa_processor_late_readings_total", .counter, help: "Readings merged into an already closed bucket.", samples: samples { Double($0.lateReadings) })
+        out.family("kappa_processor_undecodable_total", .counter, help: "Log records that did not decode.", samples: samples { Double($0.undecodable) })
+        out.family("kappa_database_up", .gauge, help: "1 while PostgreSQL answers.", value: health.problem == nil ? 1 : 0)
+    }
+
+    func notReadyReasons() -> [String] {
+        var reasons: [String] = []
+        if let problem = health.problem {
+            reasons.append("database not reachable: \(problem)")
+        }
+        let bound = Double(maxReadyLag.components.seconds)
+        for snapshot in status.snapshots.values.sorted(by: { $0.processor < $1.processor }) {
+            if snapshot.lagSeconds > bound {
+                reasons.append("processor \(snapshot.processor) lags \(Int(snapshot.lagSeconds)) s behind the log (bound \(Int(bound)) s)")
+            }
+            if let problem = snapshot.databaseProblem {
+                reasons.append("processor \(snapshot.processor): \(problem)")
+            }
+        }
+        return reasons
+    }
+}
+
+import Synchronization
