@@ -6,50 +6,59 @@ import KappaSimulator
 struct KappaSim: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "kappa-sim",
-        abstract: "Simulates a fleet of MQTT devices for Kappa: realistic signals, labelled anomalies, chaos, load.",
+        abstract: "A fleet of simulated MQTT devices: realistic signals, labelled anomalies, chaos, load.",
         discussion: """
-        Devices are named <kind>-<NNNNN> (env-00042, machine-00007, power-00013); metrics are snake_case:
-          env      temperature, humidity, co2                      every 10–60 s
-          machine  vibration_rms, current, bearing_temperature     every 1–5 s
-          power    voltage, power, energy_kwh (a counter)          every 5–15 s
+        Devices are <kind>-<NNNNN> (env-00042, machine-00007, power-00013):
+          env      temperature, humidity, co2                 every 10-60 s
+          machine  vibration_rms, current, bearing_temperature  every 1-5 s
+          power    voltage, power, energy_kwh (a counter)     every 5-15 s
 
-        Topics (after --topic-prefix):
-          json, values, batch   devices/{device}/telemetry   {"ts":<epoch ms>,"temperature":21.5,…},
-                                {"ts":…,"values":{…}}, or an array of --batch-size such objects
-          number                devices/{device}/{metric}    21.5 (the gateway stamps receive time: prefer json
-                                                             in fast mode)
-          line                  --line-topic (default influx/{device}), InfluxDB line protocol
-                                'temperature,device=env-00042 value=21.5 <epoch ns>'. The gateway's default routes
-                                do not take line protocol: give it a route for that topic with format line_protocol.
+        Topics (after --topic-prefix) and --format:
+          json     devices/{device}/telemetry  {"ts":<ms>,"temperature":21.5}
+          values   devices/{device}/telemetry  {"ts":<ms>,"values":{...}}
+          batch    devices/{device}/telemetry  [ --batch-size such objects ]
+          number   devices/{device}/{metric}   21.5 (gateway stamps the
+                   receive time: prefer json in fast mode)
+          line     --line-topic (default influx/{device}), line protocol;
+                   give the gateway a route for it:
+                   --topic 'influx/{device}=line_protocol'
 
-        Time: real time by default (--speed realtime, or a factor such as 60). --fast (--speed fast) simulates
-        event time from --start (default: now minus --duration, or minus a day) as fast as the broker takes it.
-        Stop with --count (messages), --duration (simulated time) or Ctrl-C; the run then waits until every
-        message is acknowledged and prints a summary on stdout. Everything derives from --seed: the same seed,
-        options and --start give byte-identical messages and labels.
+        Time: real time by default (--speed realtime, or a factor like 60).
+        --fast simulates event time from --start (default: now minus
+        --duration, or minus a day) as fast as the broker takes it. Stop with
+        --count (messages), --duration (simulated time) or Ctrl-C; the run
+        then waits for every acknowledgement and prints a summary on stdout.
+        The same --seed, options and --start give byte-identical messages
+        and labels.
 
-        Ground truth (--labels FILE): JSON Lines, one object per injected event:
-          {"device":"env-00042","metric":"temperature","kind":"spike","start":"2026-11-25T10:00:00Z","end":"2026-11-25T10:00:00Z"}
-          kind     spike, dip, level_shift, drift, stuck, noise_burst, dropout (metric "*": the device is silent);
-                   duplicate, out_of_order, late, clock_skew, malformed, oversized (metric "*")
-          start    RFC 3339 UTC event time of the first affected reading; end: of the last. For late and
-                   out_of_order: start is the event time, end the (simulated) send time; for malformed and
-                   oversized, both are the send time.
-          topic    (chaos kinds) the topic of the message concerned
-          reason   (malformed, oversized) the dead-letter reason the gateway should give
-          offset_ms (clock_skew) device clock minus true time during the episode
+        Ground truth (--labels FILE), JSON Lines, one object per event:
+          {"device":"env-00042","metric":"temperature","kind":"spike",
+           "start":"2026-11-25T10:00:00Z","end":"2026-11-25T10:00:00Z"}
+          kind      spike, dip, level_shift, drift, stuck, noise_burst,
+                    dropout (metric "*": the device is silent);
+                    chaos: duplicate, out_of_order, late, clock_skew,
+                    malformed, oversized
+          start/end RFC 3339 UTC event times of the first and last affected
+                    reading (late, out_of_order: event time and send time;
+                    malformed, oversized: the send time)
+          topic     (chaos kinds) the topic of the message concerned
+          reason    (malformed, oversized) the gateway's dead-letter reason
+          offset_ms (clock_skew) device clock minus true time
 
         Examples:
-          # 100 devices in real time against a local broker, until Ctrl-C
+          # 100 devices in real time until Ctrl-C
           kappa-sim --mqtt mqtt://127.0.0.1:1883 --devices 100
-          # a day of a 10 000-device fleet as fast as the broker takes it, with anomalies and their ground truth
-          kappa-sim --devices 10000 --fast --duration 1d --anomaly-rate 0.001 --labels truth.jsonl --seed 7
-          # exactly a million messages at QoS 0 over 4 connections, isolated under a topic prefix
-          kappa-sim --fast --count 1000000 --qos 0 --connections 4 --topic-prefix load/run-1
-          # chaos: late, reordered, malformed messages and connection drops
-          kappa-sim --fast --duration 6h --late-rate 0.01 --out-of-order-rate 0.01 --malformed-rate 0.001 --drop-every 50000
-          # replay a recorded series at 60x (see 'kappa-sim replay-csv --help')
-          kappa-sim replay-csv recorded.csv --device pump-00001 --metric pressure --speed 60
+          # a day of 10 000 devices, fast, with anomalies and ground truth
+          kappa-sim --devices 10000 --fast --duration 1d \\
+            --anomaly-rate 0.001 --labels truth.jsonl --seed 7
+          # exactly a million messages at QoS 0 over 4 connections
+          kappa-sim --fast --count 1000000 --qos 0 --connections 4
+          # chaos: late, reordered, malformed messages, connection drops
+          kappa-sim --fast --duration 6h --late-rate 0.01 \\
+            --out-of-order-rate 0.01 --malformed-rate 0.001 --drop-every 50000
+          # a recorded series at 60x (see 'kappa-sim replay-csv --help')
+          kappa-sim replay-csv recorded.csv --device pump-00001 \\
+            --metric pressure --speed 60
         """,
         subcommands: [ReplayCSV.self]
     )
