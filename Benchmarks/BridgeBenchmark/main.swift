@@ -13,7 +13,7 @@ import KappaMQTT
 import KappaTestSupport
 import Logging
 
-let messageCount = CommandLine.arguments.dropFirst().first.flatMap(Int.init) ?? 200_000
+let messageCount = CommandLine.arguments.dropFirst().compactMap { Int($0) }.first ?? 200_000
 let metricsPerMessage = 4
 let logger: Logger = {
     var logger = Logger(label: "kappa.bench.bridge")
@@ -110,6 +110,11 @@ func ingestOnlyRate() throws -> Double {
         try ingestor.ingest(topic: message.topic, payload: message.payload, receivedAt: start)
     }
     return Double(messageCount) / seconds(ContinuousClock.now - began)
+}
+
+if CommandLine.arguments.contains("--ingest-only") {
+    print(String(format: "ingest alone (route + decode + append, no MQTT): %.0f msg/s", try ingestOnlyRate()))
+    exit(0)
 }
 
 let broker = try await MosquittoBroker.start(options: .init(maxQueuedMessages: messageCount + 10))

@@ -48,7 +48,7 @@ sleep 5
 device="$("$bin/kappa" query devices --format csv | sed -n 2p | cut -d, -f1)"
 echo
 echo "== hourly rollups of $device (kappa query rollups --granularity 1h --device $device)"
-"$bin/kappa" query rollups --granularity 1h --device "$device" --since "$(date -u -d "-$backfill" +%Y-%m-%dT%H:%M:%SZ 2>/dev/null || date -u +%Y-%m-%dT00:00:00Z)"
+"$bin/kappa" query rollups --granularity 1h --device "$device"
 echo
 echo "== latest values of $device (kappa query latest --device $device)"
 "$bin/kappa" query latest --device "$device"
