@@ -14,21 +14,12 @@ import KappaPostgres
 /// **Acting on it.** Each new episode is announced with `pg_notify('kappa_anomalies', json)` inside the
 /// checkpoint transaction (sent only if it commits), then handed to the alert sink after the commit.
 final class AnomalyProcessor: StreamProcessor {
-    /// Episodes are keyed as PostgreSQL stores them: times in microseconds.
-    private struct EpisodeID: Hashable {
-        var device: String
-        var metric: String
-        var detector: AnomalyDetector
-        var startMicroseconds: Int64
-    }
-
     static let notificationChannel = "kappa_anomalies"
 
     private var pipeline: AnomalyPipeline
     private var events: [AnomalyEvent] = []
-    private var changed: [EpisodeID: AnomalyEpisode] = [:]
-    /// Episodes opened since the last checkpoint, in the order they opened.
-    private var opened: [AnomalyEpisode] = []
+    /// The episodes changed since the last checkpoint.
+    private var changed = EpisodeLedger()
     private var dirtyPartitions: Set<Int> = []
     private let tables: AnomalyTables
     private let alertSink: (any AnomalyAlertSink)?
@@ -62,14 +53,7 @@ final class AnomalyProcessor: StreamProcessor {
         pipeline.apply(record, partition: partition, into: &events)
         dirtyPartitions.insert(partition)
         guard !events.isEmpty else { return }
-        for event in events {
-            let episode = event.episode
-            changed[EpisodeID(
-                device: episode.device, metric: episode.metric, detector: episode.detector,
-                startMicroseconds: episode.startTime.microsecondsSinceEpoch
-            )] = episode
-            if case .episodeOpened = event { opened.append(episode) }
-        }
+        for event in events { changed.record(event) }
         events.removeAll(keepingCapacity: true)
     }
 
@@ -77,8 +61,7 @@ final class AnomalyProcessor: StreamProcessor {
 
     func write(connection: PostgresConnection) async throws {
         var statements: [PostgresStatement] = []
-        statements.reserveCapacity(changed.count + dirtyPartitions.count + opened.count)
-        for episode in changed.values {
+        for episode in changed.episodes {
             statements.append(PostgresStatement(tables.upsertEpisode, [
                 .text(episode.device), .text(episode.metric), .text(episode.detector.name),
                 .timestamptz(episode.startTime), .timestamptz(episode.detectedAt), PostgresValue(episode.endTime),
@@ -89,16 +72,15 @@ final class AnomalyProcessor: StreamProcessor {
         for partition in dirtyPartitions.sorted() {
             statements.append(PostgresStatement(tables.saveSnapshot, [.int64(Int64(partition)), .bytea(pipeline.engines[partition].snapshot())]))
         }
-        for episode in opened {
+        for episode in changed.opened {
             statements.append(PostgresStatement("SELECT pg_notify($1, $2)", [.text(Self.notificationChannel), .text(episode.jsonText)]))
         }
         _ = try await connection.executeBatch(statements)
     }
 
     func committed() {
-        if let alertSink, !opened.isEmpty { alertSink.announce(opened) }
-        changed.removeAll(keepingCapacity: true)
-        opened.removeAll(keepingCapacity: true)
+        if let alertSink, !changed.opened.isEmpty { alertSink.announce(changed.opened) }
+        changed.removeAll()
         dirtyPartitions.removeAll(keepingCapacity: true)
     }
 
