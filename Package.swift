@@ -149,7 +149,7 @@ let package = Package(
         ),
         .executableTarget(
             name: "AnomalyBenchmark",
-            dependencies: ["KappaCore", "KappaStream"],
+            dependencies: ["KappaCore", "KappaLog", "KappaStream"],
             path: "Benchmarks/AnomalyBenchmark",
             swiftSettings: swiftSettings
         ),
