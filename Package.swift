@@ -83,6 +83,7 @@ let package = Package(
                 "KappaMQTT",
                 "KappaPostgres",
                 "KappaStream",
+                "KappaSimulator",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -148,7 +149,7 @@ let package = Package(
         ),
         .executableTarget(
             name: "AnomalyBenchmark",
-            dependencies: ["KappaCore", "KappaStream"],
+            dependencies: ["KappaCore", "KappaLog", "KappaStream"],
             path: "Benchmarks/AnomalyBenchmark",
             swiftSettings: swiftSettings
         ),

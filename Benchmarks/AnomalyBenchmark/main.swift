@@ -1,8 +1,11 @@
 // Readings per second through every anomaly detector (one core, no database), beside a floor measured in the
-// same run: a plain pass that only finds each reading's series and updates an EWMA mean.
+// same run: a plain pass that only finds each reading's series and updates an EWMA mean; and the anomaly
+// processor's per-record work (decode, dedupe, engine) beside the rollup processor's state updates over the
+// same log records (decode, dedupe, three widths), as RollupBenchmark measures it.
 // Run: swift run -c release AnomalyBenchmark
 import Foundation
 import KappaCore
+import KappaLog
 import KappaStream
 
 // MARK: A fleet's stream: daily cycles, noise, drift, occasional spikes and stuck runs, several cadences
@@ -124,3 +127,33 @@ print("floor: series lookup + EWMA mean  \(millions(count / bestFloor))  \(Strin
 print("anomaly engine, all detectors     \(millions(count / bestEngine))  \(String(format: "%6.1f", bestEngine / count * 1e9)) ns/reading")
 print(String(format: "ratio engine/floor (throughput)     %.2f", bestFloor / bestEngine))
 print("events emitted: \(events); snapshot: \(snapshotBytes) bytes (\(snapshotBytes / (devices * metrics.count)) per series); best of 3 (checksum \(Int(sink) % 10))")
+
+// MARK: The processors' per-record work over the same log records, one partition, no database
+
+let records: [LogRecord] = readings.enumerated().map { offset, reading in
+    LogRecord(offset: Int64(offset), eventTime: reading.time, key: ArraySlice(reading.device.utf8), value: ArraySlice(ReadingRecord.encode(reading)))
+}
+var bestAnomaly = Double.infinity, bestRollup = Double.infinity
+var pipelineEvents = 0, rollupCells = 0
+for _ in 0..<3 {
+    var pipeline = AnomalyPipeline(configuration: AnomalyConfiguration(), partitionCount: 1, duplicateWindowRecords: 4096)
+    var pending: [AnomalyEvent] = []
+    bestAnomaly = min(bestAnomaly, seconds {
+        for record in records {
+            pipeline.apply(record, partition: 0, into: &pending)
+            if pending.count > 60_000 {
+                pipelineEvents += pending.count
+                pending.removeAll(keepingCapacity: true)
+            }
+        }
+    })
+    let rollups = RollupProcessor(widths: [60, 3600, 86_400], partitionCount: 1, duplicateWindowRecords: 4096)
+    bestRollup = min(bestRollup, seconds {
+        for record in records { rollups.apply(record, partition: 0) }
+    })
+    rollupCells = rollups.pendingCellCount
+}
+print("anomaly processor (decode + dedupe + all detectors)  \(millions(count / bestAnomaly))  \(String(format: "%6.1f", bestAnomaly / count * 1e9)) ns/reading")
+print("rollup processor (decode + dedupe + 3 widths)        \(millions(count / bestRollup))  \(String(format: "%6.1f", bestRollup / count * 1e9)) ns/reading")
+print(String(format: "ratio anomaly/rollup (throughput)   %.2f", bestRollup / bestAnomaly))
+print("(\(rollupCells) rollup cells; best of 3)")

@@ -280,6 +280,21 @@ final class LibPQConnection: @unchecked Sendable {
         drainResults(connection)
     }
 
+    /// Reads what the server sent and takes every `NOTIFY` queued for this session (without waiting).
+    func takeNotifications() throws(PostgresError) -> [PostgresNotification] {
+        let connection = try usableConnection()
+        guard PQconsumeInput(connection) == 1 else { throw connectionError(.connectionLost) }
+        var notifications: [PostgresNotification] = []
+        while let notify = PQnotifies(connection) {
+            notifications.append(PostgresNotification(
+                channel: String(cString: notify.pointee.relname), payload: String(cString: notify.pointee.extra),
+                processID: notify.pointee.be_pid
+            ))
+            PQfreemem(notify)
+        }
+        return notifications
+    }
+
     private func drainResults(_ connection: OpaquePointer) {
         while let result = PQgetResult(connection) {
             PQclear(result)

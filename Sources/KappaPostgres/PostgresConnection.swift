@@ -85,6 +85,18 @@ public final class PostgresConnection: Sendable {
         return try await onQueue { try $0.executePipelined(statements) }
     }
 
+    // MARK: Notifications
+
+    /// `LISTEN channel`: from now on the server queues this channel's notifications for this session.
+    public func listen(_ channel: String) async throws {
+        try await execute("LISTEN \(PostgresIdentifier(channel).quoted)")
+    }
+
+    /// The notifications received so far on the channels listened to, oldest first; returns at once (poll it).
+    public func notifications() async throws -> [PostgresNotification] {
+        try await onQueue { try $0.takeNotifications() }
+    }
+
     // MARK: Session
 
     /// The server's version, `"15.18"` style.

@@ -8,7 +8,8 @@ import ServiceLifecycle
 public enum ProcessorSet {
     /// One `Service` per role, each with its own PostgreSQL connection, reading `log`'s streams (created
     /// with the default partition counts when missing). Run them in a `ServiceGroup`; the schema must be
-    /// migrated first (``SchemaMigrator``). Their figures appear in `status`.
+    /// migrated first (``SchemaMigrator``). Their figures appear in `status`. New anomaly episodes go to
+    /// `alertSink` (besides PostgreSQL's `NOTIFY kappa_anomalies`) once committed.
     public static func make<Log: PartitionedLog>(
         roles: [ProcessorRole] = ProcessorRole.allCases,
         log: Log,
@@ -16,6 +17,7 @@ public enum ProcessorSet {
         schema: String = KappaSchema.defaultSchema,
         configuration: ProcessorConfiguration = ProcessorConfiguration(),
         status: ProcessorStatus = ProcessorStatus(),
+        alertSink: (any AnomalyAlertSink)? = nil,
         logger: Logger
     ) throws -> [any Service] {
         let schema = PostgresIdentifier(schema)
@@ -43,6 +45,8 @@ public enum ProcessorSet {
                 make = { DeviceRegistryProcessor(partitionCount: partitionCount, configuration: configuration, schema: schema) }
             case .archive:
                 make = { ArchiveProcessor(partitionCount: partitionCount, configuration: configuration, schema: schema) }
+            case .anomalies:
+                make = { AnomalyProcessor(partitionCount: partitionCount, configuration: configuration, schema: schema, alertSink: alertSink) }
             case .deadLetters:
                 make = { DeadLetterProcessor(configuration: configuration, schema: schema) }
             }

@@ -12,6 +12,7 @@ struct Kappa: AsyncParsableCommand {
             RunCommand.self,
             ProcessCommand.self,
             QueryCommand.self,
+            EvalCommand.self,
         ]
     )
 }

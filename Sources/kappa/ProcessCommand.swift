@@ -1,5 +1,6 @@
 import ArgumentParser
 import KappaLog
+import KappaMQTT
 import KappaPostgres
 import KappaStream
 import Logging
@@ -18,11 +19,15 @@ struct ProcessCommand: AsyncParsableCommand {
     @OptionGroup var data: DataDirectoryOptions
     @OptionGroup var database: DatabaseOptions
     @OptionGroup var schema: SchemaOptions
-    @Option(help: "Comma-separated processors: rollups, devices, archive, dead-letters (default: all).")
+    @Option(help: "Comma-separated processors: rollups, devices, archive, anomalies, dead-letters (default: all).")
     var roles: String?
     @Option(help: "Milliseconds between checkpoints.") var checkpointMilliseconds = 1000
     @Option(help: "Records consumed before a checkpoint is forced.") var maxBatch = 50_000
     @Option(help: "Days of raw readings the archive keeps (0: keep all).") var archiveRetentionDays = 30
+    @Option(help: ArgumentHelp("Broker to publish new anomaly episodes to, mqtt://host[:port] (default: none).", valueName: "url"))
+    var alertMQTT: String?
+    @Option(help: "Topic template of anomaly alerts ({device}, {metric}, {detector}, {severity}).")
+    var alertTopic = MQTTAlertSink.defaultTopic
     @Flag(help: "Exit once every processor has caught up with the log (after a final checkpoint).") var untilCaughtUp = false
 
     func validate() throws {
@@ -55,9 +60,19 @@ struct ProcessCommand: AsyncParsableCommand {
         configuration.maxBatchRecords = maxBatch
         configuration.archiveRetention = archiveRetentionDays > 0 ? .seconds(Int64(archiveRetentionDays) * 86_400) : nil
         let status = ProcessorStatus()
+        var alertClient: MQTTClient?
+        if let alertMQTT {
+            var mqtt = try MQTTConfiguration(url: alertMQTT)
+            mqtt.cleanSession = true
+            let client = try MQTTClient.make(configuration: mqtt, logger: logger)
+            try client.start()
+            alertClient = client
+        }
+        defer { alertClient?.disconnect() }
         let services = try ProcessorSet.make(
             roles: try parsedRoles(), log: log, database: databaseConfiguration, schema: schema.name,
-            configuration: configuration, status: status, logger: logger
+            configuration: configuration, status: status,
+            alertSink: alertClient.map { MQTTAlertSink(client: $0, topicTemplate: alertTopic, logger: logger) }, logger: logger
         )
         let group = ServiceGroup(
             configuration: ServiceGroupConfiguration(

@@ -7,8 +7,8 @@ import Logging
 struct QueryCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "query",
-        abstract: "Query rollups, latest values and devices.",
-        subcommands: [Rollups.self, Latest.self, Devices.self]
+        abstract: "Query rollups, latest values, devices and anomalies.",
+        subcommands: [Rollups.self, Latest.self, Devices.self, Anomalies.self]
     )
 
     enum Format: String, ExpressibleByArgument, CaseIterable {
@@ -82,6 +82,28 @@ struct QueryCommand: AsyncParsableCommand {
             try await output.run({ schema in
                 "SELECT device, first_seen, last_seen, readings, status, tags FROM \(schema).devices ORDER BY device"
             }, [])
+        }
+    }
+}
+
+extension QueryCommand {
+    struct Anomalies: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Anomaly episodes, newest first: which detector, score, value and expected range.")
+        @Option(help: "Only this device.") var device: String?
+        @Flag(help: "Only episodes still open.") var open = false
+        @Option(help: "Episodes started at or after this time (timestamptz text; default: 24 h ago).") var since: String?
+        @OptionGroup var output: Output
+
+        func run() async throws {
+            try await output.run({ schema in
+                """
+                SELECT device, metric, start_time, end_time, detector, peak_score, value, expected_low, expected_high, severity
+                FROM \(schema).anomalies
+                WHERE ($1::text IS NULL OR device = $1) AND (NOT $2::boolean OR end_time IS NULL)
+                  AND start_time >= coalesce($3::timestamptz, now() - interval '1 day')
+                ORDER BY start_time DESC, device, metric, detector
+                """
+            }, [PostgresValue(device), .bool(open), since.map(PostgresValue.untyped) ?? .null])
         }
     }
 }

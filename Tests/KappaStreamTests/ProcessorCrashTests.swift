@@ -20,13 +20,13 @@ import Testing
         return candidates.first { FileManager.default.isExecutableFile(atPath: $0) }
     }
 
-    private static let roles = "rollups,devices,archive"
+    private static let roles: [ProcessorRole] = [.rollups, .devices, .archive]
 
-    private static func startProcessor(_ executable: String, log: TestLog, database: PostgresTestDatabase) throws -> Process {
+    private static func startProcessor(_ executable: String, log: TestLog, database: PostgresTestDatabase, roles: [ProcessorRole] = roles) throws -> Process {
         let child = Process()
         child.executableURL = URL(fileURLWithPath: executable)
         child.arguments = [
-            "process", "--data-dir", log.directory, "--database", database.conninfo, "--roles", roles,
+            "process", "--data-dir", log.directory, "--database", database.conninfo, "--roles", roles.map(\.rawValue).joined(separator: ","),
             "--checkpoint-milliseconds", "20", "--max-batch", "700",
         ]
         child.standardOutput = FileHandle.nullDevice
@@ -46,15 +46,15 @@ import Testing
         return try await connection.query("SELECT coalesce(sum(next_offset), 0)::bigint FROM kappa.processor_offsets").first?[0].int64 ?? 0
     }
 
-    private static func runToCompletion(_ executable: String, log: TestLog, database: PostgresTestDatabase, highWatermarks: [Int64]) async throws {
-        let child = try startProcessor(executable, log: log, database: database)
-        try await ProcessorHarness.waitUntilCommitted(database: database, roles: [.rollups, .devices, .archive], offsets: highWatermarks, timeout: .seconds(90))
+    private static func runToCompletion(_ executable: String, log: TestLog, database: PostgresTestDatabase, highWatermarks: [Int64], roles: [ProcessorRole] = roles) async throws {
+        let child = try startProcessor(executable, log: log, database: database, roles: roles)
+        try await ProcessorHarness.waitUntilCommitted(database: database, roles: roles, offsets: highWatermarks, timeout: .seconds(90))
         // A killed run may already have committed everything: wait until this one has started its processors
         // (and so handles SIGTERM) before stopping it.
         let deadline = ContinuousClock.now + .seconds(30)
         while ContinuousClock.now < deadline {
             let output = (try? String(contentsOfFile: log.directory + "/process.log", encoding: .utf8)) ?? ""
-            if output.components(separatedBy: "Processor resumed").count > 3 { break }
+            if output.components(separatedBy: "Processor resumed").count > roles.count { break }
             try await Task.sleep(for: .milliseconds(20))
         }
         child.terminate()
@@ -64,6 +64,26 @@ import Testing
 
     private static func waitForExit(_ child: Process) async {
         while child.isRunning { try? await Task.sleep(for: .milliseconds(10)) }
+    }
+
+    /// Starts and SIGKILLs the processors four times at random moments, then runs them to completion.
+    private static func killAtRandomThenComplete(
+        _ executable: String, log: TestLog, database: PostgresTestDatabase, highWatermarks: [Int64], total: Int64,
+        roles: [ProcessorRole] = roles, seed: UInt64 = 2024
+    ) async throws {
+        var random = SplitMix(seed: seed)
+        var killedMidRun = 0
+        for _ in 0..<4 {
+            let child = try startProcessor(executable, log: log, database: database, roles: roles)
+            try await Task.sleep(for: .milliseconds(250 + Int(random.next() % 900)))
+            kill(child.processIdentifier, SIGKILL)
+            await waitForExit(child)
+            #expect(child.terminationReason == .uncaughtSignal)
+            let done = try await committed(database)
+            if done > 0 && done < total { killedMidRun += 1 }
+        }
+        #expect(killedMidRun >= 2, "the kills should land while records are still being processed")
+        try await runToCompletion(executable, log: log, database: database, highWatermarks: highWatermarks, roles: roles)
     }
 
     @Test(.timeLimit(.minutes(2))) func sigkillAtRandomPointsEndsIdenticalToAnUninterruptedRun() async throws {
@@ -79,19 +99,7 @@ import Testing
         try await Self.runToCompletion(executable, log: log, database: reference, highWatermarks: highWatermarks)
 
         let crashed = try await migratedDatabase("crash_killed")
-        var random = SplitMix(seed: 2024)
-        var killedMidRun = 0
-        for _ in 0..<4 {
-            let child = try Self.startProcessor(executable, log: log, database: crashed)
-            try await Task.sleep(for: .milliseconds(250 + Int(random.next() % 900)))
-            kill(child.processIdentifier, SIGKILL)
-            await Self.waitForExit(child)
-            #expect(child.terminationReason == .uncaughtSignal)
-            let done = try await Self.committed(crashed)
-            if done > 0 && done < total { killedMidRun += 1 }
-        }
-        #expect(killedMidRun >= 2, "the kills should land while records are still being processed")
-        try await Self.runToCompletion(executable, log: log, database: crashed, highWatermarks: highWatermarks)
+        try await Self.killAtRandomThenComplete(executable, log: log, database: crashed, highWatermarks: highWatermarks, total: total)
 
         let referenceConnection = try await reference.connect()
         let crashedConnection = try await crashed.connect()
@@ -103,6 +111,31 @@ import Testing
         #expect(actual.metrics == expected.metrics)
         #expect(actual.archive.count == expected.archive.count)
         #expect(actual.matches(expected))
+        await referenceConnection.close()
+        await crashedConnection.close()
+    }
+
+    @Test(.timeLimit(.minutes(3))) func anomaliesAfterSigkillsAreIdenticalToAnUninterruptedRun() async throws {
+        let executable = try #require(Self.kappaExecutable, "build the kappa executable first: swift build --build-tests")
+        let log = try TestLog()
+        defer { if ProcessInfo.processInfo.environment["KAPPA_KEEP_TEST_LOG"] == nil { log.remove() } }
+        try log.append(AnomalyStreamScript(devices: 40, seed: 31, hours: 6).readings())
+        let highWatermarks = log.highWatermarks()
+        let total = highWatermarks.reduce(0, +)
+        log.close()
+
+        let reference = try await migratedDatabase("anomaly_crash_reference")
+        try await Self.runToCompletion(executable, log: log, database: reference, highWatermarks: highWatermarks, roles: [.anomalies])
+        let crashed = try await migratedDatabase("anomaly_crash_killed")
+        try await Self.killAtRandomThenComplete(executable, log: log, database: crashed, highWatermarks: highWatermarks, total: total, roles: [.anomalies], seed: 99)
+
+        let referenceConnection = try await reference.connect()
+        let crashedConnection = try await crashed.connect()
+        let expected = try await AnomalyTableContents.read(referenceConnection)
+        let actual = try await AnomalyTableContents.read(crashedConnection)
+        #expect(expected.episodes.count >= 20, "the script plants anomalies: they must show")
+        #expect(actual.episodes == expected.episodes)
+        #expect(actual.snapshots == expected.snapshots, "the engines end in the same state, byte for byte")
         await referenceConnection.close()
         await crashedConnection.close()
     }

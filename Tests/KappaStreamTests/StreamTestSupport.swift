@@ -139,6 +139,14 @@ enum ProcessorHarness {
             roles: roles, log: log.log, database: PostgresConfiguration(conninfo: database.conninfo),
             configuration: configuration, status: status, logger: quietLogger
         )
+        try await run(services, log: log, database: database, roles: roles, whileRunning: whileRunning)
+    }
+
+    /// Runs the services until every role has committed the log's high watermarks, then shuts down gracefully.
+    static func run(
+        _ services: [any Service], log: TestLog, database: PostgresTestDatabase, roles: [ProcessorRole],
+        whileRunning: @Sendable () async throws -> Void = {}
+    ) async throws {
         let group = ServiceGroup(services: services, logger: quietLogger)
         try await withThrowingTaskGroup(of: Void.self) { tasks in
             tasks.addTask { try await group.run() }

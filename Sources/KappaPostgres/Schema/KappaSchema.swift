@@ -133,5 +133,36 @@ public enum KappaSchema {
             CREATE VIEW {schema}.dead_letters AS
                 SELECT received_at, topic, payload, reason, message FROM {schema}.dead_letters_v1;
             """),
+        SchemaMigration(version: 5, name: "anomalies", sql: """
+            CREATE TABLE {schema}.anomalies_v1 (
+                device text NOT NULL,
+                metric text NOT NULL,
+                detector text NOT NULL,
+                start_time timestamptz NOT NULL,
+                detected_at timestamptz NOT NULL,
+                end_time timestamptz,
+                peak_score double precision NOT NULL,
+                value double precision,
+                expected_low double precision,
+                expected_high double precision,
+                severity text NOT NULL,
+                updated_at timestamptz NOT NULL DEFAULT now(),
+                PRIMARY KEY (device, metric, detector, start_time)
+            );
+            CREATE INDEX anomalies_v1_by_start ON {schema}.anomalies_v1 (start_time);
+            CREATE INDEX anomalies_v1_open ON {schema}.anomalies_v1 (device, metric) WHERE end_time IS NULL;
+            CREATE TABLE {schema}.anomaly_state_v1 (
+                partition integer PRIMARY KEY,
+                snapshot bytea NOT NULL,
+                updated_at timestamptz NOT NULL DEFAULT now()
+            );
+            INSERT INTO {schema}.versions (processor, version, active) VALUES ('anomalies', 'v1', true);
+            CREATE VIEW {schema}.anomalies AS
+                SELECT device, metric, start_time, end_time, detector, peak_score, value, expected_low, expected_high, severity
+                FROM {schema}.anomalies_v1;
+            CREATE VIEW {schema}.open_anomalies AS
+                SELECT device, metric, start_time, detector, peak_score, value, expected_low, expected_high, severity
+                FROM {schema}.anomalies_v1 WHERE end_time IS NULL;
+            """),
     ]
 }

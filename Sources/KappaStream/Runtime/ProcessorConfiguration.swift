@@ -19,6 +19,8 @@ public struct ProcessorConfiguration: Sendable {
     public var archiveRetention: Duration? = .seconds(30 * 86_400)
     /// Day partitions created ahead of today.
     public var archiveDaysAhead = 3
+    /// The detectors' settings, per metric.
+    public var anomalies = AnomalyConfiguration()
     /// First and longest pause between PostgreSQL retries.
     public var retryInitialDelay: Duration = .milliseconds(200)
     public var retryMaxDelay: Duration = .seconds(10)
@@ -42,5 +44,6 @@ public enum ProcessorRole: String, Sendable, CaseIterable, Hashable {
     case rollups
     case devices
     case archive
+    case anomalies
     case deadLetters = "dead-letters"
 }

@@ -8,6 +8,8 @@ public struct ProcessorError: Error, Sendable, CustomStringConvertible {
         public static let offsetsAheadOfLog = Code("offsetsAheadOfLog")
         /// Another instance of the same processor committed meanwhile.
         public static let concurrentInstance = Code("concurrentInstance")
+        /// State saved with a checkpoint does not load (written by an incompatible version, or damaged).
+        public static let corruptState = Code("corruptState")
 
         public var description: String { name }
     }

@@ -70,8 +70,10 @@ import Testing
         let stuck = try #require(flat.first)
         #expect(flat.count == 1)
         #expect(stuck.startTime <= label.start.adding(nanoseconds: 15_000_000_000) && stuck.startTime >= label.start.adding(nanoseconds: -15_000_000_000))
-        // Ten readings and a minute are needed before a run counts as stuck.
-        #expect(stuck.detectedAt.nanosecondsSinceEpoch - stuck.startTime.nanosecondsSinceEpoch >= 60_000_000_000)
+        // A run counts as stuck only after the configured minimum readings and time.
+        let settings = DetectorSettings()
+        #expect(stuck.detectedAt.nanosecondsSinceEpoch - stuck.startTime.nanosecondsSinceEpoch >= settings.flatlineMinimumNanoseconds)
+        #expect(stuck.detectedAt.nanosecondsSinceEpoch - stuck.startTime.nanosecondsSinceEpoch >= Int64(settings.flatlineMinimumReadings - 1) * 8_000_000_000)
         #expect(try #require(stuck.endTime) <= label.end)
     }
 

@@ -1,0 +1,42 @@
+import KappaCore
+public import KappaLog
+
+/// Readings records in, episode events out: the anomaly processor's work without the database, shared with
+/// `kappa eval anomalies` so that what is scored is exactly what the processor writes.
+///
+/// Each partition has its own engine, fed in log order after the same duplicate dropping as every readings
+/// processor (``ReadingIntake``); its watermark is the partition's newest event time, so gaps are found by the
+/// partition's event-time progress and a replay finds the same ones.
+public struct AnomalyPipeline {
+    private var intake: ReadingIntake
+    public private(set) var engines: [AnomalyEngine]
+
+    public init(configuration: AnomalyConfiguration, partitionCount: Int, duplicateWindowRecords: Int) {
+        intake = ReadingIntake(partitionCount: partitionCount, windowRecords: duplicateWindowRecords)
+        engines = Array(repeating: AnomalyEngine(configuration: configuration), count: partitionCount)
+    }
+
+    /// Applies one record of `partition` (log order) and appends the events it causes.
+    public mutating func apply(_ record: LogRecord, partition: Int, into events: inout [AnomalyEvent]) {
+        guard let (_, reading) = intake.accept(record, partition: partition) else { return }
+        engines[partition].process(reading, into: &events)
+        engines[partition].advanceWatermark(partitionTime: reading.time, into: &events)
+    }
+
+    /// Readings dropped as redelivered duplicates, and records that held no reading.
+    public var duplicates: Int64 { intake.duplicates }
+    public var undecodable: Int64 { intake.undecodable }
+
+    /// Every episode still open, partition by partition.
+    public func openEpisodes() -> [AnomalyEpisode] { engines.flatMap { $0.openEpisodes() } }
+
+    /// Puts back a partition's engine state saved with a checkpoint.
+    mutating func restore(partition: Int, snapshot: [UInt8]) throws(AnomalySnapshotError) {
+        try engines[partition].restore(from: snapshot)
+    }
+
+    /// Refills the duplicate windows from the records just before where consuming resumes.
+    mutating func rebuildDuplicateWindows(stream: any LogStream, resumeOffsets: [Int64]) async throws {
+        try await intake.rebuild(stream: stream, resumeOffsets: resumeOffsets)
+    }
+}

@@ -1,0 +1,142 @@
+import ArgumentParser
+import Foundation
+import KappaCore
+import KappaLog
+import KappaSimulator
+import KappaStream
+import Logging
+
+/// `kappa eval …`: measure the processors against labelled data.
+struct EvalCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "eval",
+        abstract: "Measure the anomaly detectors against labelled data.",
+        subcommands: [Anomalies.self]
+    )
+
+    struct Anomalies: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Episode-level precision, recall, F1 and median detection delay, per detector and overall.",
+            discussion: """
+                Without --labels, runs the simulator in-process for each seed (every anomaly kind mixed), appends its
+                readings in send order to a temporary log and runs the anomaly processor's pipeline over it. With
+                --labels, evaluates the log in --data-dir against the ground truth `kappa-sim --labels` wrote.
+                """
+        )
+
+        @Option(help: "Comma-separated simulator seeds.") var seeds = "101,102,103"
+        @Option(help: "Simulated devices per seed.") var devices = 200
+        @Option(help: "Simulated event time per seed (30m, 12h, 2d…).") var duration = "12h"
+        @Option(help: "Probability that a device tick starts an anomaly.") var anomalyRate = 0.0005
+        @Option(help: "Probability that a message is sent twice (dropped as a duplicate by the pipeline).") var duplicateRate = 0.0
+        @Option(help: "Ground-truth file (JSON Lines) of a recorded run; evaluates the log in --data-dir instead of simulating.")
+        var labels: String?
+        @OptionGroup var data: DataDirectoryOptions
+        @Option(help: "Seconds by which an episode may miss its label and still match.") var toleranceSeconds = 60.0
+
+        func validate() throws {
+            guard try labels != nil || !parsedSeeds().isEmpty else { throw ValidationError("--seeds needs at least one seed.") }
+            guard TimeText.duration(duration) != nil else { throw ValidationError("--duration: expected e.g. 30m, 12h or 2d.") }
+            guard devices > 0, (0...1).contains(anomalyRate), (0...1).contains(duplicateRate), toleranceSeconds >= 0 else {
+                throw ValidationError("--devices must be positive; rates between 0 and 1; --tolerance-seconds not negative.")
+            }
+        }
+
+        private func parsedSeeds() throws -> [UInt64] {
+            try seeds.split(separator: ",").map { text in
+                guard let seed = UInt64(text.trimmingCharacters(in: .whitespaces)) else { throw ValidationError("--seeds: \(text) is not a seed") }
+                return seed
+            }
+        }
+
+        func run() async throws {
+            let evaluation: EpisodeEvaluation
+            if let labels {
+                let text = try String(contentsOfFile: labels, encoding: .utf8)
+                let log = try data.openReadOnly()
+                defer { log.close() }
+                evaluation = try await AnomalyEvaluation.evaluate(log: log, labels: try AnomalyLabelParser.parse(text), tolerance: tolerance)
+                print("log \(data.path) against \(labels)")
+            } else {
+                let seedList = try parsedSeeds()
+                var scenario = FleetScenario(start: Timestamp(secondsSinceEpoch: 1_767_225_600), anomalyRate: anomalyRate)
+                scenario.deviceCount = devices
+                scenario.end = scenario.start.adding(nanoseconds: TimeText.duration(duration)!.wholeNanoseconds)
+                scenario.chaos = ChaosRates(duplicate: duplicateRate)
+                let result = try await AnomalyEvaluation.simulate(seeds: seedList, scenario: scenario, tolerance: tolerance)
+                evaluation = result.evaluation
+                print("seeds \(seeds): \(devices) devices × \(duration) each, \(result.readings) readings, anomaly rate \(anomalyRate), duplicate rate \(duplicateRate)")
+            }
+            print(evaluation.table)
+        }
+
+        private var tolerance: Int64 { Int64(toleranceSeconds * 1e9) }
+    }
+}
+
+/// What `kappa eval anomalies` does, apart from parsing its options.
+enum AnomalyEvaluation {
+    /// Runs the anomaly pipeline over the log's readings stream and scores the episodes against `labels`.
+    static func evaluate(log: DiskLog, labels: [AnomalyLabel], tolerance: Int64, configuration: AnomalyConfiguration = AnomalyConfiguration()) async throws -> EpisodeEvaluation {
+        let (episodes, newest) = try await episodes(log: log, configuration: configuration)
+        return EpisodeEvaluation(episodes: episodes, labels: labels, tolerance: tolerance, openEnd: newest)
+    }
+
+    static func episodes(log: DiskLog, configuration: AnomalyConfiguration) async throws -> (episodes: [AnomalyEpisode], newestEventTime: Timestamp?) {
+        let stream = try log.openStream(named: KappaStreams.readings)
+        var pipeline = AnomalyPipeline(
+            configuration: configuration, partitionCount: stream.partitionCount,
+            duplicateWindowRecords: ProcessorConfiguration().duplicateWindowRecords
+        )
+        return try await pipeline.run(over: stream)
+    }
+
+    /// Simulates each seed into a temporary log (readings in send order, as the bridge would append them),
+    /// evaluates it, and scores all seeds together (device ids prefixed by their seed).
+    static func simulate(seeds: [UInt64], scenario: FleetScenario, tolerance: Int64) async throws -> (evaluation: EpisodeEvaluation, readings: Int) {
+        var allEpisodes: [AnomalyEpisode] = []
+        var allLabels: [AnomalyLabel] = []
+        var readingCount = 0
+        for seed in seeds {
+            var scenario = scenario
+            scenario.seed = seed
+            let directory = FileManager.default.temporaryDirectory.appendingPathComponent("kappa-eval-\(getpid())-\(seed)").path
+            defer { try? FileManager.default.removeItem(atPath: directory) }
+            var configuration = DiskLogConfiguration()
+            configuration.fsync = .never
+            configuration.diskFloorBytes = 0
+            let log = try DiskLog(directory: directory, configuration: configuration, logger: Logger(label: "kappa.eval", factory: { _ in SwiftLogNoOpLogHandler() }))
+            defer { log.close() }
+            let stream = try log.createStream(named: KappaStreams.readings, partitionCount: KappaStreams.defaultReadingPartitions)
+            var fleet = Fleet(scenario)
+            var labels: [GroundTruthLabel] = []
+            var batch: [LogAppendRecord] = []
+            while let message = fleet.next() {
+                labels += message.labels
+                for reading in message.readings {
+                    batch.append(LogAppendRecord(key: reading.device, eventTime: reading.time, value: ReadingRecord.encode(reading)))
+                }
+                if batch.count >= 10_000 {
+                    _ = try stream.append(batch)
+                    readingCount += batch.count
+                    batch.removeAll(keepingCapacity: true)
+                }
+            }
+            _ = try stream.append(batch)
+            readingCount += batch.count
+            labels += fleet.finish()
+            let (episodes, _) = try await episodes(log: log, configuration: AnomalyConfiguration())
+            let prefix = "s\(seed)/"
+            allEpisodes += episodes.map { episode in
+                var episode = episode
+                episode.device = prefix + episode.device
+                return episode
+            }
+            allLabels += labels.map { label in
+                AnomalyLabel(device: prefix + label.device, metric: label.metric, kind: .init(label.kind.name), start: label.start, end: label.end)
+            }
+        }
+        let end = scenario.end
+        return (EpisodeEvaluation(episodes: allEpisodes, labels: allLabels, tolerance: tolerance, openEnd: end), readingCount)
+    }
+}

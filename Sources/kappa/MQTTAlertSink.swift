@@ -1,0 +1,40 @@
+import KappaMQTT
+import KappaStream
+import Logging
+
+/// Publishes each new anomaly episode to MQTT as JSON (``AnomalyEpisode/jsonText``), on a topic made from a
+/// template: `{device}`, `{metric}`, `{detector}` and `{severity}` are replaced (default `alerts/{device}/{metric}`).
+///
+/// `publish` only queues the message with libmosquitto, so announcing never blocks the processor. A failure
+/// (not connected, queue full) is logged and the alert dropped: the episode is in PostgreSQL either way.
+struct MQTTAlertSink: AnomalyAlertSink {
+    static let defaultTopic = "alerts/{device}/{metric}"
+
+    let client: MQTTClient
+    let topicTemplate: String
+    let logger: Logger
+
+    init(client: MQTTClient, topicTemplate: String = Self.defaultTopic, logger: Logger) {
+        self.client = client
+        self.topicTemplate = topicTemplate
+        self.logger = logger
+    }
+
+    func topic(for episode: AnomalyEpisode) -> String {
+        topicTemplate
+            .replacing("{device}", with: episode.device)
+            .replacing("{metric}", with: episode.metric)
+            .replacing("{detector}", with: episode.detector.name)
+            .replacing("{severity}", with: episode.severity.description)
+    }
+
+    func announce(_ episodes: [AnomalyEpisode]) {
+        for episode in episodes {
+            do {
+                try client.publish(topic: topic(for: episode), payload: Array(episode.jsonText.utf8), qos: .atLeastOnce)
+            } catch {
+                logger.warning("Could not publish an anomaly alert", metadata: ["kappa.device": "\(episode.device)", "kappa.error": "\(error)"])
+            }
+        }
+    }
+}
