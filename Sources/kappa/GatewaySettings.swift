@@ -24,7 +24,8 @@ struct GatewaySettings: Sendable {
     var logLevel: Logger.Level
     var processors = ProcessorConfiguration()
     var migrate = true
-    var maxReadyLag: Duration = .seconds(60)
+    var maxReadyLagRecords: Int64 = 100_000
+    var alertTopic = "alerts/{device}/{metric}"
 
     static func resolve(
         options: GatewayOptions,

@@ -16,6 +16,7 @@ struct ProcessorsService: Service {
     let configuration: ProcessorConfiguration
     let status: ProcessorStatus
     let health: DatabaseHealth
+    let alertSink: (any AnomalyAlertSink)?
     let logger: Logger
 
     func run() async throws {
@@ -24,7 +25,7 @@ struct ProcessorsService: Service {
         }
         let services = try ProcessorSet.make(
             roles: roles, log: log, database: database, schema: schema,
-            configuration: configuration, status: status, logger: logger
+            configuration: configuration, status: status, alertSink: alertSink, logger: logger
         )
         let group = ServiceGroup(configuration: .init(services: services.map { .init(service: $0) }, logger: logger))
         try await withGracefulShutdownHandler {
@@ -109,7 +110,8 @@ final class DatabaseHealth: Service, Sendable {
 struct ProcessorMetrics: ProcessorReporting {
     let status: ProcessorStatus
     let health: DatabaseHealth
-    let maxReadyLag: Duration
+    /// Records a processor may lag behind the log and still be ready.
+    let maxReadyLagRecords: Int64
 
     func renderMetrics(into out: inout PrometheusText) {
         let snapshots = status.snapshots.values.sorted { $0.processor < $1.processor }
@@ -134,10 +136,9 @@ struct ProcessorMetrics: ProcessorReporting {
         if let problem = health.problem {
             reasons.append("database not reachable: \(problem)")
         }
-        let bound = Double(maxReadyLag.components.seconds)
         for snapshot in status.snapshots.values.sorted(by: { $0.processor < $1.processor }) {
-            if snapshot.lagSeconds > bound {
-                reasons.append("processor \(snapshot.processor) lags \(Int(snapshot.lagSeconds)) s behind the log (bound \(Int(bound)) s)")
+            if snapshot.lagRecords > maxReadyLagRecords {
+                reasons.append("processor \(snapshot.processor) lags \(snapshot.lagRecords) records behind the log (bound \(maxReadyLagRecords))")
             }
             if let problem = snapshot.databaseProblem {
                 reasons.append("processor \(snapshot.processor): \(problem)")

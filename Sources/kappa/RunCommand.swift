@@ -1,4 +1,5 @@
 import ArgumentParser
+import Dispatch
 import Foundation
 import KappaCore
 import KappaLog
@@ -31,11 +32,14 @@ struct RunCommand: AsyncParsableCommand {
     @Option(help: ArgumentHelp("Comma-separated roles: \(GatewaySettings.Role.allCases.map(\.rawValue).joined(separator: ",")) (default: all).", valueName: "roles"))
     var roles: String?
 
+    @Option(help: ArgumentHelp("MQTT topic for anomaly alerts; {device}, {metric}, {detector}, {severity} are filled in; '' turns alerts off (default: $KAPPA_ALERT_TOPIC, else alerts/{device}/{metric}).", valueName: "template"))
+    var alertTopic: String?
+
     @Flag(help: "Do not migrate the database schema on start (run `kappa db migrate` yourself).")
     var noMigrate = false
 
-    @Option(help: ArgumentHelp("Seconds of processor lag above which /readyz reports not ready.", valueName: "seconds"))
-    var readyMaxLag = 60
+    @Option(help: ArgumentHelp("Records of processor lag above which /readyz reports not ready.", valueName: "records"))
+    var readyMaxLag = 100_000
 
     @Option(help: ArgumentHelp("Address of the metrics and health endpoints (default: $KAPPA_HTTP, else 127.0.0.1:9464).", valueName: "host:port"))
     var http: String?
@@ -45,7 +49,8 @@ struct RunCommand: AsyncParsableCommand {
         do {
             settings = try GatewaySettings.resolve(options: gateway, database: database, roles: roles, http: http)
             settings.migrate = !noMigrate
-            settings.maxReadyLag = .seconds(readyMaxLag)
+            settings.alertTopic = alertTopic ?? ProcessInfo.processInfo.environment["KAPPA_ALERT_TOPIC"] ?? MQTTAlertSink.defaultTopic
+            settings.maxReadyLagRecords = Int64(readyMaxLag)
         } catch let error as ConfigurationError {
             throw ValidationError(error.description)
         }
@@ -97,14 +102,25 @@ struct Gateway {
             }
             let status = ProcessorStatus()
             let health = DatabaseHealth(database: database, logger: logger)
-            services.insert(contentsOf: [
-                health,
+            var alertSink: MQTTAlertSink? = nil
+            var alertServices: [any Service] = []
+            if processorRoles.contains(.anomalies), !settings.alertTopic.isEmpty {
+                // A client of its own: alerts must not wait behind the bridge's intake, nor share its session.
+                var alerts = settings.bridge.mqtt
+                alerts.clientID = alerts.clientID.map { "\($0)-alerts" }
+                alerts.cleanSession = true
+                let client = try MQTTClient.make(configuration: alerts, logger: logger)
+                alertSink = MQTTAlertSink(client: client, topicTemplate: settings.alertTopic, logger: logger)
+                alertServices.append(MQTTClientService(client: client))
+            }
+            services.insert(contentsOf: [health] + alertServices + [
                 ProcessorsService(
                     roles: processorRoles, log: log, database: database, schema: settings.databaseSchema,
-                    migrate: settings.migrate, configuration: settings.processors, status: status, health: health, logger: logger
+                    migrate: settings.migrate, configuration: settings.processors, status: status, health: health,
+                    alertSink: alertSink, logger: logger
                 ),
             ] as [any Service], at: 1)
-            processors = ProcessorMetrics(status: status, health: health, maxReadyLag: settings.maxReadyLag)
+            processors = ProcessorMetrics(status: status, health: health, maxReadyLagRecords: settings.maxReadyLagRecords)
         }
         for role in settings.roles where role != .bridge && ProcessorRole(rawValue: role.rawValue) == nil {
             logger.warning("role not available in this build; skipped", metadata: ["kappa.role": "\(role.rawValue)"])
@@ -119,5 +135,23 @@ struct Gateway {
             return try log.openStream(named: name)
         }
         return try log.createStream(named: name, partitionCount: partitions)
+    }
+}
+
+/// Runs an MQTT client for the life of the service group (the anomaly alerts' publisher).
+struct MQTTClientService: Service {
+    let client: MQTTClient
+
+    func run() async throws {
+        try client.start()
+        try? await gracefulShutdown()
+        let client = self.client
+        // disconnect() joins the network thread: off the cooperative pool.
+        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+            DispatchQueue.global().async {
+                client.disconnect()
+                continuation.resume()
+            }
+        }
     }
 }

@@ -7,7 +7,8 @@ public final class ProcessorStatus: Sendable {
         public var processor: String
         /// Records in the log not yet committed by this processor.
         public var lagRecords: Int64 = 0
-        /// How far behind the newest record's event time the processor's last committed record is (0 when caught up).
+        /// While records wait: the wall clock minus the event time of the newest committed reading (0 when caught up).
+        /// For live data that is the delay; for a backfill of old data it is large by nature, so readiness uses `lagRecords`.
         public var lagSeconds: Double = 0
         public var lastCheckpointDuration: Duration?
         public var checkpoints: Int = 0
