@@ -123,7 +123,9 @@ print("Bridge benchmark: \(messageCount) QoS 1 messages (\(metricsPerMessage) re
 var subRates: [Double] = []
 var bridgeRates: [Double] = []
 for round in 1...2 {
+    FileHandle.standardError.write(Data("  round \(round): mosquitto_sub…\n".utf8))
     subRates.append(try await mosquittoSubRate(broker))
+    FileHandle.standardError.write(Data("  round \(round): kappa bridge…\n".utf8))
     bridgeRates.append(try await bridgeRate(broker))
     print(String(format: "  round %d: mosquitto_sub %.0f msg/s, kappa bridge %.0f msg/s", round, subRates.last!, bridgeRates.last!))
 }

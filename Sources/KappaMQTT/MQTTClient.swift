@@ -22,11 +22,16 @@ import Synchronization
 /// thread keeps the client alive until `disconnect()` returns, so a started client must be disconnected.
 public final class MQTTClient: Sendable {
     public typealias MessageHandler = @Sendable (MQTTMessage) -> Void
+    /// Called on the network thread after a burst of messages was handed to the message handler and before
+    /// their acknowledgements are written. Return true once they are stored; false cuts the connection so
+    /// that none of them is acknowledged (the broker delivers them again after the reconnect).
+    public typealias BatchEndHandler = @Sendable () -> Bool
 
     private let handle: MosquittoHandle
     private let configuration: MQTTConfiguration
     private let logger: Logger
     private let onMessage: MessageHandler
+    private let onBatchEnd: BatchEndHandler?
     private let shared: Mutex<SharedState>
     /// Wakes the network thread from a reconnect backoff, and signals its end.
     private let wakeup = NSCondition()
@@ -43,20 +48,27 @@ public final class MQTTClient: Sendable {
         var lastProblem: String? = nil
     }
 
-    private init(handle: MosquittoHandle, configuration: MQTTConfiguration, logger: Logger, onMessage: @escaping MessageHandler) {
+    private init(handle: MosquittoHandle, configuration: MQTTConfiguration, logger: Logger, onMessage: @escaping MessageHandler, onBatchEnd: BatchEndHandler?) {
         self.handle = handle
         self.configuration = configuration
         self.logger = logger
         self.onMessage = onMessage
+        self.onBatchEnd = onBatchEnd
         self.shared = Mutex(SharedState())
     }
 
     /// Makes a client; nothing is sent until `start()`.
-    /// - Parameter onMessage: called on the network thread for every message received (see the threading contract).
+    /// - Parameters:
+    ///   - onMessage: called on the network thread for every message received (see the threading contract).
+    ///   - onBatchEnd: with it, the network thread reads every packet already waiting on the socket (up to a
+    ///     bound) before it writes anything, calls `onBatchEnd`, and only then writes the acknowledgements of
+    ///     that burst. A consumer can so store many messages with one write and still acknowledge none before
+    ///     it is stored. Without it, each message is acknowledged after its own handler call returns.
     public static func make(
         configuration: MQTTConfiguration,
         logger: Logger,
-        onMessage: @escaping MessageHandler = { _ in }
+        onMessage: @escaping MessageHandler = { _ in },
+        onBatchEnd: BatchEndHandler? = nil
     ) throws -> MQTTClient {
         if !configuration.cleanSession && (configuration.clientID ?? "").isEmpty {
             throw MQTTError(code: .invalidConfiguration, message: "a persistent session (clean session off) needs a fixed client id")
@@ -88,7 +100,7 @@ public final class MQTTClient: Sendable {
                 try MQTTError.check(mosquitto_tls_insecure_set(pointer, true), "mosquitto_tls_insecure_set")
             }
         }
-        let client = MQTTClient(handle: handle, configuration: configuration, logger: logger, onMessage: onMessage)
+        let client = MQTTClient(handle: handle, configuration: configuration, logger: logger, onMessage: onMessage, onBatchEnd: onBatchEnd)
         // Unretained: callbacks run only on the network thread, which holds a strong reference to the client.
         mosquitto_user_data_set(pointer, Unmanaged.passUnretained(client).toOpaque())
         mosquitto_connect_v5_callback_set(pointer, mosquittoOnConnect)
@@ -353,11 +365,63 @@ public final class MQTTClient: Sendable {
 
     /// Runs libmosquitto's loop until the connection ends; returns the code that ended it.
     private func pumpUntilDisconnected() -> Int32 {
+        if let onBatchEnd {
+            return pumpInBursts(onBatchEnd)
+        }
         while true {
             let rc = mosquitto_loop(handle.pointer, 1000, 1)
             if rc != Int32(MOSQ_ERR_SUCCESS.rawValue) { return rc }
             if shared.withLock({ $0.stopRequested }) { return rc }
         }
+    }
+
+    /// The loop for a client with a batch-end handler, built from libmosquitto's parts for external event
+    /// loops. `mosquitto_loop` reads one packet per wake-up and writes the queued acknowledgements right
+    /// after; here every packet already on the socket is read first (up to `maxBurst`), the handler stores
+    /// them, and then the acknowledgements go out together. In threaded mode libmosquitto only queues the
+    /// PUBACKs it makes while reading, so nothing is written before `mosquitto_loop_write`.
+    private func pumpInBursts(_ onBatchEnd: BatchEndHandler) -> Int32 {
+        let success = Int32(MOSQ_ERR_SUCCESS.rawValue)
+        let maxBurst = 1_024
+        while true {
+            if shared.withLock({ $0.stopRequested }) { return success }
+            let socket = mosquitto_socket(handle.pointer)
+            guard socket >= 0 else { return Int32(MOSQ_ERR_NO_CONN.rawValue) }
+            var events = Int16(POLLIN)
+            if mosquitto_want_write(handle.pointer) { events |= Int16(POLLOUT) }
+            var descriptor = pollfd(fd: socket, events: events, revents: 0)
+            // A short timeout: SUBSCRIBEs and pings queued by other threads go out within it.
+            let ready = poll(&descriptor, 1, 100)
+            if ready < 0 && errno != EINTR {
+                return Int32(MOSQ_ERR_ERRNO.rawValue)
+            }
+            if ready > 0 && descriptor.revents & Int16(POLLIN | POLLHUP | POLLERR) != 0 {
+                var rc = success
+                var burst = 0
+                repeat {
+                    rc = mosquitto_loop_read(handle.pointer, 1)
+                    burst += 1
+                } while rc == success && burst < maxBurst && bytesWaiting(on: socket) > 0
+                // Store what was read even if the connection broke meanwhile: those messages come again, and
+                // the processors count a redelivered reading once.
+                guard onBatchEnd() else {
+                    abortConnectionWithoutAcknowledging()
+                    return Int32(MOSQ_ERR_CONN_LOST.rawValue)
+                }
+                if rc != success { return rc }
+            }
+            if mosquitto_want_write(handle.pointer) {
+                let rc = mosquitto_loop_write(handle.pointer, 1)
+                if rc != success { return rc }
+            }
+            let rc = mosquitto_loop_misc(handle.pointer)
+            if rc != success { return rc }
+        }
+    }
+
+    private func bytesWaiting(on socket: Int32) -> Int32 {
+        var count: Int32 = 0
+        return ioctl(socket, UInt(FIONREAD), &count) == 0 ? count : 0
     }
 
     private func sleepUnlessStopped(_ delay: Duration) {

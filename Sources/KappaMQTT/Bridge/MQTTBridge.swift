@@ -40,10 +40,11 @@ public final class MQTTBridge: Service, Sendable {
             readings: readings, deadLetters: deadLetters, statistics: statistics
         )
         let handler = BridgeMessageHandler(ingestor: ingestor, retryInterval: configuration.retryInterval, logger: logger)
-        let client = try MQTTClient.make(configuration: configuration.mqtt, logger: logger) { message in
-            handler.handle(message)
-        }
-        handler.attach(client)
+        let client = try MQTTClient.make(
+            configuration: configuration.mqtt, logger: logger,
+            onMessage: { message in handler.stage(message) },
+            onBatchEnd: { handler.commit() }
+        )
         return MQTTBridge(configuration: configuration, statistics: statistics, client: client, handler: handler, logger: logger)
     }
 
@@ -95,17 +96,13 @@ public final class MQTTBridge: Service, Sendable {
     }
 }
 
-/// Runs on the MQTT network thread for each message: ingest, or hold while the log refuses.
+/// Runs on the MQTT network thread: stages each message of a burst, then commits the burst to the log
+/// before the client writes its acknowledgements; while the log refuses, it holds the burst and retries.
 final class BridgeMessageHandler: Sendable {
     private let ingestor: MessageIngestor
     private let retryInterval: Duration
     private let logger: Logger
     private let stopping = Atomic<Bool>(false)
-    private let client = Mutex<WeakClient>(WeakClient())
-
-    private struct WeakClient {
-        weak var client: MQTTClient?
-    }
 
     init(ingestor: MessageIngestor, retryInterval: Duration, logger: Logger) {
         self.ingestor = ingestor
@@ -113,33 +110,34 @@ final class BridgeMessageHandler: Sendable {
         self.logger = logger
     }
 
-    func attach(_ client: MQTTClient) {
-        self.client.withLock { $0.client = client }
-    }
-
     func stopRequested() {
         stopping.store(true, ordering: .releasing)
     }
 
-    func handle(_ message: MQTTMessage) {
-        let receivedAt = Timestamp.now()
+    func stage(_ message: MQTTMessage) {
+        ingestor.stage(topic: message.topic, payload: message.payload, receivedAt: .now())
+    }
+
+    /// True once everything staged is in the log; false when it could not be stored and the burst must not
+    /// be acknowledged (shutdown while held, or an error that waiting will not cure).
+    func commit() -> Bool {
         var heldSince: ContinuousClock.Instant? = nil
         var lastWarning = ContinuousClock.now
         while true {
             do {
-                try ingestor.ingest(topic: message.topic, payload: message.payload, receivedAt: receivedAt)
+                try ingestor.commit()
                 if let heldSince {
                     ingestor.statistics.resume()
                     logger.notice("log accepts appends again; MQTT intake resumed", metadata: ["kappa.held": "\(ContinuousClock.now - heldSince)"])
                 }
-                return
+                return true
             } catch {
                 let retryable = error.code == .belowDiskFloor
                 if heldSince == nil || ContinuousClock.now - lastWarning > .seconds(30) {
                     logger.warning(retryable
                         ? "log refuses appends; MQTT intake paused, the broker keeps the rest"
-                        : "log append failed; message left unacknowledged for redelivery",
-                        metadata: ["kappa.error": "\(error)", "mqtt.topic": "\(message.topic)"])
+                        : "log append failed; messages left unacknowledged for redelivery",
+                        metadata: ["kappa.error": "\(error)"])
                     lastWarning = ContinuousClock.now
                 }
                 if heldSince == nil {
@@ -147,8 +145,9 @@ final class BridgeMessageHandler: Sendable {
                     ingestor.statistics.pause(because: "\(error)")
                 }
                 guard retryable, !stopping.load(ordering: .acquiring) else {
-                    client.withLock { $0.client }?.abortConnectionWithoutAcknowledging()
-                    return
+                    // Unacknowledged, so the broker sends them again: keeping them would store them twice.
+                    ingestor.discardPending()
+                    return false
                 }
                 sleep(retryInterval)
             }

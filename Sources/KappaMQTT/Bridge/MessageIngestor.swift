@@ -1,12 +1,14 @@
 import KappaCore
 import KappaLog
 
-/// The bridge's synchronous path for one message: route the topic, decode the payload, append the readings
-/// to the `readings` stream and every problem to the `dead-letters` stream.
+/// The bridge's synchronous path: route the topic, decode the payload, append the readings to the
+/// `readings` stream and every problem to the `dead-letters` stream.
 ///
-/// It runs on the MQTT network thread inside the message callback, before the acknowledgement leaves, so
-/// when `ingest` returns the message is in the log (in the kernel's page cache at least). It throws only
-/// when the log refused an append; then nothing of the message may be acknowledged.
+/// It runs on the MQTT network thread, before the acknowledgements leave: `stage` decodes a message into a
+/// pending batch, `commit` appends the batch (one write per partition for many messages), and only then
+/// does the client send the batch's acknowledgements. When `commit` returns, the messages are in the log
+/// (in the kernel's page cache at least). It throws only when the log refused; then nothing staged may be
+/// acknowledged.
 public final class MessageIngestor: @unchecked Sendable {
     // @unchecked: the scratch buffers are used only by `ingest`, which its one caller (the MQTT network
     // thread) never runs concurrently. The log streams are thread-safe.
@@ -20,6 +22,8 @@ public final class MessageIngestor: @unchecked Sendable {
     private var readings: [Reading] = []
     private var problems: [DecodeProblem] = []
     private var records: [LogAppendRecord] = []
+    private var pendingDeadLetters: [LogAppendRecord] = []
+    private var pendingReasons: [DeadLetterReason] = []
 
     public init(router: TopicRouter, decoder: PayloadDecoder, readings: any LogStream, deadLetters: any LogStream, statistics: BridgeStatistics) {
         self.router = router
@@ -38,11 +42,19 @@ public final class MessageIngestor: @unchecked Sendable {
         public var deadLetters: Int
     }
 
+    /// Routes, decodes and appends one message; when it returns, the message is in the log.
     @discardableResult
     public func ingest(topic: String, payload: [UInt8], receivedAt: Timestamp) throws(LogError) -> Outcome {
+        let outcome = stage(topic: topic, payload: payload, receivedAt: receivedAt)
+        try commit()
+        return outcome
+    }
+
+    /// Routes and decodes one message into the pending batch; nothing is written until `commit`.
+    @discardableResult
+    public func stage(topic: String, payload: [UInt8], receivedAt: Timestamp) -> Outcome {
         readings.removeAll(keepingCapacity: true)
         problems.removeAll(keepingCapacity: true)
-        records.removeAll(keepingCapacity: true)
 
         let match = router.match(topic: topic)
         statistics.messageReceived(bytes: payload.count, route: match?.routeIndex)
@@ -51,28 +63,51 @@ public final class MessageIngestor: @unchecked Sendable {
         } else {
             problems.append(.unknownTopic(topic, filters: subscribedFilters))
         }
-
-        // Dead letters first: if the log refuses the readings after this, the message is redelivered and its
-        // dead letters appended again, which is harmless; the reverse order could lose them.
-        if !problems.isEmpty {
-            var deadLetterRecords: [LogAppendRecord] = []
-            deadLetterRecords.reserveCapacity(problems.count)
-            for problem in problems {
-                let letter = DeadLetter(topic: topic, payload: payload, receivedAt: receivedAt, problem: problem)
-                deadLetterRecords.append(LogAppendRecord(key: topic, eventTime: receivedAt, value: DeadLetterRecord.encode(letter)))
-            }
-            _ = try deadLetterStream.append(deadLetterRecords)
-            for problem in problems {
-                statistics.deadLettered(problem.reason)
-            }
+        for problem in problems {
+            let letter = DeadLetter(topic: topic, payload: payload, receivedAt: receivedAt, problem: problem)
+            pendingDeadLetters.append(LogAppendRecord(key: topic, eventTime: receivedAt, value: DeadLetterRecord.encode(letter)))
+            pendingReasons.append(problem.reason)
         }
-        if !readings.isEmpty {
-            for reading in readings {
-                records.append(LogAppendRecord(key: reading.device, eventTime: reading.time, value: ReadingRecord.encode(reading)))
+        var key: [UInt8] = []
+        var keyDevice = ""
+        for reading in readings {
+            if reading.device != keyDevice {
+                keyDevice = reading.device
+                key = Array(reading.device.utf8)
             }
-            _ = try readingsStream.append(records)
-            statistics.readingsAppended(readings.count)
+            records.append(LogAppendRecord(key: key, eventTime: reading.time, value: ReadingRecord.encode(reading)))
         }
         return Outcome(readings: readings.count, deadLetters: problems.count)
     }
+
+    /// Appends everything staged since the last commit: the dead letters, then the readings, each as one
+    /// batch append. On a throw nothing is dropped: the batch stays pending for the next attempt (the log
+    /// refuses before writing anything when the disk floor is breached).
+    public func commit() throws(LogError) {
+        // Dead letters first: if the log refuses the readings after this, the messages are redelivered and
+        // their dead letters appended again, which is harmless; the reverse order could lose them.
+        if !pendingDeadLetters.isEmpty {
+            _ = try deadLetterStream.append(pendingDeadLetters)
+            pendingDeadLetters.removeAll(keepingCapacity: true)
+            for reason in pendingReasons {
+                statistics.deadLettered(reason)
+            }
+            pendingReasons.removeAll(keepingCapacity: true)
+        }
+        if !records.isEmpty {
+            _ = try readingsStream.append(records)
+            statistics.readingsAppended(records.count)
+            records.removeAll(keepingCapacity: true)
+        }
+    }
+
+    /// Drops what was staged and not committed (its messages were not acknowledged and come again).
+    public func discardPending() {
+        records.removeAll(keepingCapacity: true)
+        pendingDeadLetters.removeAll(keepingCapacity: true)
+        pendingReasons.removeAll(keepingCapacity: true)
+    }
+
+    /// Whether staged messages wait for `commit`.
+    public var hasPending: Bool { !records.isEmpty || !pendingDeadLetters.isEmpty }
 }
