@@ -33,14 +33,7 @@ struct DatabaseOutageTests {
 
     @Test("/readyz turns 503 while PostgreSQL is down and 200 when it is back; nothing is lost or counted twice")
     func readinessFollowsTheDatabase() async throws {
-        let gateway = try await GatewayUnderTest.make(name: "outage")
-        do {
-            try await checkOutage(gateway)
-        } catch {
-            await gateway.stop()
-            throw error
-        }
-        await gateway.stop()
+        try await GatewayUnderTest.withFresh(name: "outage", checkOutage)
     }
 
     private func checkOutage(_ gateway: GatewayUnderTest) async throws {

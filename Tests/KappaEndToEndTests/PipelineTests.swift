@@ -67,14 +67,7 @@ struct PipelineTests {
 
     @Test("labelled simulator run: rollups count every reading once, dead letters match the malformed messages, /metrics agrees, SIGTERM ends with a final checkpoint")
     func labelledRunIsAccountedFor() async throws {
-        let gateway = try await GatewayUnderTest.make(name: "pipeline")
-        do {
-            try await checkLabelledRun(gateway)
-        } catch {
-            await gateway.stop()
-            throw error
-        }
-        await gateway.stop()
+        try await GatewayUnderTest.withFresh(name: "pipeline", checkLabelledRun)
     }
 
     private func checkLabelledRun(_ gateway: GatewayUnderTest) async throws {

@@ -33,12 +33,26 @@ final class GatewayUnderTest: @unchecked Sendable {
         self.clientID = "kappa-\(name)-\(UInt32.random(in: 0...UInt32.max))"
     }
 
-    static func make(name: String) async throws -> GatewayUnderTest {
+    private static func make(name: String) async throws -> GatewayUnderTest {
         let broker = try await MosquittoBroker.start()
         let postgres = PostgresServer()
         let database = try await postgres.makeDatabase(prefix: name)
         let root = try TemporaryDirectory.make(prefix: "kappa-e2e-\(name)")
         return GatewayUnderTest(broker: broker, postgres: postgres, database: database, root: root, name: name)
+    }
+
+    /// Runs `body` with fresh servers and stops them (and any gateway) afterwards, whether `body` throws or not.
+    static func withFresh(name: String, _ body: (GatewayUnderTest) async throws -> Void) async throws {
+        let gateway = try await make(name: name)
+        let result: Result<Void, any Error>
+        do {
+            try await body(gateway)
+            result = .success(())
+        } catch {
+            result = .failure(error)
+        }
+        await gateway.stop()
+        try result.get()
     }
 
     /// Starts `kappa run` (all roles) and waits until /healthz answers.
