@@ -29,6 +29,8 @@ public final class KappaProcess: @unchecked Sendable {
 
     /// Starts any executable (a script, a tool) the same way, for tests that wait on it without blocking.
     public init(executablePath: String, arguments: [String], environment: [String: String] = [:], outputFile: String) throws {
+        // The output file is created (truncated) as a regular file: a device path such as /dev/null would be replaced.
+        precondition(!outputFile.hasPrefix("/dev/"), "KappaProcess output must be a regular file, not \(outputFile)")
         self.outputFile = outputFile
         let process = Process()
         process.executableURL = URL(fileURLWithPath: executablePath)
