@@ -154,6 +154,12 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .executableTarget(
+            name: "HeadlineBenchmark",
+            dependencies: ["KappaCore", "KappaLog", "KappaMQTT", "KappaPostgres", "KappaTestSupport", .product(name: "Logging", package: "swift-log")],
+            path: "Benchmarks/HeadlineBenchmark",
+            swiftSettings: swiftSettings
+        ),
+        .executableTarget(
             name: "SimulatorBenchmark",
             dependencies: ["KappaSimulator", "KappaMQTT", "KappaCore", "KappaTestSupport", .product(name: "Logging", package: "swift-log")],
             path: "Benchmarks/SimulatorBenchmark",
@@ -205,7 +211,7 @@ let package = Package(
         ),
         .testTarget(
             name: "KappaEndToEndTests",
-            dependencies: ["KappaTestSupport", "KappaPostgres", "KappaMQTT", "KappaCore", .product(name: "Logging", package: "swift-log")],
+            dependencies: ["KappaTestSupport", "KappaPostgres", "KappaMQTT", "KappaCore", "KappaLog", "KappaSimulator", .product(name: "Logging", package: "swift-log")],
             swiftSettings: swiftSettings
         ),
     ]

@@ -22,11 +22,18 @@ public final class KappaProcess: @unchecked Sendable {
         return found
     }
 
-    /// Starts `name arguments…` with stdout and stderr appended to `outputFile`.
-    public init(_ name: String = "kappa", arguments: [String], environment: [String: String] = [:], outputFile: String) throws {
+    /// Starts the built executable `name` with `arguments`, stdout and stderr appended to `outputFile`.
+    public convenience init(_ name: String = "kappa", arguments: [String], environment: [String: String] = [:], outputFile: String) throws {
+        try self.init(executablePath: Self.executable(name), arguments: arguments, environment: environment, outputFile: outputFile)
+    }
+
+    /// Starts any executable (a script, a tool) the same way, for tests that wait on it without blocking.
+    public init(executablePath: String, arguments: [String], environment: [String: String] = [:], outputFile: String) throws {
+        // The output file is created (truncated) as a regular file: a device path such as /dev/null would be replaced.
+        precondition(!outputFile.hasPrefix("/dev/"), "KappaProcess output must be a regular file, not \(outputFile)")
         self.outputFile = outputFile
         let process = Process()
-        process.executableURL = URL(fileURLWithPath: try Self.executable(name))
+        process.executableURL = URL(fileURLWithPath: executablePath)
         process.arguments = arguments
         var merged = ProcessInfo.processInfo.environment
         merged.merge(environment) { _, new in new }

@@ -1,0 +1,242 @@
+// The headline: `kappa run` with every processor and PostgreSQL beside a plain `mosquitto_sub`, on the same
+// fleet load from the same broker, in the same run.
+//
+// 1. Throughput. `kappa-sim --fast --qos 1` publishes a fixed fleet load into the persistent sessions of both
+//    consumers while they are away; then each comes back alone and the time to take in the whole backlog is
+//    measured (the consumer's own rate, not the publisher's). kappa's figure is MQTT → log; the time until the
+//    processors have committed everything to PostgreSQL is printed beside it.
+// 2. Latency, at half of kappa's measured rate: bare-number readings whose value is the publish time (µs),
+//    on a route where the gateway stamps the receive time, so the log holds both ends: publish → in the log.
+//    Meanwhile PostgreSQL is sampled for the age of the newest reading visible in the rollups.
+// 3. Memory: peak RSS (VmHWM) of kappa for a small and a large fleet of the same message count; the
+//    difference per active device-metric is the per-series cost beyond the fixed base.
+//
+//   swift build -c release && swift run -c release HeadlineBenchmark [messages] [large-fleet-devices]
+import Foundation
+import KappaCore
+import KappaLog
+import KappaMQTT
+import KappaPostgres
+import KappaTestSupport
+import Logging
+
+let arguments = CommandLine.arguments.dropFirst().compactMap { Int($0) }
+let messageCount = arguments.first ?? 100_000
+let largeFleet = arguments.dropFirst().first ?? 100_000
+let fleetDevices = 1_000
+let readingsPerMessage = 3
+let logger: Logger = {
+    var logger = Logger(label: "kappa.bench.headline")
+    logger.logLevel = .warning
+    return logger
+}()
+
+func seconds(_ duration: Duration) -> Double {
+    Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18
+}
+
+func percentile(_ sorted: [Double], _ fraction: Double) -> Double {
+    guard !sorted.isEmpty else { return .nan }
+    return sorted[min(sorted.count - 1, Int((Double(sorted.count) * fraction).rounded(.down)))]
+}
+
+/// Peak resident set of a process, in bytes.
+func peakRSS(pid: Int32) -> Int {
+    guard let status = try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8),
+          let line = status.split(separator: "\n").first(where: { $0.hasPrefix("VmHWM:") }),
+          let kilobytes = Int(line.split(separator: " ", omittingEmptySubsequences: true).dropFirst().first ?? "")
+    else { return 0 }
+    return kilobytes * 1024
+}
+
+/// `kappa run`, every role, on its own data directory and database.
+struct Gateway {
+    let process: KappaProcess
+    let httpPort: Int
+
+    static func start(broker: MosquittoBroker, database: PostgresTestDatabase, directory: String, clientID: String, prefix: String) async throws -> Gateway {
+        let httpPort = LoopbackPort.free()
+        let process = try KappaProcess(arguments: [
+            "run", "--mqtt", broker.url, "--client-id", clientID, "--data-dir", "\(directory)/data",
+            "--topic", "\(prefix)/devices/{device}/telemetry=json", "--topic", "\(prefix)/latency/{device}/{metric}=number",
+            "--database", database.conninfo, "--disk-floor-mb", "0", "--http", "127.0.0.1:\(httpPort)", "--log-level", "warning",
+        ], outputFile: "\(directory)/kappa-\(clientID)-\(UInt32.random(in: 0...UInt32.max)).log")
+        let gateway = Gateway(process: process, httpPort: httpPort)
+        let deadline = ContinuousClock.now + .seconds(30)
+        while ContinuousClock.now < deadline, process.isRunning {
+            if (try? await HTTPProbe.get("http://127.0.0.1:\(httpPort)/healthz"))?.status == 200 { return gateway }
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        fatalError("kappa run did not start:\n\(process.output.suffix(2000))")
+    }
+
+    func metrics() async -> PrometheusSamples {
+        guard let response = try? await HTTPProbe.get("http://127.0.0.1:\(httpPort)/metrics") else { return PrometheusSamples(parsing: "") }
+        return PrometheusSamples(parsing: response.body)
+    }
+
+    func waitUntilConnected() async {
+        while await metrics().total("kappa_mqtt_connected") != 1 {
+            try? await Task.sleep(for: .milliseconds(50))
+        }
+    }
+
+    func stop() async {
+        process.signal(SIGTERM)
+        guard await process.waitForExit(timeout: .seconds(60)) == 0 else {
+            fatalError("kappa did not stop cleanly:\n\(process.output.suffix(2000))")
+        }
+    }
+}
+
+func simulate(broker: MosquittoBroker, prefix: String, devices: Int, count: Int, directory: String) async throws {
+    let simulator = try KappaProcess("kappa-sim", arguments: [
+        "--mqtt", broker.url, "--topic-prefix", prefix, "--fast", "--qos", "1", "--quiet",
+        "--devices", String(devices), "--count", String(count), "--seed", "3",
+    ], outputFile: "\(directory)/kappa-sim-\(devices).log")
+    guard await simulator.waitForExit(timeout: .seconds(900)) == 0 else { fatalError("kappa-sim failed:\n\(simulator.output)") }
+}
+
+func rolledUp(_ database: PostgresTestDatabase) async throws -> Int64 {
+    let connection = try await database.connect()
+    let rows = try? await connection.query("SELECT coalesce(sum(count), 0)::bigint FROM kappa.rollups_1m WHERE device NOT LIKE 'latency-%'")
+    await connection.close()
+    return (try? rows?.first?[0].int64) ?? 0
+}
+
+// MARK: Setup
+
+let broker = try await MosquittoBroker.start(options: .init(maxQueuedMessages: messageCount * 2 + 100_000))
+defer { broker.stop() }
+let postgres = PostgresServer()
+let directory = try TemporaryDirectory.make(prefix: "kappa-bench-headline")
+let prefix = "headline"
+print("Headline benchmark: \(messageCount) fleet messages (\(fleetDevices) devices, \(readingsPerMessage) readings each) at QoS 1; kappa run with every processor and PostgreSQL")
+
+// MARK: 1. Throughput
+
+let database = try await postgres.makeDatabase(prefix: "headline")
+// Both consumers create their persistent sessions first, then go away while the fleet publishes.
+var gateway = try await Gateway.start(broker: broker, database: database, directory: directory, clientID: "bench-kappa", prefix: prefix)
+await gateway.waitUntilConnected()
+await gateway.stop()
+let subArguments = ["-p", "\(broker.port)", "-q", "1", "-c", "-i", "bench-mosquitto-sub", "-t", "\(prefix)/devices/+/telemetry"]
+try run("/usr/bin/mosquitto_sub", subArguments + ["-W", "1"], allowFailure: true, discardOutput: true)
+let published = ContinuousClock.now
+try await simulate(broker: broker, prefix: prefix, devices: fleetDevices, count: messageCount, directory: directory)
+let publishSeconds = seconds(ContinuousClock.now - published)
+
+let subStarted = ContinuousClock.now
+let subscriber = try KappaProcess(executablePath: "/usr/bin/mosquitto_sub", arguments: subArguments + ["-C", "\(messageCount)"], outputFile: "\(directory)/mosquitto_sub.out")
+guard await subscriber.waitForExit(timeout: .seconds(600)) == 0 else { fatalError("mosquitto_sub failed") }
+let subRate = Double(messageCount) / seconds(ContinuousClock.now - subStarted)
+
+let kappaStarted = ContinuousClock.now
+gateway = try await Gateway.start(broker: broker, database: database, directory: directory, clientID: "bench-kappa", prefix: prefix)
+// Timed from the first scrape, not from the process start, so kappa's start-up (the process, the HTTP
+// server) does not count against it; what it took in before then is left out of the count.
+let intakeStarted = ContinuousClock.now
+var metrics = await gateway.metrics()
+let takenBeforeTiming = metrics.total("kappa_mqtt_messages_total")
+while metrics.total("kappa_mqtt_messages_total") < Double(messageCount) {
+    try await Task.sleep(for: .milliseconds(10))
+    metrics = await gateway.metrics()
+}
+let intakeSeconds = seconds(ContinuousClock.now - intakeStarted)
+let kappaRate = (Double(messageCount) - takenBeforeTiming) / intakeSeconds
+let lagAtIntakeEnd = metrics.values("kappa_processor_lag_records").map { "\($0.labels["processor"] ?? "?")=\(Int($0.value))" }.joined(separator: " ")
+let readingsAppended = Int64(metrics.total("kappa_readings_appended_total"))
+while true {
+    let lag = await gateway.metrics().total("kappa_processor_lag_records")
+    if lag == 0, try await rolledUp(database) >= readingsAppended { break }
+    try await Task.sleep(for: .milliseconds(50))
+}
+let committedSeconds = seconds(ContinuousClock.now - kappaStarted)
+
+print(String(format: "publish (kappa-sim --fast, QoS 1):   %9.0f msg/s  (%.1f s)", Double(messageCount) / publishSeconds, publishSeconds))
+print(String(format: "mosquitto_sub:                        %9.0f msg/s  %9.0f readings/s", subRate, subRate * Double(readingsPerMessage)))
+print(String(format: "kappa run, MQTT → log:                %9.0f msg/s  %9.0f readings/s", kappaRate, kappaRate * Double(readingsPerMessage)))
+print(String(format: "ratio kappa / mosquitto_sub:          %9.2f  (goal ≥ 0.9)", kappaRate / subRate))
+print(String(format: "kappa run, MQTT → committed in PostgreSQL (all processors): %.0f readings/s (%.1f s for %d readings)",
+             Double(readingsAppended) / committedSeconds, committedSeconds, readingsAppended))
+print("processor lag when intake finished (records): \(lagAtIntakeEnd); 0 for all \(String(format: "%.1f", committedSeconds - seconds(intakeStarted - kappaStarted) - intakeSeconds)) s later")
+
+// MARK: 2. Latency at half of kappa's rate
+
+let latencyRate = min(kappaRate / 2, 20_000)
+let latencySeconds = 10.0
+let publisher = try MQTTClient.make(configuration: MQTTConfiguration(port: broker.port, maxInflightMessages: 1_000), logger: logger)
+try publisher.start()
+try await publisher.waitUntilConnected()
+let sampler = Task { () -> [Double] in
+    var ages: [Double] = []
+    let connection = try await database.connect()
+    try? await Task.sleep(for: .seconds(2))
+    while !Task.isCancelled {
+        let rows = try? await connection.query("SELECT extract(epoch FROM clock_timestamp() - max(last_time))::float8 FROM kappa.rollups_1m WHERE device LIKE 'latency-%'")
+        if let row = rows?.first, !row[0].isNull, let age = try? row[0].double { ages.append(age) }
+        try? await Task.sleep(for: .milliseconds(97))
+    }
+    await connection.close()
+    return ages
+}
+let latencyCount = Int(latencyRate * latencySeconds)
+let interval = Duration.seconds(1.0 / latencyRate)
+var due = ContinuousClock.now
+for index in 0..<latencyCount {
+    due += interval
+    if due > ContinuousClock.now + .milliseconds(1) { try await Task.sleep(until: due, clock: .continuous) }
+    let microseconds = Timestamp.now().nanosecondsSinceEpoch / 1_000
+    try publisher.publish(topic: "\(prefix)/latency/latency-\(index % 100)/publish_us", payload: Array(String(microseconds).utf8), qos: .atLeastOnce)
+}
+// Sampling stops with the publishing: afterwards the newest reading only gets older.
+sampler.cancel()
+let visibilityAges = (try await sampler.value).sorted()
+try await Task.sleep(for: .seconds(2))
+publisher.disconnect()
+let kappaPeakRSS = peakRSS(pid: gateway.process.pid)
+await gateway.stop()
+
+let log = try DiskLog(directory: "\(directory)/data", logger: logger)
+let latencies = try LogContents.readings(of: log.openStream(named: KappaStreams.readings))
+    .filter { $0.device.hasPrefix("latency-") }
+    .map { Double($0.time.nanosecondsSinceEpoch / 1_000) - $0.value }
+    .sorted()
+log.close()
+guard latencies.count >= latencyCount else { fatalError("only \(latencies.count) of \(latencyCount) latency readings reached the log") }
+print(String(format: "latency at %.0f msg/s for %.0f s, publish → in the log (ms):     p50 %.2f  p99 %.2f  p99.9 %.2f  max %.2f  (goal p99 < 5)",
+             latencyRate, latencySeconds, percentile(latencies, 0.5) / 1000, percentile(latencies, 0.99) / 1000,
+             percentile(latencies, 0.999) / 1000, (latencies.last ?? .nan) / 1000))
+print(String(format: "age of the newest reading visible in rollups_1m (s, %d samples):  p50 %.2f  p99 %.2f  max %.2f  (goal < 2)",
+             visibilityAges.count, percentile(visibilityAges, 0.5), percentile(visibilityAges, 0.99), visibilityAges.last ?? .nan))
+print(String(format: "peak RSS of kappa: %.1f MiB", Double(kappaPeakRSS) / 1_048_576))
+
+// MARK: 3. Memory per device-metric
+
+func fleetFootprint(devices: Int, count: Int) async throws -> (peak: Int, deviceMetrics: Int64) {
+    let database = try await postgres.makeDatabase(prefix: "memory")
+    let fleetDirectory = try TemporaryDirectory.make(prefix: "kappa-bench-memory")
+    let gateway = try await Gateway.start(broker: broker, database: database, directory: fleetDirectory, clientID: "bench-memory-\(devices)", prefix: "memory\(devices)")
+    await gateway.waitUntilConnected()
+    try await simulate(broker: broker, prefix: "memory\(devices)", devices: devices, count: count, directory: fleetDirectory)
+    while true {
+        let metrics = await gateway.metrics()
+        if metrics.total("kappa_mqtt_messages_total") >= Double(count), metrics.total("kappa_processor_lag_records") == 0 { break }
+        try await Task.sleep(for: .milliseconds(100))
+    }
+    let peak = peakRSS(pid: gateway.process.pid)
+    let connection = try await database.connect()
+    let deviceMetrics = try await connection.query("SELECT count(*) FROM kappa.device_metrics").first?[0].int64 ?? 0
+    await connection.close()
+    await gateway.stop()
+    return (peak, deviceMetrics)
+}
+
+let memoryMessages = largeFleet * 2
+let small = try await fleetFootprint(devices: 1_000, count: memoryMessages)
+let large = try await fleetFootprint(devices: largeFleet, count: memoryMessages)
+let perSeries = Double(large.peak - small.peak) / Double(max(1, large.deviceMetrics - small.deviceMetrics))
+print(String(format: "memory, %d messages each: %d device-metrics peak %.1f MiB; %d device-metrics peak %.1f MiB",
+             memoryMessages, small.deviceMetrics, Double(small.peak) / 1_048_576, large.deviceMetrics, Double(large.peak) / 1_048_576))
+print(String(format: "peak RSS per active device-metric beyond the base: %.0f bytes  (goal < 1024)", perSeries))
+await postgres.stop()

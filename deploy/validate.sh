@@ -1,0 +1,173 @@
+#!/usr/bin/env bash
+# Validates the deployment files as far as this machine allows (no Docker engine, no Grafana):
+#   systemd unit    systemd-analyze verify, and an offline security score (exposure at most 2.0)
+#   compose         parses; services, files and secrets it references exist; Dockerfile builds from swift:6
+#   mosquitto.conf  a real mosquitto starts with it (paths and port moved to a temporary directory)
+#   postgres        a real postgres accepts kappa.conf as an include (initdb in a temporary directory)
+#   grafana         valid JSON; every kappa.* relation is a view of the schema; every metric is one kappa exports
+# Exits non-zero on the first failed check. Part of the test run (Tests/KappaEndToEndTests/DeployValidationTests).
+set -euo pipefail
+deploy="$(cd "$(dirname "$0")" && pwd)"
+root="$(dirname "$deploy")"
+work="$(mktemp -d)"
+pids=()
+cleanup() {
+    for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true; done
+    rm -rf "$work"
+}
+trap cleanup EXIT
+fail() { echo "FAIL: $*" >&2; exit 1; }
+ok() { echo "ok:   $*"; }
+note() { echo "note: $*"; }
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+
+# --- systemd ---------------------------------------------------------------------------------------------
+unit="$deploy/systemd/kappa.service"
+[ -f "$unit" ] || fail "missing $unit"
+if command -v systemd-analyze >/dev/null 2>&1; then
+    # verify also checks that ExecStart's binary exists: point it at one that does.
+    mkdir -p "$work/systemd"
+    sed 's#^ExecStart=/usr/local/bin/kappa #ExecStart=/bin/true #' "$unit" > "$work/systemd/kappa.service"
+    output="$(systemd-analyze verify "$work/systemd/kappa.service" 2>&1)" || fail "systemd-analyze verify: $output"
+    [ -z "$output" ] || fail "systemd-analyze verify warns: $output"
+    ok "systemd unit verifies"
+    if systemd-analyze security --help 2>/dev/null | grep -q -- '--offline'; then
+        score="$(systemd-analyze security --offline=yes --threshold=20 "$work/systemd/kappa.service" 2>&1 | sed -n 's/.*Overall exposure level for kappa.service: \([0-9.]*\).*/\1/p')"
+        [ -n "$score" ] || fail "systemd-analyze security gave no score"
+        python3 -c "import sys; sys.exit(0 if float('$score') <= 2.0 else 1)" || fail "systemd exposure $score > 2.0"
+        ok "systemd unit exposure $score (systemd-analyze security, lower is safer)"
+    fi
+else
+    note "systemd-analyze not installed (apt-get install systemd): syntax check only"
+    python3 - "$unit" <<'PY' || fail "unit syntax"
+import re, sys
+section = None
+for number, line in enumerate(open(sys.argv[1]), 1):
+    line = line.strip()
+    if not line or line[0] in "#;": continue
+    if re.fullmatch(r"\[(Unit|Service|Install)\]", line): section = line; continue
+    if section is None or not re.fullmatch(r"[A-Za-z]+=.*", line):
+        sys.exit(f"line {number}: {line}")
+PY
+    ok "systemd unit syntax"
+fi
+
+# --- compose and Dockerfile ---------------------------------------------------------------------------------
+python3 - "$deploy/compose" <<'PY' || fail "compose.yaml"
+import os, sys, yaml
+here = sys.argv[1]
+compose = yaml.safe_load(open(os.path.join(here, "compose.yaml")))
+services = compose["services"]
+missing = {"mosquitto", "postgres", "kappa", "simulator"} - services.keys()
+if missing: sys.exit(f"services missing: {sorted(missing)}")
+declared_volumes = set((compose.get("volumes") or {}).keys())
+declared_secrets = compose.get("secrets") or {}
+for name, service in services.items():
+    if "image" not in service and "build" not in service: sys.exit(f"{name}: neither image nor build")
+    for dependency in (service.get("depends_on") or {}):
+        if dependency not in services: sys.exit(f"{name} depends on unknown service {dependency}")
+    for volume in service.get("volumes") or []:
+        source = volume.split(":")[0]
+        if source.startswith("."):
+            if not os.path.exists(os.path.join(here, source)): sys.exit(f"{name}: mounts missing file {source}")
+        elif source not in declared_volumes: sys.exit(f"{name}: volume {source} not declared")
+    for secret in service.get("secrets") or []:
+        if secret not in declared_secrets: sys.exit(f"{name}: secret {secret} not declared")
+    build = service.get("build")
+    if build:
+        context = os.path.join(here, build["context"])
+        dockerfile = os.path.join(context, build["dockerfile"])
+        if not os.path.isfile(dockerfile): sys.exit(f"{name}: no Dockerfile {dockerfile}")
+        if not os.path.isfile(os.path.join(context, "Package.swift")): sys.exit(f"{name}: build context is not the package root")
+        text = open(dockerfile).read()
+        if "FROM swift:6" not in text or text.count("FROM ") < 2: sys.exit("the Dockerfile should be multi-stage from swift:6")
+PY
+ok "compose.yaml parses; its services, files, volumes and secrets are consistent; Dockerfile is multi-stage from swift:6"
+
+# --- mosquitto ---------------------------------------------------------------------------------------------
+mosquitto_bin="$(command -v mosquitto || ls /usr/sbin/mosquitto 2>/dev/null || true)"
+if [ -n "$mosquitto_bin" ]; then
+    port="$(free_port)"
+    mkdir -p "$work/mosquitto/data"
+    mosquitto_passwd -c -b "$work/mosquitto/passwords" kappa validate >/dev/null 2>&1 || : > "$work/mosquitto/passwords"
+    cp "$deploy/mosquitto/acl" "$work/mosquitto/acl"
+    sed -e "s#^listener 1883\$#listener $port 127.0.0.1#" \
+        -e "s#/mosquitto/auth/passwords#$work/mosquitto/passwords#" \
+        -e "s#/mosquitto/config/acl#$work/mosquitto/acl#" \
+        -e "s#/mosquitto/data/#$work/mosquitto/data/#" \
+        "$deploy/mosquitto/mosquitto.conf" > "$work/mosquitto/mosquitto.conf"
+    [ "$(id -u)" -eq 0 ] && echo "user root" >> "$work/mosquitto/mosquitto.conf"
+    "$mosquitto_bin" -c "$work/mosquitto/mosquitto.conf" > "$work/mosquitto/log" 2>&1 &
+    pids+=($!)
+    started=no
+    for _ in $(seq 50); do
+        if python3 -c "import socket,sys; socket.create_connection(('127.0.0.1',$port),0.2)" 2>/dev/null; then started=yes; break; fi
+        kill -0 "${pids[-1]}" 2>/dev/null || break
+        sleep 0.1
+    done
+    [ "$started" = yes ] || fail "mosquitto refused mosquitto.conf: $(tail -5 "$work/mosquitto/log")"
+    ok "mosquitto $("$mosquitto_bin" -h 2>/dev/null | sed -n 's/^mosquitto version //p' | head -1) starts with mosquitto.conf"
+else
+    note "mosquitto not installed: mosquitto.conf not checked"
+fi
+
+# --- PostgreSQL ----------------------------------------------------------------------------------------------
+pg_bin="${KAPPA_PG_BINDIR:-$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1)}"
+if [ -n "$pg_bin" ] && [ -x "$pg_bin/postgres" ]; then
+    as_postgres=()
+    if [ "$(id -u)" -eq 0 ]; then
+        chown postgres "$work" && as_postgres=(setpriv --reuid=postgres --regid=postgres --init-groups --)
+        cp "$deploy/postgres/kappa.conf" "$work/kappa.conf" && chown postgres "$work/kappa.conf"
+    else
+        cp "$deploy/postgres/kappa.conf" "$work/kappa.conf"
+    fi
+    "${as_postgres[@]}" "$pg_bin/initdb" -D "$work/pgdata" -U postgres --auth=trust --no-sync >/dev/null 2>&1 || fail "initdb failed"
+    echo "include '$work/kappa.conf'" >> "$work/pgdata/postgresql.conf"
+    # -C parses the whole configuration (include and all) and prints one setting without starting the server.
+    value="$("${as_postgres[@]}" "$pg_bin/postgres" -D "$work/pgdata" -C max_wal_size 2>&1)" || fail "postgres rejects kappa.conf: $value"
+    [ "$value" = "8192" ] || [ "$value" = "8GB" ] || fail "kappa.conf not applied (max_wal_size is $value)"
+    ok "PostgreSQL $("$pg_bin/postgres" --version | awk '{print $3}') accepts postgres/kappa.conf"
+else
+    note "PostgreSQL server binaries not found: kappa.conf not checked"
+fi
+
+# --- Grafana --------------------------------------------------------------------------------------------------
+for dashboard in "$deploy"/grafana/*.json; do
+    python3 -m json.tool "$dashboard" >/dev/null || fail "$dashboard is not valid JSON"
+done
+# Views of the anomaly processor (migration 5 on its branch); a note, not a failure, until it is merged.
+pending_views="anomalies open_anomalies"
+python3 - "$root" "$pending_views" "$deploy"/grafana/*.json <<'PY' || fail "dashboards reference something kappa does not provide"
+import glob, json, os, re, sys
+root, pending, dashboards = sys.argv[1], set(sys.argv[2].split()), sys.argv[3:]
+sources = "".join(open(path).read() for path in glob.glob(os.path.join(root, "Sources", "**", "*.swift"), recursive=True))
+views = set(re.findall(r"CREATE VIEW \{schema\}\.([a-z_0-9]+)", sources))
+metrics = set(re.findall(r'"(kappa_[a-z_0-9]+)"', sources))
+if not views or not metrics: sys.exit("found no views or no metrics in Sources/")
+def strings(node):
+    if isinstance(node, dict):
+        for key, value in node.items():
+            if key in ("rawSql", "query", "expr") and isinstance(value, str): yield key, value
+            else: yield from strings(value)
+    elif isinstance(node, list):
+        for value in node: yield from strings(value)
+problems, notes = [], set()
+for path in dashboards:
+    dashboard = json.load(open(path))
+    ids = [panel["id"] for panel in dashboard["panels"]]
+    if len(ids) != len(set(ids)): problems.append(f"{path}: duplicate panel ids")
+    for panel in dashboard["panels"]:
+        if not panel.get("targets"): problems.append(f"{path}: panel '{panel['title']}' has no query")
+    for key, text in strings(dashboard):
+        if key == "expr":
+            for name in re.findall(r"\bkappa_[a-z_0-9]+", text):
+                if name not in metrics: problems.append(f"{os.path.basename(path)}: metric {name} is not exported")
+        else:
+            for name in re.findall(r"\bkappa\.([a-z_0-9]+)", text):
+                if name in views: continue
+                if name in pending: notes.add(name)
+                else: problems.append(f"{os.path.basename(path)}: kappa.{name} is not a view of the schema")
+for name in sorted(notes): print(f"note: kappa.{name} is not in this checkout's schema yet (anomaly processor)")
+if problems: sys.exit("\n".join(problems))
+PY
+ok "dashboards are valid JSON and reference only views and metrics kappa provides"
