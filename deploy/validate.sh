@@ -136,7 +136,7 @@ for dashboard in "$deploy"/grafana/*.json; do
     python3 -m json.tool "$dashboard" >/dev/null || fail "$dashboard is not valid JSON"
 done
 # Views of the anomaly processor (migration 5 on its branch); a note, not a failure, until it is merged.
-pending_views="anomalies open_anomalies"
+pending_views=""
 python3 - "$root" "$pending_views" "$deploy"/grafana/*.json <<'PY' || fail "dashboards reference something kappa does not provide"
 import glob, json, os, re, sys
 root, pending, dashboards = sys.argv[1], set(sys.argv[2].split()), sys.argv[3:]

@@ -13,7 +13,7 @@ import KappaMQTT
 import KappaTestSupport
 import Logging
 
-let messageCount = CommandLine.arguments.dropFirst().compactMap { Int($0) }.first ?? 200_000
+let messageCount = CommandLine.arguments.dropFirst().compactMap { Int($0) }.first ?? 100_000
 let metricsPerMessage = 4
 let logger: Logger = {
     var logger = Logger(label: "kappa.bench.bridge")

@@ -62,12 +62,16 @@ struct RunCommand: AsyncParsableCommand {
         }
         let logger = Logger(label: "kappa")
         let gateway = try Gateway.make(settings: settings, logger: logger)
-        let group = ServiceGroup(configuration: .init(
+        var configuration = ServiceGroupConfiguration(
             services: gateway.services.map { .init(service: $0) },
             gracefulShutdownSignals: [.sigterm, .sigint],
             cancellationSignals: [],
             logger: logger
-        ))
+        )
+        // Bounded even if PostgreSQL hangs in the final checkpoint (the log already holds everything, so a
+        // cancelled checkpoint loses nothing); below systemd's TimeoutStopSec of 30 s.
+        configuration.maximumGracefulShutdownDuration = .seconds(25)
+        let group = ServiceGroup(configuration: configuration)
         try await group.run()
         logger.info("kappa stopped cleanly")
     }
