@@ -1,5 +1,6 @@
 import Foundation
 import KappaCore
+import KappaTestSupport
 import Testing
 @testable import KappaLog
 
@@ -8,15 +9,7 @@ import Testing
 /// Needs the `kappa` executable built next to the test bundle (`swift build --build-tests`, as CI does, or
 /// `swift build --product kappa` before `swift test`).
 @Suite struct CrashTests {
-    private static var kappaExecutable: String? {
-        let bundleDirectory = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
-        let candidates = [
-            bundleDirectory.appendingPathComponent("kappa").path,
-            bundleDirectory.deletingLastPathComponent().appendingPathComponent("kappa").path,
-            Bundle.main.bundleURL.deletingLastPathComponent().appendingPathComponent("kappa").path,
-        ]
-        return candidates.first { FileManager.default.isExecutableFile(atPath: $0) }
-    }
+    private static var kappaExecutable: String? { try? KappaProcess.executable() }
 
     @Test(.timeLimit(.minutes(2)), arguments: [1, 7])
     func sigkillMidAppendLosesNothingReportedAsAppended(batch: Int) throws {

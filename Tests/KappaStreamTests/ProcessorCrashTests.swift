@@ -10,15 +10,7 @@ import Testing
 ///
 /// Needs the `kappa` executable next to the test bundle (`swift build --build-tests` builds it).
 @Suite struct ProcessorCrashTests {
-    private static var kappaExecutable: String? {
-        let bundleDirectory = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
-        let candidates = [
-            bundleDirectory.appendingPathComponent("kappa").path,
-            bundleDirectory.deletingLastPathComponent().appendingPathComponent("kappa").path,
-            Bundle.main.bundleURL.deletingLastPathComponent().appendingPathComponent("kappa").path,
-        ]
-        return candidates.first { FileManager.default.isExecutableFile(atPath: $0) }
-    }
+    private static var kappaExecutable: String? { try? KappaProcess.executable() }
 
     private static let roles: [ProcessorRole] = [.rollups, .devices, .archive]
 
