@@ -4,12 +4,7 @@
 struct RecordWriter {
     @inline(__always)
     static func appendVarint(_ value: UInt64, to bytes: inout [UInt8]) {
-        var value = value
-        while value >= 0x80 {
-            bytes.append(UInt8(truncatingIfNeeded: value) | 0x80)
-            value >>= 7
-        }
-        bytes.append(UInt8(value))
+        Varint.append(value, to: &bytes)
     }
 
     @inline(__always)

@@ -1,7 +1,8 @@
-/// Unsigned LEB128 varints: record lengths and time deltas are small, so most take one or two bytes.
-enum Varint {
-    @inline(__always)
-    static func append(_ value: UInt64, to bytes: inout [UInt8]) {
+/// Unsigned LEB128 varints, shared by the log's batch format and the record encodings: lengths and time
+/// deltas are small, so most take one or two bytes.
+public enum Varint {
+    @inlinable @inline(__always)
+    public static func append(_ value: UInt64, to bytes: inout [UInt8]) {
         var value = value
         while value >= 0x80 {
             bytes.append(UInt8(truncatingIfNeeded: value) | 0x80)
@@ -10,7 +11,8 @@ enum Varint {
         bytes.append(UInt8(value))
     }
 
-    static func encodedSize(_ value: UInt64) -> Int {
+    @inlinable
+    public static func encodedSize(_ value: UInt64) -> Int {
         var value = value
         var size = 1
         while value >= 0x80 {
@@ -21,8 +23,8 @@ enum Varint {
     }
 
     /// Decodes at `index` (advanced past it); nil when the bytes end first or the varint overflows 64 bits.
-    @inline(__always)
-    static func decode(_ bytes: UnsafeRawBufferPointer, at index: inout Int, end: Int) -> UInt64? {
+    @inlinable @inline(__always)
+    public static func decode(_ bytes: UnsafeRawBufferPointer, at index: inout Int, end: Int) -> UInt64? {
         var result: UInt64 = 0
         var shift: UInt64 = 0
         while index < end {
