@@ -12,6 +12,10 @@ struct Kappa: AsyncParsableCommand {
             RunCommand.self,
             ProcessCommand.self,
             QueryCommand.self,
+            ReplayCommand.self,
+            ImportCommand.self,
+            DeadLettersCommand.self,
+            VersionsCommand.self,
         ]
     )
 }

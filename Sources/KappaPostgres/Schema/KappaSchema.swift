@@ -133,5 +133,20 @@ public enum KappaSchema {
             CREATE VIEW {schema}.dead_letters AS
                 SELECT received_at, topic, payload, reason, message FROM {schema}.dead_letters_v1;
             """),
+        SchemaMigration(version: 6, name: "version states and dead-letter replays", sql: """
+            ALTER TABLE {schema}.versions
+                ADD COLUMN configuration jsonb NOT NULL DEFAULT '{}',
+                ADD COLUMN state text NOT NULL DEFAULT 'replaying'
+                    CHECK (state IN ('replaying', 'caught_up', 'active', 'retired'));
+            UPDATE {schema}.versions SET state = 'active' WHERE active;
+            CREATE TABLE {schema}.dead_letter_replays (
+                log_partition integer NOT NULL,
+                log_offset bigint NOT NULL,
+                claimed_at timestamptz NOT NULL DEFAULT now(),
+                readings integer,
+                appended_at timestamptz,
+                PRIMARY KEY (log_partition, log_offset)
+            );
+            """),
     ]
 }
