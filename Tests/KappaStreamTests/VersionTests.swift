@@ -44,19 +44,17 @@ import Testing
         #expect(v1 != v2)
         #expect(try await connection.query(Self.viewTotals).first![0].string == v1)
 
-        let seen = Mutex<[String: Int]>([:])
-        let failures = Mutex<[String]>([])
-        let stop = Atomic(false)
+        let readings = ReaderLoop()
         try await withThrowingTaskGroup(of: Void.self) { readers in
             for _ in 0..<3 {
                 readers.addTask {
                     let reader = try await database.connect()
-                    while !stop.load(ordering: .relaxed) {
+                    while !readings.stop.load(ordering: .relaxed) {
                         do {
                             let totals = try await reader.query(Self.viewTotals).first![0].string
-                            seen.withLock { $0[totals, default: 0] += 1 }
+                            readings.seen.withLock { $0[totals, default: 0] += 1 }
                         } catch {
-                            failures.withLock { $0.append("\(error)") }
+                            readings.failures.withLock { $0.append("\(error)") }
                         }
                     }
                     await reader.close()
@@ -66,11 +64,11 @@ import Testing
                 try await OutputVersions().activate(connection, processor: "rollups", version: round % 2 == 0 ? "v2" : "v1")
                 try await Task.sleep(for: .milliseconds(15))
             }
-            stop.store(true, ordering: .relaxed)
+            readings.stop.store(true, ordering: .relaxed)
             try await readers.waitForAll()
         }
-        let observed = seen.withLock { $0 }
-        #expect(failures.withLock { $0 }.isEmpty, "readers got errors: \(failures.withLock { $0.prefix(3) })")
+        let observed = readings.seen.withLock { $0 }
+        #expect(readings.failures.withLock { $0 }.isEmpty, "readers got errors: \(readings.failures.withLock { $0.prefix(3) })")
         #expect(Set(observed.keys) == [v1, v2], "every answer is one whole version: \(observed)")
         let active = try await OutputVersions().active(connection, processor: "rollups")
         #expect(active?.version == "v1" && active?.state == .active)
@@ -102,4 +100,11 @@ import Testing
         #expect(try await connection.query(Self.viewTotals).first![0].string == Self.tableTotals(connection, version: "v3"))
         await connection.close()
     }
+}
+
+/// What the concurrent readers saw, shared with the test.
+private final class ReaderLoop: Sendable {
+    let seen = Mutex<[String: Int]>([:])
+    let failures = Mutex<[String]>([])
+    let stop = Atomic(false)
 }

@@ -100,18 +100,27 @@ public struct DeadLetterReplay: Sendable {
         try await Blocking.run { _ = try stream.append(batch) }
         summary.replayed = claimed.count
         summary.readings = records.count
-        _ = try await connection.executeBatch(claimed.map { index in
-            PostgresStatement(
-                "UPDATE \(table) SET readings = $3, appended_at = now() WHERE log_partition = $1 AND log_offset = $2",
-                [.int64(Int64(candidates[index].partition)), .int64(candidates[index].offset), .int64(Int64(candidates[index].readings.count))]
-            )
-        })
+        // Siblings are stamped too, with no readings of their own: the message's readings count once.
+        var stamps: [PostgresStatement] = []
+        for index in claimed {
+            let candidate = candidates[index]
+            stamps.append(stampStatement(candidate.partition, candidate.offset, readings: candidate.readings.count))
+            for sibling in candidate.siblings { stamps.append(stampStatement(sibling.partition, sibling.offset, readings: 0)) }
+        }
+        _ = try await connection.executeBatch(stamps)
         return summary
+    }
+
+    private func stampStatement(_ partition: Int, _ offset: Int64, readings: Int) -> PostgresStatement {
+        PostgresStatement(
+            "UPDATE \(table) SET readings = $3, appended_at = now() WHERE log_partition = $1 AND log_offset = $2",
+            [.int64(Int64(partition)), .int64(offset), .int64(Int64(readings))]
+        )
     }
 
     /// Dead letters claimed by a run that did not confirm appending them (it crashed in between).
     public func claimedButNotAppended(_ connection: PostgresConnection) async throws -> Int {
-        try await connection.query("SELECT count(*) FROM \(table) WHERE appended_at IS NULL AND readings IS NULL").first?[0].int ?? 0
+        try await connection.query("SELECT count(*) FROM \(table) WHERE appended_at IS NULL").first?[0].int ?? 0
     }
 
     /// Inserts claims for every candidate and its siblings; returns the candidates this run claimed.

@@ -12,11 +12,15 @@ public struct ImportLineParser: Sendable {
     private let decoder: PayloadDecoder
     private var columns: (device: Int?, metric: Int?, time: Int, value: Int)?
 
-    public init(format: ImportFormat, device: String?, metric: String?, decoder: PayloadDecoder = PayloadDecoder()) {
+    /// The decoder's limits apply except the window around the receive time: history is old by nature.
+    public init(format: ImportFormat, device: String?, metric: String?, limits: DecodingLimits = .default) {
         self.format = format
         self.device = device
         self.metric = metric
-        self.decoder = decoder
+        var limits = limits
+        limits.maxPastNanoseconds = .max
+        limits.maxFutureNanoseconds = .max
+        self.decoder = PayloadDecoder(limits: limits)
     }
 
     /// The readings of one line (empty for blank lines and the CSV header), or why it was refused.
@@ -75,10 +79,20 @@ public struct ImportLineParser: Sendable {
     }
 
     private static func time(_ text: String) -> Timestamp? {
-        if let seconds = Double(text), seconds.isFinite, abs(seconds) < 1e11 {
-            return Timestamp(nanosecondsSinceEpoch: Int64((seconds * 1e9).rounded()))
+        epochSeconds(text) ?? Timestamp(rfc3339: text)
+    }
+
+    /// `1714521720` or `1714521720.25`, exactly (no detour through a Double); times before 1970 need RFC 3339.
+    private static func epochSeconds(_ text: String) -> Timestamp? {
+        let parts = text.split(separator: ".", maxSplits: 1, omittingEmptySubsequences: false)
+        guard let whole = Int64(parts[0]), (0..<100_000_000_000).contains(whole) else { return nil }
+        var nanoseconds: Int64 = 0
+        if parts.count == 2 {
+            let fraction = parts[1].prefix(9)
+            guard !fraction.isEmpty, fraction.allSatisfy(\.isWholeNumber), let digits = Int64(fraction) else { return nil }
+            nanoseconds = digits * Int64([1, 10, 100, 1000, 10_000, 100_000, 1_000_000, 10_000_000, 100_000_000, 1_000_000_000][9 - fraction.count])
         }
-        return Timestamp(rfc3339: text)
+        return Timestamp(nanosecondsSinceEpoch: whole * 1_000_000_000 + nanoseconds)
     }
 }
 
