@@ -101,7 +101,15 @@ struct ReplayCommand: AsyncParsableCommand {
             services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger
         ))
         try await group.run()
-        StandardError.write("Stopped \(name) after a final checkpoint; run the same command again to resume.\n")
+        let versions = OutputVersions(schema: PostgresIdentifier(schema.name))
+        let finalConnection = try await PostgresConnection.connect(databaseConfiguration, logger: logger)
+        let state = try? await versions.version(finalConnection, processor: processor, version: version)?.state
+        await finalConnection.close()
+        if untilCaughtUp, state == .caughtUp || state == .active || state == .retired {
+            StandardError.write("\(name) caught up with the log; activate it with `kappa versions activate \(processor) \(version)`.\n")
+        } else {
+            StandardError.write("Stopped \(name) after a final checkpoint; run the same command again to resume.\n")
+        }
     }
 
     static func line(_ name: String, _ progress: ReplayProgress, replayedSinceStart: Int64) -> String {

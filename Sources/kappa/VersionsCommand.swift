@@ -29,13 +29,11 @@ struct VersionsCommand: AsyncParsableCommand {
 
     struct Activate: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Point the processor's views at a version, in one transaction.")
-        @Argument(help: "The processor.") var processor: String
-        @Argument(help: "The version.") var version: String
-        @OptionGroup var database: DatabaseOptions
-        @OptionGroup var schema: SchemaOptions
+        @OptionGroup var target: VersionTarget
 
         func run() async throws {
-            try await VersionsCommand.withVersions(database, schema) { versions, connection in
+            let (processor, version) = (target.processor, target.version)
+            try await VersionsCommand.withVersions(target.database, target.schema) { versions, connection in
                 guard let target = try await versions.version(connection, processor: processor, version: version) else {
                     throw ValidationError("\(processor) has no version \(version).")
                 }
@@ -50,13 +48,11 @@ struct VersionsCommand: AsyncParsableCommand {
 
     struct Drop: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Drop an inactive version's tables and offsets.")
-        @Argument(help: "The processor.") var processor: String
-        @Argument(help: "The version.") var version: String
-        @OptionGroup var database: DatabaseOptions
-        @OptionGroup var schema: SchemaOptions
+        @OptionGroup var target: VersionTarget
 
         func run() async throws {
-            try await VersionsCommand.withVersions(database, schema) { versions, connection in
+            let (processor, version) = (target.processor, target.version)
+            try await VersionsCommand.withVersions(target.database, target.schema) { versions, connection in
                 try await versions.drop(connection, processor: processor, version: version)
             }
             print("\(processor) \(version) dropped.")
@@ -80,4 +76,12 @@ struct VersionsCommand: AsyncParsableCommand {
             throw error
         }
     }
+}
+
+/// `<processor> <version>` and where the database is, for `versions activate` and `versions drop`.
+struct VersionTarget: ParsableArguments {
+    @Argument(help: "The processor: rollups, devices, archive or dead-letters.") var processor: String
+    @Argument(help: "The version, e.g. v2.") var version: String
+    @OptionGroup var database: DatabaseOptions
+    @OptionGroup var schema: SchemaOptions
 }
