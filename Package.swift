@@ -142,6 +142,16 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .executableTarget(
+            name: "ReplayBenchmark",
+            dependencies: [
+                "KappaCore", "KappaLog", "KappaPostgres", "KappaStream",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            path: "Benchmarks/ReplayBenchmark",
+            swiftSettings: swiftSettings
+        ),
+        .executableTarget(
             name: "CodecBenchmark",
             dependencies: ["KappaCore"],
             path: "Benchmarks/CodecBenchmark",

@@ -23,7 +23,7 @@ public enum ProcessorSet {
         let schema = PostgresIdentifier(schema)
         var services: [any Service] = []
         for role in roles {
-            let streamName = role == .deadLetters ? KappaStreams.deadLetters : KappaStreams.readings
+            let streamName = role.streamName
             let partitions = role == .deadLetters ? KappaStreams.defaultDeadLetterPartitions : KappaStreams.defaultReadingPartitions
             let stream: Log.Stream
             if try log.streamNames().contains(streamName) {

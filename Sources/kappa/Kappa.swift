@@ -13,6 +13,10 @@ struct Kappa: AsyncParsableCommand {
             ProcessCommand.self,
             QueryCommand.self,
             EvalCommand.self,
+            ReplayCommand.self,
+            ImportCommand.self,
+            DeadLettersCommand.self,
+            VersionsCommand.self,
         ]
     )
 }

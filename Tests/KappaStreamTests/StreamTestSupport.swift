@@ -215,15 +215,15 @@ struct TableContents: Equatable {
     var metrics: [[String]]
     var archive: [[String]]
 
-    static func read(_ connection: PostgresConnection) async throws -> TableContents {
+    static func read(_ connection: PostgresConnection, version: String = "v1") async throws -> TableContents {
         let rollupKey = "ORDER BY device, metric, width_seconds, bucket"
-        let floats = try await connection.query("SELECT sum, mean, m2 FROM kappa.rollups_v1 \(rollupKey)")
+        let floats = try await connection.query("SELECT sum, mean, m2 FROM kappa.rollups_\(version) \(rollupKey)")
         return TableContents(
-            rollups: try await rowsAsText(connection, "SELECT device, metric, width_seconds, bucket, count, min, max, first_value, first_time, last_value, last_time, late FROM kappa.rollups_v1 \(rollupKey)"),
+            rollups: try await rowsAsText(connection, "SELECT device, metric, width_seconds, bucket, count, min, max, first_value, first_time, last_value, last_time, late FROM kappa.rollups_\(version) \(rollupKey)"),
             rollupFloats: try floats.map { row in [try row[0].double, try row[1].double, try row[2].double] },
-            devices: try await rowsAsText(connection, "SELECT device, first_seen, last_seen, readings, tags FROM kappa.devices_v1 ORDER BY device"),
-            metrics: try await rowsAsText(connection, "SELECT * FROM kappa.device_metrics_v1 ORDER BY device, metric"),
-            archive: try await rowsAsText(connection, "SELECT * FROM kappa.readings_v1 ORDER BY device, metric, time")
+            devices: try await rowsAsText(connection, "SELECT device, first_seen, last_seen, readings, tags FROM kappa.devices_\(version) ORDER BY device"),
+            metrics: try await rowsAsText(connection, "SELECT * FROM kappa.device_metrics_\(version) ORDER BY device, metric"),
+            archive: try await rowsAsText(connection, "SELECT * FROM kappa.readings_\(version) ORDER BY device, metric, time")
         )
     }
 

@@ -164,5 +164,20 @@ public enum KappaSchema {
                 SELECT device, metric, start_time, detector, peak_score, value, expected_low, expected_high, severity
                 FROM {schema}.anomalies_v1 WHERE end_time IS NULL;
             """),
+        SchemaMigration(version: 6, name: "version states and dead-letter replays", sql: """
+            ALTER TABLE {schema}.versions
+                ADD COLUMN configuration jsonb NOT NULL DEFAULT '{}',
+                ADD COLUMN state text NOT NULL DEFAULT 'replaying'
+                    CHECK (state IN ('replaying', 'caught_up', 'active', 'retired'));
+            UPDATE {schema}.versions SET state = 'active' WHERE active;
+            CREATE TABLE {schema}.dead_letter_replays (
+                log_partition integer NOT NULL,
+                log_offset bigint NOT NULL,
+                claimed_at timestamptz NOT NULL DEFAULT now(),
+                readings integer,
+                appended_at timestamptz,
+                PRIMARY KEY (log_partition, log_offset)
+            );
+            """),
     ]
 }

@@ -1,0 +1,71 @@
+import ArgumentParser
+import KappaCore
+import KappaLog
+import KappaStream
+import Logging
+
+/// `kappa import`: historical readings from files into the log, to be replayed like live data.
+struct ImportCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "import",
+        abstract: "Append historical readings from CSV, JSON lines or line protocol files to the log.",
+        discussion: """
+            Each reading keeps its own event time and is encoded as the MQTT bridge encodes it, so processors
+            and replays treat it like live data. Needs the log to itself: stop `kappa run` first.
+            csv: a header with time and value columns, plus device and metric (or --device/--metric); time as
+            RFC 3339 or epoch seconds. jsonl and line: one payload per line, decoded like a json or
+            line_protocol topic of --device (and --metric).
+            """
+    )
+
+    @Argument(help: "Files to import, in order.") var files: [String]
+    @Option(help: "csv, jsonl or line.") var format: String
+    @Option(help: "The device of every reading (a file without a device column).") var device: String?
+    @Option(help: "The metric of every reading (a file without a metric column).") var metric: String?
+    @Option(help: "Partitions of the readings stream if it has to be created.") var partitions = KappaStreams.defaultReadingPartitions
+    @Option(help: "Bad lines shown individually before only counting them.") var showBadLines = 20
+    @OptionGroup var data: DataDirectoryOptions
+
+    func validate() throws {
+        guard ImportFormat(rawValue: format) != nil else { throw ValidationError("--format must be csv, jsonl or line.") }
+        guard !files.isEmpty else { throw ValidationError("name at least one file.") }
+    }
+
+    func run() throws {
+        let logger = Logger(label: "kappa.import")
+        var configuration = DiskLogConfiguration()
+        configuration.fsync = .never
+        let log: DiskLog
+        do {
+            log = try DiskLog(directory: data.path, configuration: configuration, logger: logger)
+        } catch {
+            guard error.code == .directoryInUse else { throw error }
+            throw ValidationError("The log at \(data.path) is open in another process: stop `kappa run` while importing.")
+        }
+        defer { log.close() }
+        let stream = try log.createStream(named: KappaStreams.readings, partitionCount: partitions)
+        let importer = ReadingImporter(stream: stream)
+        var summary = ReadingImporter.Summary()
+        let clock = ContinuousClock()
+        let started = clock.now
+        var lastProgress = started
+        var badLinesShown = 0
+        let format = ImportFormat(rawValue: self.format)!
+        for file in files {
+            let parser = ImportLineParser(format: format, device: device, metric: metric)
+            try importer.importFile(file, parser: parser, summary: &summary, onBadLine: { (bad: ReadingImporter.BadLine) in
+                badLinesShown += 1
+                if badLinesShown <= showBadLines { StandardError.write("\(bad.file):\(bad.line): \(bad.problem)\n") }
+            }, onProgress: { (totals: ReadingImporter.Summary) in
+                let now: ContinuousClock.Instant = clock.now
+                let sinceLast: Duration = now - lastProgress
+                guard sinceLast >= Duration.seconds(1) else { return }
+                lastProgress = now
+                StandardError.write("\(totals.lines) lines, \(totals.readings) readings, \(totals.badLines) bad lines\n")
+            })
+        }
+        let elapsed: Duration = clock.now - started
+        print("Imported \(summary.readings) readings from \(summary.lines) lines of \(files.count) file(s) in \(elapsed); \(summary.badLines) bad lines.")
+        if summary.badLines > 0 { throw ExitCode(2) }
+    }
+}

@@ -1,0 +1,128 @@
+import ArgumentParser
+import Foundation
+import KappaCore
+import KappaLog
+import KappaPostgres
+import KappaStream
+import Logging
+import ServiceLifecycle
+import UnixSignals
+
+/// `kappa replay`: rebuilds a processor's output from the log into a new version beside the live one.
+struct ReplayCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "replay",
+        abstract: "Reprocess the log into a new output version of a processor, beside the live one.",
+        discussion: """
+            Creates the version's tables (like the active version's), consumes the log from --from and keeps
+            going as a live processor once caught up. Ctrl-C / SIGTERM checkpoints and stops; running the same
+            command again resumes from the version's offsets. Switch readers over with `kappa versions activate`.
+            Works beside a running `kappa run` (the log is then read read-only).
+            """
+    )
+
+    @Argument(help: "The processor: rollups, devices, archive or dead-letters.") var processor: String
+    @Option(help: ArgumentHelp("Where to start: earliest, an RFC 3339 time, or an offset (every partition).", valueName: "start"))
+    var from = "earliest"
+    @Option(help: ArgumentHelp("The new version's name, e.g. v2.", valueName: "name")) var version: String
+    @Option(help: ArgumentHelp("Rollup widths, e.g. 1m,5m,1h (default 1m,1h,1d).", valueName: "widths")) var rollupWidths: String?
+    @Option(help: ArgumentHelp("Devices: seconds without a reading before a device shows offline.", valueName: "s")) var offlineAfterSeconds: Int?
+    @Option(help: ArgumentHelp("Archive: days of raw readings kept (0: all).", valueName: "days")) var archiveRetentionDays: Int?
+    @Flag(help: "Exit 0 once caught up with the log (after a final checkpoint) instead of running on live.") var untilCaughtUp = false
+    @Option(help: "Milliseconds between checkpoints.") var checkpointMilliseconds = 1000
+    @Option(help: "Records consumed before a checkpoint is forced.") var maxBatch = 50_000
+    @Option(help: ArgumentHelp("Milliseconds between progress lines on stderr.", visibility: .hidden)) var progressMilliseconds = 1000
+    @OptionGroup var data: DataDirectoryOptions
+    @OptionGroup var database: DatabaseOptions
+    @OptionGroup var schema: SchemaOptions
+
+    func validate() throws {
+        guard ProcessorRole(rawValue: processor) != nil else {
+            throw ValidationError("unknown processor '\(processor)': use \(ProcessorRole.allCases.map(\.rawValue).joined(separator: ", ")).")
+        }
+        guard ReplayStart(argument: from) != nil else { throw ValidationError("--from must be earliest, an RFC 3339 time or an offset.") }
+        do { try OutputVersions.validate(version, processor: processor) } catch { throw ValidationError("\(error)") }
+        if let rollupWidths { _ = try Self.widths(rollupWidths) }
+        guard checkpointMilliseconds > 0, maxBatch > 0, progressMilliseconds > 0 else {
+            throw ValidationError("--checkpoint-milliseconds, --max-batch and --progress-milliseconds must be positive.")
+        }
+    }
+
+    /// `1m,5m,1h` in seconds; units s, m, h, d.
+    static func widths(_ text: String) throws -> [Int64] {
+        try text.split(separator: ",").map { (part: Substring) throws -> Int64 in
+            let units: [Character: Int64] = ["s": 1, "m": 60, "h": 3600, "d": 86_400]
+            guard let unit = part.last.flatMap({ units[$0] }), let count = Int64(part.dropLast()), count > 0 else {
+                throw ValidationError("'\(part)' is not a width like 30s, 1m, 1h or 1d.")
+            }
+            return count * unit
+        }
+    }
+
+    func run() async throws {
+        var logger = Logger(label: "kappa.replay")
+        logger.logLevel = .notice
+        let role = ProcessorRole(rawValue: processor)!
+        let databaseConfiguration = try database.configuration()
+        let connection = try await PostgresConnection.connect(databaseConfiguration, logger: logger)
+        try await SchemaMigrator(schema: PostgresIdentifier(schema.name)).migrate(connection)
+        await connection.close()
+
+        var configuration = ProcessorConfiguration()
+        configuration.outputVersion = version
+        configuration.checkpointInterval = .milliseconds(checkpointMilliseconds)
+        configuration.maxBatchRecords = maxBatch
+        if let rollupWidths { configuration.rollupWidths = try Self.widths(rollupWidths) }
+        if let offlineAfterSeconds { configuration.deviceOfflineAfter = .seconds(offlineAfterSeconds) }
+        if let archiveRetentionDays {
+            configuration.archiveRetention = archiveRetentionDays > 0 ? .seconds(Int64(archiveRetentionDays) * 86_400) : nil
+        }
+
+        let (log, refresher) = try SharedLog.open(directory: data.path, logger: logger)
+        defer { log.close() }
+        let replay = Replay(
+            role: role, start: ReplayStart(argument: from)!, configuration: configuration, log: log,
+            database: databaseConfiguration, schema: schema.name, logger: logger
+        )
+        let preparation = try await replay.prepare()
+        let startedAt = preparation.offsets.reduce(0, +)
+        if preparation.resumed {
+            StandardError.write("Resuming \(processor) \(version) from its offsets (--from ignored).\n")
+        } else {
+            let created = preparation.createdVersion ? " (tables created)" : ""
+            StandardError.write("Replaying \(processor) into \(version) from \(replay.start)\(created).\n")
+        }
+        let name = "\(processor) \(version)"
+        var services = try replay.services(untilCaughtUp: untilCaughtUp, progressInterval: .milliseconds(progressMilliseconds)) { progress in
+            StandardError.write(Self.line(name, progress, replayedSinceStart: progress.committed - startedAt) + "\n")
+        }
+        if let refresher { services.insert(ServiceGroupConfiguration.ServiceConfiguration(service: refresher), at: 0) }
+        let group = ServiceGroup(configuration: ServiceGroupConfiguration(
+            services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger
+        ))
+        try await group.run()
+        let versions = OutputVersions(schema: PostgresIdentifier(schema.name))
+        let finalConnection = try await PostgresConnection.connect(databaseConfiguration, logger: logger)
+        let state = try? await versions.version(finalConnection, processor: processor, version: version)?.state
+        await finalConnection.close()
+        if untilCaughtUp, state == .caughtUp || state == .active || state == .retired {
+            StandardError.write("\(name) caught up with the log; activate it with `kappa versions activate \(processor) \(version)`.\n")
+        } else {
+            StandardError.write("Stopped \(name) after a final checkpoint; run the same command again to resume.\n")
+        }
+    }
+
+    static func line(_ name: String, _ progress: ReplayProgress, replayedSinceStart: Int64) -> String {
+        var text = "\(name): \(replayedSinceStart) records replayed, \(Int(progress.recordsPerSecond.rounded())) records/s, lag \(progress.lag)"
+        if progress.isCaughtUp {
+            text += ", caught up"
+        } else if let eta = progress.estimatedSecondsLeft {
+            text += ", ETA \(Int(eta.rounded(.up)))s"
+        }
+        text += " |"
+        for partition in progress.partitions {
+            text += " p\(partition.partition) \(partition.committed)/\(partition.highWatermark)"
+        }
+        return text
+    }
+}
