@@ -1,3 +1,4 @@
+import Foundation
 import KappaLog
 import KappaPostgres
 import KappaStream
@@ -20,13 +21,14 @@ struct ProcessorsService: Service {
     let logger: Logger
 
     func run() async throws {
-        if migrate {
-            guard await migrateWhenReachable() else { return }
+        guard let configurations = await prepareWhenReachable() else { return }
+        var services: [any Service] = []
+        for (role, configuration) in configurations {
+            services += try ProcessorSet.make(
+                roles: [role], log: log, database: database, schema: schema,
+                configuration: configuration, status: status, alertSink: alertSink, logger: logger
+            )
         }
-        let services = try ProcessorSet.make(
-            roles: roles, log: log, database: database, schema: schema,
-            configuration: configuration, status: status, alertSink: alertSink, logger: logger
-        )
         let group = ServiceGroup(configuration: .init(services: services.map { .init(service: $0) }, logger: logger))
         try await withGracefulShutdownHandler {
             try await group.run()
@@ -35,31 +37,76 @@ struct ProcessorsService: Service {
         }
     }
 
-    /// False when shutdown came first.
-    private func migrateWhenReachable() async -> Bool {
+    /// Migrates (unless told not to) and finds each processor's active output version, retrying while
+    /// PostgreSQL is unreachable; nil when shutdown came first.
+    private func prepareWhenReachable() async -> [(ProcessorRole, ProcessorConfiguration)]? {
         var delay = Duration.milliseconds(500)
         while !Task.isCancelled && !Task.isShuttingDownGracefully {
             do {
                 let connection = try await PostgresConnection.connect(database, logger: logger)
                 defer { Task { await connection.close() } }
-                let applied = try await SchemaMigrator(schema: PostgresIdentifier(schema)).migrate(connection)
-                logger.info("database schema ready", metadata: ["kappa.schema": "\(schema)", "kappa.migrations": "\(applied.count)"])
-                return true
+                if migrate {
+                    let applied = try await SchemaMigrator(schema: PostgresIdentifier(schema)).migrate(connection)
+                    logger.info("database schema ready", metadata: ["kappa.schema": "\(schema)", "kappa.migrations": "\(applied.count)"])
+                }
+                return try await activeConfigurations(connection)
             } catch {
-                health.record(problem: "cannot migrate the schema: \(error)")
-                logger.warning("PostgreSQL not reachable for migrations; processors wait, the bridge keeps ingesting", metadata: [
+                health.record(problem: "cannot prepare the schema: \(error)")
+                logger.warning("PostgreSQL not reachable; processors wait, the bridge keeps ingesting", metadata: [
                     "kappa.error": "\(error)", "kappa.retry_in": "\(delay)",
                 ])
                 let wait = delay
                 do {
                     try await cancelWhenGracefulShutdown { try await Task.sleep(for: wait) }
                 } catch {
-                    return false
+                    return nil
                 }
                 delay = min(delay * 2, .seconds(10))
             }
         }
-        return false
+        return nil
+    }
+
+    /// Each processor writes into the version its views show (`kappa versions activate`), with the settings
+    /// recorded for that version, so a restart after a switch keeps feeding what users read.
+    private func activeConfigurations(_ connection: PostgresConnection) async throws -> [(ProcessorRole, ProcessorConfiguration)] {
+        let versions = OutputVersions(schema: PostgresIdentifier(schema))
+        var result: [(ProcessorRole, ProcessorConfiguration)] = []
+        for role in roles {
+            var roleConfiguration = configuration
+            if let active = try await versions.active(connection, processor: role.rawValue), active.version != configuration.outputVersion {
+                roleConfiguration.outputVersion = active.version
+                roleConfiguration.apply(outputSettings: active.configuration, for: role)
+                logger.info("processor follows its active output version", metadata: [
+                    "kappa.processor": "\(role.rawValue)", "kappa.version": "\(active.version)",
+                ])
+            }
+            result.append((role, roleConfiguration))
+        }
+        return result
+    }
+}
+
+extension ProcessorConfiguration {
+    /// Applies the settings JSON recorded with an output version (see `outputSettingsJSON(for:)`).
+    mutating func apply(outputSettings json: String, for role: ProcessorRole) {
+        guard let object = (try? JSONSerialization.jsonObject(with: Data(json.utf8))) as? [String: Any] else { return }
+        switch role {
+        case .rollups:
+            if let widths = object["rollup_widths"] as? [NSNumber], !widths.isEmpty {
+                rollupWidths = widths.map(\.int64Value)
+            }
+        case .devices:
+            if let seconds = object["offline_after_seconds"] as? NSNumber {
+                deviceOfflineAfter = .seconds(seconds.int64Value)
+            }
+        case .archive:
+            if object.keys.contains("retention_seconds") {
+                archiveRetention = (object["retention_seconds"] as? NSNumber).map { .seconds($0.int64Value) }
+            }
+        case .deadLetters, .anomalies:
+            break
+        }
     }
 }
 
