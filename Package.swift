@@ -125,16 +125,21 @@ let package = Package(
             path: "Benchmarks/LogBenchmark",
             swiftSettings: swiftSettings
         ),
+        .target(
+            name: "BenchmarkSupport",
+            path: "Benchmarks/BenchmarkSupport",
+            swiftSettings: swiftSettings
+        ),
         .executableTarget(
             name: "BridgeBenchmark",
-            dependencies: ["KappaCore", "KappaLog", "KappaMQTT", "KappaTestSupport", .product(name: "Logging", package: "swift-log")],
+            dependencies: ["BenchmarkSupport", "KappaCore", "KappaLog", "KappaMQTT", "KappaTestSupport", .product(name: "Logging", package: "swift-log")],
             path: "Benchmarks/BridgeBenchmark",
             swiftSettings: swiftSettings
         ),
         .executableTarget(
             name: "RollupBenchmark",
             dependencies: [
-                "KappaCore", "KappaLog", "KappaPostgres", "KappaStream",
+                "BenchmarkSupport", "KappaCore", "KappaLog", "KappaPostgres", "KappaStream",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
@@ -144,7 +149,7 @@ let package = Package(
         .executableTarget(
             name: "ReplayBenchmark",
             dependencies: [
-                "KappaCore", "KappaLog", "KappaPostgres", "KappaStream",
+                "BenchmarkSupport", "KappaCore", "KappaLog", "KappaPostgres", "KappaStream",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],

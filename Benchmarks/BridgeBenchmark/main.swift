@@ -6,6 +6,7 @@
 // /dev/null; the bridge decodes it, appends its readings to the log (fsync=interval) and acknowledges.
 //
 //   swift run -c release BridgeBenchmark [messages]
+import BenchmarkSupport
 import Foundation
 import KappaCore
 import KappaLog
@@ -83,9 +84,6 @@ func bridgeRate(_ broker: MosquittoBroker) async throws -> Double {
     return Double(messageCount) / seconds(elapsed)
 }
 
-func seconds(_ duration: Duration) -> Double {
-    Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18
-}
 
 /// The bridge's own work per message (route, decode, append), without MQTT: the ceiling of its intake.
 func ingestOnlyRate() throws -> Double {

@@ -3,6 +3,7 @@
 // Prints the replay rate beside the live append rate, the time 10 M readings would take at that rate beside
 // the 1-minute goal, and the live processor's lag (age of its oldest uncommitted reading) beside the 2 s goal.
 // Run: swift run -c release ReplayBenchmark --database postgres://user@host/db [--readings 2000000] [--live-rate 20000] [--data-dir DIR]
+import BenchmarkSupport
 import Dispatch
 import KappaCore
 import KappaLog
@@ -18,15 +19,7 @@ import Glibc
 import Darwin
 #endif
 
-func option(_ name: String) -> String? {
-    let arguments = CommandLine.arguments
-    guard let index = arguments.firstIndex(of: name), index + 1 < arguments.count else { return nil }
-    return arguments[index + 1]
-}
 
-func seconds(_ duration: Duration) -> Double {
-    Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18
-}
 
 func line(_ label: String, _ value: Double, _ comparator: String, _ comparatorValue: Double, unit: String) {
     let ratio = value / comparatorValue

@@ -2,6 +2,7 @@
 // same readings loaded in a table, same run, same widths (1 min, 1 h, 1 day); and the processor's state
 // updates alone beside decoding the same records alone.
 // Run: swift run -c release RollupBenchmark --database postgres://user@host/db [--readings 2000000] [--data-dir DIR]
+import BenchmarkSupport
 import KappaCore
 import KappaLog
 import KappaPostgres
@@ -15,15 +16,7 @@ import Glibc
 import Darwin
 #endif
 
-func option(_ name: String) -> String? {
-    let arguments = CommandLine.arguments
-    guard let index = arguments.firstIndex(of: name), index + 1 < arguments.count else { return nil }
-    return arguments[index + 1]
-}
 
-func seconds(_ duration: Duration) -> Double {
-    Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18
-}
 
 func line(_ label: String, _ value: Double, _ comparator: String, _ comparatorValue: Double, unit: String) {
     let ratio = value / comparatorValue
