@@ -61,6 +61,7 @@ final class LibPQConnection: @unchecked Sendable {
         }
         // From here the handle owns the PGconn, and its deinit finishes it on every failure path.
         let handle = LibPQConnection(connection: pointer, secrets: secrets)
+        _ = PQsetNoticeReceiver(pointer, quietNoticeReceiver, nil)
         guard PQstatus(pointer) == CONNECTION_OK else {
             throw handle.connectionFailure()
         }
@@ -493,4 +494,14 @@ extension String {
         while text.last?.isNewline == true { text = text.dropLast() }
         return String(text)
     }
+}
+
+/// libpq prints every server notice to stderr by default, so idempotent DDL (`CREATE … IF NOT EXISTS`) would
+/// litter a command's output with NOTICE lines. Notices below WARNING are dropped; warnings still go to
+/// stderr as libpq would print them.
+private func quietNoticeReceiver(_: UnsafeMutableRawPointer?, _ result: OpaquePointer?) {
+    guard let result, let severity = PQresultErrorField(result, clibpq_diag_severity()) else { return }
+    let level = String(cString: severity)
+    guard level == "WARNING", let message = PQresultErrorMessage(result) else { return }
+    _ = write(STDERR_FILENO, message, strlen(message))
 }
