@@ -1,4 +1,4 @@
-import Dispatch
+import KappaCore
 import KappaLog
 import ServiceLifecycle
 
@@ -12,11 +12,6 @@ struct LogService: Service {
         try? await gracefulShutdown()
         let log = self.log
         // close() fsyncs: keep it off the cooperative pool.
-        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
-            DispatchQueue.global().async {
-                log.close()
-                continuation.resume()
-            }
-        }
+        await Blocking.run { log.close() }
     }
 }

@@ -1,5 +1,4 @@
 import ArgumentParser
-import Dispatch
 import Foundation
 import KappaCore
 import KappaLog
@@ -61,7 +60,8 @@ struct RunCommand: AsyncParsableCommand {
             return handler
         }
         let logger = Logger(label: "kappa")
-        let gateway = try Gateway.make(settings: settings, logger: logger)
+        let resolved = settings
+        let gateway = try await Blocking.run { try Gateway.make(settings: resolved, logger: logger) }
         var configuration = ServiceGroupConfiguration(
             services: gateway.services.map { .init(service: $0) },
             gracefulShutdownSignals: [.sigterm, .sigint],
@@ -78,7 +78,7 @@ struct RunCommand: AsyncParsableCommand {
 }
 
 /// The running parts of `kappa run`, in start order (the service group stops them in reverse).
-struct Gateway {
+struct Gateway: Sendable {
     var log: DiskLog
     var bridge: MQTTBridge?
     var services: [any Service]
@@ -151,11 +151,6 @@ struct MQTTClientService: Service {
         try? await gracefulShutdown()
         let client = self.client
         // disconnect() joins the network thread: off the cooperative pool.
-        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
-            DispatchQueue.global().async {
-                client.disconnect()
-                continuation.resume()
-            }
-        }
+        await Blocking.run { client.disconnect() }
     }
 }

@@ -1,3 +1,4 @@
+import KappaCore
 import Dispatch
 
 #if canImport(Glibc)
@@ -36,7 +37,7 @@ public final class LabelFileWriter: Sendable {
 
     /// Flushes and closes the file; waits for every earlier write.
     public func close() async throws {
-        let failed = try await Offload.run {
+        let failed = try await Blocking.run {
             self.queue.sync { fclose(self.handle) != 0 }
         }
         if failed {

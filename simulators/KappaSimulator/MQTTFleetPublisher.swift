@@ -1,3 +1,4 @@
+import KappaCore
 import KappaMQTT
 import Logging
 
@@ -54,7 +55,7 @@ public final class MQTTFleetPublisher {
         do {
             try await client.waitUntilConnected(timeout: options.connectTimeout)
         } catch {
-            try? await Offload.run { client.disconnect() }
+            await Blocking.run { client.disconnect() }
             throw SimulatorError(
                 code: .connectionFailed,
                 message: "cannot connect to the MQTT broker at \(configuration.host):\(configuration.port): \(client.lastProblem ?? "\(error)")"
@@ -106,7 +107,7 @@ public final class MQTTFleetPublisher {
         }
         let clients = lanes.map(\.client)
         lanes.removeAll()
-        _ = try? await Offload.run { clients.forEach { $0.disconnect() } }
+        await Blocking.run { clients.forEach { $0.disconnect() } }
     }
 
     private func send(_ lane: Lane) async {
@@ -149,7 +150,7 @@ public final class MQTTFleetPublisher {
     /// Chaos: drops the connection and opens a new one (everything sent so far is acknowledged first).
     private func reconnect(_ lane: Lane) async throws {
         let old = lane.client
-        _ = try? await Offload.run { old.disconnect() }
+        await Blocking.run { old.disconnect() }
         lane.client = try await openClient()
         lane.sinceReconnect = 0
         statistics.recordReconnect()

@@ -83,12 +83,7 @@ public final class MQTTBridge: Service, Sendable {
         handler.stopRequested()
         let client = self.client
         // disconnect() joins the network thread: do that off the cooperative pool.
-        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
-            DispatchQueue.global().async {
-                client.disconnect()
-                continuation.resume()
-            }
-        }
+        await Blocking.run { client.disconnect() }
         let totals = statistics.snapshot
         logger.info("MQTT bridge stopped", metadata: [
             "kappa.messages": "\(totals.messages)", "kappa.readings": "\(totals.readings)", "kappa.dead_letters": "\(totals.deadLetters)",

@@ -108,6 +108,4 @@ public final class MessageIngestor: @unchecked Sendable {
         pendingReasons.removeAll(keepingCapacity: true)
     }
 
-    /// Whether staged messages wait for `commit`.
-    public var hasPending: Bool { !records.isEmpty || !pendingDeadLetters.isEmpty }
 }
