@@ -175,7 +175,9 @@ struct ProcessorMetrics: ProcessorReporting {
         out.family("kappa_processor_duplicates_total", .counter, help: "Redelivered readings not counted twice.", samples: samples { Double($0.duplicates) })
         out.family("kappa_processor_late_readings_total", .counter, help: "Readings merged into an already closed bucket.", samples: samples { Double($0.lateReadings) })
         out.family("kappa_processor_undecodable_total", .counter, help: "Log records that did not decode.", samples: samples { Double($0.undecodable) })
-        out.family("kappa_database_up", .gauge, help: "1 while PostgreSQL answers.", value: health.problem == nil ? 1 : 0)
+        // A processor's failed checkpoint is news the pinger may not have yet; both must be clear for "up".
+        let databaseAnswers = health.problem == nil && snapshots.allSatisfy { $0.databaseProblem == nil }
+        out.family("kappa_database_up", .gauge, help: "1 while PostgreSQL answers the pinger and every processor.", value: databaseAnswers ? 1 : 0)
     }
 
     func notReadyReasons() -> [String] {

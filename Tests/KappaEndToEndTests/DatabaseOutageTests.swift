@@ -52,7 +52,7 @@ struct DatabaseOutageTests {
         await gateway.postgres.stop()
         #expect(await gateway.eventually(timeout: .seconds(15)) { await gateway.readinessStatus() == 503 },
                 "/readyz should report the outage:\n\(process.output.suffix(2000))")
-        #expect(try await gateway.metrics().total("kappa_database_up") == 0)
+        #expect(await gateway.eventually(timeout: .seconds(10)) { try await gateway.metrics().total("kappa_database_up") == 0 })
 
         // The bridge keeps taking readings into the log while the processors cannot write.
         try await publish(publisher, prefix: gateway.topicPrefix, first: before, count: during, origin: origin)
