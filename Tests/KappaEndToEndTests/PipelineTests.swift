@@ -17,6 +17,8 @@ struct PipelineTests {
         var duplicates = 0
         /// Readings in the duplicate copies: appended to the log, dropped by the processors.
         var duplicateReadings: Int64 = 0
+        /// The injected signal anomalies (not the transport chaos).
+        var anomalies: [GroundTruthLabel] = []
 
         var readings: Int64 { readingsBySeries.values.reduce(0, +) }
         var deadLetters: Int { deadLettersByReason.values.reduce(0, +) }
@@ -38,6 +40,7 @@ struct PipelineTests {
                 }
             }
             labels += fleet.finish()
+            anomalies = labels.filter { if case .anomaly = $0.kind { true } else { false } }
             for label in labels {
                 if case .chaos(let kind) = label.kind, kind == .malformed || kind == .oversized, let reason = label.reason {
                     deadLettersByReason[reason.rawValue, default: 0] += 1
@@ -116,6 +119,31 @@ struct PipelineTests {
             return Dictionary(uniqueKeysWithValues: try rows.map { (try $0["reason"].string, Int(try $0["n"].int64)) })
         }
         #expect(reasons == expected.deadLettersByReason)
+
+        // (c) The injected anomalies are rows: each label of a kind the default detectors are held to (drift
+        // slower than the baseline follows is not) overlaps an anomaly episode of its device and metric
+        // (or of the whole device), allowing a minute of detection delay.
+        let detectable = expected.anomalies.filter { label in
+            if case .anomaly(let kind) = label.kind { kind != .drift } else { false }
+        }
+        try #require(detectable.count >= 3, "the scenario should inject anomalies: \(expected.anomalies)")
+        let episodes = try await gateway.withDatabase { connection in
+            try await connection.query("""
+                SELECT device, metric, (extract(epoch FROM start_time) * 1000)::bigint AS start_ms,
+                       (extract(epoch FROM coalesce(end_time, 'infinity'::timestamptz)) * 1000)::float8 AS end_ms
+                FROM kappa.anomalies
+                """).map { (device: try $0["device"].string, metric: try $0["metric"].string, start: try $0["start_ms"].int64, end: try $0["end_ms"].double) }
+        }
+        let toleranceMilliseconds: Int64 = 60_000
+        let missed = detectable.filter { label in
+            let start = label.start.nanosecondsSinceEpoch / 1_000_000, end = label.end.nanosecondsSinceEpoch / 1_000_000
+            return !episodes.contains { episode in
+                episode.device == label.device && (episode.metric == label.metric || episode.metric == "*" || label.metric == "*")
+                    && episode.start <= end + toleranceMilliseconds && episode.end + Double(toleranceMilliseconds) >= Double(start)
+            }
+        }
+        #expect(Double(missed.count) <= Double(detectable.count) * 0.2,
+                "\(missed.count) of \(detectable.count) injected anomalies have no episode: \(missed.map { "\($0.device)/\($0.metric) \($0.kind.name)" })")
 
         // (b) /metrics: the documented series, with the values the run implies.
         let messagesReceived = expected.published
