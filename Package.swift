@@ -170,7 +170,7 @@ let package = Package(
         ),
         .executableTarget(
             name: "HeadlineBenchmark",
-            dependencies: ["KappaCore", "KappaLog", "KappaMQTT", "KappaPostgres", "KappaTestSupport", .product(name: "Logging", package: "swift-log")],
+            dependencies: ["BenchmarkSupport", "KappaCore", "KappaLog", "KappaMQTT", "KappaPostgres", "KappaTestSupport", .product(name: "Logging", package: "swift-log")],
             path: "Benchmarks/HeadlineBenchmark",
             swiftSettings: swiftSettings
         ),

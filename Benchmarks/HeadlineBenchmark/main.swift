@@ -11,7 +11,12 @@
 // 3. Memory: peak RSS (VmHWM) of kappa for a small and a large fleet of the same message count; the
 //    difference per active device-metric is the per-series cost beyond the fixed base.
 //
-//   swift build -c release && swift run -c release HeadlineBenchmark [messages] [large-fleet-devices]
+//   swift build -c release && .build/release/HeadlineBenchmark [messages] [large-fleet-devices]
+//       [--only latency] [--latency-rate msg/s] [--roles bridge,rollups,…]
+//
+// `--only latency` runs stage 2 alone (at `--latency-rate`, default 5 000 msg/s), and `--roles` is handed to
+// `kappa run`, so the latency can be taken apart: bridge alone, then with the processors.
+import BenchmarkSupport
 import Foundation
 import KappaCore
 import KappaLog
@@ -20,9 +25,19 @@ import KappaPostgres
 import KappaTestSupport
 import Logging
 
-let arguments = CommandLine.arguments.dropFirst().compactMap { Int($0) }
-let messageCount = arguments.first ?? 100_000
-let largeFleet = arguments.dropFirst().first ?? 100_000
+let valueOptions: Set<String> = ["--only", "--latency-rate", "--roles"]
+let positional: [Int] = {
+    var numbers: [Int] = []
+    var arguments = CommandLine.arguments.dropFirst()[...]
+    while let argument = arguments.popFirst() {
+        if valueOptions.contains(argument) { _ = arguments.popFirst() } else if let number = Int(argument) { numbers.append(number) }
+    }
+    return numbers
+}()
+let messageCount = positional.first ?? 100_000
+let largeFleet = positional.dropFirst().first ?? 100_000
+let latencyOnly = option("--only") == "latency"
+let roles = option("--roles")
 let fleetDevices = 1_000
 let readingsPerMessage = 3
 let logger: Logger = {
@@ -30,10 +45,6 @@ let logger: Logger = {
     logger.logLevel = .warning
     return logger
 }()
-
-func seconds(_ duration: Duration) -> Double {
-    Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18
-}
 
 func percentile(_ sorted: [Double], _ fraction: Double) -> Double {
     guard !sorted.isEmpty else { return .nan }
@@ -60,7 +71,7 @@ struct Gateway {
             "run", "--mqtt", broker.url, "--client-id", clientID, "--data-dir", "\(directory)/data",
             "--topic", "\(prefix)/devices/{device}/telemetry=json", "--topic", "\(prefix)/latency/{device}/{metric}=number",
             "--database", database.conninfo, "--disk-floor-mb", "0", "--http", "127.0.0.1:\(httpPort)", "--log-level", "warning",
-        ], outputFile: "\(directory)/kappa-\(clientID)-\(UInt32.random(in: 0...UInt32.max)).log")
+        ] + (roles.map { ["--roles", $0] } ?? []), outputFile: "\(directory)/kappa-\(clientID)-\(UInt32.random(in: 0...UInt32.max)).log")
         let gateway = Gateway(process: process, httpPort: httpPort)
         let deadline = ContinuousClock.now + .seconds(30)
         while ContinuousClock.now < deadline, process.isRunning {
@@ -115,56 +126,81 @@ print("Headline benchmark: \(messageCount) fleet messages (\(fleetDevices) devic
 
 // MARK: 1. Throughput
 
+/// Stage 1; returns kappa's MQTT → log rate and the gateway, still running.
+func measureThroughput(database: PostgresTestDatabase) async throws -> (rate: Double, gateway: Gateway) {
+    // Both consumers create their persistent sessions first, then go away while the fleet publishes.
+    var gateway = try await Gateway.start(broker: broker, database: database, directory: directory, clientID: "bench-kappa", prefix: prefix)
+    await gateway.waitUntilConnected()
+    await gateway.stop()
+    let subArguments = ["-p", "\(broker.port)", "-q", "1", "-c", "-i", "bench-mosquitto-sub", "-t", "\(prefix)/devices/+/telemetry"]
+    try run("/usr/bin/mosquitto_sub", subArguments + ["-W", "1"], allowFailure: true, discardOutput: true)
+    let published = ContinuousClock.now
+    try await simulate(broker: broker, prefix: prefix, devices: fleetDevices, count: messageCount, directory: directory)
+    let publishSeconds = seconds(ContinuousClock.now - published)
+
+    let subStarted = ContinuousClock.now
+    let subscriber = try KappaProcess(executablePath: "/usr/bin/mosquitto_sub", arguments: subArguments + ["-C", "\(messageCount)"], outputFile: "\(directory)/mosquitto_sub.out")
+    guard await subscriber.waitForExit(timeout: .seconds(600)) == 0 else { fatalError("mosquitto_sub failed") }
+    let subRate = Double(messageCount) / seconds(ContinuousClock.now - subStarted)
+
+    let kappaStarted = ContinuousClock.now
+    gateway = try await Gateway.start(broker: broker, database: database, directory: directory, clientID: "bench-kappa", prefix: prefix)
+    // Timed from the first scrape, not from the process start, so kappa's start-up (the process, the HTTP
+    // server) does not count against it; what it took in before then is left out of the count.
+    let intakeStarted = ContinuousClock.now
+    var metrics = await gateway.metrics()
+    let takenBeforeTiming = metrics.total("kappa_mqtt_messages_total")
+    while metrics.total("kappa_mqtt_messages_total") < Double(messageCount) {
+        try await Task.sleep(for: .milliseconds(10))
+        metrics = await gateway.metrics()
+    }
+    let intakeSeconds = seconds(ContinuousClock.now - intakeStarted)
+    let kappaRate = (Double(messageCount) - takenBeforeTiming) / intakeSeconds
+    let lagAtIntakeEnd = metrics.values("kappa_processor_lag_records").map { "\($0.labels["processor"] ?? "?")=\(Int($0.value))" }.joined(separator: " ")
+    let readingsAppended = Int64(metrics.total("kappa_readings_appended_total"))
+    while true {
+        let lag = await gateway.metrics().total("kappa_processor_lag_records")
+        if lag == 0, try await rolledUp(database) >= readingsAppended { break }
+        try await Task.sleep(for: .milliseconds(50))
+    }
+    let committedSeconds = seconds(ContinuousClock.now - kappaStarted)
+
+    print(String(format: "publish (kappa-sim --fast, QoS 1):   %9.0f msg/s  (%.1f s)", Double(messageCount) / publishSeconds, publishSeconds))
+    print(String(format: "mosquitto_sub:                        %9.0f msg/s  %9.0f readings/s", subRate, subRate * Double(readingsPerMessage)))
+    print(String(format: "kappa run, MQTT → log:                %9.0f msg/s  %9.0f readings/s", kappaRate, kappaRate * Double(readingsPerMessage)))
+    print(String(format: "ratio kappa / mosquitto_sub:          %9.2f  (goal ≥ 0.9)", kappaRate / subRate))
+    print(String(format: "kappa run, MQTT → committed in PostgreSQL (all processors): %.0f readings/s (%.1f s for %d readings)",
+                 Double(readingsAppended) / committedSeconds, committedSeconds, readingsAppended))
+    print("processor lag when intake finished (records): \(lagAtIntakeEnd); 0 for all \(String(format: "%.1f", committedSeconds - seconds(intakeStarted - kappaStarted) - intakeSeconds)) s later")
+    return (kappaRate, gateway)
+}
+
 let database = try await postgres.makeDatabase(prefix: "headline")
-// Both consumers create their persistent sessions first, then go away while the fleet publishes.
-var gateway = try await Gateway.start(broker: broker, database: database, directory: directory, clientID: "bench-kappa", prefix: prefix)
-await gateway.waitUntilConnected()
-await gateway.stop()
-let subArguments = ["-p", "\(broker.port)", "-q", "1", "-c", "-i", "bench-mosquitto-sub", "-t", "\(prefix)/devices/+/telemetry"]
-try run("/usr/bin/mosquitto_sub", subArguments + ["-W", "1"], allowFailure: true, discardOutput: true)
-let published = ContinuousClock.now
-try await simulate(broker: broker, prefix: prefix, devices: fleetDevices, count: messageCount, directory: directory)
-let publishSeconds = seconds(ContinuousClock.now - published)
-
-let subStarted = ContinuousClock.now
-let subscriber = try KappaProcess(executablePath: "/usr/bin/mosquitto_sub", arguments: subArguments + ["-C", "\(messageCount)"], outputFile: "\(directory)/mosquitto_sub.out")
-guard await subscriber.waitForExit(timeout: .seconds(600)) == 0 else { fatalError("mosquitto_sub failed") }
-let subRate = Double(messageCount) / seconds(ContinuousClock.now - subStarted)
-
-let kappaStarted = ContinuousClock.now
-gateway = try await Gateway.start(broker: broker, database: database, directory: directory, clientID: "bench-kappa", prefix: prefix)
-// Timed from the first scrape, not from the process start, so kappa's start-up (the process, the HTTP
-// server) does not count against it; what it took in before then is left out of the count.
-let intakeStarted = ContinuousClock.now
-var metrics = await gateway.metrics()
-let takenBeforeTiming = metrics.total("kappa_mqtt_messages_total")
-while metrics.total("kappa_mqtt_messages_total") < Double(messageCount) {
-    try await Task.sleep(for: .milliseconds(10))
-    metrics = await gateway.metrics()
+let throughput: (rate: Double, gateway: Gateway)?
+if latencyOnly {
+    throughput = nil
+} else {
+    throughput = try await measureThroughput(database: database)
 }
-let intakeSeconds = seconds(ContinuousClock.now - intakeStarted)
-let kappaRate = (Double(messageCount) - takenBeforeTiming) / intakeSeconds
-let lagAtIntakeEnd = metrics.values("kappa_processor_lag_records").map { "\($0.labels["processor"] ?? "?")=\(Int($0.value))" }.joined(separator: " ")
-let readingsAppended = Int64(metrics.total("kappa_readings_appended_total"))
-while true {
-    let lag = await gateway.metrics().total("kappa_processor_lag_records")
-    if lag == 0, try await rolledUp(database) >= readingsAppended { break }
-    try await Task.sleep(for: .milliseconds(50))
-}
-let committedSeconds = seconds(ContinuousClock.now - kappaStarted)
-
-print(String(format: "publish (kappa-sim --fast, QoS 1):   %9.0f msg/s  (%.1f s)", Double(messageCount) / publishSeconds, publishSeconds))
-print(String(format: "mosquitto_sub:                        %9.0f msg/s  %9.0f readings/s", subRate, subRate * Double(readingsPerMessage)))
-print(String(format: "kappa run, MQTT → log:                %9.0f msg/s  %9.0f readings/s", kappaRate, kappaRate * Double(readingsPerMessage)))
-print(String(format: "ratio kappa / mosquitto_sub:          %9.2f  (goal ≥ 0.9)", kappaRate / subRate))
-print(String(format: "kappa run, MQTT → committed in PostgreSQL (all processors): %.0f readings/s (%.1f s for %d readings)",
-             Double(readingsAppended) / committedSeconds, committedSeconds, readingsAppended))
-print("processor lag when intake finished (records): \(lagAtIntakeEnd); 0 for all \(String(format: "%.1f", committedSeconds - seconds(intakeStarted - kappaStarted) - intakeSeconds)) s later")
 
 // MARK: 2. Latency at half of kappa's rate
 
-let latencyRate = min(kappaRate / 2, 20_000)
+let latencyRate = Double(option("--latency-rate") ?? "") ?? throughput.map { min($0.rate / 2, 20_000) } ?? 5_000
 let latencySeconds = 10.0
+let latencyCount = Int(latencyRate * latencySeconds)
+let gateway: Gateway
+if let throughput {
+    gateway = throughput.gateway
+} else {
+    gateway = try await Gateway.start(broker: broker, database: database, directory: directory, clientID: "bench-kappa", prefix: prefix)
+    await gateway.waitUntilConnected()
+}
+// The comparator: a plain mosquitto_sub on the same topics stamps each message as it arrives, in the same run.
+let plainSubscriber = try KappaProcess(executablePath: "/usr/bin/mosquitto_sub", arguments: [
+    "-p", "\(broker.port)", "-q", "1", "-i", "bench-latency-sub", "-t", "\(prefix)/latency/+/+", "-F", "%U %p",
+    "-C", String(latencyCount), "-W", String(Int(latencySeconds) + 60),
+], outputFile: "\(directory)/mosquitto_sub-latency.out")
+try await Task.sleep(for: .milliseconds(500))
 let publisher = try MQTTClient.make(configuration: MQTTConfiguration(port: broker.port, maxInflightMessages: 1_000), logger: logger)
 try publisher.start()
 try await publisher.waitUntilConnected()
@@ -180,7 +216,6 @@ let sampler = Task { () -> [Double] in
     await connection.close()
     return ages
 }
-let latencyCount = Int(latencyRate * latencySeconds)
 let interval = Duration.seconds(1.0 / latencyRate)
 var due = ContinuousClock.now
 for index in 0..<latencyCount {
@@ -196,6 +231,12 @@ try await Task.sleep(for: .seconds(2))
 publisher.disconnect()
 let kappaPeakRSS = peakRSS(pid: gateway.process.pid)
 await gateway.stop()
+guard await plainSubscriber.waitForExit(timeout: .seconds(60)) == 0 else { fatalError("mosquitto_sub (latency) failed:\n\(plainSubscriber.output.suffix(500))") }
+let plainLatencies = plainSubscriber.output.split(separator: "\n").compactMap { line -> Double? in
+    let fields = line.split(separator: " ")
+    guard fields.count == 2, let received = Double(fields[0]), let published = Double(fields[1]) else { return nil }
+    return received * 1e6 - published
+}.sorted()
 
 let log = try DiskLog(directory: "\(directory)/data", logger: logger)
 let latencies = try LogContents.readings(of: log.openStream(named: KappaStreams.readings))
@@ -204,14 +245,24 @@ let latencies = try LogContents.readings(of: log.openStream(named: KappaStreams.
     .sorted()
 log.close()
 guard latencies.count >= latencyCount else { fatalError("only \(latencies.count) of \(latencyCount) latency readings reached the log") }
-print(String(format: "latency at %.0f msg/s for %.0f s, publish → in the log (ms):     p50 %.2f  p99 %.2f  p99.9 %.2f  max %.2f  (goal p99 < 5)",
-             latencyRate, latencySeconds, percentile(latencies, 0.5) / 1000, percentile(latencies, 0.99) / 1000,
-             percentile(latencies, 0.999) / 1000, (latencies.last ?? .nan) / 1000))
+func latencyLine(_ what: String, _ sorted: [Double]) -> String {
+    String(format: "%@ p50 %6.2f  p99 %6.2f  p99.9 %6.2f  max %6.2f", what, percentile(sorted, 0.5) / 1000, percentile(sorted, 0.99) / 1000,
+           percentile(sorted, 0.999) / 1000, (sorted.last ?? .nan) / 1000)
+}
+print(String(format: "latency at %.0f msg/s for %.0f s (ms):", latencyRate, latencySeconds))
+print(latencyLine("  publish → in kappa's log:       ", latencies) + "  (goal p99 < 5)")
+print(latencyLine("  publish → plain mosquitto_sub:  ", plainLatencies) + "  (\(plainLatencies.count) messages)")
+print(String(format: "  ratio of p99s, kappa / mosquitto_sub: %.2f", percentile(latencies, 0.99) / percentile(plainLatencies, 0.99)))
 print(String(format: "age of the newest reading visible in rollups_1m (s, %d samples):  p50 %.2f  p99 %.2f  max %.2f  (goal < 2)",
              visibilityAges.count, percentile(visibilityAges, 0.5), percentile(visibilityAges, 0.99), visibilityAges.last ?? .nan))
 print(String(format: "peak RSS of kappa: %.1f MiB", Double(kappaPeakRSS) / 1_048_576))
 
 // MARK: 3. Memory per device-metric
+
+guard !latencyOnly else {
+    await postgres.stop()
+    exit(0)
+}
 
 func fleetFootprint(devices: Int, count: Int) async throws -> (peak: Int, deviceMetrics: Int64) {
     let database = try await postgres.makeDatabase(prefix: "memory")
