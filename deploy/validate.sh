@@ -84,6 +84,42 @@ for name, service in services.items():
 PY
 ok "compose.yaml parses; its services, files, volumes and secrets are consistent; Dockerfile is multi-stage from swift:6"
 
+# --- Prometheus and Grafana provisioning ------------------------------------------------------------------------
+python3 - "$deploy" <<'PY' || fail "Prometheus or Grafana provisioning"
+import json, os, re, sys, yaml
+deploy = sys.argv[1]
+compose = yaml.safe_load(open(os.path.join(deploy, "compose", "compose.yaml")))
+services = compose["services"]
+# Prometheus scrapes the kappa service on the port kappa listens on inside the network.
+http = services["kappa"]["environment"]["KAPPA_HTTP"]
+prometheus = yaml.safe_load(open(os.path.join(deploy, "prometheus", "prometheus.yml")))
+targets = [t for job in prometheus["scrape_configs"] for group in job["static_configs"] for t in group["targets"]]
+if f"kappa:{http.rsplit(':', 1)[1]}" not in targets: sys.exit(f"prometheus.yml scrapes {targets}, kappa listens on {http}")
+# Every ${DS_…} input of the dashboards is replaced by the grafana entrypoint with a provisioned uid.
+provisioned = yaml.safe_load(open(os.path.join(deploy, "grafana", "provisioning", "datasources", "kappa.yaml")))
+uids = {source["uid"]: source["type"] for source in provisioned["datasources"]}
+entrypoint = "\n".join(services["grafana"]["command"])
+replacements = dict(re.findall(r"s/\$\$\{(DS_[A-Z_]+)\}/([a-z-]+)/g", entrypoint))
+for path in sorted(os.listdir(os.path.join(deploy, "grafana"))):
+    if not path.endswith(".json"): continue
+    dashboard = json.load(open(os.path.join(deploy, "grafana", path)))
+    for source in dashboard.get("__inputs", []):
+        uid = replacements.get(source["name"])
+        if uid is None: sys.exit(f"{path}: input {source['name']} is not replaced by the grafana entrypoint")
+        if uids.get(uid) != source["pluginId"]: sys.exit(f"{path}: {source['name']} → {uid}, provisioned as {uids.get(uid)}, wants {source['pluginId']}")
+        mount = f"../grafana/{path}:/dashboards/{path}:ro"
+        if mount not in services["grafana"]["volumes"]: sys.exit(f"grafana does not mount {path}")
+providers = yaml.safe_load(open(os.path.join(deploy, "grafana", "provisioning", "dashboards", "kappa.yaml")))["providers"]
+if not any(p["options"]["path"] == "/var/lib/grafana/dashboards/kappa" for p in providers): sys.exit("the dashboard provider reads another folder")
+password = provisioned["datasources"][0]["secureJsonData"]["password"]
+if not password.startswith("$") or password[1:] not in entrypoint: sys.exit("the PostgreSQL password is not set from the secret by the entrypoint")
+PY
+if command -v promtool >/dev/null 2>&1; then
+    promtool check config "$deploy/prometheus/prometheus.yml" >/dev/null || fail "promtool check config"
+    ok "promtool accepts prometheus.yml"
+fi
+ok "Prometheus scrapes kappa; Grafana provisions both data sources and dashboards under the uids they are written for"
+
 # --- mosquitto ---------------------------------------------------------------------------------------------
 mosquitto_bin="$(command -v mosquitto || ls /usr/sbin/mosquitto 2>/dev/null || true)"
 if [ -n "$mosquitto_bin" ]; then
