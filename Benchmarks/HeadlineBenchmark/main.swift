@@ -12,10 +12,10 @@
 //    difference per active device-metric is the per-series cost beyond the fixed base.
 //
 //   swift build -c release && .build/release/HeadlineBenchmark [messages] [large-fleet-devices]
-//       [--only latency] [--latency-rate msg/s] [--roles bridge,rollups,…]
+//       [--only throughput|latency] [--latency-rate msg/s] [--roles bridge,rollups,…]
 //
-// `--only latency` runs stage 2 alone (at `--latency-rate`, default 5 000 msg/s), and `--roles` is handed to
-// `kappa run`, so the latency can be taken apart: bridge alone, then with the processors.
+// `--only` runs one stage (latency alone runs at `--latency-rate`, default 5 000 msg/s), and `--roles` is
+// handed to `kappa run`, so a figure can be taken apart: bridge alone, then with the processors.
 import BenchmarkSupport
 import Foundation
 import KappaCore
@@ -36,7 +36,8 @@ let positional: [Int] = {
 }()
 let messageCount = positional.first ?? 100_000
 let largeFleet = positional.dropFirst().first ?? 100_000
-let latencyOnly = option("--only") == "latency"
+let onlyStage = option("--only")
+let latencyOnly = onlyStage == "latency"
 let roles = option("--roles")
 let fleetDevices = 1_000
 let readingsPerMessage = 3
@@ -160,6 +161,9 @@ func measureThroughput(database: PostgresTestDatabase) async throws -> (rate: Do
     let readingsAppended = Int64(metrics.total("kappa_readings_appended_total"))
     while true {
         let lag = await gateway.metrics().total("kappa_processor_lag_records")
+        // Without the rollups role there is nothing to wait for in PostgreSQL.
+        let rollupsRun = roles.map { $0.split(separator: ",").contains("rollups") } ?? true
+        if lag == 0, !rollupsRun { break }
         if lag == 0, try await rolledUp(database) >= readingsAppended { break }
         try await Task.sleep(for: .milliseconds(50))
     }
@@ -177,10 +181,15 @@ func measureThroughput(database: PostgresTestDatabase) async throws -> (rate: Do
 
 let database = try await postgres.makeDatabase(prefix: "headline")
 let throughput: (rate: Double, gateway: Gateway)?
-if latencyOnly {
-    throughput = nil
-} else {
+if onlyStage == nil || onlyStage == "throughput" {
     throughput = try await measureThroughput(database: database)
+} else {
+    throughput = nil
+}
+if onlyStage == "throughput" {
+    await throughput?.gateway.stop()
+    await postgres.stop()
+    exit(0)
 }
 
 // MARK: 2. Latency at half of kappa's rate

@@ -30,6 +30,8 @@ struct ReplayCommand: AsyncParsableCommand {
     @Option(help: ArgumentHelp("Archive: days of raw readings kept (0: all).", valueName: "days")) var archiveRetentionDays: Int?
     @Flag(help: "Exit 0 once caught up with the log (after a final checkpoint) instead of running on live.") var untilCaughtUp = false
     @Option(help: "Milliseconds between checkpoints.") var checkpointMilliseconds = 1000
+    @Option(help: ArgumentHelp("Nice value (0-19) of the replay's threads, so a replay beside a running gateway never slows its intake; on an idle machine it costs nothing (default 10).", valueName: "n"))
+    var processorNice: Int32 = 10
     @Option(help: "Records consumed before a checkpoint is forced.") var maxBatch = 50_000
     @Option(help: ArgumentHelp("Milliseconds between progress lines on stderr.", visibility: .hidden)) var progressMilliseconds = 1000
     @OptionGroup var data: DataDirectoryOptions
@@ -43,6 +45,7 @@ struct ReplayCommand: AsyncParsableCommand {
         guard ReplayStart(argument: from) != nil else { throw ValidationError("--from must be earliest, an RFC 3339 time or an offset.") }
         do { try OutputVersions.validate(version, processor: processor) } catch { throw ValidationError("\(error)") }
         if let rollupWidths { _ = try Self.widths(rollupWidths) }
+        guard (0...19).contains(processorNice) else { throw ValidationError("--processor-nice must be 0…19.") }
         guard checkpointMilliseconds > 0, maxBatch > 0, progressMilliseconds > 0 else {
             throw ValidationError("--checkpoint-milliseconds, --max-batch and --progress-milliseconds must be positive.")
         }
@@ -72,6 +75,7 @@ struct ReplayCommand: AsyncParsableCommand {
         configuration.outputVersion = version
         configuration.checkpointInterval = .milliseconds(checkpointMilliseconds)
         configuration.maxBatchRecords = maxBatch
+        configuration.threadNiceness = processorNice
         if let rollupWidths { configuration.rollupWidths = try Self.widths(rollupWidths) }
         if let offlineAfterSeconds { configuration.deviceOfflineAfter = .seconds(offlineAfterSeconds) }
         if let archiveRetentionDays {

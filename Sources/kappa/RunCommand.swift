@@ -40,6 +40,9 @@ struct RunCommand: AsyncParsableCommand {
     @Option(help: ArgumentHelp("Records of processor lag above which /readyz reports not ready.", valueName: "records"))
     var readyMaxLag = 100_000
 
+    @Option(help: ArgumentHelp("Nice value (0-19) of the processor threads, so intake keeps the CPU it needs and the processors catch up from the log when it is quieter; 0 turns this off (default 10).", valueName: "n"))
+    var processorNice: Int32 = 10
+
     @Option(help: ArgumentHelp("Address of the metrics and health endpoints (default: $KAPPA_HTTP, else 127.0.0.1:9464).", valueName: "host:port"))
     var http: String?
 
@@ -50,6 +53,8 @@ struct RunCommand: AsyncParsableCommand {
             settings.migrate = !noMigrate
             settings.alertTopic = alertTopic ?? ProcessInfo.processInfo.environment["KAPPA_ALERT_TOPIC"] ?? MQTTAlertSink.defaultTopic
             settings.maxReadyLagRecords = Int64(readyMaxLag)
+            guard (0...19).contains(processorNice) else { throw ConfigurationError("--processor-nice must be 0…19, not \(processorNice)") }
+            settings.processors.threadNiceness = processorNice
         } catch let error as ConfigurationError {
             throw ValidationError(error.description)
         }

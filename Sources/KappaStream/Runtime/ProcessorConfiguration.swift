@@ -21,6 +21,11 @@ public struct ProcessorConfiguration: Sendable {
     public var archiveDaysAhead = 3
     /// The detectors' settings, per metric.
     public var anomalies = AnomalyConfiguration()
+    /// The nice value (0–19) of the threads that run processors, so that in a process that also takes in
+    /// messages (`kappa run`) a busy processor never slows intake on the same cores. 0 (the default) leaves
+    /// thread priorities alone. Processors that fall behind catch up from the log once intake is quieter, and
+    /// their lag shows in `/metrics` and `/readyz`.
+    public var threadNiceness: Int32 = 0
     /// First and longest pause between PostgreSQL retries.
     public var retryInitialDelay: Duration = .milliseconds(200)
     public var retryMaxDelay: Duration = .seconds(10)

@@ -81,6 +81,8 @@ final class ProcessorRunner: Service, Sendable {
         let limits = LogReadLimits(maxRecords: configuration.readLimits.maxRecords, maxBytes: configuration.readLimits.maxBytes)
 
         while true {
+            // After every suspension the loop may be on another pool thread; each one it lands on gives way.
+            ThreadNiceness.lowerCurrentThread(to: configuration.threadNiceness)
             let stopping = Task.isCancelled
             var readAny = false
             if !stopping {

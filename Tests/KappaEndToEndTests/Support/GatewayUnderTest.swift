@@ -55,9 +55,9 @@ final class GatewayUnderTest: @unchecked Sendable {
         try result.get()
     }
 
-    /// Starts `kappa run` (all roles) and waits until /healthz answers.
+    /// Starts `kappa run` (all roles, plus `extraArguments`) and waits until /healthz answers.
     @discardableResult
-    func start() async throws -> KappaProcess {
+    func start(extraArguments: [String] = []) async throws -> KappaProcess {
         runs += 1
         let process = try KappaProcess(arguments: [
             "run",
@@ -65,7 +65,7 @@ final class GatewayUnderTest: @unchecked Sendable {
             "--topic", "\(topicPrefix)/devices/{device}/telemetry=json",
             "--database", database.conninfo,
             "--disk-floor-mb", "0", "--http", "127.0.0.1:\(httpPort)",
-        ], outputFile: "\(root)/kappa-run-\(runs).log")
+        ] + extraArguments, outputFile: "\(root)/kappa-run-\(runs).log")
         gateway = process
         let deadline = ContinuousClock.now + .seconds(30)
         while ContinuousClock.now < deadline, process.isRunning {
