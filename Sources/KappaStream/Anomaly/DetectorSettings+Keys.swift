@@ -2,7 +2,7 @@ extension DetectorSettings {
     /// Every configuration key, in the order documentation lists them. `enable.<detector>` (1 or 0) also works.
     public static let keys: [String] = [
         "warmup_readings", "level_smoothing", "trend_smoothing", "scale_smoothing", "residual_clip", "minimum_scale",
-        "spike_z", "change_slack", "change_threshold", "change_cap", "min", "max", "max_rate_per_second",
+        "spike_z", "change_slack", "change_threshold", "change_cap", "state_change_metrics", "state_change_settle_seconds", "min", "max", "max_rate_per_second",
         "flatline_min_readings", "flatline_min_seconds", "flatline_chance",
         "gap_factor", "gap_min_seconds", "gap_warmup_intervals",
         "close_after_normal_readings", "close_after_seconds", "critical_factor", "update_growth",
@@ -43,6 +43,11 @@ extension DetectorSettings {
             changeSlack = value
         case "change_threshold": changeThreshold = try positive()
         case "change_cap": changeCap = try positive()
+        case "state_change_metrics":
+            // One metric jumping alone is exactly what a spike is, never a change of the device's state.
+            guard value != 1 else { throw invalid() }
+            stateChangeMetrics = try count()
+        case "state_change_settle_seconds": stateChangeSettleNanoseconds = try nanoseconds()
         case "min": minimum = value
         case "max": maximum = value
         case "max_rate_per_second": maximumRatePerSecond = try positive()
