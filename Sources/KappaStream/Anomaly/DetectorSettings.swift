@@ -52,7 +52,7 @@ public struct DetectorSettings: Hashable, Sendable {
     /// A run of identical values needs at least this many readings…
     public var flatlineMinimumReadings: Int = 6
     /// …and at least this long in event time (nanoseconds)…
-    public var flatlineMinimumNanoseconds: Int64 = 20_000_000_000
+    public var flatlineMinimumNanoseconds: Int64 = 10_000_000_000
     /// …and must be less likely than this to happen by chance, judged by how often the series repeated a
     /// value before (so quantised and naturally constant signals do not alarm).
     public var flatlineChance: Double = 1e-12
