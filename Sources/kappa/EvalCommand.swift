@@ -33,6 +33,10 @@ struct EvalCommand: AsyncParsableCommand {
         var labels: String?
         @OptionGroup var data: DataDirectoryOptions
         @Option(help: "Seconds by which an episode may miss its label and still match.") var toleranceSeconds = 60.0
+        @Option(name: .customLong("set"), help: "A detector default as key=value (see the anomaly configuration keys); repeatable.")
+        var assignments: [String] = []
+        @Flag(help: "After the table, list every false episode and every missed label (times in seconds from the run's start).")
+        var showMisses = false
 
         func validate() throws {
             guard try labels != nil || !parsedSeeds().isEmpty else { throw ValidationError("--seeds needs at least one seed.") }
@@ -49,13 +53,31 @@ struct EvalCommand: AsyncParsableCommand {
             }
         }
 
+        /// The defaults with each `--set` applied in the order given.
+        private func detectorConfiguration() throws -> AnomalyConfiguration {
+            var defaults = DetectorSettings()
+            for assignment in assignments {
+                let parts = assignment.split(separator: "=", maxSplits: 1).map(String.init)
+                guard parts.count == 2, let value = Double(parts[1]) else { throw ValidationError("--set: expected key=value, got \(assignment)") }
+                try defaults.set(parts[0], to: value)
+            }
+            return AnomalyConfiguration(defaults: defaults)
+        }
+
         func run() async throws {
+            let configuration = try detectorConfiguration()
             let evaluation: EpisodeEvaluation
+            let misses: EvaluationMisses
+            let origin: Timestamp
             if let labels {
                 let text = try String(contentsOfFile: labels, encoding: .utf8)
                 let log = try data.openReadOnly()
                 defer { log.close() }
-                evaluation = try await AnomalyEvaluation.evaluate(log: log, labels: try AnomalyLabelParser.parse(text), tolerance: tolerance)
+                let parsed = try AnomalyLabelParser.parse(text)
+                let (episodes, newest) = try await AnomalyEvaluation.episodes(log: log, configuration: configuration)
+                evaluation = EpisodeEvaluation(episodes: episodes, labels: parsed, tolerance: tolerance, openEnd: newest)
+                misses = EvaluationMisses(episodes: episodes, labels: parsed, tolerance: tolerance, openEnd: newest)
+                origin = parsed.map(\.start).min() ?? Timestamp(nanosecondsSinceEpoch: 0)
                 print("log \(data.path) against \(labels)")
             } else {
                 let seedList = try parsedSeeds()
@@ -63,11 +85,16 @@ struct EvalCommand: AsyncParsableCommand {
                 scenario.deviceCount = devices
                 scenario.end = scenario.start.adding(nanoseconds: TimeText.duration(duration)!.wholeNanoseconds)
                 scenario.chaos = ChaosRates(duplicate: duplicateRate)
-                let result = try await AnomalyEvaluation.simulate(seeds: seedList, scenario: scenario, tolerance: tolerance)
-                evaluation = result.evaluation
+                let result = try await AnomalyEvaluation.simulate(seeds: seedList, scenario: scenario, configuration: configuration)
+                evaluation = EpisodeEvaluation(episodes: result.episodes, labels: result.labels, tolerance: tolerance, openEnd: scenario.end)
+                misses = EvaluationMisses(episodes: result.episodes, labels: result.labels, tolerance: tolerance, openEnd: scenario.end)
+                origin = scenario.start
                 print("seeds \(seeds): \(devices) devices × \(duration) each, \(result.readings) readings, anomaly rate \(anomalyRate), duplicate rate \(duplicateRate)")
             }
             print(evaluation.table)
+            if showMisses {
+                print(misses.report(origin: origin))
+            }
         }
 
         private var tolerance: Int64 { Int64(toleranceSeconds * 1e9) }
@@ -76,12 +103,6 @@ struct EvalCommand: AsyncParsableCommand {
 
 /// What `kappa eval anomalies` does, apart from parsing its options.
 enum AnomalyEvaluation {
-    /// Runs the anomaly pipeline over the log's readings stream and scores the episodes against `labels`.
-    static func evaluate(log: DiskLog, labels: [AnomalyLabel], tolerance: Int64, configuration: AnomalyConfiguration = AnomalyConfiguration()) async throws -> EpisodeEvaluation {
-        let (episodes, newest) = try await episodes(log: log, configuration: configuration)
-        return EpisodeEvaluation(episodes: episodes, labels: labels, tolerance: tolerance, openEnd: newest)
-    }
-
     static func episodes(log: DiskLog, configuration: AnomalyConfiguration) async throws -> (episodes: [AnomalyEpisode], newestEventTime: Timestamp?) {
         let stream = try log.openStream(named: KappaStreams.readings)
         var pipeline = AnomalyPipeline(
@@ -92,8 +113,8 @@ enum AnomalyEvaluation {
     }
 
     /// Simulates each seed into a temporary log (readings in send order, as the bridge would append them),
-    /// evaluates it, and scores all seeds together (device ids prefixed by their seed).
-    static func simulate(seeds: [UInt64], scenario: FleetScenario, tolerance: Int64) async throws -> (evaluation: EpisodeEvaluation, readings: Int) {
+    /// runs the pipeline over it, and gathers all seeds' episodes and labels (device ids prefixed by their seed).
+    static func simulate(seeds: [UInt64], scenario: FleetScenario, configuration: AnomalyConfiguration) async throws -> (episodes: [AnomalyEpisode], labels: [AnomalyLabel], readings: Int) {
         var allEpisodes: [AnomalyEpisode] = []
         var allLabels: [AnomalyLabel] = []
         var readingCount = 0
@@ -102,10 +123,10 @@ enum AnomalyEvaluation {
             scenario.seed = seed
             let directory = FileManager.default.temporaryDirectory.appendingPathComponent("kappa-eval-\(getpid())-\(seed)").path
             defer { try? FileManager.default.removeItem(atPath: directory) }
-            var configuration = DiskLogConfiguration()
-            configuration.fsync = .never
-            configuration.diskFloorBytes = 0
-            let log = try DiskLog(directory: directory, configuration: configuration, logger: Logger(label: "kappa.eval", factory: { _ in SwiftLogNoOpLogHandler() }))
+            var logConfiguration = DiskLogConfiguration()
+            logConfiguration.fsync = .never
+            logConfiguration.diskFloorBytes = 0
+            let log = try DiskLog(directory: directory, configuration: logConfiguration, logger: Logger(label: "kappa.eval", factory: { _ in SwiftLogNoOpLogHandler() }))
             defer { log.close() }
             let stream = try log.createStream(named: KappaStreams.readings, partitionCount: KappaStreams.defaultReadingPartitions)
             var fleet = Fleet(scenario)
@@ -125,7 +146,7 @@ enum AnomalyEvaluation {
             _ = try stream.append(batch)
             readingCount += batch.count
             labels += fleet.finish()
-            let (episodes, _) = try await episodes(log: log, configuration: AnomalyConfiguration())
+            let (episodes, _) = try await episodes(log: log, configuration: configuration)
             let prefix = "s\(seed)/"
             allEpisodes += episodes.map { episode in
                 var episode = episode
@@ -136,7 +157,6 @@ enum AnomalyEvaluation {
                 AnomalyLabel(device: prefix + label.device, metric: label.metric, kind: .init(label.kind.name), start: label.start, end: label.end)
             }
         }
-        let end = scenario.end
-        return (EpisodeEvaluation(episodes: allEpisodes, labels: allLabels, tolerance: tolerance, openEnd: end), readingCount)
+        return (allEpisodes, allLabels, readingCount)
     }
 }

@@ -104,7 +104,11 @@ extension ProcessorConfiguration {
             if object.keys.contains("retention_seconds") {
                 archiveRetention = (object["retention_seconds"] as? NSNumber).map { .seconds($0.int64Value) }
             }
-        case .deadLetters, .anomalies:
+        case .anomalies:
+            if let recorded = try? AnomalyConfigurationFile(json: json).configuration() {
+                anomalies = recorded
+            }
+        case .deadLetters:
             break
         }
     }

@@ -68,8 +68,8 @@ public struct AnomalyConfiguration: Hashable, Sendable {
 ///   - pattern: "*temperature*"
 ///     settings: { min: -40, max: 85 }
 /// ```
-public struct AnomalyConfigurationFile: Decodable, Hashable, Sendable {
-    public struct MetricEntry: Decodable, Hashable, Sendable {
+public struct AnomalyConfigurationFile: Codable, Hashable, Sendable {
+    public struct MetricEntry: Codable, Hashable, Sendable {
         public var pattern: String
         public var settings: [String: Double]
 
@@ -100,5 +100,19 @@ public struct AnomalyConfigurationFile: Decodable, Hashable, Sendable {
             try configuration.override(entry.pattern, assignments)
         }
         return configuration
+    }
+}
+
+extension AnomalyConfigurationFile {
+    /// The file that builds `configuration` exactly: every key of the effective defaults with its value (so the
+    /// record does not depend on the built-in defaults of the build that reads it back), then the overrides.
+    public init(_ configuration: AnomalyConfiguration) {
+        var defaults: [String: Double] = [:]
+        for key in DetectorSettings.keys {
+            if let value = configuration.defaults.value(of: key) { defaults[key] = value }
+        }
+        self.init(defaults: defaults, metrics: configuration.overrides.map { override in
+            MetricEntry(pattern: override.pattern.text, settings: Dictionary(override.assignments.map { ($0.key, $0.value) }, uniquingKeysWith: { _, last in last }))
+        })
     }
 }

@@ -1,7 +1,8 @@
 extension AnomalyEngine {
     /// "KANS" read as a little-endian UInt32.
     static let snapshotMagic: UInt32 = 0x534E_414B
-    static let snapshotVersion: UInt16 = 1
+    /// 2: change-point onsets, held detections and settling per device.
+    static let snapshotVersion: UInt16 = 2
 
     /// All detector state as compact little-endian bytes, versioned, in a fixed order (series and devices in
     /// order of first appearance, open episodes sorted), so equal states give equal bytes in any process.
@@ -39,7 +40,14 @@ extension AnomalyEngine {
         var restored = AnomalyEngine(configuration: configuration)
         var reader = SnapshotReader(bytes)
         guard try reader.read(UInt32.self) == Self.snapshotMagic else { throw AnomalySnapshotError(code: .badMagic, offset: 0) }
-        guard try reader.read(UInt16.self) == Self.snapshotVersion else { throw AnomalySnapshotError(code: .unsupportedVersion, offset: 4) }
+        let version: UInt16 = try reader.read()
+        guard version == Self.snapshotVersion else {
+            // Older state lacks what this version's detectors keep; rebuilding it from the log is the way back.
+            throw AnomalySnapshotError(
+                code: .unsupportedVersion, offset: 4,
+                detail: "version \(version), this build reads \(Self.snapshotVersion); reset the anomaly processor's checkpoint to rebuild its state from the log"
+            )
+        }
         restored.watermark = try reader.read()
         let deviceCount = try reader.readCount(minimumItemSize: 38)
         for index in 0..<deviceCount {
@@ -67,6 +75,10 @@ extension AnomalyEngine {
         var masks = [UInt8](repeating: 0, count: seriesCount)
         for key in restored.episodes.keys { masks[Int(key.series)] |= 1 << key.detector.rawValue }
         guard masks == restored.series.map(\.openEpisodes) else { throw reader.corrupt() }
+        for (index, device) in restored.devices.enumerated() where !device.pending.isEmpty {
+            guard device.pending.allSatisfy({ $0.series >= 0 && Int($0.series) < seriesCount }) else { throw reader.corrupt() }
+            restored.devicesWithPending.append(Int32(index))
+        }
         restored.deadlines = try DeadlineQueue(from: &reader, seriesCount: seriesCount, deviceCount: deviceCount)
         guard reader.isAtEnd else { throw reader.corrupt() }
         self = restored

@@ -20,6 +20,8 @@ public struct AnomalyEngine: Sendable {
     var episodes: [EpisodeKey: OpenEpisode] = [:]
     var deadlines = DeadlineQueue()
     var watermark = Int64.min
+    /// Devices holding pending detections, in the order they began to.
+    var devicesWithPending: [Int32] = []
 
     public init(configuration: AnomalyConfiguration = AnomalyConfiguration()) {
         self.configuration = configuration
@@ -49,12 +51,18 @@ public struct AnomalyEngine: Sendable {
 
         fold(ThresholdDetector.check(value, at: time, settings), .threshold, index, time, settings, into: &events)
         guard !series[index].isStale(time) else { return }
+        let device = Int(series[index].device)
+        if !devices[device].pending.isEmpty, devices[device].pendingTime != time {
+            judgePending(device: device, into: &events)
+        }
         if series[index].openEpisodes & (1 << AnomalyDetector.gap.rawValue) != 0 {
             closeGap(series: index, at: time, settings, into: &events)
         }
         let verdict = series[index].observe(time: time, value: value, settings)
-        fold(verdict.spike, .spike, index, time, settings, into: &events)
-        fold(verdict.changePoint, .changePoint, index, time, settings, into: &events)
+        foldOrHold(verdict.spike, .spike, index, device: device, time, settings, into: &events)
+        // A quantity lagging a change of operating state (a bearing warming up) moves like a change point.
+        let settling = time <= devices[device].settlingUntil
+        foldOrHold(settling ? nil : verdict.changePoint, .changePoint, index, device: device, time, settings, into: &events)
         fold(verdict.rateOfChange, .rateOfChange, index, time, settings, into: &events)
         fold(verdict.flatline, .flatline, index, time, settings, into: &events)
         if settings.enabled.contains(.gap), !series[index].deadlineQueued, let deadline = series[index].cadence.silentAfter(settings) {
@@ -106,7 +114,7 @@ public struct AnomalyEngine: Sendable {
 
     // MARK: Episodes
 
-    private mutating func fold(
+    mutating func fold(
         _ detection: Detection?, _ detector: AnomalyDetector, _ index: Int, _ time: Int64, _ settings: DetectorSettings,
         into events: inout [AnomalyEvent]
     ) {
@@ -175,6 +183,7 @@ public struct AnomalyEngine: Sendable {
         let now = partitionTime.nanosecondsSinceEpoch
         guard now > watermark else { return }
         watermark = now
+        judgePending(before: now, into: &events)
         while let entry = deadlines.first, entry.deadline < now {
             _ = deadlines.popFirst()
             if entry.isDevice {

@@ -12,11 +12,13 @@ public struct AnomalySnapshotError: Error, Hashable, Sendable, CustomStringConve
     public var code: Code
     /// Byte offset where reading failed.
     public var offset: Int
+    public var detail: String
 
-    public init(code: Code, offset: Int) {
+    public init(code: Code, offset: Int, detail: String = "") {
         self.code = code
         self.offset = offset
+        self.detail = detail
     }
 
-    public var description: String { "\(code) at byte \(offset)" }
+    public var description: String { "\(code) at byte \(offset)\(detail.isEmpty ? "" : ": \(detail)")" }
 }

@@ -2,7 +2,7 @@ extension DetectorSettings {
     /// Every configuration key, in the order documentation lists them. `enable.<detector>` (1 or 0) also works.
     public static let keys: [String] = [
         "warmup_readings", "level_smoothing", "trend_smoothing", "scale_smoothing", "residual_clip", "minimum_scale",
-        "spike_z", "change_slack", "change_threshold", "change_cap", "min", "max", "max_rate_per_second",
+        "spike_z", "change_slack", "change_threshold", "change_cap", "state_change_metrics", "state_change_settle_seconds", "min", "max", "max_rate_per_second",
         "flatline_min_readings", "flatline_min_seconds", "flatline_chance",
         "gap_factor", "gap_min_seconds", "gap_warmup_intervals",
         "close_after_normal_readings", "close_after_seconds", "critical_factor", "update_growth",
@@ -43,6 +43,11 @@ extension DetectorSettings {
             changeSlack = value
         case "change_threshold": changeThreshold = try positive()
         case "change_cap": changeCap = try positive()
+        case "state_change_metrics":
+            // One metric jumping alone is exactly what a spike is, never a change of the device's state.
+            guard value != 1 else { throw invalid() }
+            stateChangeMetrics = try count()
+        case "state_change_settle_seconds": stateChangeSettleNanoseconds = try nanoseconds()
         case "min": minimum = value
         case "max": maximum = value
         case "max_rate_per_second": maximumRatePerSecond = try positive()
@@ -68,6 +73,44 @@ extension DetectorSettings {
             }
             guard value == 0 || value == 1 else { throw invalid() }
             if value == 1 { enabled.insert(AnomalyDetectorSet(detector)) } else { enabled.remove(AnomalyDetectorSet(detector)) }
+        }
+    }
+
+    /// The value a configuration key holds (seconds for durations, 1 or 0 for `enable.*`); nil for a bound
+    /// left unset or an unknown key. `set(key, to: value(of: key)!)` changes nothing.
+    public func value(of key: String) -> Double? {
+        switch key {
+        case "warmup_readings": Double(warmupReadings)
+        case "level_smoothing": levelSmoothing
+        case "trend_smoothing": trendSmoothing
+        case "scale_smoothing": scaleSmoothing
+        case "residual_clip": residualClip
+        case "minimum_scale": minimumScale
+        case "spike_z": spikeZ
+        case "change_slack": changeSlack
+        case "change_threshold": changeThreshold
+        case "change_cap": changeCap
+        case "state_change_metrics": Double(stateChangeMetrics)
+        case "state_change_settle_seconds": Double(stateChangeSettleNanoseconds) / 1e9
+        case "min": minimum
+        case "max": maximum
+        case "max_rate_per_second": maximumRatePerSecond
+        case "flatline_min_readings": Double(flatlineMinimumReadings)
+        case "flatline_min_seconds": Double(flatlineMinimumNanoseconds) / 1e9
+        case "flatline_chance": flatlineChance
+        case "gap_factor": gapFactor
+        case "gap_min_seconds": Double(gapMinimumNanoseconds) / 1e9
+        case "gap_warmup_intervals": Double(gapWarmupIntervals)
+        case "close_after_normal_readings": Double(closeAfterNormalReadings)
+        case "close_after_seconds": Double(closeAfterNanoseconds) / 1e9
+        case "critical_factor": criticalFactor
+        case "update_growth": updateGrowth
+        default:
+            if key.hasPrefix("enable."), let detector = AnomalyDetector(name: String(key.dropFirst(7))) {
+                enabled.contains(AnomalyDetectorSet(detector)) ? 1 : 0
+            } else {
+                nil
+            }
         }
     }
 }

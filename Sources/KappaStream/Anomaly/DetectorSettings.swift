@@ -30,6 +30,17 @@ public struct DetectorSettings: Hashable, Sendable {
     /// Each residual's contribution is capped, so a short spike alone cannot declare a change.
     public var changeCap: Double = 5
 
+    // Changes of operating state. Device-wide: read from the configuration's defaults.
+    /// When at least this many metrics of one device jump (spike-sized residuals) at the same event time, the
+    /// device changed its operating state (a machine starting its shift, a load switched on) rather than one
+    /// sensor failing: those series take their new levels without an alarm. 0 turns this off (and with it the
+    /// wait for a device's other readings of the same instant before spikes and change points are reported).
+    public var stateChangeMetrics: Int = 2
+    /// After a change of operating state, change points on the device raise no alarm for this long (nanoseconds)
+    /// while quantities that lag it (a bearing warming up) settle; the baselines still follow them. Spikes,
+    /// which a lagging quantity does not make, are still reported.
+    public var stateChangeSettleNanoseconds: Int64 = 1_200_000_000_000
+
     // Thresholds: off unless set.
     public var minimum: Double? = nil
     public var maximum: Double? = nil
@@ -41,7 +52,7 @@ public struct DetectorSettings: Hashable, Sendable {
     /// A run of identical values needs at least this many readings…
     public var flatlineMinimumReadings: Int = 6
     /// …and at least this long in event time (nanoseconds)…
-    public var flatlineMinimumNanoseconds: Int64 = 20_000_000_000
+    public var flatlineMinimumNanoseconds: Int64 = 10_000_000_000
     /// …and must be less likely than this to happen by chance, judged by how often the series repeated a
     /// value before (so quantised and naturally constant signals do not alarm).
     public var flatlineChance: Double = 1e-12

@@ -55,9 +55,9 @@ struct SeriesState {
             verdict.spike = Detection(start: time, score: abs(z), value: value, expectedLow: forecast - band, expectedHigh: forecast + band)
         }
         var releveled = false
-        if warmedUp, enabled.contains(.changePoint), let statistic = changePoint.observe(z: z, settings) {
+        if warmedUp, enabled.contains(.changePoint), let change = changePoint.observe(z: z, at: time, settings) {
             let band = settings.spikeZ * scale
-            verdict.changePoint = Detection(start: time, score: statistic, value: value, expectedLow: forecast - band, expectedHigh: forecast + band)
+            verdict.changePoint = Detection(start: change.onset, score: change.statistic, value: value, expectedLow: forecast - band, expectedHigh: forecast + band)
             baseline.relevel(to: value)
             releveled = true
         }
@@ -117,6 +117,11 @@ struct DeviceState {
     var cadence = CadenceTracker()
     var deadlineQueued = false
     var gap: OpenEpisode?
+    /// Spikes and change points of the instant `pendingTime`, judged together once the instant has passed.
+    var pending: [PendingDetection] = []
+    var pendingTime: Int64 = 0
+    /// Until this event time the device is settling after a change of operating state.
+    var settlingUntil = Int64.min
 
     init(name: String) { self.name = name }
 
@@ -126,6 +131,10 @@ struct DeviceState {
         writer.write(deadlineQueued)
         writer.write(gap != nil)
         gap?.encode(into: &writer)
+        writer.write(settlingUntil)
+        writer.write(pendingTime)
+        writer.write(UInt32(pending.count))
+        for detection in pending { detection.encode(into: &writer) }
     }
 
     init(from reader: inout SnapshotReader) throws(AnomalySnapshotError) {
@@ -133,6 +142,10 @@ struct DeviceState {
         cadence = try CadenceTracker(from: &reader)
         deadlineQueued = try reader.read()
         gap = try reader.read(Bool.self) ? try OpenEpisode(from: &reader) : nil
+        settlingUntil = try reader.read()
+        pendingTime = try reader.read()
+        let count = try reader.readCount(minimumItemSize: 45)
+        for _ in 0..<count { pending.append(try PendingDetection(from: &reader)) }
     }
 }
 

@@ -12,8 +12,8 @@ extension ProcessorConfiguration {
         case .deadLetters:
             return "{}"
         case .anomalies:
-            // The detector settings are not recorded yet: a resumed anomaly replay is not checked for changes.
-            return "{}"
+            // The same shape as the configuration file's anomaly section, every effective default spelled out.
+            return AnomalyConfigurationFile(anomalies).json
         }
     }
 }

@@ -38,6 +38,41 @@ import Testing
 
     @Test func everyListedKeyIsAccepted() throws {
         var settings = DetectorSettings()
-        for key in DetectorSettings.keys { try settings.set(key, to: key == "gap_factor" ? 2 : 1) }
+        for key in DetectorSettings.keys { try settings.set(key, to: ["gap_factor", "state_change_metrics"].contains(key) ? 2 : 1) }
+    }
+
+    @Test func everyKeyReadsBackWhatWasSet() throws {
+        var settings = DetectorSettings()
+        try settings.set("min", to: -5)
+        try settings.set("enable.flatline", to: 0)
+        for key in DetectorSettings.keys {
+            guard let value = settings.value(of: key) else {
+                #expect(key == "max" || key == "max_rate_per_second", "\(key) has no value")
+                continue
+            }
+            var copy = settings
+            try copy.set(key, to: value)
+            #expect(copy == settings, "\(key)")
+        }
+        #expect(settings.value(of: "min") == -5 && settings.value(of: "enable.flatline") == 0)
+    }
+
+    @Test func recordedJSONRebuildsTheSameConfiguration() throws {
+        var defaults = DetectorSettings()
+        try defaults.set("spike_z", to: 4.5)
+        try defaults.set("flatline_min_seconds", to: 12)
+        var configuration = AnomalyConfiguration(defaults: defaults)
+        try configuration.override("*temperature*", [.init("max", 85), .init("enable.gap", 0)])
+        let json = AnomalyConfigurationFile(configuration).json
+        #expect(json.contains("\"spike_z\":4.5") && json.contains("*temperature*"), "\(json)")
+        let rebuilt = try AnomalyConfigurationFile(json: json).configuration()
+        for metric in ["room_temperature", "humidity"] {
+            #expect(rebuilt.settings(for: metric) == configuration.settings(for: metric), "\(metric)")
+        }
+        #expect(AnomalyConfigurationFile(rebuilt).json == json)
+
+        var processors = ProcessorConfiguration()
+        processors.anomalies = configuration
+        #expect(processors.outputSettingsJSON(for: .anomalies) == json)
     }
 }

@@ -93,3 +93,28 @@ import Testing
         #expect(overall.precision >= 0.8 && overall.recall >= 0.8, "\n\(evaluation.table)")
     }
 }
+
+@Suite struct EvaluationMissesTests {
+    let t0 = Timestamp(secondsSinceEpoch: 1_795_000_000)
+    func at(_ seconds: Int64) -> Timestamp { t0.adding(nanoseconds: seconds * 1_000_000_000) }
+
+    @Test func listsFalseEpisodesAndMissedLabelsWithTheirNeighbours() {
+        let labels = [
+            AnomalyLabel(device: "a", metric: "t", kind: .levelShift, start: at(500), end: at(900)),
+            AnomalyLabel(device: "a", metric: "t", kind: .stuck, start: at(2_000), end: at(2_100)),
+        ]
+        func episode(_ detector: AnomalyDetector, _ start: Int64, _ end: Int64) -> AnomalyEpisode {
+            AnomalyEpisode(device: "a", metric: "t", detector: detector, startTime: at(start), detectedAt: at(start), endTime: at(end),
+                           peakScore: 12, value: 0, expectedLow: nil, expectedHigh: nil, severity: .warning)
+        }
+        // The spike finds the level shift (any kind counts for precision) but the stuck run is found by no flatline.
+        let episodes = [episode(.spike, 500, 510), episode(.changePoint, 1_200, 1_300), episode(.spike, 2_050, 2_050)]
+        let misses = EvaluationMisses(episodes: episodes, labels: labels, tolerance: 60_000_000_000)
+        #expect(misses.falseEpisodes == [episodes[1]])
+        #expect(misses.missedLabels == [labels[0], labels[1]])
+        let lines = misses.report(origin: t0).split(separator: "\n")
+        #expect(lines.count == 3)
+        #expect(lines[0] == "FALSE change_point a/t 1200..1300 (detected 1200) peak 12.0 | nearest: level_shift t 500..900")
+        #expect(lines[2] == "MISSED stuck a/t 2000..2100 | nearest episode: spike t 2050..2050")
+    }
+}

@@ -124,9 +124,11 @@ func run(_ readings: some Sequence<Reading>, through engine: inout AnomalyEngine
     return events
 }
 
-/// Every episode of a run: the closed ones as they closed, then those still open.
+/// Every episode of a run (what is still held for judgement judged at the end): the closed ones as they
+/// closed, then those still open.
 func episodes(_ readings: [Reading], configuration: AnomalyConfiguration = AnomalyConfiguration()) -> [AnomalyEpisode] {
     var engine = AnomalyEngine(configuration: configuration)
-    let events = run(readings, through: &engine)
+    var events = run(readings, through: &engine)
+    engine.judgeAllPending(into: &events)
     return events.compactMap { if case .episodeClosed(let e) = $0 { e } else { nil } } + engine.openEpisodes()
 }

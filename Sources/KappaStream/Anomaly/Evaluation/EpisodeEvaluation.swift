@@ -2,8 +2,7 @@ import KappaCore
 
 /// Scores episodes against labels at the episode level, per detector and overall.
 ///
-/// An episode matches a label when the device is the same, the metric is the same (or either side is `"*"`,
-/// a whole device) and their time ranges overlap once widened by `tolerance`. Then:
+/// An episode matches a label by `EpisodeMatchRule` (same series, overlapping time ranges within `tolerance`). Then:
 /// - precision: episodes matching some anomaly label ÷ episodes counted, where an episode matching only
 ///   chaos labels (duplicates, skew, …) is not counted at all;
 /// - recall: anomaly labels matched ÷ anomaly labels (per detector: labels of the kinds that detector is
@@ -40,14 +39,8 @@ public struct EpisodeEvaluation: Hashable, Sendable {
     public init(episodes: [AnomalyEpisode], labels: [AnomalyLabel], tolerance: Int64 = 0, openEnd: Timestamp? = nil) {
         let anomalies = labels.filter(\.kind.isAnomaly)
         let chaos = labels.filter { !$0.kind.isAnomaly }
-        func matches(_ episode: AnomalyEpisode, _ label: AnomalyLabel) -> Bool {
-            guard episode.device == label.device,
-                  episode.metric == label.metric || label.metric == AnomalyEpisode.wholeDevice || episode.metric == AnomalyEpisode.wholeDevice
-            else { return false }
-            let end = (episode.endTime ?? openEnd ?? episode.startTime).nanosecondsSinceEpoch
-            return episode.startTime.nanosecondsSinceEpoch <= label.end.nanosecondsSinceEpoch &+ tolerance
-                && end &+ tolerance >= label.start.nanosecondsSinceEpoch
-        }
+        let rule = EpisodeMatchRule(tolerance: tolerance, openEnd: openEnd)
+        let matches = rule.matches
         func score(_ detector: AnomalyDetector?) -> Scores {
             let mine = episodes.filter { detector == nil || $0.detector == detector }
             var truePositives = 0, falsePositives = 0

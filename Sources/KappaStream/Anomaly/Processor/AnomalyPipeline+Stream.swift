@@ -20,6 +20,9 @@ extension AnomalyPipeline {
                 }
                 offset = result.nextOffset
             }
+            finish(partition: partition, into: &events)
+            for event in events { ledger.record(event) }
+            events.removeAll(keepingCapacity: true)
             if let watermark = engines[partition].currentWatermark { newest = max(newest ?? watermark, watermark) }
         }
         let episodes = ledger.episodes.sorted {

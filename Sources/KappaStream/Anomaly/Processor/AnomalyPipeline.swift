@@ -23,6 +23,11 @@ public struct AnomalyPipeline {
         engines[partition].advanceWatermark(partitionTime: reading.time, into: &events)
     }
 
+    /// Judges what a partition's engine still holds, at the end of a finite stream.
+    public mutating func finish(partition: Int, into events: inout [AnomalyEvent]) {
+        engines[partition].judgeAllPending(into: &events)
+    }
+
     /// Readings dropped as redelivered duplicates, and records that held no reading.
     public var duplicates: Int64 { intake.duplicates }
     public var undecodable: Int64 { intake.undecodable }
