@@ -51,6 +51,7 @@ struct ReplayCSV: AsyncParsableCommand {
             return try CSVReplay.parse(text, defaultDevice: device, defaultMetric: metric)
         }.value
         let replay = CSVReplay(rows: rows, format: format == "number" ? .number : .json, topicPrefix: connection.topicPrefix)
-        try await RunCommand.execute(source: replay, options: connection, pacing: speed.pacing, limit: count, labelsPath: nil)
+        let devices = Set(rows.map(\.device)).count
+        try await RunCommand.execute(source: replay, devices: devices, options: connection, pacing: speed.pacing, limit: count, labels: nil)
     }
 }
