@@ -50,7 +50,9 @@ public enum AnomalyLabelParser {
         var labels: [AnomalyLabel] = []
         var csvColumns: CSVColumns? = nil
         var isFirstLine = true
-        for (offset, raw) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
+        // "\r\n" is one Character in Swift, so a CRLF file needs its own separator.
+        let lines = text.split(omittingEmptySubsequences: false, whereSeparator: { $0 == "\n" || $0 == "\r\n" })
+        for (offset, raw) in lines.enumerated() {
             let lineNumber = offset + 1
             guard raw.contains(where: { !$0.isWhitespace }) else { continue }
             if isFirstLine {
@@ -110,7 +112,7 @@ public enum AnomalyLabelParser {
             var fields: [String] = []
             var field = ""
             var quoted = false
-            var characters = row.trimmingSuffix(while: { $0 == "\r" }).makeIterator()
+            var characters = row.makeIterator()
             while let character = characters.next() {
                 if quoted {
                     if character == "\"" {
@@ -137,14 +139,6 @@ public enum AnomalyLabelParser {
             fields.append(field.trimmingSpaces)
             return fields
         }
-    }
-}
-
-extension Substring {
-    fileprivate func trimmingSuffix(while predicate: (Character) -> Bool) -> Substring {
-        var end = endIndex
-        while end > startIndex, predicate(self[index(before: end)]) { end = index(before: end) }
-        return self[startIndex..<end]
     }
 }
 
