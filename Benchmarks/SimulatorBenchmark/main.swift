@@ -113,7 +113,7 @@ func kappaSim<Source: MessageSource>(_ source: Source, qos: MQTTQoS, connections
     let statistics = RunStatistics()
     let options = PublishOptions(
         mqtt: MQTTConfiguration(host: "127.0.0.1", port: broker.port, maxInflightMessages: PublishOptions.libraryInflightLimit),
-        qos: qos, connections: connections, window: 1_000
+        qos: qos, connections: connections, window: 2_000
     )
     let publisher = MQTTFleetPublisher(options: options, statistics: statistics, logger: logger)
     let started = ContinuousClock.now
@@ -160,7 +160,7 @@ let sameTopic = generated.map { message in
     return copy
 }
 print("\(count) messages, \(chunkPaths.count) mosquitto_pub processes, local mosquitto on port \(broker.port)")
-print("kappa-sim: window 1000, libmosquitto in flight \(PublishOptions.libraryInflightLimit); ratio = kappa-sim rate / mosquitto_pub -l rate")
+print("kappa-sim: window 2000, libmosquitto in flight \(PublishOptions.libraryInflightLimit); ratio = kappa-sim rate / mosquitto_pub -l rate")
 for qos in MQTTQoS.allCases {
     let pub = try await mosquittoPub(qos: qos, maxInflight: nil)
     print("QoS \(qos.rawValue):")

@@ -28,12 +28,8 @@ struct CSVReplayTests {
     /// Publishes `rows` at QoS 1 and returns what a subscriber received, in arrival order.
     func replay(_ rows: [CSVReplay.Row], prefix: String, pacing: Pacing) async throws -> (received: [MQTTMessage], statistics: RunStatistics) {
         let broker = try await MosquittoBroker.shared
-        let collector = MessageCollector()
-        let subscriber = try MQTTClient.make(configuration: MQTTConfiguration(host: "127.0.0.1", port: broker.port), logger: logger, onMessage: collector.handler)
-        try subscriber.start()
+        let (subscriber, collector) = try await subscribedCollector(broker, prefix: prefix, logger: logger)
         defer { subscriber.disconnect() }
-        try await subscriber.waitUntilConnected()
-        try await subscriber.subscribe([MQTTSubscription("\(prefix)/#", qos: .atLeastOnce)])
         let statistics = RunStatistics()
         let publisher = MQTTFleetPublisher(
             options: PublishOptions(mqtt: MQTTConfiguration(host: "127.0.0.1", port: broker.port), qos: .atLeastOnce), statistics: statistics, logger: logger

@@ -14,12 +14,8 @@ struct PerDeviceConnectionTests {
     func oneClientPerDevice() async throws {
         let broker = try await MosquittoBroker.shared
         let prefix = uniqueTopicPrefix("sim-per-device")
-        let collector = MessageCollector()
-        let subscriber = try MQTTClient.make(configuration: MQTTConfiguration(host: "127.0.0.1", port: broker.port), logger: logger, onMessage: collector.handler)
-        try subscriber.start()
+        let (subscriber, collector) = try await subscribedCollector(broker, prefix: prefix, logger: logger)
         defer { subscriber.disconnect() }
-        try await subscriber.waitUntilConnected()
-        try await subscriber.subscribe([MQTTSubscription("\(prefix)/#", qos: .atLeastOnce)])
 
         var scenario = Scenarios.anomaliesOnly()
         scenario.topicPrefix = prefix

@@ -29,7 +29,7 @@ public struct PublishOptions: Sendable {
     public var clientIDPrefix: String
 
     public init(
-        mqtt: MQTTConfiguration, qos: MQTTQoS = .atLeastOnce, layout: ConnectionLayout = .pooled(1), window: Int = 1_000,
+        mqtt: MQTTConfiguration, qos: MQTTQoS = .atLeastOnce, layout: ConnectionLayout = .pooled(1), window: Int = 2_000,
         dropEvery: Int? = nil, connectTimeout: Duration = .seconds(10), clientIDPrefix: String = "kappa-sim-"
     ) {
         self.mqtt = mqtt
@@ -42,7 +42,7 @@ public struct PublishOptions: Sendable {
     }
 
     /// Devices spread over `connections` connections.
-    public init(mqtt: MQTTConfiguration, qos: MQTTQoS = .atLeastOnce, connections: Int, window: Int = 1_000, dropEvery: Int? = nil, connectTimeout: Duration = .seconds(10)) {
+    public init(mqtt: MQTTConfiguration, qos: MQTTQoS = .atLeastOnce, connections: Int, window: Int = 2_000, dropEvery: Int? = nil, connectTimeout: Duration = .seconds(10)) {
         self.init(mqtt: mqtt, qos: qos, layout: .pooled(connections), window: window, dropEvery: dropEvery, connectTimeout: connectTimeout)
     }
 }

@@ -32,7 +32,7 @@ struct ConnectionOptions: ParsableArguments {
     var clientIDPrefix: String = "kappa-sim-"
 
     @Option(help: "Messages per connection handed to the broker before waiting for their acknowledgement (backpressure).")
-    var window: Int = 1_000
+    var window: Int = 2_000
 
     @Option(help: ArgumentHelp("Prepended to every topic, e.g. 'test/run-1' gives test/run-1/devices/….", valueName: "prefix"))
     var topicPrefix: String = ""
