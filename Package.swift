@@ -221,7 +221,7 @@ let package = Package(
         ),
         .testTarget(
             name: "KappaSimulatorTests",
-            dependencies: ["KappaSimulator", "KappaCore", "KappaMQTT", "KappaTestSupport", .product(name: "Logging", package: "swift-log")],
+            dependencies: ["KappaSimulator", "KappaStream", "KappaCore", "KappaMQTT", "KappaTestSupport", .product(name: "Logging", package: "swift-log")],
             swiftSettings: swiftSettings
         ),
         .testTarget(

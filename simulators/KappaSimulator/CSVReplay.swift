@@ -32,7 +32,8 @@ public struct CSVReplay: MessageSource {
     public static func parse(_ text: String, defaultDevice: String, defaultMetric: String) throws -> [Row] {
         var rows: [Row] = []
         var lineNumber = 0
-        for line in text.split(separator: "\n", omittingEmptySubsequences: false) {
+        // "\r\n" is one Character in Swift, so a CRLF file needs its own separator.
+        for line in text.split(omittingEmptySubsequences: false, whereSeparator: { $0 == "\n" || $0 == "\r\n" }) {
             lineNumber += 1
             let fields = line.split(separator: ",", omittingEmptySubsequences: false).map { $0.trimmingSpaces }
             if fields.allSatisfy(\.isEmpty) { continue }

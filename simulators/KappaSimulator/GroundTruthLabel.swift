@@ -1,8 +1,12 @@
 import KappaCore
 
-/// One injected event, as written to the ground-truth file (one JSON object per line):
+/// One injected event, as written to the ground-truth file: one JSON object per line,
 ///
 /// `{"device":"env-00042","metric":"temperature","kind":"spike","start":"2026-11-25T10:00:00Z","end":"2026-11-25T10:00:00Z"}`
+///
+/// or one CSV row under the header `csvHeader` (the same fields, empty where they do not apply):
+///
+/// `env-00042,temperature,spike,2026-11-25T10:00:00Z,2026-11-25T10:00:00Z,,,`
 ///
 /// - `metric` is `*` where the whole device or message is concerned (dropout and the chaos kinds).
 /// - `start`/`end` are RFC 3339 UTC: the first and last affected reading's true event time; for `late`,
@@ -43,6 +47,29 @@ public struct GroundTruthLabel: Hashable, Sendable {
         self.topic = topic
         self.reason = reason
         self.offsetMilliseconds = offsetMilliseconds
+    }
+
+    /// The first line of a CSV ground-truth file. The anomaly evaluation needs the first five columns; the
+    /// others say more about chaos labels.
+    public static let csvHeader = "device,metric,kind,start,end,topic,reason,offset_ms"
+
+    /// The label as one CSV row (RFC 4180: a field with a comma, quote or line break is quoted), no newline.
+    public var csvLine: String {
+        let fields = [
+            device, metric, kind.name, CivilTime(start).rfc3339, CivilTime(end).rfc3339,
+            topic ?? "", reason?.rawValue ?? "", offsetMilliseconds.map { "\($0)" } ?? "",
+        ]
+        return fields.map(Self.csvField).joined(separator: ",")
+    }
+
+    private static func csvField(_ text: String) -> String {
+        guard text.contains(where: { $0 == "," || $0 == "\"" || $0 == "\n" || $0 == "\r" }) else { return text }
+        var quoted = "\""
+        for character in text {
+            if character == "\"" { quoted.append("\"") }
+            quoted.append(character)
+        }
+        return quoted + "\""
     }
 
     /// The label as one line of the ground-truth file, without the newline.

@@ -2,35 +2,46 @@ import KappaCore
 import KappaMQTT
 import Logging
 
-/// Publishes batches of messages over one or more MQTT connections, in order per connection, with a
-/// bounded number of messages in flight.
+/// Publishes messages over MQTT connections (a pool the devices share, or one per device), in order per
+/// device, with at most `PublishOptions.window` messages per connection unacknowledged.
 ///
-/// Backpressure without per-message bookkeeping: within a batch, every message but the last is queued with
-/// the non-blocking `publish`; the last is sent with `publishAndWait` from a task of its own. MQTT requires a
-/// broker to acknowledge a connection's messages in the order it received them (3.1.1 §4.6), so that last
-/// acknowledgement confirms the whole batch. A connection has at most two batches in flight: batch k+1 goes
-/// out while batch k's acknowledgement travels (waiting with an idle connection would meet the 40 ms stall of
-/// Nagle's algorithm on a broker against delayed ACKs), and batch k+2 only after it.
+/// The window without per-message bookkeeping: a connection's messages go out in slices of a quarter
+/// window. Every message of a slice but the last is queued with the non-blocking `publish`; the last is sent
+/// with `publishAndWait` from a task of its own. MQTT requires a broker to acknowledge a connection's
+/// messages in the order it received them (3.1.1 §4.6), so that acknowledgement confirms the whole slice,
+/// and the acknowledged count stays exact. A slice goes out as soon as the unconfirmed ones leave room for it
+/// in the window, so a connection does not idle while acknowledgements travel (an idle connection would meet
+/// the 40 ms stall of Nagle's algorithm on a broker against delayed ACKs).
 ///
-/// Order: publishing runs on a serial executor (see `run(_:)`); the task sending a batch's last message is
-/// enqueued there before the publishing task yields, so it sends before the next batch is queued.
+/// Order: publishing runs on a serial executor (see `run(_:)`); the task sending a slice's last message is
+/// enqueued there before the publishing task yields, so it sends before the next slice is queued.
 public final class MQTTFleetPublisher {
     public let options: PublishOptions
     public let statistics: RunStatistics
     private let logger: Logger
+    /// Every connection, in the order it was opened.
     private var lanes: [Lane] = []
+    /// Per-device layout: each device's connection.
+    private var laneOfDevice: [String: Lane] = [:]
     private let executor = SerialQueueExecutor(label: "kappa-sim.publisher")
-    /// Batches a connection may have unacknowledged at once.
-    private let batchesInFlight = 2
+
+    private struct Slice {
+        var task: Task<Void, any Error>
+        var count: Int
+    }
 
     private final class Lane {
         var client: MQTTClient
-        var awaited: [(task: Task<Void, any Error>, count: Int)] = []
+        let clientID: String?
+        /// Sent and not yet confirmed, oldest first.
+        var slices: [Slice] = []
+        var unconfirmed = 0
         var sinceReconnect = 0
         var outgoing: [SimulatedMessage] = []
 
-        init(client: MQTTClient) {
+        init(client: MQTTClient, clientID: String?) {
             self.client = client
+            self.clientID = clientID
         }
     }
 
@@ -40,16 +51,22 @@ public final class MQTTFleetPublisher {
         self.logger = logger
     }
 
-    /// Opens every connection; throws `connectionFailed` naming the broker when one cannot be opened in time.
+    private var sliceSize: Int { max(1, options.window / 4) }
+
+    /// Opens the pooled connections (per device, each opens when its device first sends); throws
+    /// `connectionFailed` naming the broker when one cannot be opened in time.
     public func connect() async throws {
-        for _ in 0..<max(1, options.connections) {
-            lanes.append(Lane(client: try await openClient()))
+        guard case .pooled(let count) = options.layout else { return }
+        for _ in 0..<max(1, count) {
+            lanes.append(Lane(client: try await openClient(clientID: nil), clientID: nil))
+            statistics.recordConnection()
         }
     }
 
-    private func openClient() async throws -> MQTTClient {
+    private func openClient(clientID: String?) async throws -> MQTTClient {
         var configuration = options.mqtt
         configuration.maxInflightMessages = max(configuration.maxInflightMessages, 1)
+        if let clientID { configuration.clientID = clientID }
         let client = try MQTTClient.make(configuration: configuration, logger: logger)
         try client.start()
         do {
@@ -58,20 +75,35 @@ public final class MQTTFleetPublisher {
             await Blocking.run { client.disconnect() }
             throw SimulatorError(
                 code: .connectionFailed,
-                message: "cannot connect to the MQTT broker at \(configuration.host):\(configuration.port): \(client.lastProblem ?? "\(error)")"
+                message: "cannot connect to the MQTT broker at \(configuration.host):\(configuration.port)\(clientID.map { " as '\($0)'" } ?? ""): \(client.lastProblem ?? "\(error)")"
             )
         }
         return client
     }
 
-    /// Which connection a device uses: a stable FNV-1a hash of its id (never Swift's seeded `Hasher`).
-    func lane(for device: String) -> Int {
-        guard lanes.count > 1 else { return 0 }
+    /// Which pooled connection a device uses: a stable FNV-1a hash of its id (never Swift's seeded `Hasher`).
+    static func pooledLane(for device: String, of count: Int) -> Int {
+        guard count > 1 else { return 0 }
         var hash: UInt64 = 0xCBF2_9CE4_8422_2325
         for byte in device.utf8 {
             hash = (hash ^ UInt64(byte)) &* 0x0000_0100_0000_01B3
         }
-        return Int(hash % UInt64(lanes.count))
+        return Int(hash % UInt64(count))
+    }
+
+    private func lane(for device: String) async throws -> Lane {
+        switch options.layout {
+        case .pooled:
+            return lanes[Self.pooledLane(for: device, of: lanes.count)]
+        case .perDevice:
+            if let lane = laneOfDevice[device] { return lane }
+            let clientID = options.clientIDPrefix + device
+            let lane = Lane(client: try await openClient(clientID: clientID), clientID: clientID)
+            lanes.append(lane)
+            laneOfDevice[device] = lane
+            statistics.recordConnection()
+            return lane
+        }
     }
 
     /// Runs `body`, which calls `publish` and `finish`, on the publisher's serial executor (see the type's
@@ -82,68 +114,79 @@ public final class MQTTFleetPublisher {
         }
     }
 
-    /// Hands `batch` over once each connection it uses has fewer than two batches unacknowledged.
-    /// Call inside `run(_:)`.
+    /// Hands `batch` over, each connection's part as soon as its window has room. Call inside `run(_:)`.
     public func publish(_ batch: [SimulatedMessage]) async throws {
+        var touched: [Lane] = []
         for message in batch {
-            lanes[lane(for: message.device)].outgoing.append(message)
+            let lane = try await lane(for: message.device)
+            if lane.outgoing.isEmpty { touched.append(lane) }
+            lane.outgoing.append(message)
         }
-        for lane in lanes where !lane.outgoing.isEmpty {
-            while lane.awaited.count >= batchesInFlight {
-                await settleOldest(lane)
+        for lane in touched {
+            var start = lane.outgoing.startIndex
+            while start < lane.outgoing.endIndex {
+                let end = min(start + sliceSize, lane.outgoing.endIndex)
+                while lane.unconfirmed + (end - start) > options.window, !lane.slices.isEmpty {
+                    await settleOldest(lane)
+                }
+                if let dropEvery = options.dropEvery, lane.sinceReconnect >= dropEvery {
+                    while !lane.slices.isEmpty { await settleOldest(lane) }
+                    try await reconnect(lane)
+                }
+                await send(lane.outgoing[start..<end], on: lane)
+                start = end
             }
-            if let dropEvery = options.dropEvery, lane.sinceReconnect >= dropEvery {
-                while !lane.awaited.isEmpty { await settleOldest(lane) }
-                try await reconnect(lane)
-            }
-            await send(lane)
+            lane.outgoing.removeAll(keepingCapacity: true)
         }
     }
 
     /// Waits until everything sent is acknowledged, then closes the connections.
     public func finish() async {
         for lane in lanes {
-            while !lane.awaited.isEmpty { await settleOldest(lane) }
+            while !lane.slices.isEmpty { await settleOldest(lane) }
         }
         let clients = lanes.map(\.client)
         lanes.removeAll()
+        laneOfDevice.removeAll()
         await Blocking.run { clients.forEach { $0.disconnect() } }
     }
 
-    private func send(_ lane: Lane) async {
+    private func send(_ messages: ArraySlice<SimulatedMessage>, on lane: Lane) async {
         let qos = options.qos
         let client = lane.client
-        let messages = lane.outgoing
-        lane.outgoing.removeAll(keepingCapacity: true)
+        var queued = 0
         for message in messages.dropLast() {
             do {
                 try client.publish(topic: message.topic, payload: message.payload, qos: qos)
                 statistics.recordPublished(message, qos: qos)
+                queued += 1
             } catch {
                 statistics.recordError()
                 logger.debug("publish failed", metadata: ["kappa.topic": "\(message.topic)", "kappa.problem": "\(error)"])
             }
         }
         guard let last = messages.last else { return }
-        lane.sinceReconnect += messages.count
         statistics.recordPublished(last, qos: qos)
         let task = Task(executorPreference: executor) {
             try await client.publishAndWait(topic: last.topic, payload: last.payload, qos: qos)
         }
-        lane.awaited.append((task, messages.count))
+        lane.slices.append(Slice(task: task, count: queued + 1))
+        lane.unconfirmed += queued + 1
+        lane.sinceReconnect += messages.count
         // The task is queued on the serial executor ahead of us: it sends `last` before we publish more.
         await Task.yield()
     }
 
     private func settleOldest(_ lane: Lane) async {
-        guard !lane.awaited.isEmpty else { return }
-        let (task, count) = lane.awaited.removeFirst()
+        guard !lane.slices.isEmpty else { return }
+        let slice = lane.slices.removeFirst()
+        lane.unconfirmed -= slice.count
         do {
-            try await task.value
-            statistics.recordAcknowledged(count)
+            try await slice.task.value
+            statistics.recordAcknowledged(slice.count)
         } catch {
             statistics.recordError()
-            logger.warning("a batch was not acknowledged", metadata: ["kappa.problem": "\(error)"])
+            logger.warning("messages were not acknowledged", metadata: ["kappa.count": "\(slice.count)", "kappa.problem": "\(error)"])
         }
     }
 
@@ -151,7 +194,7 @@ public final class MQTTFleetPublisher {
     private func reconnect(_ lane: Lane) async throws {
         let old = lane.client
         await Blocking.run { old.disconnect() }
-        lane.client = try await openClient()
+        lane.client = try await openClient(clientID: lane.clientID)
         lane.sinceReconnect = 0
         statistics.recordReconnect()
     }

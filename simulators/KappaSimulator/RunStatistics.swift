@@ -12,6 +12,7 @@ public final class RunStatistics: Sendable {
     private let badCount = Atomic(0)
     private let anomalyCount = Atomic(0)
     private let reconnectCount = Atomic(0)
+    private let connectionCount = Atomic(0)
     private let faults = Mutex<[ChaosKind: Int]>([:])
 
     public init() {}
@@ -34,6 +35,8 @@ public final class RunStatistics: Sendable {
     public var anomaliesInjected: Int { anomalyCount.load(ordering: .relaxed) }
     /// Connection drops the run made on purpose and recovered from.
     public var reconnects: Int { reconnectCount.load(ordering: .relaxed) }
+    /// Connections opened (reconnects not counted).
+    public var connections: Int { connectionCount.load(ordering: .relaxed) }
     public var faultsInjected: [ChaosKind: Int] { faults.withLock { $0 } }
 
     func recordPublished(_ message: SimulatedMessage, qos: MQTTQoS) {
@@ -62,6 +65,7 @@ public final class RunStatistics: Sendable {
     func recordAcknowledged(_ count: Int) { acknowledgedCount.add(count, ordering: .relaxed) }
     func recordError() { errorCount.add(1, ordering: .relaxed) }
     func recordReconnect() { reconnectCount.add(1, ordering: .relaxed) }
+    func recordConnection() { connectionCount.add(1, ordering: .relaxed) }
 
     /// The final summary, one fact per line, for stdout.
     public func summary(seconds: Double) -> String {
@@ -79,6 +83,7 @@ public final class RunStatistics: Sendable {
         for kind in ChaosKind.allCases where faults[kind, default: 0] > 0 {
             lines.append("  \(kind.rawValue.padding(12))  \(faults[kind]!)")
         }
+        lines.append("connections    \(connections)")
         lines.append("reconnects     \(reconnects)")
         return lines.joined(separator: "\n")
     }

@@ -23,11 +23,16 @@ struct ConnectionOptions: ParsableArguments {
     @Option(help: "MQTT quality of service: 0, 1 or 2.")
     var qos: Int = 1
 
-    @Option(help: "MQTT connections to spread the devices over (a device always uses the same one).")
-    var connections: Int = 1
+    @Option(help: ArgumentHelp(
+        "MQTT connections to spread the devices over (a device always uses the same one), or 'per-device': each device connects on its own with client id <--client-id-prefix><device> (up to \(PerDeviceConnections.maximumDevices) devices).",
+        valueName: "n|per-device"))
+    var connections: ConnectionsOption = .pooled(1)
+
+    @Option(help: ArgumentHelp("Client id prefix of per-device connections.", valueName: "prefix"))
+    var clientIDPrefix: String = "kappa-sim-"
 
     @Option(help: "Messages per connection handed to the broker before waiting for their acknowledgement (backpressure).")
-    var window: Int = 1_000
+    var window: Int = 2_000
 
     @Option(help: ArgumentHelp("Prepended to every topic, e.g. 'test/run-1' gives test/run-1/devices/….", valueName: "prefix"))
     var topicPrefix: String = ""
@@ -37,7 +42,6 @@ struct ConnectionOptions: ParsableArguments {
 
     func validate() throws {
         guard (0...2).contains(qos) else { throw ValidationError("--qos must be 0, 1 or 2") }
-        guard connections >= 1 else { throw ValidationError("--connections must be at least 1") }
         guard window >= 1 else { throw ValidationError("--window must be at least 1") }
     }
 
@@ -60,8 +64,50 @@ struct ConnectionOptions: ParsableArguments {
             mqtt.tls = MQTTConfiguration.TLS(caFile: tlsCA)
         }
         // libmosquitto's own in-flight limit; our window bounds what is queued behind it.
-        mqtt.maxInflightMessages = min(window, 1_000)
-        return PublishOptions(mqtt: mqtt, qos: MQTTQoS(rawValue: Int32(qos))!, connections: connections, window: window, dropEvery: dropEvery)
+        mqtt.maxInflightMessages = min(window, PublishOptions.libraryInflightLimit)
+        return PublishOptions(
+            mqtt: mqtt, qos: MQTTQoS(rawValue: Int32(qos))!, layout: connections.layout, window: window, dropEvery: dropEvery,
+            clientIDPrefix: clientIDPrefix
+        )
+    }
+}
+
+/// `--connections`: a number, or `per-device`.
+enum ConnectionsOption: ExpressibleByArgument, Equatable, CustomStringConvertible {
+    case pooled(Int)
+    case perDevice
+
+    var description: String {
+        switch self {
+        case .pooled(let count): "\(count)"
+        case .perDevice: "per-device"
+        }
+    }
+
+    init?(argument: String) {
+        let text = argument.lowercased()
+        if text == "per-device" || text == "device" {
+            self = .perDevice
+        } else if let count = Int(text), count >= 1 {
+            self = .pooled(count)
+        } else {
+            return nil
+        }
+    }
+
+    var layout: PublishOptions.ConnectionLayout {
+        switch self {
+        case .pooled(let count): .pooled(count)
+        case .perDevice: .perDevice
+        }
+    }
+
+    /// How many connections share the window-sized batches the run generates ahead.
+    func connectionCount(devices: Int) -> Int {
+        switch self {
+        case .pooled(let count): count
+        case .perDevice: devices
+        }
     }
 }
 

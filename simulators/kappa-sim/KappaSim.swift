@@ -34,6 +34,9 @@ struct KappaSim: AsyncParsableCommand {
         Ground truth (--labels FILE), JSON Lines, one object per event:
           {"device":"env-00042","metric":"temperature","kind":"spike",
            "start":"2026-11-25T10:00:00Z","end":"2026-11-25T10:00:00Z"}
+        or, for FILE.csv (or --labels-format csv), CSV with a header row:
+          device,metric,kind,start,end,topic,reason,offset_ms
+          env-00042,temperature,spike,2026-11-25T10:00:00Z,2026-11-25T...
           kind      spike, dip, level_shift, drift, stuck, noise_burst,
                     dropout (metric "*": the device is silent);
                     chaos: duplicate, out_of_order, late, clock_skew,
@@ -44,6 +47,14 @@ struct KappaSim: AsyncParsableCommand {
           topic     (chaos kinds) the topic of the message concerned
           reason    (malformed, oversized) the gateway's dead-letter reason
           offset_ms (clock_skew) device clock minus true time
+        'kappa eval' reads either form.
+
+        Connections: --connections N spreads the devices over N connections
+        (1 is as fast as more on a small machine: the broker is the limit);
+        --connections per-device gives each device its own, with client id
+        kappa-sim-<device> (--client-id-prefix), for realistic small fleets.
+        QoS 1 and 2 keep up to --window messages per connection
+        unacknowledged; the run ends once every one is acknowledged.
 
         Examples:
           # 100 devices in real time until Ctrl-C
@@ -53,6 +64,8 @@ struct KappaSim: AsyncParsableCommand {
             --anomaly-rate 0.001 --labels truth.jsonl --seed 7
           # exactly a million messages at QoS 0 over 4 connections
           kappa-sim --fast --count 1000000 --qos 0 --connections 4
+          # 50 devices, each its own MQTT client, ground truth as CSV
+          kappa-sim --devices 50 --connections per-device --labels truth.csv
           # chaos: late, reordered, malformed messages, connection drops
           kappa-sim --fast --duration 6h --late-rate 0.01 \\
             --out-of-order-rate 0.01 --malformed-rate 0.001 --drop-every 50000
@@ -122,8 +135,11 @@ struct KappaSim: AsyncParsableCommand {
     @Option(help: "Drop and reopen each connection after this many messages.")
     var dropEvery: Int?
 
-    @Option(help: ArgumentHelp("Write the ground truth (JSON Lines, see above) to this file.", valueName: "file"))
+    @Option(help: ArgumentHelp("Write the ground truth (see above) to this file; CSV if it ends in .csv.", valueName: "file"))
     var labels: String?
+
+    @Option(help: ArgumentHelp("Ground-truth format whatever the file name: jsonl or csv.", valueName: "format"))
+    var labelsFormat: LabelFileFormat?
 
     var pacing: Pacing { fast ? .fast : (speed ?? .factor(1)).pacing }
 
@@ -141,6 +157,9 @@ struct KappaSim: AsyncParsableCommand {
         if let count, count < 1 { throw ValidationError("--count must be at least 1") }
         if let dropEvery, dropEvery < 1 { throw ValidationError("--drop-every must be at least 1") }
         guard batchSize >= 1 else { throw ValidationError("--batch-size must be at least 1") }
+        if connection.connections == .perDevice, devices > PerDeviceConnections.maximumDevices {
+            throw ValidationError("--connections per-device is for up to \(PerDeviceConnections.maximumDevices) devices; use --connections N for \(devices)")
+        }
     }
 
     func parsedKinds() throws -> [DeviceKind] {
@@ -191,6 +210,11 @@ struct KappaSim: AsyncParsableCommand {
 
     func run() async throws {
         let fleet = Fleet(try scenario(now: .now()))
-        try await RunCommand.execute(source: fleet, options: connection, pacing: pacing, limit: count, labelsPath: labels, dropEvery: dropEvery)
+        try await RunCommand.execute(
+            source: fleet, devices: devices, options: connection, pacing: pacing, limit: count,
+            labels: labels, labelsFormat: labelsFormat, dropEvery: dropEvery
+        )
     }
 }
+
+extension LabelFileFormat: ExpressibleByArgument {}

@@ -23,8 +23,16 @@ struct ReplayCSV: AsyncParsableCommand {
 
     @OptionGroup var connection: ConnectionOptions
 
-    @Option(help: ArgumentHelp("fast, realtime, or a speed factor such as 60.", valueName: "speed"))
-    var speed: SpeedOption = .factor(1)
+    // --speed, --fast, --count and --format are also the root command's options, and swift-argument-parser
+    // gives a parent's option the value even after the subcommand (its issue 169). They are declared here for
+    // the help and read through `fleet`, where the values land.
+    @ParentCommand var fleet: KappaSim
+
+    @Option(help: ArgumentHelp("fast, realtime, or a speed factor such as 60 (default: realtime).", valueName: "speed"))
+    var speed: SpeedOption?
+
+    @Flag(help: "Same as --speed fast.")
+    var fast = false
 
     @Option(help: "Device of rows without a device column.")
     var device: String = "csv-00000"
@@ -38,8 +46,12 @@ struct ReplayCSV: AsyncParsableCommand {
     @Option(help: "Stop after this many messages.")
     var count: Int?
 
+    var pacing: Pacing { fast || fleet.fast ? .fast : (speed ?? fleet.speed ?? .factor(1)).pacing }
+    var limit: Int? { count ?? fleet.count }
+    var payloadFormat: String { format != "json" ? format : fleet.format }
+
     func validate() throws {
-        guard format == "json" || format == "number" else { throw ValidationError("--format must be json or number") }
+        guard payloadFormat == "json" || payloadFormat == "number" else { throw ValidationError("--format must be json or number") }
     }
 
     func run() async throws {
@@ -50,7 +62,8 @@ struct ReplayCSV: AsyncParsableCommand {
             }
             return try CSVReplay.parse(text, defaultDevice: device, defaultMetric: metric)
         }.value
-        let replay = CSVReplay(rows: rows, format: format == "number" ? .number : .json, topicPrefix: connection.topicPrefix)
-        try await RunCommand.execute(source: replay, options: connection, pacing: speed.pacing, limit: count, labelsPath: nil)
+        let replay = CSVReplay(rows: rows, format: payloadFormat == "number" ? .number : .json, topicPrefix: connection.topicPrefix)
+        let devices = Set(rows.map(\.device)).count
+        try await RunCommand.execute(source: replay, devices: devices, options: connection, pacing: pacing, limit: limit, labels: nil)
     }
 }

@@ -6,7 +6,8 @@ import Logging
 /// What the fleet and the replay share once their source is built: connect, run, report.
 enum RunCommand {
     static func execute<Source: MessageSource>(
-        source: Source, options: ConnectionOptions, pacing: Pacing, limit: Int?, labelsPath: String?, dropEvery: Int? = nil
+        source: Source, devices: Int, options: ConnectionOptions, pacing: Pacing, limit: Int?,
+        labels labelsPath: String?, labelsFormat: LabelFileFormat? = nil, dropEvery: Int? = nil
     ) async throws {
         var logger = Logger(label: "kappa-sim")
         // Reconnection attempts are logged at warning by the MQTT client; the run reports what matters itself.
@@ -14,7 +15,10 @@ enum RunCommand {
         let statistics = RunStatistics()
         let publishOptions = try options.publishOptions(dropEvery: dropEvery)
         let publisher = MQTTFleetPublisher(options: publishOptions, statistics: statistics, logger: logger)
-        let labels = try labelsPath.map { try LabelFileWriter(path: $0) }
+        if publishOptions.layout == .perDevice {
+            try PerDeviceConnections.reserve(devices: devices)
+        }
+        let labels = try labelsPath.map { try LabelFileWriter(path: $0, format: labelsFormat) }
         try await publisher.connect()
 
         let stop = StopFlag()
@@ -28,7 +32,7 @@ enum RunCommand {
             FileHandle.standardError.write(Data((line + "\n").utf8))
         }
         let started = ContinuousClock.now
-        var run = SimulationRun(source: source, pacing: pacing, limit: limit, batchSize: publishOptions.window * publishOptions.connections)
+        var run = SimulationRun(source: source, pacing: pacing, limit: limit, batchSize: publishOptions.window * min(options.connections.connectionCount(devices: devices), 16))
         try await run.run(publisher: publisher, labels: labels, stop: stop)
         progress?.stop()
         let elapsed = ContinuousClock.now - started
