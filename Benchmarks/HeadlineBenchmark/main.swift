@@ -12,10 +12,11 @@
 //    difference per active device-metric is the per-series cost beyond the fixed base.
 //
 //   swift build -c release && .build/release/HeadlineBenchmark [messages] [large-fleet-devices]
-//       [--only throughput|latency] [--latency-rate msg/s] [--roles bridge,rollups,…]
+//       [--only throughput|latency] [--latency-rate msg/s] [--roles bridge,rollups,…] [--processor-nice n]
 //
 // `--only` runs one stage (latency alone runs at `--latency-rate`, default 5 000 msg/s), and `--roles` is
-// handed to `kappa run`, so a figure can be taken apart: bridge alone, then with the processors.
+// handed to `kappa run` like `--processor-nice`, so a figure can be taken apart: bridge alone, then with the
+// processors, at their default priority or not.
 import BenchmarkSupport
 import Foundation
 import KappaCore
@@ -25,7 +26,7 @@ import KappaPostgres
 import KappaTestSupport
 import Logging
 
-let valueOptions: Set<String> = ["--only", "--latency-rate", "--roles"]
+let valueOptions: Set<String> = ["--only", "--latency-rate", "--roles", "--processor-nice"]
 let positional: [Int] = {
     var numbers: [Int] = []
     var arguments = CommandLine.arguments.dropFirst()[...]
@@ -39,6 +40,7 @@ let largeFleet = positional.dropFirst().first ?? 100_000
 let onlyStage = option("--only")
 let latencyOnly = onlyStage == "latency"
 let roles = option("--roles")
+let processorNice = option("--processor-nice")
 let fleetDevices = 1_000
 let readingsPerMessage = 3
 let logger: Logger = {
@@ -72,7 +74,7 @@ struct Gateway {
             "run", "--mqtt", broker.url, "--client-id", clientID, "--data-dir", "\(directory)/data",
             "--topic", "\(prefix)/devices/{device}/telemetry=json", "--topic", "\(prefix)/latency/{device}/{metric}=number",
             "--database", database.conninfo, "--disk-floor-mb", "0", "--http", "127.0.0.1:\(httpPort)", "--log-level", "warning",
-        ] + (roles.map { ["--roles", $0] } ?? []), outputFile: "\(directory)/kappa-\(clientID)-\(UInt32.random(in: 0...UInt32.max)).log")
+        ] + (roles.map { ["--roles", $0] } ?? []) + (processorNice.map { ["--processor-nice", $0] } ?? []), outputFile: "\(directory)/kappa-\(clientID)-\(UInt32.random(in: 0...UInt32.max)).log")
         let gateway = Gateway(process: process, httpPort: httpPort)
         let deadline = ContinuousClock.now + .seconds(30)
         while ContinuousClock.now < deadline, process.isRunning {

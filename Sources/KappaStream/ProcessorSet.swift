@@ -9,7 +9,8 @@ public enum ProcessorSet {
     /// One `Service` per role, each with its own PostgreSQL connection, reading `log`'s streams (created
     /// with the default partition counts when missing). Run them in a `ServiceGroup`; the schema must be
     /// migrated first (``SchemaMigrator``). Their figures appear in `status`. New anomaly episodes go to
-    /// `alertSink` (besides PostgreSQL's `NOTIFY kappa_anomalies`) once committed.
+    /// `alertSink` (besides PostgreSQL's `NOTIFY kappa_anomalies`) once committed. With `intake` (the bridge's,
+    /// in the same process) processors far behind give way while it drains a backlog.
     public static func make<Log: PartitionedLog>(
         roles: [ProcessorRole] = ProcessorRole.allCases,
         log: Log,
@@ -18,6 +19,7 @@ public enum ProcessorSet {
         configuration: ProcessorConfiguration = ProcessorConfiguration(),
         status: ProcessorStatus = ProcessorStatus(),
         alertSink: (any AnomalyAlertSink)? = nil,
+        intake: IntakePressure? = nil,
         logger: Logger
     ) throws -> [any Service] {
         let schema = PostgresIdentifier(schema)
@@ -52,7 +54,7 @@ public enum ProcessorSet {
             }
             services.append(ProcessorRunner(
                 name: role.rawValue, stream: stream, database: database, schema: schema,
-                configuration: configuration, status: status, logger: logger, makeProcessor: make
+                configuration: configuration, status: status, intake: intake, logger: logger, makeProcessor: make
             ))
         }
         return services

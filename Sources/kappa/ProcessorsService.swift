@@ -1,4 +1,5 @@
 import Foundation
+import KappaCore
 import KappaLog
 import KappaPostgres
 import KappaStream
@@ -18,6 +19,8 @@ struct ProcessorsService: Service {
     let status: ProcessorStatus
     let health: DatabaseHealth
     let alertSink: (any AnomalyAlertSink)?
+    /// The bridge's, when it runs in this process: processors far behind give way while it drains a backlog.
+    let intake: IntakePressure?
     let logger: Logger
 
     func run() async throws {
@@ -26,7 +29,7 @@ struct ProcessorsService: Service {
         for (role, configuration) in configurations {
             services += try ProcessorSet.make(
                 roles: [role], log: log, database: database, schema: schema,
-                configuration: configuration, status: status, alertSink: alertSink, logger: logger
+                configuration: configuration, status: status, alertSink: alertSink, intake: intake, logger: logger
             )
         }
         let group = ServiceGroup(configuration: .init(services: services.map { .init(service: $0) }, logger: logger))
@@ -176,6 +179,7 @@ struct ProcessorMetrics: ProcessorReporting {
         })
         out.family("kappa_processor_checkpoints_total", .counter, help: "Checkpoints committed.", samples: samples { Double($0.checkpoints) })
         out.family("kappa_processor_postgres_errors_total", .counter, help: "PostgreSQL failures (each retried).", samples: samples { Double($0.postgresErrors) })
+        out.family("kappa_processor_intake_deferrals_total", .counter, help: "20 ms pauses taken while intake drained a broker backlog.", samples: samples { Double($0.intakeDeferrals) })
         out.family("kappa_processor_duplicates_total", .counter, help: "Redelivered readings not counted twice.", samples: samples { Double($0.duplicates) })
         out.family("kappa_processor_late_readings_total", .counter, help: "Readings merged into an already closed bucket.", samples: samples { Double($0.lateReadings) })
         out.family("kappa_processor_undecodable_total", .counter, help: "Log records that did not decode.", samples: samples { Double($0.undecodable) })

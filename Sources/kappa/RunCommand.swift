@@ -43,6 +43,9 @@ struct RunCommand: AsyncParsableCommand {
     @Option(help: ArgumentHelp("Nice value (0-19) of the processor threads, so intake keeps the CPU it needs and the processors catch up from the log when it is quieter; 0 turns this off (default 10).", valueName: "n"))
     var processorNice: Int32 = 10
 
+    @Option(help: ArgumentHelp("While intake drains a broker backlog, processors more than this many records behind put off their work (at most 5 s between checkpoints); -1 never (default 10000).", valueName: "records", visibility: .hidden))
+    var intakeDeferralLag: Int64 = 10_000
+
     @Option(help: ArgumentHelp("Address of the metrics and health endpoints (default: $KAPPA_HTTP, else 127.0.0.1:9464).", valueName: "host:port"))
     var http: String?
 
@@ -55,6 +58,7 @@ struct RunCommand: AsyncParsableCommand {
             settings.maxReadyLagRecords = Int64(readyMaxLag)
             guard (0...19).contains(processorNice) else { throw ConfigurationError("--processor-nice must be 0…19, not \(processorNice)") }
             settings.processors.threadNiceness = processorNice
+            settings.processors.intakeDeferral = intakeDeferralLag < 0 ? nil : IntakeDeferral(lagRecords: intakeDeferralLag)
         } catch let error as ConfigurationError {
             throw ValidationError(error.description)
         }
@@ -98,8 +102,9 @@ struct Gateway: Sendable {
         let deadLetters = try openOrCreate(log, KappaStreams.deadLetters, partitions: KappaStreams.defaultDeadLetterPartitions)
         var services: [any Service] = [LogService(log: log)]
         var bridge: MQTTBridge? = nil
+        let intake = IntakePressure()
         if settings.roles.contains(.bridge) {
-            let made = try MQTTBridge.make(configuration: settings.bridge, readings: readings, deadLetters: deadLetters, logger: logger)
+            let made = try MQTTBridge.make(configuration: settings.bridge, readings: readings, deadLetters: deadLetters, intakePressure: intake, logger: logger)
             bridge = made
             services.append(made)
         }
@@ -126,7 +131,7 @@ struct Gateway: Sendable {
                 ProcessorsService(
                     roles: processorRoles, log: log, database: database, schema: settings.databaseSchema,
                     migrate: settings.migrate, configuration: settings.processors, status: status, health: health,
-                    alertSink: alertSink, logger: logger
+                    alertSink: alertSink, intake: settings.roles.contains(.bridge) ? intake : nil, logger: logger
                 ),
             ] as [any Service], at: 1)
             processors = ProcessorMetrics(status: status, health: health, maxReadyLagRecords: settings.maxReadyLagRecords)

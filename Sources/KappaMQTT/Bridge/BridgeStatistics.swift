@@ -12,10 +12,13 @@ public final class BridgeStatistics: Sendable {
     private let messagesByRoute: [RouteCounter]
     private let deadLettersByReason = Mutex<[String: Int]>([:])
     private let pauseReason = Mutex<String?>(nil)
+    /// Whether intake is draining a backlog, for the processors to give way.
+    public let intakePressure: IntakePressure
 
     /// - Parameter routeCount: how many topic routes the bridge has (messages are counted per route).
-    public init(routeCount: Int) {
+    public init(routeCount: Int, intakePressure: IntakePressure = IntakePressure()) {
         messagesByRoute = (0..<max(routeCount, 0)).map { _ in RouteCounter() }
+        self.intakePressure = intakePressure
     }
 
     public struct Snapshot: Sendable, Equatable {

@@ -31,9 +31,10 @@ public final class MQTTBridge: Service, Sendable {
         configuration: BridgeConfiguration,
         readings: any LogStream,
         deadLetters: any LogStream,
+        intakePressure: IntakePressure = IntakePressure(),
         logger: Logger
     ) throws -> MQTTBridge {
-        let statistics = BridgeStatistics(routeCount: configuration.routes.count)
+        let statistics = BridgeStatistics(routeCount: configuration.routes.count, intakePressure: intakePressure)
         let ingestor = MessageIngestor(
             router: TopicRouter(routes: configuration.routes),
             decoder: PayloadDecoder(limits: configuration.decodingLimits),

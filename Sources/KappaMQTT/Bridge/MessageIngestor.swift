@@ -24,6 +24,8 @@ public final class MessageIngestor: @unchecked Sendable {
     private var records: [LogAppendRecord] = []
     private var pendingDeadLetters: [LogAppendRecord] = []
     private var pendingReasons: [DeadLetterReason] = []
+    /// Messages staged since the last commit: the size of the burst being committed.
+    private var stagedMessages = 0
 
     public init(router: TopicRouter, decoder: PayloadDecoder, readings: any LogStream, deadLetters: any LogStream, statistics: BridgeStatistics) {
         self.router = router
@@ -55,6 +57,7 @@ public final class MessageIngestor: @unchecked Sendable {
     public func stage(topic: String, payload: [UInt8], receivedAt: Timestamp) -> Outcome {
         readings.removeAll(keepingCapacity: true)
         problems.removeAll(keepingCapacity: true)
+        stagedMessages += 1
 
         let match = router.match(topic: topic)
         statistics.messageReceived(bytes: payload.count, route: match?.routeIndex)
@@ -99,10 +102,13 @@ public final class MessageIngestor: @unchecked Sendable {
             statistics.readingsAppended(records.count)
             records.removeAll(keepingCapacity: true)
         }
+        statistics.intakePressure.burstCommitted(messages: stagedMessages)
+        stagedMessages = 0
     }
 
     /// Drops what was staged and not committed (its messages were not acknowledged and come again).
     public func discardPending() {
+        stagedMessages = 0
         records.removeAll(keepingCapacity: true)
         pendingDeadLetters.removeAll(keepingCapacity: true)
         pendingReasons.removeAll(keepingCapacity: true)

@@ -26,11 +26,26 @@ public struct ProcessorConfiguration: Sendable {
     /// thread priorities alone. Processors that fall behind catch up from the log once intake is quieter, and
     /// their lag shows in `/metrics` and `/readyz`.
     public var threadNiceness: Int32 = 0
+    /// While the bridge drains a broker backlog (``IntakePressure``), a processor more than `lagRecords`
+    /// behind defers its reads and checkpoints, for at most `longest` since its last checkpoint, so it keeps
+    /// making progress under an endless backlog. nil never defers.
+    public var intakeDeferral: IntakeDeferral? = IntakeDeferral()
     /// First and longest pause between PostgreSQL retries.
     public var retryInitialDelay: Duration = .milliseconds(200)
     public var retryMaxDelay: Duration = .seconds(10)
 
     public init() {}
+}
+
+/// When a processor gives way to a draining backlog (see ``ProcessorConfiguration/intakeDeferral``).
+public struct IntakeDeferral: Sendable {
+    public var lagRecords: Int64
+    public var longest: Duration
+
+    public init(lagRecords: Int64 = 10_000, longest: Duration = .seconds(5)) {
+        self.lagRecords = lagRecords
+        self.longest = longest
+    }
 }
 
 /// The bounds of one log read (kept apart from KappaLog's type so this configuration stays a plain value).

@@ -20,6 +20,7 @@ final class ProcessorRunner: Service, Sendable {
     private let schema: PostgresIdentifier
     private let configuration: ProcessorConfiguration
     private let status: ProcessorStatus
+    private let intake: IntakePressure?
     private let logger: Logger
     private let makeProcessor: @Sendable () -> any StreamProcessor
 
@@ -30,6 +31,7 @@ final class ProcessorRunner: Service, Sendable {
         schema: PostgresIdentifier,
         configuration: ProcessorConfiguration,
         status: ProcessorStatus,
+        intake: IntakePressure? = nil,
         logger: Logger,
         makeProcessor: @escaping @Sendable () -> any StreamProcessor
     ) {
@@ -39,6 +41,7 @@ final class ProcessorRunner: Service, Sendable {
         self.schema = schema
         self.configuration = configuration
         self.status = status
+        self.intake = intake
         var logger = logger
         logger[metadataKey: StreamLoggingKey.processor] = "\(name)"
         self.logger = logger
@@ -80,9 +83,17 @@ final class ProcessorRunner: Service, Sendable {
         let clock = ContinuousClock()
         let limits = LogReadLimits(maxRecords: configuration.readLimits.maxRecords, maxBytes: configuration.readLimits.maxBytes)
 
+        var lastCheckpoint = clock.now
         while true {
             // After every suspension the loop may be on another pool thread; each one it lands on gives way.
             ThreadNiceness.lowerCurrentThread(to: configuration.threadNiceness)
+            if !Task.isCancelled, shouldDefer(offsets: offsets, since: lastCheckpoint, now: clock.now) {
+                // The lag keeps growing meanwhile, and /metrics and /readyz must show it.
+                report(committed: committed, newestEventTime: newestEventTime, checkpointDuration: nil, counters: processor.counters)
+                status.update(name) { $0.intakeDeferrals += 1 }
+                try? await Task.sleep(for: .milliseconds(20))
+                continue
+            }
             let stopping = Task.isCancelled
             var readAny = false
             if !stopping {
@@ -114,6 +125,7 @@ final class ProcessorRunner: Service, Sendable {
                 guard written != nil else { return }
                 processor.committed()
                 committed = offsets
+                lastCheckpoint = clock.now
                 pending = 0
                 firstPending = nil
                 let duration = clock.now - started
@@ -132,6 +144,19 @@ final class ProcessorRunner: Service, Sendable {
                 await waitForRecords(from: offsets, timeout: max(timeout, .milliseconds(1)))
             }
         }
+    }
+
+    /// Whether to give way to intake now: it is draining a backlog, this processor is far behind anyway,
+    /// and its last checkpoint is recent enough.
+    private func shouldDefer(offsets: [Int64], since lastCheckpoint: ContinuousClock.Instant, now: ContinuousClock.Instant) -> Bool {
+        guard let intake, let deferral = configuration.intakeDeferral, intake.isBacklogged,
+              now - lastCheckpoint < deferral.longest
+        else { return false }
+        var lag: Int64 = 0
+        for (partition, offset) in offsets.enumerated() {
+            lag += max(0, stream.offsets(partition: partition).highWatermark - offset)
+        }
+        return lag > deferral.lagRecords
     }
 
     // MARK: Offsets

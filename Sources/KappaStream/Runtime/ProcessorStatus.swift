@@ -20,6 +20,8 @@ public final class ProcessorStatus: Sendable {
         public var lateReadings: Int64 = 0
         /// Records that did not decode (skipped and counted).
         public var undecodable: Int64 = 0
+        /// Times the processor put off its work for 20 ms while intake drained a broker backlog.
+        public var intakeDeferrals: Int = 0
         /// Whether the processor has resumed from its offsets and is consuming.
         public var isRunning = false
         /// The last PostgreSQL failure, until a checkpoint succeeds again (readiness reports it).
