@@ -12,10 +12,11 @@
 //    difference per active device-metric is the per-series cost beyond the fixed base.
 //
 //   swift build -c release && .build/release/HeadlineBenchmark [messages] [large-fleet-devices]
-//       [--only throughput|latency] [--latency-rate msg/s] [--roles bridge,rollups,…] [--processor-nice n]
+//       [--only throughput|latency|memory] [--latency-rate msg/s] [--roles bridge,rollups,…] [--processor-nice n]
+//       [--intake-deferral-lag records]
 //
 // `--only` runs one stage (latency alone runs at `--latency-rate`, default 5 000 msg/s), and `--roles` is
-// handed to `kappa run` like `--processor-nice`, so a figure can be taken apart: bridge alone, then with the
+// handed to `kappa run` like `--processor-nice` and `--intake-deferral-lag`, so a figure can be taken apart: bridge alone, then with the
 // processors, at their default priority or not.
 import BenchmarkSupport
 import Foundation
@@ -26,7 +27,7 @@ import KappaPostgres
 import KappaTestSupport
 import Logging
 
-let valueOptions: Set<String> = ["--only", "--latency-rate", "--roles", "--processor-nice"]
+let valueOptions: Set<String> = ["--only", "--latency-rate", "--roles", "--processor-nice", "--intake-deferral-lag"]
 let positional: [Int] = {
     var numbers: [Int] = []
     var arguments = CommandLine.arguments.dropFirst()[...]
@@ -41,6 +42,7 @@ let onlyStage = option("--only")
 let latencyOnly = onlyStage == "latency"
 let roles = option("--roles")
 let processorNice = option("--processor-nice")
+let deferralLag = option("--intake-deferral-lag")
 let fleetDevices = 1_000
 let readingsPerMessage = 3
 let logger: Logger = {
@@ -74,7 +76,8 @@ struct Gateway {
             "run", "--mqtt", broker.url, "--client-id", clientID, "--data-dir", "\(directory)/data",
             "--topic", "\(prefix)/devices/{device}/telemetry=json", "--topic", "\(prefix)/latency/{device}/{metric}=number",
             "--database", database.conninfo, "--disk-floor-mb", "0", "--http", "127.0.0.1:\(httpPort)", "--log-level", "warning",
-        ] + (roles.map { ["--roles", $0] } ?? []) + (processorNice.map { ["--processor-nice", $0] } ?? []), outputFile: "\(directory)/kappa-\(clientID)-\(UInt32.random(in: 0...UInt32.max)).log")
+        ] + (roles.map { ["--roles", $0] } ?? []) + (processorNice.map { ["--processor-nice", $0] } ?? [])
+            + (deferralLag.map { ["--intake-deferral-lag", $0] } ?? []), outputFile: "\(directory)/kappa-\(clientID)-\(UInt32.random(in: 0...UInt32.max)).log")
         let gateway = Gateway(process: process, httpPort: httpPort)
         let deadline = ContinuousClock.now + .seconds(30)
         while ContinuousClock.now < deadline, process.isRunning {
@@ -196,77 +199,80 @@ if onlyStage == "throughput" {
 
 // MARK: 2. Latency at half of kappa's rate
 
-let latencyRate = Double(option("--latency-rate") ?? "") ?? throughput.map { min($0.rate / 2, 20_000) } ?? 5_000
-let latencySeconds = 10.0
-let latencyCount = Int(latencyRate * latencySeconds)
-let gateway: Gateway
-if let throughput {
-    gateway = throughput.gateway
-} else {
-    gateway = try await Gateway.start(broker: broker, database: database, directory: directory, clientID: "bench-kappa", prefix: prefix)
-    await gateway.waitUntilConnected()
-}
-// The comparator: a plain mosquitto_sub on the same topics stamps each message as it arrives, in the same run.
-let plainSubscriber = try KappaProcess(executablePath: "/usr/bin/mosquitto_sub", arguments: [
-    "-p", "\(broker.port)", "-q", "1", "-i", "bench-latency-sub", "-t", "\(prefix)/latency/+/+", "-F", "%U %p",
-    "-C", String(latencyCount), "-W", String(Int(latencySeconds) + 60),
-], outputFile: "\(directory)/mosquitto_sub-latency.out")
-try await Task.sleep(for: .milliseconds(500))
-let publisher = try MQTTClient.make(configuration: MQTTConfiguration(port: broker.port, maxInflightMessages: 1_000), logger: logger)
-try publisher.start()
-try await publisher.waitUntilConnected()
-let sampler = Task { () -> [Double] in
-    var ages: [Double] = []
-    let connection = try await database.connect()
-    try? await Task.sleep(for: .seconds(2))
-    while !Task.isCancelled {
-        let rows = try? await connection.query("SELECT extract(epoch FROM clock_timestamp() - max(last_time))::float8 FROM kappa.rollups_1m WHERE device LIKE 'latency-%'")
-        if let row = rows?.first, !row[0].isNull, let age = try? row[0].double { ages.append(age) }
-        try? await Task.sleep(for: .milliseconds(97))
-    }
-    await connection.close()
-    return ages
-}
-let interval = Duration.seconds(1.0 / latencyRate)
-var due = ContinuousClock.now
-for index in 0..<latencyCount {
-    due += interval
-    if due > ContinuousClock.now + .milliseconds(1) { try await Task.sleep(until: due, clock: .continuous) }
-    let microseconds = Timestamp.now().nanosecondsSinceEpoch / 1_000
-    try publisher.publish(topic: "\(prefix)/latency/latency-\(index % 100)/publish_us", payload: Array(String(microseconds).utf8), qos: .atLeastOnce)
-}
-// Sampling stops with the publishing: afterwards the newest reading only gets older.
-sampler.cancel()
-let visibilityAges = (try await sampler.value).sorted()
-try await Task.sleep(for: .seconds(2))
-publisher.disconnect()
-let kappaPeakRSS = peakRSS(pid: gateway.process.pid)
-await gateway.stop()
-guard await plainSubscriber.waitForExit(timeout: .seconds(60)) == 0 else { fatalError("mosquitto_sub (latency) failed:\n\(plainSubscriber.output.suffix(500))") }
-let plainLatencies = plainSubscriber.output.split(separator: "\n").compactMap { line -> Double? in
-    let fields = line.split(separator: " ")
-    guard fields.count == 2, let received = Double(fields[0]), let published = Double(fields[1]) else { return nil }
-    return received * 1e6 - published
-}.sorted()
+if onlyStage == nil || onlyStage == "latency" {
 
-let log = try DiskLog(directory: "\(directory)/data", logger: logger)
-let latencies = try LogContents.readings(of: log.openStream(named: KappaStreams.readings))
-    .filter { $0.device.hasPrefix("latency-") }
-    .map { Double($0.time.nanosecondsSinceEpoch / 1_000) - $0.value }
-    .sorted()
-log.close()
-guard latencies.count >= latencyCount else { fatalError("only \(latencies.count) of \(latencyCount) latency readings reached the log") }
-func latencyLine(_ what: String, _ sorted: [Double]) -> String {
-    String(format: "%@ p50 %6.2f  p99 %6.2f  p99.9 %6.2f  max %6.2f", what, percentile(sorted, 0.5) / 1000, percentile(sorted, 0.99) / 1000,
-           percentile(sorted, 0.999) / 1000, (sorted.last ?? .nan) / 1000)
+    let latencyRate = Double(option("--latency-rate") ?? "") ?? throughput.map { min($0.rate / 2, 20_000) } ?? 5_000
+    let latencySeconds = 10.0
+    let latencyCount = Int(latencyRate * latencySeconds)
+    let gateway: Gateway
+    if let throughput {
+        gateway = throughput.gateway
+    } else {
+        gateway = try await Gateway.start(broker: broker, database: database, directory: directory, clientID: "bench-kappa", prefix: prefix)
+        await gateway.waitUntilConnected()
+    }
+    // The comparator: a plain mosquitto_sub on the same topics stamps each message as it arrives, in the same run.
+    let plainSubscriber = try KappaProcess(executablePath: "/usr/bin/mosquitto_sub", arguments: [
+        "-p", "\(broker.port)", "-q", "1", "-i", "bench-latency-sub", "-t", "\(prefix)/latency/+/+", "-F", "%U %p",
+        "-C", String(latencyCount), "-W", String(Int(latencySeconds) + 60),
+    ], outputFile: "\(directory)/mosquitto_sub-latency.out")
+    try await Task.sleep(for: .milliseconds(500))
+    let publisher = try MQTTClient.make(configuration: MQTTConfiguration(port: broker.port, maxInflightMessages: 1_000), logger: logger)
+    try publisher.start()
+    try await publisher.waitUntilConnected()
+    let sampler = Task { () -> [Double] in
+        var ages: [Double] = []
+        let connection = try await database.connect()
+        try? await Task.sleep(for: .seconds(2))
+        while !Task.isCancelled {
+            let rows = try? await connection.query("SELECT extract(epoch FROM clock_timestamp() - max(last_time))::float8 FROM kappa.rollups_1m WHERE device LIKE 'latency-%'")
+            if let row = rows?.first, !row[0].isNull, let age = try? row[0].double { ages.append(age) }
+            try? await Task.sleep(for: .milliseconds(97))
+        }
+        await connection.close()
+        return ages
+    }
+    let interval = Duration.seconds(1.0 / latencyRate)
+    var due = ContinuousClock.now
+    for index in 0..<latencyCount {
+        due += interval
+        if due > ContinuousClock.now + .milliseconds(1) { try await Task.sleep(until: due, clock: .continuous) }
+        let microseconds = Timestamp.now().nanosecondsSinceEpoch / 1_000
+        try publisher.publish(topic: "\(prefix)/latency/latency-\(index % 100)/publish_us", payload: Array(String(microseconds).utf8), qos: .atLeastOnce)
+    }
+    // Sampling stops with the publishing: afterwards the newest reading only gets older.
+    sampler.cancel()
+    let visibilityAges = (try await sampler.value).sorted()
+    try await Task.sleep(for: .seconds(2))
+    publisher.disconnect()
+    let kappaPeakRSS = peakRSS(pid: gateway.process.pid)
+    await gateway.stop()
+    guard await plainSubscriber.waitForExit(timeout: .seconds(60)) == 0 else { fatalError("mosquitto_sub (latency) failed:\n\(plainSubscriber.output.suffix(500))") }
+    let plainLatencies = plainSubscriber.output.split(separator: "\n").compactMap { line -> Double? in
+        let fields = line.split(separator: " ")
+        guard fields.count == 2, let received = Double(fields[0]), let published = Double(fields[1]) else { return nil }
+        return received * 1e6 - published
+    }.sorted()
+
+    let log = try DiskLog(directory: "\(directory)/data", logger: logger)
+    let latencies = try LogContents.readings(of: log.openStream(named: KappaStreams.readings))
+        .filter { $0.device.hasPrefix("latency-") }
+        .map { Double($0.time.nanosecondsSinceEpoch / 1_000) - $0.value }
+        .sorted()
+    log.close()
+    guard latencies.count >= latencyCount else { fatalError("only \(latencies.count) of \(latencyCount) latency readings reached the log") }
+    func latencyLine(_ what: String, _ sorted: [Double]) -> String {
+        String(format: "%@ p50 %6.2f  p99 %6.2f  p99.9 %6.2f  max %6.2f", what, percentile(sorted, 0.5) / 1000, percentile(sorted, 0.99) / 1000,
+               percentile(sorted, 0.999) / 1000, (sorted.last ?? .nan) / 1000)
+    }
+    print(String(format: "latency at %.0f msg/s for %.0f s (ms):", latencyRate, latencySeconds))
+    print(latencyLine("  publish → in kappa's log:       ", latencies) + "  (goal p99 < 5)")
+    print(latencyLine("  publish → plain mosquitto_sub:  ", plainLatencies) + "  (\(plainLatencies.count) messages)")
+    print(String(format: "  ratio of p99s, kappa / mosquitto_sub: %.2f", percentile(latencies, 0.99) / percentile(plainLatencies, 0.99)))
+    print(String(format: "age of the newest reading visible in rollups_1m (s, %d samples):  p50 %.2f  p99 %.2f  max %.2f  (goal < 2)",
+                 visibilityAges.count, percentile(visibilityAges, 0.5), percentile(visibilityAges, 0.99), visibilityAges.last ?? .nan))
+    print(String(format: "peak RSS of kappa: %.1f MiB", Double(kappaPeakRSS) / 1_048_576))
 }
-print(String(format: "latency at %.0f msg/s for %.0f s (ms):", latencyRate, latencySeconds))
-print(latencyLine("  publish → in kappa's log:       ", latencies) + "  (goal p99 < 5)")
-print(latencyLine("  publish → plain mosquitto_sub:  ", plainLatencies) + "  (\(plainLatencies.count) messages)")
-print(String(format: "  ratio of p99s, kappa / mosquitto_sub: %.2f", percentile(latencies, 0.99) / percentile(plainLatencies, 0.99)))
-print(String(format: "age of the newest reading visible in rollups_1m (s, %d samples):  p50 %.2f  p99 %.2f  max %.2f  (goal < 2)",
-             visibilityAges.count, percentile(visibilityAges, 0.5), percentile(visibilityAges, 0.99), visibilityAges.last ?? .nan))
-print(String(format: "peak RSS of kappa: %.1f MiB", Double(kappaPeakRSS) / 1_048_576))
 
 // MARK: 3. Memory per device-metric
 

@@ -24,6 +24,11 @@ import Testing
             ["rollups_1m"]
         )
         #expect(try columns.first?[0].string.hasPrefix("device,metric,bucket,count,sum,min,max,mean,stddev,first_value,first_time,last_value,last_time") == true)
+        // Anomaly snapshots are stored without compression ('e': external).
+        let storage = try await connection.query(
+            "SELECT attstorage::text FROM pg_attribute WHERE attrelid = '\"Custom Schema\".anomaly_state_v1'::regclass AND attname = 'snapshot'"
+        )
+        #expect(try storage.first?[0].string == "e")
         await connection.close()
     }
 

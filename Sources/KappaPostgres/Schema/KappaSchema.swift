@@ -179,5 +179,19 @@ public enum KappaSchema {
                 PRIMARY KEY (log_partition, log_offset)
             );
             """),
+        // An anomaly snapshot is packed binary that barely compresses; trying to at every checkpoint cost CPU.
+        // New versions' tables are made LIKE the active one, INCLUDING STORAGE, so they keep this.
+        SchemaMigration(version: 7, name: "uncompressed anomaly snapshots", sql: """
+            DO $$
+            DECLARE state_table regclass;
+            BEGIN
+                FOR state_table IN
+                    SELECT c.oid::regclass FROM pg_class c
+                    WHERE c.relnamespace = '{schema}'::regnamespace AND c.relkind = 'r' AND c.relname LIKE 'anomaly\\_state\\_%'
+                LOOP
+                    EXECUTE format('ALTER TABLE %s ALTER COLUMN snapshot SET STORAGE EXTERNAL', state_table);
+                END LOOP;
+            END $$;
+            """),
     ]
 }

@@ -69,13 +69,15 @@ final class AnomalyProcessor: StreamProcessor {
                 PostgresValue(episode.expectedHigh.finite), .text(episode.severity.description),
             ]))
         }
-        for partition in dirtyPartitions.sorted() {
-            statements.append(PostgresStatement(tables.saveSnapshot, [.int64(Int64(partition)), .bytea(pipeline.engines[partition].snapshot())]))
-        }
         for episode in changed.opened {
             statements.append(PostgresStatement("SELECT pg_notify($1, $2)", [.text(Self.notificationChannel), .text(episode.jsonText)]))
         }
-        _ = try await connection.executeBatch(statements)
+        if !statements.isEmpty { _ = try await connection.executeBatch(statements) }
+        // One partition's snapshot at a time: with a large fleet the snapshots of all partitions, and libpq's
+        // copy of each, held at once were most of the gateway's peak memory per series.
+        for partition in dirtyPartitions.sorted() {
+            _ = try await connection.execute(tables.saveSnapshot, [.int64(Int64(partition)), .bytea(pipeline.engines[partition].snapshot())])
+        }
     }
 
     func committed() {
