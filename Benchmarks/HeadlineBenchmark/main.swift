@@ -56,10 +56,15 @@ func percentile(_ sorted: [Double], _ fraction: Double) -> Double {
     return sorted[min(sorted.count - 1, Int((Double(sorted.count) * fraction).rounded(.down)))]
 }
 
-/// Peak resident set of a process, in bytes.
-func peakRSS(pid: Int32) -> Int {
+/// Peak resident set of a process (VmHWM), in bytes.
+func peakRSS(pid: Int32) -> Int { residentBytes(pid: pid, field: "VmHWM:") }
+
+/// Resident set of a process now (after its work, with its state), in bytes.
+func currentRSS(pid: Int32) -> Int { residentBytes(pid: pid, field: "VmRSS:") }
+
+func residentBytes(pid: Int32, field: String) -> Int {
     guard let status = try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8),
-          let line = status.split(separator: "\n").first(where: { $0.hasPrefix("VmHWM:") }),
+          let line = status.split(separator: "\n").first(where: { $0.hasPrefix(field) }),
           let kilobytes = Int(line.split(separator: " ", omittingEmptySubsequences: true).dropFirst().first ?? "")
     else { return 0 }
     return kilobytes * 1024
@@ -281,7 +286,7 @@ guard !latencyOnly else {
     exit(0)
 }
 
-func fleetFootprint(devices: Int, count: Int) async throws -> (peak: Int, deviceMetrics: Int64) {
+func fleetFootprint(devices: Int, count: Int) async throws -> (peak: Int, settled: Int, deviceMetrics: Int64) {
     let database = try await postgres.makeDatabase(prefix: "memory")
     let fleetDirectory = try TemporaryDirectory.make(prefix: "kappa-bench-memory")
     let gateway = try await Gateway.start(broker: broker, database: database, directory: fleetDirectory, clientID: "bench-memory-\(devices)", prefix: "memory\(devices)")
@@ -293,18 +298,23 @@ func fleetFootprint(devices: Int, count: Int) async throws -> (peak: Int, device
         try await Task.sleep(for: .milliseconds(100))
     }
     let peak = peakRSS(pid: gateway.process.pid)
+    // Settled: after a few more (empty) checkpoints, what the state itself holds.
+    try await Task.sleep(for: .seconds(3))
+    let settled = currentRSS(pid: gateway.process.pid)
     let connection = try await database.connect()
     let deviceMetrics = try await connection.query("SELECT count(*) FROM kappa.device_metrics").first?[0].int64 ?? 0
     await connection.close()
     await gateway.stop()
-    return (peak, deviceMetrics)
+    return (peak, settled, deviceMetrics)
 }
 
 let memoryMessages = largeFleet * 2
 let small = try await fleetFootprint(devices: 1_000, count: memoryMessages)
 let large = try await fleetFootprint(devices: largeFleet, count: memoryMessages)
-let perSeries = Double(large.peak - small.peak) / Double(max(1, large.deviceMetrics - small.deviceMetrics))
-print(String(format: "memory, %d messages each: %d device-metrics peak %.1f MiB; %d device-metrics peak %.1f MiB",
-             memoryMessages, small.deviceMetrics, Double(small.peak) / 1_048_576, large.deviceMetrics, Double(large.peak) / 1_048_576))
-print(String(format: "peak RSS per active device-metric beyond the base: %.0f bytes  (goal < 1024)", perSeries))
+let addedSeries = Double(max(1, large.deviceMetrics - small.deviceMetrics))
+print(String(format: "memory, %d messages each: %d device-metrics peak %.1f MiB (settled %.1f); %d device-metrics peak %.1f MiB (settled %.1f)",
+             memoryMessages, small.deviceMetrics, Double(small.peak) / 1_048_576, Double(small.settled) / 1_048_576,
+             large.deviceMetrics, Double(large.peak) / 1_048_576, Double(large.settled) / 1_048_576))
+print(String(format: "RSS per active device-metric beyond the base: peak %.0f bytes, settled %.0f bytes  (goal < 1024)",
+             Double(large.peak - small.peak) / addedSeries, Double(large.settled - small.settled) / addedSeries))
 await postgres.stop()
