@@ -64,7 +64,9 @@ struct BridgeCrashTests {
         }
         try await publishing.value
 
-        // Let the last gateway take in what the broker still holds, then stop it: SIGTERM must exit 0.
+        // Let the last gateway take in what the broker still holds, then stop it: SIGTERM must exit 0. It is
+        // signalled only once connected: a SIGTERM before kappa has set up its handlers ends it like any process.
+        #expect(await gateway.waitForOutput(containing: "MQTT connected", timeout: .seconds(60)), "gateway did not connect:\n\(gateway.output)")
         try await Task.sleep(for: .seconds(1))
         gateway.signal(SIGTERM)
         let status = await gateway.waitForExit()
@@ -76,9 +78,10 @@ struct BridgeCrashTests {
         while !seen.isSuperset(of: -1..<total) && attempt < 20 {
             // Redeliveries of the last session may still wait on the broker: run the gateway once more to drain.
             let drainer = try startGateway(broker: broker, dataDirectory: dataDirectory, clientID: clientID, prefix: prefix, run: 1_000_000 + attempt)
+            #expect(await drainer.waitForOutput(containing: "MQTT connected", timeout: .seconds(60)), "drainer did not connect:\n\(drainer.output)")
             try await Task.sleep(for: .seconds(1))
             drainer.signal(SIGTERM)
-            #expect(await drainer.waitForExit() == 0)
+            #expect(await drainer.waitForExit() == 0, "the drainer should stop cleanly:\n\(drainer.output.suffix(2000))")
             readings = try readingsInLog(dataDirectory)
             seen = Set(readings.map { Int($0.value) })
             attempt += 1
