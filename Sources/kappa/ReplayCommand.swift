@@ -30,7 +30,7 @@ struct ReplayCommand: AsyncParsableCommand {
     @Option(help: ArgumentHelp("Archive: days of raw readings kept (0: all).", valueName: "days")) var archiveRetentionDays: Int?
     @Flag(help: "Exit 0 once caught up with the log (after a final checkpoint) instead of running on live.") var untilCaughtUp = false
     @Option(help: "Milliseconds between checkpoints.") var checkpointMilliseconds = 1000
-    @Option(help: ArgumentHelp("Nice value (0-19) of the replay's threads, so a replay beside a running gateway never slows its intake; on an idle machine it costs nothing (default 10).", valueName: "n"))
+    @Option(help: ArgumentHelp("Nice value (0-19) of the replay's threads, so a replay beside a running gateway never slows its intake; on an idle machine it costs nothing.", valueName: "n"))
     var processorNice: Int32 = 10
     @Option(help: "Records consumed before a checkpoint is forced.") var maxBatch = 50_000
     @Option(help: ArgumentHelp("Milliseconds between progress lines on stderr.", visibility: .hidden)) var progressMilliseconds = 1000

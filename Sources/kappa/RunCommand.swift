@@ -40,7 +40,7 @@ struct RunCommand: AsyncParsableCommand {
     @Option(help: ArgumentHelp("Records of processor lag above which /readyz reports not ready.", valueName: "records"))
     var readyMaxLag = 100_000
 
-    @Option(help: ArgumentHelp("Nice value (0-19) of the processor threads, so intake keeps the CPU it needs and the processors catch up from the log when it is quieter; 0 turns this off (default 10).", valueName: "n"))
+    @Option(help: ArgumentHelp("Nice value (0-19) of the processor threads, so intake keeps the CPU it needs and the processors catch up from the log when it is quieter; 0 turns this off.", valueName: "n"))
     var processorNice: Int32 = 10
 
     @Option(help: ArgumentHelp("While intake drains a broker backlog, processors more than this many records behind put off their work (at most 5 s between checkpoints); -1 never (default 10000).", valueName: "records", visibility: .hidden))
