@@ -55,7 +55,8 @@ echo "== latest values of $device (kappa query latest --device $device)"
 if "$bin/kappa" query --help 2>/dev/null | grep -q anomalies; then
     echo
     echo "== anomalies (kappa query anomalies)"
-    "$bin/kappa" query anomalies | head -20
+    # head closes the pipe early; with pipefail kappa's SIGPIPE must not end the script.
+    { "$bin/kappa" query anomalies || true; } | head -20
 fi
 echo
 echo "== explore: psql $KAPPA_DATABASE   (views: rollups_1m, rollups_1h, rollups_1d, latest, devices, anomalies, dead_letters)"
