@@ -32,12 +32,19 @@ struct ProcessorsService: Service {
                 configuration: configuration, status: status, alertSink: alertSink, intake: intake, logger: logger
             )
         }
-        let group = ServiceGroup(configuration: .init(services: services.map { .init(service: $0) }, logger: logger))
+        // One processor failing for good (its status says why, /readyz reports it) must not end the others,
+        // nor, through the outer group, the bridge's intake.
+        let group = ServiceGroup(configuration: .init(
+            services: services.map { .init(service: $0, successTerminationBehavior: .ignore, failureTerminationBehavior: .ignore) },
+            logger: logger
+        ))
         try await withGracefulShutdownHandler {
             try await group.run()
         } onGracefulShutdown: {
             Task { await group.triggerGracefulShutdown() }
         }
+        // Every processor may have stopped on errors; returning now would end the gateway, bridge included.
+        if !Task.isShuttingDownGracefully { try? await gracefulShutdown() }
     }
 
     /// Migrates (unless told not to) and finds each processor's active output version, retrying while
@@ -179,6 +186,7 @@ struct ProcessorMetrics: ProcessorReporting {
         })
         out.family("kappa_processor_checkpoints_total", .counter, help: "Checkpoints committed.", samples: samples { Double($0.checkpoints) })
         out.family("kappa_processor_postgres_errors_total", .counter, help: "PostgreSQL failures (each retried).", samples: samples { Double($0.postgresErrors) })
+        out.family("kappa_processor_failed", .gauge, help: "1 once the processor stopped on an error retrying cannot cure (see /readyz).", samples: samples { $0.failure == nil ? 0 : 1 })
         out.family("kappa_processor_intake_deferrals_total", .counter, help: "20 ms pauses taken while intake drained a broker backlog.", samples: samples { Double($0.intakeDeferrals) })
         out.family("kappa_processor_duplicates_total", .counter, help: "Redelivered readings not counted twice.", samples: samples { Double($0.duplicates) })
         out.family("kappa_processor_late_readings_total", .counter, help: "Readings merged into an already closed bucket.", samples: samples { Double($0.lateReadings) })
@@ -196,6 +204,9 @@ struct ProcessorMetrics: ProcessorReporting {
         for snapshot in status.snapshots.values.sorted(by: { $0.processor < $1.processor }) {
             if snapshot.lagRecords > maxReadyLagRecords {
                 reasons.append("processor \(snapshot.processor) lags \(snapshot.lagRecords) records behind the log (bound \(maxReadyLagRecords))")
+            }
+            if let failure = snapshot.failure {
+                reasons.append("processor \(snapshot.processor) stopped: \(failure)")
             }
             if let problem = snapshot.databaseProblem {
                 reasons.append("processor \(snapshot.processor): \(problem)")

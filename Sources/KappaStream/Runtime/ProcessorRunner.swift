@@ -52,8 +52,16 @@ final class ProcessorRunner: Service, Sendable {
     var consumerName: String { "processor.\(name).\(configuration.outputVersion)" }
 
     func run() async throws {
-        try await cancelWhenGracefulShutdown {
-            try await self.consume()
+        do {
+            try await cancelWhenGracefulShutdown {
+                try await self.consume()
+            }
+        } catch is CancellationError {
+            throw CancellationError()
+        } catch {
+            status.update(name) { $0.failure = "\(error)" }
+            logger.error("Processor stopped; the bridge and the other processors keep running", metadata: [StreamLoggingKey.error: "\(error)"])
+            throw error
         }
     }
 

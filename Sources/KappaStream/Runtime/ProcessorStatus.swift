@@ -22,6 +22,9 @@ public final class ProcessorStatus: Sendable {
         public var undecodable: Int64 = 0
         /// Times the processor put off its work for 20 ms while intake drained a broker backlog.
         public var intakeDeferrals: Int = 0
+        /// Why the processor stopped for good (an error retrying cannot cure), or nil; the others and the
+        /// bridge keep running, and readiness reports it.
+        public var failure: String?
         /// Whether the processor has resumed from its offsets and is consuming.
         public var isRunning = false
         /// The last PostgreSQL failure, until a checkpoint succeeds again (readiness reports it).
