@@ -80,13 +80,15 @@ struct Gateway {
         let process = try KappaProcess(arguments: [
             "run", "--mqtt", broker.url, "--client-id", clientID, "--data-dir", "\(directory)/data",
             "--topic", "\(prefix)/devices/{device}/telemetry=json", "--topic", "\(prefix)/latency/{device}/{metric}=number",
-            "--database", database.conninfo, "--disk-floor-mb", "0", "--http", "127.0.0.1:\(httpPort)", "--log-level", "warning",
+            "--database", database.conninfo, "--disk-floor-mb", "0", "--http", "127.0.0.1:\(httpPort)", "--log-level", "info",
         ] + (roles.map { ["--roles", $0] } ?? []) + (processorNice.map { ["--processor-nice", $0] } ?? [])
             + (deferralLag.map { ["--intake-deferral-lag", $0] } ?? []), outputFile: "\(directory)/kappa-\(clientID)-\(UInt32.random(in: 0...UInt32.max)).log")
         let gateway = Gateway(process: process, httpPort: httpPort)
         let deadline = ContinuousClock.now + .seconds(30)
+        // Up, and subscribed (the first start makes the persistent session that keeps the backlog).
         while ContinuousClock.now < deadline, process.isRunning {
-            if (try? await HTTPProbe.get("http://127.0.0.1:\(httpPort)/healthz"))?.status == 200 { return gateway }
+            if (try? await HTTPProbe.get("http://127.0.0.1:\(httpPort)/healthz"))?.status == 200,
+               process.output.contains("MQTT subscriptions confirmed") { return gateway }
             try await Task.sleep(for: .milliseconds(50))
         }
         fatalError("kappa run did not start:\n\(process.output.suffix(2000))")

@@ -36,7 +36,8 @@ struct BridgeCrashTests {
         let clientID = "kappa-crash-\(UInt32.random(in: 0...UInt32.max))"
 
         var gateway = try startGateway(broker: broker, dataDirectory: dataDirectory, clientID: clientID, prefix: prefix, run: 0)
-        #expect(await gateway.waitForOutput(containing: "MQTT connected"), "gateway did not connect:\n\(gateway.output)")
+        // Subscribed, not only connected: a new session takes nothing published before its SUBACK.
+        #expect(await gateway.waitForOutput(containing: "MQTT subscriptions confirmed"), "gateway did not subscribe:\n\(gateway.output)")
 
         let publisher = try MQTTClient.make(configuration: MQTTConfiguration(port: broker.port, maxInflightMessages: 50), logger: logger)
         try publisher.start()

@@ -69,6 +69,8 @@ public final class MQTTBridge: Service, Sendable {
             // Recorded now and sent at every CONNACK that finds no session, so a broker that is down at
             // start is no failure: the bridge connects and subscribes when it comes up.
             try await client.subscribe(configuration.subscriptions)
+            // Until now a new session had no subscriptions: what was published before is not ours to take.
+            logger.info("MQTT subscriptions confirmed", metadata: ["mqtt.subscriptions": "\(configuration.subscriptions.map(\.filter))"])
         } catch let error as MQTTError where error.code == .subscriptionRefused {
             await stop()
             throw error

@@ -68,8 +68,11 @@ final class GatewayUnderTest: @unchecked Sendable {
         ] + extraArguments, outputFile: "\(root)/kappa-run-\(runs).log")
         gateway = process
         let deadline = ContinuousClock.now + .seconds(30)
+        // Up, and subscribed: messages published to a new session before its SUBACK reach nobody.
         while ContinuousClock.now < deadline, process.isRunning {
-            if (try? await HTTPProbe.get("\(baseURL)/healthz"))?.status == 200 { return process }
+            if (try? await HTTPProbe.get("\(baseURL)/healthz"))?.status == 200, process.output.contains("MQTT subscriptions confirmed") {
+                return process
+            }
             try await Task.sleep(for: .milliseconds(50))
         }
         throw TestEnvironmentError.serverDidNotStart(name: "kappa run", log: String(process.output.suffix(3000)))
