@@ -133,7 +133,7 @@ struct MQTTBridgeTests {
     /// Runs the bridge's service loop until `body` finishes, then shuts it down gracefully.
     func running<T: Sendable>(_ bridge: MQTTBridge, _ body: () async throws -> T) async throws -> T {
         let service = Task { try await bridge.run() }
-        try await bridge.waitUntilConnected()
+        try await bridge.waitUntilSubscribed()
         do {
             let result = try await body()
             service.cancel()
@@ -211,7 +211,7 @@ struct MQTTBridgeTests {
             try bridge(broker, log: log, clientID: "\(group)-\(index)", prefix: prefix, shareGroup: group)
         }
         let services = bridges.map { bridge in Task { try await bridge.run() } }
-        for bridge in bridges { try await bridge.waitUntilConnected() }
+        for bridge in bridges { try await bridge.waitUntilSubscribed() }
         try await Task.sleep(for: .milliseconds(200))
         let publisher = try await publisher(broker)
         let count = 500

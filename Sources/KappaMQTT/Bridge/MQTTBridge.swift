@@ -18,6 +18,7 @@ public final class MQTTBridge: Service, Sendable {
     private let client: MQTTClient
     private let handler: BridgeMessageHandler
     private let logger: Logger
+    private let subscriptionsConfirmed = Atomic<Bool>(false)
 
     private init(configuration: BridgeConfiguration, statistics: BridgeStatistics, client: MQTTClient, handler: BridgeMessageHandler, logger: Logger) {
         self.configuration = configuration
@@ -53,6 +54,20 @@ public final class MQTTBridge: Service, Sendable {
     public var connectionCount: Int { client.connectionCount }
     public var lastProblem: String? { client.lastProblem }
 
+    /// Whether the broker has confirmed the bridge's subscriptions since it started.
+    public var isSubscribed: Bool { subscriptionsConfirmed.load(ordering: .acquiring) }
+
+    /// Waits until the broker has confirmed the subscriptions: a new session takes nothing published before.
+    public func waitUntilSubscribed(timeout: Duration = .seconds(10)) async throws {
+        let deadline = ContinuousClock.now + timeout
+        while !isSubscribed {
+            guard ContinuousClock.now < deadline else {
+                throw MQTTError(code: .timedOut, message: "the broker did not confirm the subscriptions within \(timeout)")
+            }
+            try await Task.sleep(for: .milliseconds(10))
+        }
+    }
+
     /// Waits until the broker accepted the bridge (tests, readiness).
     public func waitUntilConnected(count: Int = 1, timeout: Duration = .seconds(10)) async throws {
         try await client.waitUntilConnected(count: count, timeout: timeout)
@@ -70,6 +85,7 @@ public final class MQTTBridge: Service, Sendable {
             // start is no failure: the bridge connects and subscribes when it comes up.
             try await client.subscribe(configuration.subscriptions)
             // Until now a new session had no subscriptions: what was published before is not ours to take.
+            subscriptionsConfirmed.store(true, ordering: .releasing)
             logger.info("MQTT subscriptions confirmed", metadata: ["mqtt.subscriptions": "\(configuration.subscriptions.map(\.filter))"])
         } catch let error as MQTTError where error.code == .subscriptionRefused {
             await stop()
