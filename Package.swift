@@ -226,7 +226,7 @@ let package = Package(
         ),
         .testTarget(
             name: "KappaEndToEndTests",
-            dependencies: ["KappaTestSupport", "KappaPostgres", "KappaMQTT", "KappaCore", "KappaLog", "KappaSimulator", .product(name: "Logging", package: "swift-log")],
+            dependencies: ["KappaTestSupport", "KappaPostgres", "KappaMQTT", "KappaCore", "KappaLog", "KappaSimulator", "KappaStream", .product(name: "Logging", package: "swift-log")],
             swiftSettings: swiftSettings
         ),
     ]
