@@ -121,7 +121,7 @@ let package = Package(
         // Benchmarks: executables that print each figure beside its comparator (see Benchmarks/README.md).
         .executableTarget(
             name: "LogBenchmark",
-            dependencies: ["KappaCore", "KappaLog", .product(name: "Logging", package: "swift-log")],
+            dependencies: ["BenchmarkSupport", "KappaCore", "KappaLog", .product(name: "Logging", package: "swift-log")],
             path: "Benchmarks/LogBenchmark",
             swiftSettings: swiftSettings
         ),
@@ -176,7 +176,7 @@ let package = Package(
         ),
         .executableTarget(
             name: "SimulatorBenchmark",
-            dependencies: ["KappaSimulator", "KappaMQTT", "KappaCore", "KappaTestSupport", .product(name: "Logging", package: "swift-log")],
+            dependencies: ["BenchmarkSupport", "KappaSimulator", "KappaMQTT", "KappaCore", "KappaTestSupport", .product(name: "Logging", package: "swift-log")],
             path: "Benchmarks/SimulatorBenchmark",
             swiftSettings: swiftSettings
         ),

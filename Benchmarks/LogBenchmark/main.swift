@@ -1,6 +1,7 @@
 // Append and replay throughput of the embedded log, each beside plain file I/O of the same bytes on the same
 // disk in the same run. Run: swift run -c release LogBenchmark [directory]
 import Dispatch
+import BenchmarkSupport
 import KappaCore
 import KappaLog
 import Logging
@@ -27,10 +28,6 @@ let batches: [[LogAppendRecord]] = (0..<64).map { batch in
         let number = batch * recordsPerBatch + index
         return LogAppendRecord(key: keys[number % keys.count], eventTime: Timestamp(millisecondsSinceEpoch: 1_700_000_000_000 + Int64(number)), value: values[number % values.count])
     }
-}
-
-func seconds(_ duration: Duration) -> Double {
-    Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18
 }
 
 func fresh(_ name: String) -> String {

@@ -15,6 +15,7 @@
 // acknowledgement reusing the last id and the rest are never sent (100 000 lines at QoS 1 delivered 34 480).
 // It is therefore run on chunks of at most 60 000 lines, one process after another, and its time summed.
 import Foundation
+import BenchmarkSupport
 import KappaCore
 import KappaMQTT
 import KappaSimulator
@@ -137,10 +138,6 @@ struct Prepared: MessageSource {
     }
 
     mutating func finish() -> [GroundTruthLabel] { [] }
-}
-
-func seconds(_ duration: Duration) -> Double {
-    Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18
 }
 
 func line(_ name: String, _ measurement: Measurement, comparator: Measurement? = nil) -> String {

@@ -29,12 +29,8 @@ public final class IntakePressure: Sendable {
     public var isBacklogged: Bool {
         let last = lastBacklogBurst.load(ordering: .relaxed)
         guard last != Int64.min else { return false }
-        let (seconds, attoseconds) = window.components
-        return nanosecondsSinceOrigin() - last <= seconds * 1_000_000_000 + attoseconds / 1_000_000_000
+        return nanosecondsSinceOrigin() - last <= window.nanoseconds
     }
 
-    private func nanosecondsSinceOrigin() -> Int64 {
-        let (seconds, attoseconds) = (ContinuousClock.now - origin).components
-        return seconds * 1_000_000_000 + attoseconds / 1_000_000_000
-    }
+    private func nanosecondsSinceOrigin() -> Int64 { (ContinuousClock.now - origin).nanoseconds }
 }

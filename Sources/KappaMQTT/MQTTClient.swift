@@ -2,6 +2,7 @@ import CMosquitto
 import Foundation
 import Logging
 import Synchronization
+import KappaCore
 
 /// An MQTT client over libmosquitto, with its own network thread and automatic reconnection.
 ///
@@ -437,7 +438,7 @@ public final class MQTTClient: Sendable {
     }
 
     private func sleepUnlessStopped(_ delay: Duration) {
-        let deadline = Date().addingTimeInterval(Double(delay.components.seconds) + Double(delay.components.attoseconds) / 1e18)
+        let deadline = Date().addingTimeInterval(delay.seconds)
         wakeup.lock()
         defer { wakeup.unlock() }
         while !shared.withLock({ $0.stopRequested }) && Date() < deadline {

@@ -182,7 +182,7 @@ struct ProcessorMetrics: ProcessorReporting {
         out.family("kappa_processor_lag_records", .gauge, help: "Records in the log not yet committed by the processor.", samples: samples { Double($0.lagRecords) })
         out.family("kappa_processor_lag_seconds", .gauge, help: "Event-time lag of the processor behind the newest record.", samples: samples { $0.lagSeconds })
         out.family("kappa_processor_checkpoint_seconds", .gauge, help: "Duration of the last checkpoint transaction.", samples: samples {
-            $0.lastCheckpointDuration.map { Double($0.components.seconds) + Double($0.components.attoseconds) / 1e18 } ?? 0
+            $0.lastCheckpointDuration?.seconds ?? 0
         })
         out.family("kappa_processor_checkpoints_total", .counter, help: "Checkpoints committed.", samples: samples { Double($0.checkpoints) })
         out.family("kappa_processor_postgres_errors_total", .counter, help: "PostgreSQL failures (each retried).", samples: samples { Double($0.postgresErrors) })

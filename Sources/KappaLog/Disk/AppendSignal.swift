@@ -1,3 +1,5 @@
+import KappaCore
+
 /// A partition's high watermark and the readers waiting for it to pass an offset.
 ///
 /// Appends publish; synchronous waiters sleep on a condition variable, async waiters are continuations.

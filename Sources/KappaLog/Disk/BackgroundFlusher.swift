@@ -1,3 +1,5 @@
+import KappaCore
+
 /// The dedicated thread that syncs partitions on the interval policy and applies retention periodically.
 final class BackgroundFlusher: Sendable {
     private struct State {

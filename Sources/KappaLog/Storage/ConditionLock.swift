@@ -5,6 +5,7 @@ import Musl
 #elseif canImport(Darwin)
 import Darwin
 #endif
+import KappaCore
 
 /// A mutex with a condition variable, for threads that block (group commit, synchronous readers, the flusher).
 ///
@@ -69,9 +70,3 @@ enum MonotonicClock {
     }
 }
 
-extension Duration {
-    var nanoseconds: Int64 {
-        let (seconds, attoseconds) = components
-        return seconds &* 1_000_000_000 &+ attoseconds / 1_000_000_000
-    }
-}

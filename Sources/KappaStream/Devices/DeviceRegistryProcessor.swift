@@ -40,7 +40,7 @@ final class DeviceRegistryProcessor: StreamProcessor {
     }
 
     func prepare(connection: PostgresConnection, stream: any LogStream, offsets: [Int64]) async throws {
-        let seconds = Double(offlineAfter.components.seconds) + Double(offlineAfter.components.attoseconds) / 1e18
+        let seconds = offlineAfter.seconds
         try await connection.execute(
             "INSERT INTO \(settingsTable) (name, value) VALUES ('device_offline_after_seconds', $1) ON CONFLICT (name) DO UPDATE SET value = excluded.value",
             [.text("\(seconds)")]

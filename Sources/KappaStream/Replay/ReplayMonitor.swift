@@ -61,7 +61,7 @@ final class ReplayMonitor: Service, Sendable {
             let committed = partitions.reduce(0) { $0 + $1.committed }
             var rate = 0.0
             if let previous {
-                let seconds = Double((now - previous.at).components.attoseconds) / 1e18 + Double((now - previous.at).components.seconds)
+                let seconds = (now - previous.at).seconds
                 if seconds > 0 { rate = Double(committed - previous.committed) / seconds }
             }
             let caughtUp = partitions.allSatisfy { $0.committed >= target[$0.partition] }

@@ -160,11 +160,16 @@ final class ProcessorRunner: Service, Sendable {
         guard let intake, let deferral = configuration.intakeDeferral, intake.isBacklogged,
               now - lastCheckpoint < deferral.longest
         else { return false }
+        return lag(behind: offsets) > deferral.lagRecords
+    }
+
+    /// Records in the log after `offsets`, over every partition.
+    private func lag(behind offsets: [Int64]) -> Int64 {
         var lag: Int64 = 0
         for (partition, offset) in offsets.enumerated() {
             lag += max(0, stream.offsets(partition: partition).highWatermark - offset)
         }
-        return lag > deferral.lagRecords
+        return lag
     }
 
     // MARK: Offsets
@@ -280,10 +285,7 @@ final class ProcessorRunner: Service, Sendable {
     }
 
     private func report(committed: [Int64], newestEventTime: Timestamp?, checkpointDuration: Duration?, counters: ProcessorCounters) {
-        var lag: Int64 = 0
-        for (partition, offset) in committed.enumerated() {
-            lag += max(0, stream.offsets(partition: partition).highWatermark - offset)
-        }
+        let lag = lag(behind: committed)
         let lagSeconds = lag > 0 ? newestEventTime.map { max(0, Timestamp.now().secondsSinceEpoch - $0.secondsSinceEpoch) } ?? 0 : 0
         status.update(name) { snapshot in
             snapshot.lagRecords = lag
