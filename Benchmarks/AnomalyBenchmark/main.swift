@@ -10,16 +10,7 @@ import KappaStream
 
 // MARK: A fleet's stream: daily cycles, noise, drift, occasional spikes and stuck runs, several cadences
 
-struct Generator {
-    var state: UInt64
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-    mutating func unit() -> Double { Double(next() >> 11) / Double(1 << 53) }
+extension SplitMix64 {
     /// Sum of four uniforms: near-Gaussian noise, cheap enough not to dominate generation.
     mutating func noise() -> Double { (unit() + unit() + unit() + unit() - 2) * 1.7 }
 }
@@ -29,7 +20,7 @@ let metrics = ["temperature", "humidity", "co2"]
 let steps = 200
 let start = Timestamp(secondsSinceEpoch: 1_795_000_000).nanosecondsSinceEpoch
 func makeReadings() -> [Reading] {
-    var random = Generator(state: 42)
+    var random = SplitMix64(seed: 42)
     let deviceNames = (0..<devices).map { String(format: "env-%05d", $0) }
     let phases = (0..<devices).map { _ in random.unit() * 6.28 }
     var readings: [Reading] = []

@@ -81,7 +81,7 @@ import Testing
     }
 
     @Test func numbersMatchTheStandardLibraryOnRandomInputs() {
-        var generator = SplitMix64(state: 42)
+        var generator = SplitMix64(seed: 42)
         for _ in 0..<2_000 {
             let mantissa = UInt64.random(in: 0...UInt64.max, using: &generator) >> UInt64.random(in: 0...60, using: &generator)
             let exponent = Int.random(in: -330...310, using: &generator)

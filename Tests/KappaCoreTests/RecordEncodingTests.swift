@@ -61,7 +61,7 @@ import Testing
     }
 
     @Test func randomGarbageNeverTraps() {
-        var generator = SplitMix64(state: 7)
+        var generator = SplitMix64(seed: 7)
         let seed = ReadingRecord.encode(Self.readings[1])
         for _ in 0..<5_000 {
             var bytes = seed

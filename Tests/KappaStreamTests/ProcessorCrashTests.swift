@@ -63,7 +63,7 @@ import Testing
         _ executable: String, log: TestLog, database: PostgresTestDatabase, highWatermarks: [Int64], total: Int64,
         roles: [ProcessorRole] = roles, seed: UInt64 = 2024
     ) async throws {
-        var random = SplitMix(seed: seed)
+        var random = SplitMix64(seed: seed)
         var killedMidRun = 0
         for _ in 0..<4 {
             let child = try startProcessor(executable, log: log, database: database, roles: roles)

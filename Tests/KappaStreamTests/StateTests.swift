@@ -1,3 +1,4 @@
+import KappaCore
 import Testing
 @testable import KappaStream
 
@@ -22,7 +23,7 @@ import Testing
     }
 
     @Test func chanMergeEqualsOneSequentialPass() {
-        var random = SplitMix(seed: 5)
+        var random = SplitMix64(seed: 5)
         let values = (0..<1000).map { _ in Double(random.next() % 1_000_000) / 7 + 1e6 }
         func cell(_ slice: ArraySlice<Double>, start: Int) -> RollupCell {
             var cell = RollupCell(value: slice.first!, time: Int64(start), isLate: false)

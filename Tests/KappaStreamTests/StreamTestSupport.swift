@@ -60,7 +60,7 @@ struct ReadingScript {
 
     /// The readings in append order; duplicates included. Times are unique per series.
     func readings() -> [Reading] {
-        var random = SplitMix(seed: seed)
+        var random = SplitMix64(seed: seed)
         let base = (Timestamp.now().microsecondsSinceEpoch / 1_000_000 - 3 * 3600) * 1_000_000
         var fresh: [Reading] = []
         for index in 0..<perSeries {
@@ -101,18 +101,6 @@ struct ReadingScript {
         ordered.append(contentsOf: held)
         ordered.append(contentsOf: pendingDuplicates.map(\.reading))
         return ordered
-    }
-}
-
-struct SplitMix {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476C_E5B9_E1CF
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
     }
 }
 

@@ -1,3 +1,4 @@
+import KappaCore
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Musl)

@@ -8,7 +8,7 @@ struct SyntheticFleet {
     var series: [SyntheticSeries] = []
 
     init(devices: Int, seed: UInt64, hours: Double = 8) {
-        var random = SeededGenerator(state: seed)
+        var random = SplitMix64(seed: seed)
         let kinds: [AnomalyLabel.Kind] = [.spike, .dip, .levelShift, .drift, .stuck, .dropout, .noiseBurst]
         for d in 0..<devices {
             // Every device covers the same span, so none falls silent at the end of the stream.
@@ -38,7 +38,7 @@ struct SyntheticFleet {
         }
     }
 
-    static func plant(_ kind: AnomalyLabel.Kind, at: Int, random: inout SeededGenerator) -> Planted {
+    static func plant(_ kind: AnomalyLabel.Kind, at: Int, random: inout SplitMix64) -> Planted {
         switch kind {
         case .spike, .dip: Planted(kind: kind, at: at, length: 1 + Int(random.next() % 3), magnitude: 8 + 8 * random.unit())
         case .levelShift: Planted(kind: kind, at: at, length: 100 + Int(random.next() % 200), magnitude: 6 + 6 * random.unit())

@@ -2,26 +2,6 @@ import Foundation
 import KappaCore
 @testable import KappaStream
 
-/// A small seeded generator (SplitMix64): the same seed gives the same stream on every machine.
-struct SeededGenerator: RandomNumberGenerator {
-    var state: UInt64
-
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-
-    mutating func unit() -> Double { Double(next() >> 11) / Double(1 << 53) }
-
-    mutating func gaussian() -> Double {
-        let u = max(unit(), 1e-300), v = unit()
-        return (-2 * Foundation.log(u)).squareRoot() * cos(2 * .pi * v)
-    }
-}
-
 /// Something planted in a synthetic series, from reading `at` for `length` readings.
 struct Planted {
     var kind: AnomalyLabel.Kind
@@ -49,7 +29,7 @@ struct SyntheticSeries {
     var seed: UInt64 = 1
 
     func times() -> [Timestamp] {
-        var random = SeededGenerator(state: seed ^ 0xA5A5)
+        var random = SplitMix64(seed: seed ^ 0xA5A5)
         var t = start.nanosecondsSinceEpoch
         return (0..<count).map { _ in
             defer { t += Int64(intervalSeconds * (1 + jitter * (random.unit() - 0.5)) * 1e9) }
@@ -58,7 +38,7 @@ struct SyntheticSeries {
     }
 
     func readings() -> [Reading] {
-        var random = SeededGenerator(state: seed)
+        var random = SplitMix64(seed: seed)
         let times = times()
         var result: [Reading] = []
         var stuckValue: Double? = nil

@@ -1,8 +1,8 @@
 /// A small, fast, seeded pseudo-random generator (Steele, Lea and Flood's SplitMix64).
 ///
-/// The simulator's output must be byte-identical for a seed on every machine and run, so it never uses
-/// `SystemRandomNumberGenerator` or `Hasher`; every device owns one of these, seeded from the run's seed
-/// and its index, so devices do not disturb each other's sequences.
+/// Whatever must be the same for a seed on every machine and run (the simulator's fleet, test inputs,
+/// benchmark streams) uses this, never `SystemRandomNumberGenerator` or `Hasher`. The simulator gives every
+/// device its own stream (`init(seed:stream:)`), so devices do not disturb each other's sequences.
 public struct SplitMix64: RandomNumberGenerator, Sendable {
     private var state: UInt64
 
