@@ -1,3 +1,5 @@
+import KappaCore
+
 /// A binary min-heap of "check this series (or device) for silence at this event time".
 ///
 /// Ties are broken by kind and index, never by hashing, so the order in which gaps are reported is the
@@ -15,37 +17,15 @@ struct DeadlineQueue {
         }
     }
 
-    private(set) var entries: [Entry] = []
+    private var heap = MinHeap<Entry>()
 
-    var first: Entry? { entries.first }
+    /// In heap order, as saved in snapshots.
+    var entries: [Entry] { heap.elements }
+    var first: Entry? { heap.min }
 
-    mutating func push(_ entry: Entry) {
-        entries.append(entry)
-        var child = entries.count - 1
-        while child > 0 {
-            let parent = (child - 1) / 2
-            guard entries[child] < entries[parent] else { break }
-            entries.swapAt(child, parent)
-            child = parent
-        }
-    }
+    mutating func push(_ entry: Entry) { heap.push(entry) }
 
-    mutating func popFirst() -> Entry? {
-        guard !entries.isEmpty else { return nil }
-        entries.swapAt(0, entries.count - 1)
-        let first = entries.removeLast()
-        var parent = 0
-        while true {
-            let left = 2 * parent + 1, right = left + 1
-            var smallest = parent
-            if left < entries.count, entries[left] < entries[smallest] { smallest = left }
-            if right < entries.count, entries[right] < entries[smallest] { smallest = right }
-            guard smallest != parent else { break }
-            entries.swapAt(parent, smallest)
-            parent = smallest
-        }
-        return first
-    }
+    mutating func popFirst() -> Entry? { heap.popMin() }
 
     func encode(into writer: inout SnapshotWriter) {
         writer.write(UInt32(entries.count))
@@ -61,11 +41,13 @@ struct DeadlineQueue {
     /// Restores the heap array exactly as it was, so pops come in the same order as in the uninterrupted run.
     init(from reader: inout SnapshotReader, seriesCount: Int, deviceCount: Int) throws(AnomalySnapshotError) {
         let count = try reader.readCount(minimumItemSize: 13)
+        var entries: [Entry] = []
         entries.reserveCapacity(count)
         for _ in 0..<count {
             let entry = Entry(deadline: try reader.read(), isDevice: try reader.read(), index: try reader.read())
             guard entry.index >= 0, Int(entry.index) < (entry.isDevice ? deviceCount : seriesCount) else { throw reader.corrupt() }
             entries.append(entry)
         }
+        heap = MinHeap(heapOrdered: entries)
     }
 }
