@@ -39,7 +39,6 @@ let positional: [Int] = {
 let messageCount = positional.first ?? 100_000
 let largeFleet = positional.dropFirst().first ?? 100_000
 let onlyStage = option("--only")
-let latencyOnly = onlyStage == "latency"
 let roles = option("--roles")
 let processorNice = option("--processor-nice")
 let deferralLag = option("--intake-deferral-lag")
@@ -283,7 +282,7 @@ if onlyStage == nil || onlyStage == "latency" {
 
 // MARK: 3. Memory per device-metric
 
-guard !latencyOnly else {
+guard onlyStage == nil || onlyStage == "memory" else {
     await postgres.stop()
     exit(0)
 }
