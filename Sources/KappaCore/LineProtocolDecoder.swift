@@ -2,7 +2,11 @@
 /// one line per point, `#` comment lines and blank lines skipped.
 ///
 /// Mapping onto readings:
-/// - **device**: the line's `device` tag where it has one, else the topic's `{device}`;
+/// - **device**: the topic's `{device}`. A line's `device` tag is an ordinary tag unless the route sets
+///   `TopicRoute.lineProtocolDeviceTag`; then it names the device. Letting any line name its device by
+///   default would let a publisher allowed only `devices/a/…` write readings for device `b`, defeating
+///   per-device topic ACLs; keeping the tag (rather than dead-lettering the line) loses no data from
+///   publishers such as Telegraf that add it out of habit;
 /// - **metric**: `measurement.field`, except that a field named `value` gives just `measurement`
 ///   (`temperature value=21.5` is metric `temperature`); the topic's `{metric}` is not used;
 /// - **tags**: the topic's tags plus the line's other tags, sorted by key (a line tag wins over a topic
@@ -82,14 +86,15 @@ struct LineProtocolDecoder {
             let value = token(&i, end, stopAtEquals: false)
             guard value.end > value.start else { throw LineError(message: "empty tag value", offset: i) }
             let tagKey = text(key), tagValue = text(value)
-            if tagKey == "device" { device = tagValue } else { lineTags.append(Tag(key: tagKey, value: tagValue)) }
+            if tagKey == "device" && match.lineProtocolDeviceTag { device = tagValue } else { lineTags.append(Tag(key: tagKey, value: tagValue)) }
         }
         let tags = lineTags.isEmpty ? match.tags : mergedTags(lineTags)
         guard i < end, bytes[i] == UInt8(ascii: " ") else { throw LineError(message: "expected a space before the fields", offset: i) }
         while i < end && bytes[i] == UInt8(ascii: " ") { i += 1 }
 
         let firstReading = readings.count
-        var seenFields: [String] = []
+        // A set, not an array: a hostile line of tens of thousands of fields must stay linear.
+        var seenFields: Set<String> = []
         while true {
             let keyToken = token(&i, end, stopAtEquals: true)
             guard keyToken.end > keyToken.start, i < end, bytes[i] == UInt8(ascii: "=") else {
@@ -101,10 +106,9 @@ struct LineProtocolDecoder {
             let valueStart = i
             let value = try fieldValue(&i, end, metric: metric, problems: &problems)
             if let value {
-                if seenFields.contains(field) {
-                    problems.append(DecodeProblem(reason: .duplicateKey, message: "line \(lineNumber): field '\(field)' appears again at byte \(valueStart); the first one is used", field: metric, byteOffset: valueStart))
+                if !seenFields.insert(field).inserted {
+                    problems.append(DecodeProblem(reason: .duplicateKey, message: "line \(lineNumber): field '\(NameLimits.excerpt(field, quoted: false))' appears again at byte \(valueStart); the first one is used", field: metric, byteOffset: valueStart))
                 } else {
-                    seenFields.append(field)
                     readings.append(Reading(device: device, metric: metric, time: receivedAt, value: value, timeSource: .received, tags: tags))
                 }
             }
