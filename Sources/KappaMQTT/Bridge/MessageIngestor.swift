@@ -66,10 +66,12 @@ public final class MessageIngestor: @unchecked Sendable {
         } else {
             problems.append(.unknownTopic(topic, filters: subscribedFilters))
         }
-        for problem in problems {
-            let letter = DeadLetter(topic: topic, payload: payload, receivedAt: receivedAt, problem: problem)
+        // One dead letter per message, its payload capped: a message of many bad elements, or of many
+        // megabytes, must still fit one log batch, or it could never be acknowledged.
+        if !problems.isEmpty {
+            let letter = DeadLetter(topic: topic, payload: payload, receivedAt: receivedAt, problems: problems)
             pendingDeadLetters.append(LogAppendRecord(key: topic, eventTime: receivedAt, value: DeadLetterRecord.encode(letter)))
-            pendingReasons.append(problem.reason)
+            pendingReasons.append(letter.reason)
         }
         var key: [UInt8] = []
         var keyDevice = ""
@@ -80,7 +82,7 @@ public final class MessageIngestor: @unchecked Sendable {
             }
             records.append(LogAppendRecord(key: key, eventTime: reading.time, value: ReadingRecord.encode(reading)))
         }
-        return Outcome(readings: readings.count, deadLetters: problems.count)
+        return Outcome(readings: readings.count, deadLetters: problems.isEmpty ? 0 : 1)
     }
 
     /// Appends everything staged since the last commit: the dead letters, then the readings, each as one
