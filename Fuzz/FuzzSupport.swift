@@ -17,6 +17,7 @@ func checkDecoded(_ readings: [Reading], _ problems: [DecodeProblem], limits: De
     if !problems.isEmpty {
         let letter = DeadLetter(topic: "fuzz", payload: [], receivedAt: fuzzReceivedAt, problems: problems)
         precondition(letter.message.utf8.count < 4_096, "a dead letter's message is not bounded")
+        precondition(!letter.message.utf8.contains(0), "a dead letter's message holds a NUL, which PostgreSQL text cannot store")
     }
 }
 

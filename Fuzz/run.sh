@@ -24,11 +24,13 @@ if [ ! -d "$root/.build/checkouts/swift-log/Sources/Logging" ]; then
     (cd "$root" && swift package resolve)
 fi
 
-build_module() {  # name, source directory
+rebuilt=0
+build_module() {  # name, source directory; a module is rebuilt when its sources or a module before it changed
     local name="$1" sources="$2"
     local newest
     newest="$(find "$sources" -name '*.swift' -newer "$out/lib$name.a" 2>/dev/null | head -1 || true)"
-    if [ -f "$out/lib$name.a" ] && [ -z "$newest" ]; then return; fi
+    if [ -f "$out/lib$name.a" ] && [ -z "$newest" ] && [ "$rebuilt" = 0 ]; then return; fi
+    rebuilt=1
     echo "building $name" >&2
     mapfile -t files < <(find "$sources" -name '*.swift' | sort)
     local flags=("${swift_flags[@]}")

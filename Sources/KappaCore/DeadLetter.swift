@@ -73,10 +73,23 @@ public struct DeadLetter: Hashable, Sendable {
         return text
     }
 
+    /// The message cut to `problemMessageBytes`, control characters written as `\u{N}`: problem messages
+    /// quote names from the payload, and a NUL in a `text` column would stop the dead-letter processor.
     private static func cut(_ message: String) -> String {
-        guard message.utf8.count > problemMessageBytes else { return message }
-        var end = message.utf8.index(message.utf8.startIndex, offsetBy: problemMessageBytes)
-        while end > message.utf8.startIndex && end.samePosition(in: message.unicodeScalars) == nil { end = message.utf8.index(before: end) }
-        return String(message[..<end]) + "…"
+        var text = message
+        if text.unicodeScalars.contains(where: isControl) {
+            text = ""
+            for scalar in message.unicodeScalars {
+                if isControl(scalar) { text += "\\u{\(String(scalar.value, radix: 16))}" } else { text.unicodeScalars.append(scalar) }
+            }
+        }
+        guard text.utf8.count > problemMessageBytes else { return text }
+        var end = text.utf8.index(text.utf8.startIndex, offsetBy: problemMessageBytes)
+        while end > text.utf8.startIndex && end.samePosition(in: text.unicodeScalars) == nil { end = text.utf8.index(before: end) }
+        return String(text[..<end]) + "…"
+    }
+
+    private static func isControl(_ scalar: Unicode.Scalar) -> Bool {
+        scalar.value < 0x20 || (scalar.value >= 0x7F && scalar.value <= 0x9F)
     }
 }

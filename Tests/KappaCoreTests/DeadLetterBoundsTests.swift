@@ -23,6 +23,15 @@ import Testing
         #expect(letter.message.hasSuffix("é…"))
     }
 
+    @Test func controlCharactersInProblemMessagesAreEscaped() {
+        // A NUL key seen twice: the duplicate_key message quotes the key.
+        let result = decode(#"{"a\u0000": 1, "a\u0000": 2}"#)
+        #expect(Set(result.reasons) == [.invalidMetric, .duplicateKey])
+        let letter = DeadLetter(topic: "t", payload: [1], receivedAt: receivedAt, problems: result.problems)
+        #expect(!letter.message.utf8.contains(0))
+        #expect(letter.message.contains("key 'a\\u{0}' appears again"))
+    }
+
     @Test func aLargePayloadKeepsAPrefixItsSizeAndDigest() throws {
         let payload = (0..<1_000).map { UInt8(truncatingIfNeeded: $0) }
         let letter = DeadLetter(topic: "t", payload: payload, receivedAt: receivedAt, problems: [DecodeProblem(reason: .oversizedPayload, message: "m")], cap: 100)
