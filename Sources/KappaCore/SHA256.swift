@@ -84,8 +84,7 @@ public struct SHA256: Sendable {
 
     private mutating func compress(_ bytes: UnsafeRawBufferPointer, at start: Int, schedule w: UnsafeMutableBufferPointer<UInt32>) {
         for t in 0..<16 {
-            let base = start + t * 4
-            w[t] = UInt32(bytes[base]) << 24 | UInt32(bytes[base + 1]) << 16 | UInt32(bytes[base + 2]) << 8 | UInt32(bytes[base + 3])
+            w[t] = UInt32(bigEndian: bytes.loadUnaligned(fromByteOffset: start + t * 4, as: UInt32.self))
         }
         for t in 16..<64 {
             let s0 = w[t - 15].rotatedRight(7) ^ w[t - 15].rotatedRight(18) ^ (w[t - 15] >> 3)

@@ -73,11 +73,13 @@ import Testing
 
 /// A line protocol `device` tag must not override the topic's device unless the route says so.
 @Suite struct LineProtocolDeviceTagTests {
-    @Test func byDefaultTheTopicNamesTheDeviceAndTheTagIsKept() {
-        let result = decode("m,device=other v=1", format: .lineProtocol, device: "mine")
-        #expect(result.problems.isEmpty)
-        #expect(result.readings.map(\.device) == ["mine"])
-        #expect(result.readings.first?.tags == [Tag(key: "device", value: "other")])
+    @Test func byDefaultALineNamingAnotherDeviceIsDeadLetteredAndOtherLinesCount() {
+        let result = decode("m,device=other v=1\nm,device=mine v=2\nm v=3", format: .lineProtocol, device: "mine")
+        #expect(result.reasons == [.invalidDevice])
+        #expect(result.problems.first?.message == "line 1: its device tag 'other' is not the topic's device 'mine'; the topic names the device unless the route allows the tag")
+        #expect(result.readings.map(\.device) == ["mine", "mine"])
+        #expect(result.readings.map(\.value) == [2, 3])
+        #expect(result.readings.allSatisfy { $0.tags.isEmpty }, "a device tag repeating the topic's device is dropped")
     }
 
     @Test func aRouteMayLetTheTagNameTheDevice() throws {

@@ -69,6 +69,10 @@ public struct ImportLineParser: Sendable {
         guard let device = columns.device.map({ fields[$0] }) ?? device, !device.isEmpty,
               let metric = columns.metric.map({ fields[$0] }) ?? metric, !metric.isEmpty
         else { return .failure(ImportProblem("empty device or metric")) }
+        // The same name limits as live intake: a name PostgreSQL cannot store must not reach the log.
+        let names = decoder.limits.names
+        if let flaw = NameLimits.flaw(in: device, maxBytes: names.maxDeviceBytes) { return .failure(ImportProblem("the device id \(flaw)")) }
+        if let flaw = NameLimits.flaw(in: metric, maxBytes: names.maxMetricBytes) { return .failure(ImportProblem("the metric name \(flaw)")) }
         guard let time = Self.time(fields[columns.time]) else {
             return .failure(ImportProblem("'\(fields[columns.time])' is neither an RFC 3339 time nor epoch seconds"))
         }
