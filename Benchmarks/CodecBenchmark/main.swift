@@ -12,7 +12,7 @@ let batchArray = "[" + (0..<10).map { i in
 }.joined(separator: ", ") + "]"
 let bareNumber = "21.5"
 let lineProtocol = (0..<10).map { i in
-    "weather,device=ws1,room=kitchen temperature=2\(i).5,humidity=4\(i)i,pressure=101\(i).25,battery=3.7\(i) \(1_732_400_000_000_000_000 + i * 1_000_000_000)"
+    "weather,device=sensor-0042,room=kitchen temperature=2\(i).5,humidity=4\(i)i,pressure=101\(i).25,battery=3.7\(i) \(1_732_400_000_000_000_000 + i * 1_000_000_000)"
 }.joined(separator: "\n")
 
 struct Telemetry: Decodable {
