@@ -11,8 +11,11 @@ import Logging
 /// for the new bytes); bit 1 patches the real segment of three valid batches instead of replacing it,
 /// at the offset in the next two bytes (little-endian, modulo the segment's size), so the fuzzer reaches
 /// valid batches and CRCs without a binary seed; bit 2 then cuts the segment at the end of the patch.
+/// In memory where the machine has /dev/shm: each run copies a log directory, and disk I/O bounded the rate.
+private let scratch: String = FileManager.default.fileExists(atPath: "/dev/shm") ? "/dev/shm/" : NSTemporaryDirectory()
+
 private let pristine: String = {
-    let directory = NSTemporaryDirectory() + "kappa-fuzz-recovery-\(getpid())"
+    let directory = scratch + "kappa-fuzz-recovery-\(getpid())"
     try? FileManager.default.removeItem(atPath: directory)
     let log = try! DiskLog(directory: directory, configuration: fuzzConfiguration, logger: quietLogger)
     let stream = try! log.createStream(named: "s", partitionCount: 1)
@@ -22,7 +25,7 @@ private let pristine: String = {
         })
     }
     log.close()
-    atexit { try? FileManager.default.removeItem(atPath: NSTemporaryDirectory() + "kappa-fuzz-recovery-\(getpid())") }
+    atexit { try? FileManager.default.removeItem(atPath: scratch + "kappa-fuzz-recovery-\(getpid())") }
     return directory
 }()
 
