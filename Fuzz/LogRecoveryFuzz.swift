@@ -40,12 +40,16 @@ private let fuzzConfiguration: DiskLogConfiguration = {
 private let quietLogger = Logger(label: "fuzz") { _ in SwiftLogNoOpLogHandler() }
 
 
+nonisolated(unsafe) private var runs = 0
+
 @_cdecl("LLVMFuzzerTestOneInput")
 public func fuzzLogRecovery(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
     guard size > 0 else { return 0 }
-    let directory = pristine + "-run"
+    // A fresh directory per run: once in ~590,000 runs, copying over the previous run's removed directory
+    // failed (NSCocoaError 512) in the harness, not in the log; the input did not reproduce it alone.
+    runs += 1
+    let directory = pristine + "-run-\(runs)"
     let files = FileManager.default
-    try? files.removeItem(atPath: directory)
     try! files.copyItem(atPath: pristine, toPath: directory)
     let partition = directory + "/s/p0000"
     let names = try! files.contentsOfDirectory(atPath: partition)
