@@ -45,12 +45,17 @@ nonisolated(unsafe) private var runs = 0
 @_cdecl("LLVMFuzzerTestOneInput")
 public func fuzzLogRecovery(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
     guard size > 0 else { return 0 }
-    // A fresh directory per run: once in ~590,000 runs, copying over the previous run's removed directory
-    // failed (NSCocoaError 512) in the harness, not in the log; the input did not reproduce it alone.
     runs += 1
     let directory = pristine + "-run-\(runs)"
     let files = FileManager.default
-    try! files.copyItem(atPath: pristine, toPath: directory)
+    // libFuzzer's timeout alarm can interrupt the copy (EINTR), which Foundation does not retry: about once in
+    // 500,000 runs that stopped the harness, not the log. Try again from scratch.
+    var attempts = 0
+    while (try? files.copyItem(atPath: pristine, toPath: directory)) == nil {
+        attempts += 1
+        precondition(attempts < 5, "cannot copy the pristine log to \(directory)")
+        try? files.removeItem(atPath: directory)
+    }
     let partition = directory + "/s/p0000"
     let names = try! files.contentsOfDirectory(atPath: partition)
     let segment = partition + "/" + names.first { $0.hasSuffix(".log") }!
