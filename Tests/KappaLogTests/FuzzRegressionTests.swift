@@ -4,10 +4,11 @@ import KappaTestSupport
 import Testing
 @testable import KappaLog
 
-/// Inputs `Fuzz/LogRecoveryFuzz` ran into, kept as tests: whatever bytes a segment holds, opening the log
-/// either fails with a `LogError` or gives a log that reads to its end and takes appends; it never traps.
+/// Inputs from `Fuzz/LogRecoveryFuzz`, kept as tests: whatever bytes a segment holds, opening the log either
+/// fails with a `LogError` or gives a log that reads to its end and takes appends; it never traps.
 @Suite struct FuzzRegressionTests {
-    /// Segment contents: the one the fuzzer stopped on (a single byte, index removed), and its neighbours.
+    /// Segment contents: the one the fuzzer's run stopped on (a single byte, index removed; the stop was EINTR
+    /// in the harness's own file copy, but a one-byte segment is worth keeping), and its neighbours.
     @Test(arguments: [[UInt8]([0x03]), [], [0x00], [UInt8](repeating: 0xFF, count: 7), [UInt8](repeating: 0, count: 61)])
     func tinySegmentsRecoverOrFailCleanly(_ contents: [UInt8]) throws {
         let directory = try TemporaryDirectory()
