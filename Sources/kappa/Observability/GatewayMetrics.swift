@@ -22,6 +22,8 @@ struct GatewayMetrics: Sendable {
                            + [([("template", "(no match)")], Double(stats.messages - stats.messagesByRoute.reduce(0, +)))])
             out.family("kappa_mqtt_payload_bytes_total", .counter, help: "Payload bytes received.", value: Double(stats.payloadBytes))
             out.family("kappa_readings_appended_total", .counter, help: "Readings appended to the log.", value: Double(stats.readings))
+            out.family("kappa_mqtt_redelivered_messages_total", .counter, help: "Messages the broker sent again that the log already held: acknowledged, not stored twice.", value: Double(stats.redeliveredMessages))
+            out.family("kappa_mqtt_redelivered_readings_total", .counter, help: "Readings of redelivered messages not stored twice.", value: Double(stats.redeliveredReadings))
             out.family("kappa_dead_letters_total", .counter, help: "Dead letters appended, by reason.",
                        samples: stats.deadLettersByReason.sorted { $0.key < $1.key }.map { ([("reason", $0.key)], Double($0.value)) })
             out.family("kappa_bridge_paused", .gauge, help: "1 while intake is paused because the log refuses appends.", value: stats.pausedBecause == nil ? 0 : 1)
