@@ -193,5 +193,21 @@ public enum KappaSchema {
                 END LOOP;
             END $$;
             """),
+        // A processor never stops on a record whose output PostgreSQL refuses for its content: it sets the
+        // record aside here, in the transaction that moves its offsets past it.
+        SchemaMigration(version: 8, name: "records processors set aside", sql: """
+            CREATE TABLE {schema}.rejected_records (
+                processor text NOT NULL,
+                output_version text NOT NULL,
+                stream text NOT NULL,
+                log_partition integer NOT NULL,
+                log_offset bigint NOT NULL,
+                rejected_at timestamptz NOT NULL DEFAULT now(),
+                sqlstate text NOT NULL,
+                error text NOT NULL,
+                record bytea NOT NULL,
+                PRIMARY KEY (processor, output_version, stream, log_partition, log_offset)
+            );
+            """),
     ]
 }

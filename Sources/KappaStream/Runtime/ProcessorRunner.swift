@@ -78,7 +78,7 @@ final class ProcessorRunner: Service, Sendable {
 
     private func consume(_ connection: PostgresConnection) async throws {
         guard var offsets = try await retrying("load offsets", connection: connection, { try await self.loadOffsets(connection) }) else { return }
-        let processor = makeProcessor()
+        var processor = makeProcessor()
         guard try await retrying("prepare", connection: connection, { try await processor.prepare(connection: connection, stream: self.stream, offsets: offsets) }) != nil else { return }
         logger.info("Processor resumed", metadata: [StreamLoggingKey.offsets: "\(offsets)"])
         status.update(name) { $0.isRunning = true }
@@ -124,10 +124,26 @@ final class ProcessorRunner: Service, Sendable {
             let due = firstPending.map { clock.now >= $0.advanced(by: configuration.checkpointInterval) } ?? false
             if offsets != committed && (stopping || due || pending >= configuration.maxBatchRecords) {
                 let started = clock.now
-                let written: Void? = try await retrying("checkpoint", connection: connection) {
-                    try await connection.withTransaction { connection in
-                        if processor.hasPendingOutput { try await processor.write(connection: connection) }
-                        try await self.writeOffsets(offsets, previous: committed, connection: connection)
+                var rejected: [RejectedRecord] = []
+                var written: Void?
+                while true {
+                    do {
+                        written = try await retrying("checkpoint", connection: connection) {
+                            try await connection.withTransaction { connection in
+                                if processor.hasPendingOutput { try await processor.write(connection: connection) }
+                                try await RejectedRecordIsolation.store(
+                                    rejected, processor: self.name, version: self.configuration.outputVersion, stream: self.stream.name,
+                                    schema: self.schema, connection: connection
+                                )
+                                try await self.writeOffsets(offsets, previous: committed, connection: connection)
+                            }
+                        }
+                        break
+                    } catch let error as PostgresError where error.dependsOnData && rejected.count < configuration.maxBatchRecords {
+                        // One bad record must not stop every device: find it, set it aside, commit the rest.
+                        guard let replacement = try await setAside(after: error, committed: committed, offsets: offsets,
+                                                                   rejected: &rejected, connection: connection) else { return }
+                        processor = replacement
                     }
                 }
                 guard written != nil else { return }
@@ -170,6 +186,35 @@ final class ProcessorRunner: Service, Sendable {
             lag += max(0, stream.offsets(partition: partition).highWatermark - offset)
         }
         return lag
+    }
+
+    // MARK: Records PostgreSQL refuses
+
+    /// Isolates the records behind a data-dependent error, adds them to `rejected`, and returns a processor
+    /// that has applied the batch without them; nil when shutdown interrupted. Throws `error` when no record
+    /// can be blamed (the write fails whatever is left out).
+    private func setAside(after error: PostgresError, committed: [Int64], offsets: [Int64],
+                          rejected: inout [RejectedRecord], connection: PostgresConnection) async throws -> (any StreamProcessor)? {
+        logger.error("PostgreSQL refused a checkpoint for what its records hold; isolating them", metadata: [StreamLoggingKey.error: "\(error)"])
+        let isolation = RejectedRecordIsolation(stream: stream, makeProcessor: makeProcessor, logger: logger)
+        guard let found = try await retrying("isolate rejected records", connection: connection, {
+            try await isolation.isolate(committed: committed, offsets: offsets, connection: connection)
+        }) else { return nil }
+        let known = Set(rejected.map { LogPosition(partition: $0.partition, offset: $0.offset) })
+        let new = found.filter { !known.contains(LogPosition(partition: $0.partition, offset: $0.offset)) }
+        guard !new.isEmpty else { throw error }
+        for record in new {
+            logger.error("Record set aside: PostgreSQL refuses its output", metadata: [
+                StreamLoggingKey.partition: "\(record.partition)", StreamLoggingKey.offsets: "\(record.offset)", StreamLoggingKey.error: "\(record.error)",
+            ])
+        }
+        rejected += new
+        status.update(name) { $0.rejectedRecords += Int64(new.count) }
+        let skipping = Set(rejected.map { LogPosition(partition: $0.partition, offset: $0.offset) })
+        return try await retrying("replay without rejected records", connection: connection) {
+            let batch = try await isolation.records(from: committed, to: offsets)
+            return try await isolation.replayed(batch, committed: committed, skipping: skipping, connection: connection)
+        }
     }
 
     // MARK: Offsets
@@ -310,4 +355,5 @@ enum StreamLoggingKey {
     static let operation = "kappa.operation"
     static let error = "kappa.error"
     static let retryIn = "kappa.retry_in"
+    static let records = "kappa.records"
 }
