@@ -151,6 +151,8 @@ fi
 pg_bin="${KAPPA_PG_BINDIR:-$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1)}"
 if [ -n "$pg_bin" ] && [ -x "$pg_bin/postgres" ]; then
     as_postgres=()
+    # postgres runs as its own user when we are root, and that user may not enter the checkout (a 0700 home).
+    cd "$work"
     if [ "$(id -u)" -eq 0 ]; then
         chown postgres "$work" && as_postgres=(setpriv --reuid=postgres --regid=postgres --init-groups --)
         cp "$deploy/postgres/kappa.conf" "$work/kappa.conf" && chown postgres "$work/kappa.conf"

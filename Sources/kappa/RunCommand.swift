@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import KappaCore
+import KappaGateway
 import KappaLog
 import KappaMQTT
 import KappaStream
@@ -25,48 +26,33 @@ struct RunCommand: AsyncParsableCommand {
         """
     )
 
-    @OptionGroup var gateway: GatewayOptions
-    @OptionGroup var database: DatabaseOptions
-
-    @Option(help: ArgumentHelp("Comma-separated roles: \(GatewaySettings.Role.allCases.map(\.rawValue).joined(separator: ",")) (default: all).", valueName: "roles"))
-    var roles: String?
-
-    @Option(help: ArgumentHelp("MQTT topic for anomaly alerts; {device}, {metric}, {detector}, {severity} are filled in; '' turns alerts off (default: $KAPPA_ALERT_TOPIC, else alerts/{device}/{metric}).", valueName: "template"))
-    var alertTopic: String?
-
-    @Flag(help: "Do not migrate the database schema on start (run `kappa db migrate` yourself).")
-    var noMigrate = false
-
-    @Option(help: ArgumentHelp("Records of processor lag above which /readyz reports not ready.", valueName: "records"))
-    var readyMaxLag = 100_000
-
-    @Option(help: ArgumentHelp("Nice value (0-19) of the processor threads, so intake keeps the CPU it needs and the processors catch up from the log when it is quieter; 0 turns this off.", valueName: "n"))
-    var processorNice: Int32 = 10
+    @OptionGroup var options: RunOptions
 
     @Option(help: ArgumentHelp("While intake drains a broker backlog, processors more than this many records behind put off their work (at most 5 s between checkpoints); -1 never (default 10000).", valueName: "records", visibility: .hidden))
     var intakeDeferralLag: Int64 = 10_000
 
-    @Option(help: ArgumentHelp("Address of the metrics and health endpoints (default: $KAPPA_HTTP, else 127.0.0.1:9464).", valueName: "host:port"))
-    var http: String?
-
     func run() async throws {
         var settings: GatewaySettings
         do {
-            settings = try GatewaySettings.resolve(options: gateway, database: database, roles: roles, http: http)
-            settings.migrate = !noMigrate
-            settings.alertTopic = alertTopic ?? ProcessInfo.processInfo.environment["KAPPA_ALERT_TOPIC"] ?? MQTTAlertSink.defaultTopic
-            settings.maxReadyLagRecords = Int64(readyMaxLag)
-            guard (0...19).contains(processorNice) else { throw ConfigurationError("--processor-nice must be 0…19, not \(processorNice)") }
-            settings.processors.threadNiceness = processorNice
-            settings.processors.intakeDeferral = intakeDeferralLag < 0 ? nil : IntakeDeferral(lagRecords: intakeDeferralLag)
-        } catch let error as ConfigurationError {
+            let layers = try SettingsLayers.load(flags: options.flags, environment: ProcessInfo.processInfo.environment)
+            settings = try GatewaySettings.resolve(layers)
+        } catch {
             throw ValidationError(error.description)
         }
+        settings.processors.intakeDeferral = intakeDeferralLag < 0 ? nil : IntakeDeferral(lagRecords: intakeDeferralLag)
         let logLevel = settings.logLevel
+        let logFormat = settings.logFormat
         LoggingSystem.bootstrap { label in
-            var handler = StreamLogHandler.standardError(label: label)
-            handler.logLevel = logLevel
-            return handler
+            switch logFormat {
+            case .text:
+                var handler = StreamLogHandler.standardError(label: label)
+                handler.logLevel = logLevel
+                return handler
+            case .json:
+                var handler = JSONLogHandler(label: label)
+                handler.logLevel = logLevel
+                return handler
+            }
         }
         let logger = Logger(label: "kappa")
         let resolved = settings
@@ -118,13 +104,13 @@ struct Gateway: Sendable {
             let health = DatabaseHealth(database: database, logger: logger)
             var alertSink: MQTTAlertSink? = nil
             var alertServices: [any Service] = []
-            if processorRoles.contains(.anomalies), !settings.alertTopic.isEmpty {
+            if processorRoles.contains(.anomalies), !settings.alerts.topic.isEmpty {
                 // A client of its own: alerts must not wait behind the bridge's intake, nor share its session.
                 var alerts = settings.bridge.mqtt
                 alerts.clientID = alerts.clientID.map { "\($0)-alerts" }
                 alerts.cleanSession = true
                 let client = try MQTTClient.make(configuration: alerts, logger: logger)
-                alertSink = MQTTAlertSink(client: client, topicTemplate: settings.alertTopic, logger: logger)
+                alertSink = MQTTAlertSink(client: client, topicTemplate: settings.alerts.topic, logger: logger)
                 alertServices.append(MQTTClientService(client: client))
             }
             services.insert(contentsOf: [health] + alertServices + [
