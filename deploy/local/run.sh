@@ -66,6 +66,7 @@ pids+=($!)
 wait_for 60 curl -sf "http://$KAPPA_HTTP/healthz" -o /dev/null \
     || give_up "kappa run did not answer on http://$KAPPA_HTTP/healthz (port taken? set KAPPA_HTTP)"
 # The broker keeps messages for the gateway's session only from its first SUBACK on (docs/operations.md).
+wait_for 60 grep -q "MQTT connected" "$kappa_log" || give_up "kappa run did not connect to $KAPPA_MQTT"
 wait_for 60 grep -q "MQTT subscriptions confirmed" "$kappa_log" \
     || give_up "kappa run did not confirm its MQTT subscriptions"
 
