@@ -86,6 +86,7 @@ let package = Package(
                 "KappaPostgres",
                 "KappaStream",
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Yams", package: "Yams"),
             ],
             swiftSettings: swiftSettings

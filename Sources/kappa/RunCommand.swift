@@ -95,6 +95,7 @@ struct Gateway: Sendable {
             services.append(made)
         }
         var processors: ProcessorMetrics? = nil
+        var alertCounters: [AlertCounters] = []
         let processorRoles = settings.roles.compactMap { ProcessorRole(rawValue: $0.rawValue) }.sorted { $0.rawValue < $1.rawValue }
         if !processorRoles.isEmpty {
             guard let database = settings.database else {
@@ -102,7 +103,7 @@ struct Gateway: Sendable {
             }
             let status = ProcessorStatus()
             let health = DatabaseHealth(database: database, logger: logger)
-            var alertSink: MQTTAlertSink? = nil
+            var sinks: [any AnomalyAlertSink] = []
             var alertServices: [any Service] = []
             if processorRoles.contains(.anomalies), !settings.alerts.topic.isEmpty {
                 // A client of its own: alerts must not wait behind the bridge's intake, nor share its session.
@@ -110,9 +111,18 @@ struct Gateway: Sendable {
                 alerts.clientID = alerts.clientID.map { "\($0)-alerts" }
                 alerts.cleanSession = true
                 let client = try MQTTClient.make(configuration: alerts, logger: logger)
-                alertSink = MQTTAlertSink(client: client, topicTemplate: settings.alerts.topic, logger: logger)
+                let sink = MQTTAlertSink(client: client, topicTemplate: settings.alerts.topic, logger: logger)
+                sinks.append(sink)
+                alertCounters.append(sink.counters)
                 alertServices.append(MQTTClientService(client: client))
             }
+            if processorRoles.contains(.anomalies), let url = settings.alerts.webhookURL {
+                let webhook = WebhookAlertSink(configuration: .init(url: url, format: settings.alerts.webhookFormat), logger: logger)
+                sinks.append(webhook)
+                alertCounters.append(webhook.counters)
+                alertServices.append(webhook)
+            }
+            let alertSink: (any AnomalyAlertSink)? = sinks.isEmpty ? nil : AlertFanOut(sinks)
             services.insert(contentsOf: [health] + alertServices + [
                 ProcessorsService(
                     roles: processorRoles, log: log, database: database, schema: settings.databaseSchema,
@@ -125,7 +135,7 @@ struct Gateway: Sendable {
         for role in settings.roles where role != .bridge && ProcessorRole(rawValue: role.rawValue) == nil {
             logger.warning("role not available in this build; skipped", metadata: ["kappa.role": "\(role.rawValue)"])
         }
-        let metrics = GatewayMetrics(log: log, streams: [readings, deadLetters], bridge: bridge, processors: processors)
+        let metrics = GatewayMetrics(log: log, streams: [readings, deadLetters], bridge: bridge, processors: processors, alerts: alertCounters)
         services.append(try HTTPEndpoints.application(address: settings.http, metrics: metrics, logger: logger))
         return Gateway(log: log, bridge: bridge, services: services)
     }

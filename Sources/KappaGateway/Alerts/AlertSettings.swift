@@ -9,10 +9,10 @@ public struct AlertSettings: Sendable, Equatable {
 
     /// Empty turns MQTT alerts off.
     public var topic: String
-    public var webhookURL: String?
+    public var webhookURL: WebhookURL?
     public var webhookFormat: WebhookFormat
 
-    public init(topic: String = "alerts/{device}/{metric}", webhookURL: String? = nil, webhookFormat: WebhookFormat = .json) {
+    public init(topic: String = "alerts/{device}/{metric}", webhookURL: WebhookURL? = nil, webhookFormat: WebhookFormat = .json) {
         self.topic = topic
         self.webhookURL = webhookURL
         self.webhookFormat = webhookFormat
@@ -20,12 +20,8 @@ public struct AlertSettings: Sendable, Equatable {
 
     static func resolve(_ read: inout SettingReader) throws(SettingsError) -> AlertSettings {
         typealias Key = GatewaySettingsCatalog
-        let webhook = try read.parse(Key.alertWebhook) { text throws(SettingsError) -> String? in
-            if text.isEmpty { return nil }
-            guard text.hasPrefix("http://") || text.hasPrefix("https://") else {
-                throw SettingsError("must be an http:// URL, not '\(text)'")
-            }
-            return text
+        let webhook = try read.parse(Key.alertWebhook) { text throws(SettingsError) -> WebhookURL? in
+            text.isEmpty ? nil : try WebhookURL(text)
         } ?? nil
         return AlertSettings(
             topic: try read.text(Key.alertTopic)!,
