@@ -135,7 +135,7 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
 
-        // Benchmarks: executables that print each figure beside its comparator (see Benchmarks/README.md).
+        // Benchmarks: executables that print each figure beside its comparator (see the README's "Benchmarks").
         .executableTarget(
             name: "LogBenchmark",
             dependencies: ["BenchmarkSupport", "KappaCore", "KappaLog", .product(name: "Logging", package: "swift-log")],

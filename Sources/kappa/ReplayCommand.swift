@@ -14,10 +14,15 @@ struct ReplayCommand: AsyncParsableCommand {
         commandName: "replay",
         abstract: "Reprocess the log into a new output version of a processor, beside the live one.",
         discussion: """
-            Creates the version's tables (like the active version's), consumes the log from --from and keeps
-            going as a live processor once caught up. Ctrl-C / SIGTERM checkpoints and stops; running the same
-            command again resumes from the version's offsets. Switch readers over with `kappa versions activate`.
+            Creates the version's tables (like the active version's), consumes the log from --from and keeps \
+            going as a live processor once caught up. Ctrl-C / SIGTERM checkpoints and stops; running the same \
+            command again resumes from the version's offsets. Switch readers over with `kappa versions activate`. \
             Works beside a running `kappa run` (the log is then read read-only).
+
+            Example:
+
+            kappa replay rollups --output-version v2 \\
+              --from earliest --rollup-widths 1m,5m,1h
             """
     )
 
