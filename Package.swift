@@ -91,9 +91,16 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        // The exit status convention of both commands (input errors exit 2).
+        .target(
+            name: "KappaCommandLine",
+            dependencies: [.product(name: "ArgumentParser", package: "swift-argument-parser")],
+            swiftSettings: swiftSettings
+        ),
         .executableTarget(
             name: "kappa",
             dependencies: [
+                "KappaCommandLine",
                 "KappaGateway",
                 "KappaCore",
                 "KappaLog",
@@ -125,6 +132,8 @@ let package = Package(
         .executableTarget(
             name: "kappa-sim",
             dependencies: [
+                "KappaCommandLine",
+                "KappaGateway",
                 "KappaSimulator",
                 "KappaCore",
                 "KappaMQTT",

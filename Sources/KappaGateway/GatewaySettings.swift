@@ -40,36 +40,9 @@ public struct GatewaySettings: Sendable {
         typealias Key = GatewaySettingsCatalog
 
         // MQTT
-        var mqtt = try read.parse(Key.mqttURL) { text throws(SettingsError) in
-            do { return try MQTTConfiguration(url: text) } catch { throw SettingsError("\(error)") }
-        }!
+        var mqtt = try MQTTConnectionSettings.resolve(layers)
         mqtt.clientID = try read.text(Key.mqttClientID)
         mqtt.cleanSession = false
-        if let username = try read.text(Key.mqttUsername) { mqtt.username = username }
-        if let (setting, value) = layers.higher(Key.mqttPasswordFile, Key.mqttPassword) {
-            mqtt.password = setting == Key.mqttPassword ? value.text : try Secrets.firstLine(of: value.text, setting, value)
-            if mqtt.username == nil {
-                throw SettingsError(setting, value, "a broker password needs a user name (mqtt://user@host or mqtt.username)")
-            }
-        }
-        mqtt.protocolVersion = try read.parse(Key.mqttProtocol) { text throws(SettingsError) in
-            switch text {
-            case "3.1.1", "311", "3": return .v311
-            case "5", "5.0": return .v5
-            default: throw SettingsError("use 3.1.1 or 5, not '\(text)'")
-            }
-        }!
-        mqtt.keepAlive = .seconds(try read.integer(Key.mqttKeepalive, in: 5...65_535)!)
-        let caFile = try read.path(Key.mqttTLSCA)
-        let certificate = try read.path(Key.mqttTLSCertificate)
-        let key = try read.path(Key.mqttTLSKey)
-        if caFile != nil || certificate != nil || key != nil || mqtt.tls != nil {
-            if (certificate == nil) != (key == nil) {
-                let given = certificate == nil ? Key.mqttTLSKey : Key.mqttTLSCertificate
-                throw SettingsError(given, layers.value(given)!, "a client certificate needs both mqtt.tls.cert_file and mqtt.tls.key_file")
-            }
-            mqtt.tls = MQTTConfiguration.TLS(caFile: caFile, certificateFile: certificate, keyFile: key)
-        }
         let qos = try read.parse(Key.mqttQoS) { text throws(SettingsError) -> MQTTQoS in
             guard text == "1" || text == "2", let qos = MQTTQoS(rawValue: Int32(text)!) else {
                 throw SettingsError("must be 1 or 2, not '\(text)' (at QoS 0 the broker does not resend, so a crash would lose messages)")

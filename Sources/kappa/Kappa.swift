@@ -1,5 +1,5 @@
 import ArgumentParser
-import Foundation
+import KappaCommandLine
 
 @main
 struct Kappa: AsyncParsableCommand {
@@ -22,33 +22,8 @@ struct Kappa: AsyncParsableCommand {
         ]
     )
 
-    /// As ArgumentParser's, except that a usage or validation error (a bad flag, environment variable or
-    /// configuration value) exits 2, the usual status of a command used wrongly, instead of 64.
     static func main() async {
-        var command: any ParsableCommand
-        do {
-            command = try parseAsRoot()
-        } catch {
-            exitOnInputError(error, message: fullMessage(for: error))
-            exit(withError: error)
-        }
-        do {
-            if var asyncCommand = command as? any AsyncParsableCommand {
-                try await asyncCommand.run()
-            } else {
-                try command.run()
-            }
-        } catch {
-            // Found while running (a bad environment variable or file value): the message, without the root's usage.
-            exitOnInputError(error, message: "Error: \(message(for: error))")
-            exit(withError: error)
-        }
-    }
-
-    private static func exitOnInputError(_ error: any Error, message: String) {
-        guard exitCode(for: error) == .validationFailure else { return }
-        FileHandle.standardError.write(Data((message + "\n").utf8))
-        Foundation.exit(2)
+        await mainExitingTwoOnInputError()
     }
 }
 

@@ -10,9 +10,9 @@ struct CommandLineInputTests {
         var output: String
     }
 
-    func kappa(_ arguments: [String], environment: [String: String] = [:]) async throws -> Outcome {
+    func kappa(_ arguments: [String], environment: [String: String] = [:], executable: String = "kappa") async throws -> Outcome {
         let output = "\(try TemporaryDirectory.make(prefix: "kappa-cli"))/output.txt"
-        let process = try KappaProcess(arguments: arguments, environment: environment, outputFile: output)
+        let process = try KappaProcess(executable, arguments: arguments, environment: environment, outputFile: output)
         let status = await process.waitForExit(timeout: .seconds(30))
         return Outcome(status: status, output: process.output)
     }
@@ -49,6 +49,21 @@ struct CommandLineInputTests {
         let run = try await kappa(["run", "--roles", "bridge", "--data-dir", "\(directory)/data"], environment: ["KAPPA_CONFIG": "\(directory)/kappa.yaml"])
         #expect(run.status == 2)
         #expect(run.output.contains("line 3: unknown key 'mqtt.tsl'"), "\(run.output)")
+    }
+
+    @Test("kappa-sim resolves the broker settings like kappa run: the same variables and file, errors exit 2")
+    func simulatorSettings() async throws {
+        let directory = try TemporaryDirectory.make(prefix: "kappa-cli-sim")
+        try "mqtt:\n  url: mqtt://127.0.0.1:1\n  tls:\n    cert_file: /c.pem\n".write(toFile: "\(directory)/kappa.yaml", atomically: true, encoding: .utf8)
+        let file = try await kappa(["--count", "1", "--config", "\(directory)/kappa.yaml"], executable: "kappa-sim")
+        #expect(file.status == 2, "\(file.output)")
+        #expect(file.output.contains("mqtt.tls.cert_file (\(directory)/kappa.yaml, line 4): a client certificate needs both"), "\(file.output)")
+        let password = try await kappa(["--count", "1"], environment: ["KAPPA_MQTT": "mqtt://127.0.0.1:1", "KAPPA_MQTT_PASSWORD": "x"], executable: "kappa-sim")
+        #expect(password.status == 2)
+        #expect(password.output.contains("mqtt.password (environment variable KAPPA_MQTT_PASSWORD): a broker password needs a user name"), "\(password.output)")
+        let flag = try await kappa(["--count", "1", "--password-file", "/nonexistent/password"], executable: "kappa-sim")
+        #expect(flag.status == 2)
+        #expect(flag.output.contains("(flag --password-file): cannot read the password file /nonexistent/password"), "\(flag.output)")
     }
 
     @Test("kappa config show says where each setting came from, and redacts secrets")

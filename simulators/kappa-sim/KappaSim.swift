@@ -1,9 +1,14 @@
 import ArgumentParser
+import KappaCommandLine
 import KappaCore
 import KappaSimulator
 
 @main
 struct KappaSim: AsyncParsableCommand {
+    static func main() async {
+        await mainExitingTwoOnInputError()
+    }
+
     static let configuration = CommandConfiguration(
         commandName: "kappa-sim",
         abstract: "A fleet of simulated MQTT devices: realistic signals, labelled anomalies, chaos, load.",

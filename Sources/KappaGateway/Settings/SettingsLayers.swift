@@ -6,6 +6,8 @@ public struct SettingsLayers: Sendable {
     public var flags: [String: [String]]
     public var environment: [String: String]
     public var file: ConfigurationFile?
+    /// Flags a command spells its own way (kappa-sim's `--password-file`), by setting key, for messages.
+    public var flagNames: [String: String] = [:]
 
     public init(flags: [Setting: [String]] = [:], environment: [String: String] = [:], file: ConfigurationFile? = nil) {
         self.flags = Dictionary(uniqueKeysWithValues: flags.map { ($0.key.key, $0.value) })
@@ -25,7 +27,7 @@ public struct SettingsLayers: Sendable {
     /// The value from the highest layer that sets `setting`, else its default, else nil.
     public func value(_ setting: Setting) -> SettingValue? {
         if let texts = flags[setting.key], !texts.isEmpty, let flag = setting.flag {
-            return SettingValue(texts, origin: .flag(flag))
+            return SettingValue(texts, origin: .flag(flagNames[setting.key] ?? flag))
         }
         if let text = environment[setting.environment] {
             let texts = setting.isList ? text.split(separator: ",").map { String($0).trimmed }.filter { !$0.isEmpty } : [text]
