@@ -80,7 +80,11 @@ public struct GatewaySettings: Sendable {
                     throw SettingsError(Key.database, value, "holds a password: put it in database.password_file, PGPASSWORD or ~/.pgpass")
                 }
             }
-            var configuration = PostgresConfiguration(conninfo: conninfo ?? "")
+            var configuration = PostgresConfiguration(
+                conninfo: conninfo ?? "",
+                applicationName: try read.text(Key.databaseApplicationName)!,
+                connectTimeoutSeconds: try read.integer(Key.databaseConnectTimeout, in: 1...3600)!
+            )
             if let file = layers.value(Key.databasePasswordFile) {
                 configuration.password = try Secrets.firstLine(of: file.text, Key.databasePasswordFile, file)
             }

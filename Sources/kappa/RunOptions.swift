@@ -24,6 +24,12 @@ struct RunOptions: ParsableArguments {
     @Option(name: .customLong("database-sslrootcert"), help: help(Key.databaseSSLRootCert, "path"))
     var databaseSSLRootCert: String?
 
+    @Option(help: help(Key.databaseApplicationName, "name"))
+    var applicationName: String?
+
+    @Option(help: help(Key.databaseConnectTimeout, "seconds"))
+    var connectTimeout: String?
+
     @Flag(inversion: .prefixedNo, help: ArgumentHelp("Migrate the schema on start; --no-migrate leaves it to `kappa db migrate`. Env: KAPPA_MIGRATE. Default: true."))
     var migrate: Bool?
 
@@ -67,6 +73,8 @@ struct RunOptions: ParsableArguments {
         flags[Key.databaseSchema] = schema.map { [$0] }
         flags[Key.databaseSSLMode] = databaseSSLMode.map { [$0] }
         flags[Key.databaseSSLRootCert] = databaseSSLRootCert.map { [$0] }
+        flags[Key.databaseApplicationName] = applicationName.map { [$0] }
+        flags[Key.databaseConnectTimeout] = connectTimeout.map { [$0] }
         flags[Key.databaseMigrate] = migrate.map { [$0 ? "true" : "false"] }
         flags[Key.roles] = roles.map { $0.split(separator: ",").map { String($0) } }
         flags[Key.alertTopic] = alertTopic.map { [$0] }

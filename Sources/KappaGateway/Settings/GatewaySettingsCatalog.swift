@@ -29,6 +29,8 @@ public enum GatewaySettingsCatalog {
     public static let databaseSchema = Setting("database.schema", flag: "--schema", environment: "KAPPA_SCHEMA", default: "kappa", "Schema of kappa's tables and views.")
     public static let databaseSSLMode = Setting("database.sslmode", flag: "--database-sslmode", environment: "KAPPA_DATABASE_SSLMODE", "libpq sslmode: disable, allow, prefer, require, verify-ca or verify-full.")
     public static let databaseSSLRootCert = Setting("database.sslrootcert", flag: "--database-sslrootcert", environment: "KAPPA_DATABASE_SSLROOTCERT", "CA certificate (PEM) that signed the server's certificate (libpq sslrootcert).")
+    public static let databaseApplicationName = Setting("database.application_name", flag: "--application-name", environment: "KAPPA_DATABASE_APPLICATION_NAME", default: "kappa", "application_name PostgreSQL shows for kappa's sessions (pg_stat_activity).")
+    public static let databaseConnectTimeout = Setting("database.connect_timeout_seconds", flag: "--connect-timeout", environment: "KAPPA_DATABASE_CONNECT_TIMEOUT", default: "10", "Seconds to wait for PostgreSQL to answer when connecting.")
     public static let databaseMigrate = Setting("database.migrate", flag: "--migrate", environment: "KAPPA_MIGRATE", default: "true", "Migrate the schema on start (false: run `kappa db migrate` yourself).")
 
     public static let roles = Setting("roles", flag: "--roles", environment: "KAPPA_ROLES", default: "bridge,rollups,anomalies,devices,archive,dead-letters", list: true, "Which parts run in this process.")
@@ -50,7 +52,8 @@ public enum GatewaySettingsCatalog {
         mqttURL, mqttUsername, mqttPassword, mqttPasswordFile, mqttClientID, mqttShareGroup, mqttQoS, mqttProtocol,
         mqttKeepalive, mqttTLSCA, mqttTLSCertificate, mqttTLSKey, topics,
         dataDirectory, logPartitions, logFsync, logDiskFloor, logRetention,
-        database, databasePasswordFile, databaseSchema, databaseSSLMode, databaseSSLRootCert, databaseMigrate,
+        database, databasePasswordFile, databaseSchema, databaseSSLMode, databaseSSLRootCert, databaseApplicationName,
+        databaseConnectTimeout, databaseMigrate,
         roles, http, readyMaxLag, processorNice, logLevel, logFormat,
         alertTopic, alertWebhook, alertWebhookFormat,
         anomaly,
