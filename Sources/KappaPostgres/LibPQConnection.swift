@@ -39,6 +39,7 @@ final class LibPQConnection: @unchecked Sendable {
             parameters.append(("connect_timeout", String(timeout)))
         }
         parameters.append(("dbname", configuration.conninfo))
+        parameters += configuration.parameters.sorted { $0.key < $1.key }.map { ($0.key, $0.value) }
         if let password = configuration.password {
             parameters.append(("password", password))
         }

@@ -18,9 +18,9 @@ struct EvalCommand: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Episode-level precision, recall, F1 and median detection delay, per detector and overall.",
             discussion: """
-                Without --labels, runs the simulator in-process for each seed (every anomaly kind mixed), appends its
-                readings in send order to a temporary log and runs the anomaly processor's pipeline over it. With
-                --labels, evaluates the log in --data-dir against the ground truth `kappa-sim --labels` wrote.
+                Without --labels, runs the simulator in-process for each seed (every anomaly kind mixed), appends \
+                its readings in send order to a temporary log and runs the anomaly processor's pipeline over it. \
+                With --labels, evaluates the log in --data-dir against the ground truth `kappa-sim --labels` wrote.
                 """
         )
 

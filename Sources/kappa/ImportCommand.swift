@@ -10,10 +10,11 @@ struct ImportCommand: ParsableCommand {
         commandName: "import",
         abstract: "Append historical readings from CSV, JSON lines or line protocol files to the log.",
         discussion: """
-            Each reading keeps its own event time and is encoded as the MQTT bridge encodes it, so processors
+            Each reading keeps its own event time and is encoded as the MQTT bridge encodes it, so processors \
             and replays treat it like live data. Needs the log to itself: stop `kappa run` first.
-            csv: a header with time and value columns, plus device and metric (or --device/--metric); time as
-            RFC 3339 or epoch seconds. jsonl and line: one payload per line, decoded like a json or
+
+            csv: a header with time and value columns, plus device and metric (or --device/--metric); time as \
+            RFC 3339 or epoch seconds. jsonl and line: one payload per line, decoded like a json or \
             line_protocol topic of --device (and --metric).
             """
     )

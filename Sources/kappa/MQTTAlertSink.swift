@@ -1,3 +1,4 @@
+import KappaGateway
 import KappaMQTT
 import KappaStream
 import Logging
@@ -13,6 +14,8 @@ struct MQTTAlertSink: AnomalyAlertSink {
     let client: MQTTClient
     let topicTemplate: String
     let logger: Logger
+    /// A publish that fails counts as failed and dropped: there is no retry (the client queues for us).
+    let counters = AlertCounters(sink: "mqtt")
 
     init(client: MQTTClient, topicTemplate: String = Self.defaultTopic, logger: Logger) {
         self.client = client
@@ -32,7 +35,10 @@ struct MQTTAlertSink: AnomalyAlertSink {
         for episode in episodes {
             do {
                 try client.publish(topic: topic(for: episode), payload: Array(episode.jsonText.utf8), qos: .atLeastOnce)
+                counters.recordSent()
             } catch {
+                counters.recordFailed()
+                counters.recordDropped()
                 logger.warning("Could not publish an anomaly alert", metadata: ["kappa.device": "\(episode.device)", "kappa.error": "\(error)"])
             }
         }

@@ -158,8 +158,12 @@ public struct OutputVersions: Sendable {
     /// Lower-case letters, digits and underscores, starting with a letter: the name becomes part of table names.
     public static func validate(_ version: String, processor: String) throws {
         let utf8 = Array(version.utf8)
-        let valid = (1...24).contains(utf8.count) && (UInt8(ascii: "a")...UInt8(ascii: "z")).contains(utf8[0])
-            && utf8.allSatisfy { isIdentifierByte($0) && !(UInt8(ascii: "A")...UInt8(ascii: "Z")).contains($0) }
+        // Not isIdentifierByte: that one also takes `$` and non-ASCII bytes, which PostgreSQL allows in
+        // identifiers but this rule does not.
+        let lowercase = UInt8(ascii: "a")...UInt8(ascii: "z")
+        let digits = UInt8(ascii: "0")...UInt8(ascii: "9")
+        let valid = (1...24).contains(utf8.count) && lowercase.contains(utf8[0])
+            && utf8.allSatisfy { lowercase.contains($0) || digits.contains($0) || $0 == UInt8(ascii: "_") }
         guard valid else {
             throw OutputVersionError(code: .invalidName, processor: processor, version: version, message: "a version name is 1 to 24 lower-case letters, digits or underscores, starting with a letter")
         }

@@ -1,4 +1,5 @@
 import KappaCore
+import KappaGateway
 import KappaLog
 import KappaMQTT
 
@@ -9,6 +10,7 @@ struct GatewayMetrics: Sendable {
     let streams: [DiskStream]
     let bridge: MQTTBridge?
     let processors: ProcessorReporting?
+    var alerts: [AlertCounters] = []
 
     func render() -> String {
         var out = PrometheusText()
@@ -46,6 +48,14 @@ struct GatewayMetrics: Sendable {
         out.family("kappa_log_recovered_tails_total", .counter, help: "Torn or corrupt tails cut off when the log was opened.", value: Double(log.truncatedTailCount))
         out.family("kappa_log_disk_floor_bytes", .gauge, help: "Free disk below which appends are refused.", value: Double(log.diskFloorBytes))
         processors?.renderMetrics(into: &out)
+        if !alerts.isEmpty {
+            out.family("kappa_alerts_sent_total", .counter, help: "Anomaly alerts delivered, by sink (mqtt: handed to the client; webhook: answered 2xx).",
+                       samples: alerts.map { ([("sink", $0.sink)], Double($0.sent)) })
+            out.family("kappa_alerts_failed_total", .counter, help: "Failed attempts to deliver an anomaly alert, by sink (each retry counts).",
+                       samples: alerts.map { ([("sink", $0.sink)], Double($0.failed)) })
+            out.family("kappa_alerts_dropped_total", .counter, help: "Anomaly alerts given up on, by sink (queue full or retries exhausted; the episode stays in PostgreSQL).",
+                       samples: alerts.map { ([("sink", $0.sink)], Double($0.dropped)) })
+        }
         return out.text
     }
 }
