@@ -220,6 +220,22 @@ private func writeRolledLog(_ directory: TemporaryDirectory, records: Int) throw
         #expect(report.problems.count == 1, "the acknowledged loss stays listed")
     }
 
+    @Test func aCrashBetweenRecordingALossAndSkippingItIsFinishedOnceOnOpen() throws {
+        let pristine = try PristineLog()
+        defer { pristine.directory.remove() }
+        try pristine.write(pristine.bytes, after: .crash)
+        let recorded = "kappa-partition-state 1\nnext-offset 20\nclean-shutdown 0\nlost 15 20 1700000000 0 processor archive committed up to offset 20\n"
+        try Data(recorded.utf8).write(to: URL(fileURLWithPath: "\(pristine.partitionDirectory)/partition.state"))
+        for _ in 0..<2 {
+            let log = try pristine.open()
+            let stream = try log.openStream(named: "s")
+            #expect(log.recordedLosses.map(\.offsets) == [15..<20])
+            #expect(stream.offsets(partition: 0).highWatermark >= 20)
+            #expect(try stream.append(key: "k", eventTime: testTime(0), value: [9]).offset >= 20)
+            log.close()
+        }
+    }
+
     @Test func aLogWithoutPartitionStateOpensAsAfterACrash() throws {
         let pristine = try PristineLog()
         defer { pristine.directory.remove() }

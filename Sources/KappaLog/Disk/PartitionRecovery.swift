@@ -196,7 +196,9 @@ extension Partition {
         // After a clean shutdown the mark knows exactly; otherwise the damaged batch's header is the best guess.
         if let corruptTail, !afterCleanShutdown { floor = max(floor, validEnd + corruptTail.claimedRecords) }
         var newLoss: RecordedLoss?
-        if floor > validEnd {
+        // Already recorded when a crash came between recording a loss and creating the segment after it.
+        let recorded = losses.contains { $0.offsets == validEnd..<floor }
+        if floor > validEnd, !recorded {
             var reason = corruptTail.map { "corrupt tail cut by recovery (\($0.reason))" } ?? ""
             if corruptTail == nil {
                 reason = afterCleanShutdown
@@ -218,15 +220,19 @@ extension Partition {
             let partition = Partition(stream: stream, id: id, directory: directory, configuration: configuration, logger: logger, segments: segments, losses: losses + (newLoss.map { [$0] } ?? []))
             return (partition, truncation)
         }
+        if let newLoss {
+            // Recorded before the gap exists: a gap between segments that no recorded loss explains is corruption.
+            losses.append(newLoss)
+            try PartitionState(nextOffset: floor, cleanShutdown: false, losses: losses).store(directory: directory)
+        }
         if segments.isEmpty {
-            segments.append(try createSegment(directory: directory, baseOffset: newLoss == nil ? 0 : floor))
-        } else if newLoss != nil {
+            segments.append(try createSegment(directory: directory, baseOffset: floor > validEnd ? floor : 0))
+        } else if floor > validEnd {
             // The lost offsets stay a gap between two segments: the next segment starts after them.
             try FileSystem.replaceAtomically(SegmentFiles.indexPath(directory: directory, baseOffset: segments[segments.count - 1].index.baseOffset), with: segments[segments.count - 1].index.serialized())
             try segments[segments.count - 1].file.sync()
             segments.append(try createSegment(directory: directory, baseOffset: floor))
         }
-        if let newLoss { losses.append(newLoss) }
         if let active = segments.last {
             // The active segment's index changes with every append; a persisted copy would only go stale.
             try FileSystem.remove(SegmentFiles.indexPath(directory: directory, baseOffset: active.index.baseOffset))
