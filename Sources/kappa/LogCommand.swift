@@ -66,6 +66,9 @@ extension LogCommand {
                     let times = summary.minEventTime.map { "\($0) … \(summary.maxEventTime.map { "\($0)" } ?? "")" } ?? "empty"
                     print("  partition \(partition): offsets \(summary.offsets.start)..<\(summary.offsets.highWatermark) (\(summary.offsets.count) records), \(summary.segmentCount) segments, \(summary.bytes) bytes, event times \(times)")
                 }
+                for loss in log.recordedLosses where loss.stream == name {
+                    print("  LOST \(loss)")
+                }
                 for (group, offsets) in stream.consumerGroups.sorted(by: { $0.key < $1.key }) {
                     print("  consumer \(group): " + offsets.sorted(by: { $0.key < $1.key }).map { "\($0.key)@\($0.value)" }.joined(separator: " "))
                 }
