@@ -95,7 +95,10 @@ struct Gateway: Sendable {
         try FileManager.default.createDirectory(atPath: settings.dataDirectory, withIntermediateDirectories: true)
         let log = try DiskLog(directory: settings.dataDirectory, configuration: settings.log, logger: logger)
         if log.truncatedTailCount > 0 {
-            logger.warning("log recovery cut torn tails", metadata: ["kappa.count": "\(log.truncatedTailCount)"])
+            logger.warning("log recovery cut the end of partitions (see above whether records were lost)", metadata: ["kappa.count": "\(log.truncatedTailCount)"])
+        }
+        for loss in log.recordedLosses where !loss.acknowledged {
+            logger.error("the log lost acknowledged records (not acknowledged yet: /readyz stays not ready)", metadata: ["kappa.loss": "\(loss)"])
         }
         let readings = try openOrCreate(log, KappaStreams.readings, partitions: settings.readingPartitions)
         let deadLetters = try openOrCreate(log, KappaStreams.deadLetters, partitions: KappaStreams.defaultDeadLetterPartitions)

@@ -109,7 +109,8 @@ final class ProcessorRunner: Service, Sendable {
                     var partitionLimits = limits
                     partitionLimits.maxRecords = min(limits.maxRecords, configuration.maxBatchRecords - pending)
                     let result = try await stream.read(partition: partition, from: offsets[partition], limits: partitionLimits)
-                    guard !result.records.isEmpty else { continue }
+                    // Reading into lost offsets (LogStream.ensureNextOffset) returns no records and the offset after them.
+                    guard !result.records.isEmpty else { offsets[partition] = result.nextOffset; continue }
                     for record in result.records {
                         processor.apply(record, partition: partition)
                     }
@@ -228,20 +229,26 @@ final class ProcessorRunner: Service, Sendable {
         )
         var stored: [Int: Int64] = [:]
         for row in rows { stored[try row[0].int] = try row[1].int64 }
-        return try (0..<stream.partitionCount).map { partition in
+        var offsets: [Int64] = []
+        for partition in 0..<stream.partitionCount {
             let range = stream.offsets(partition: partition)
             let offset = stored[partition] ?? range.start
             if offset < range.start {
                 logger.warning("Retention deleted records this processor had not committed; skipping them", metadata: [
                     StreamLoggingKey.partition: "\(partition)", StreamLoggingKey.offsets: "\(offset)..<\(range.start)",
                 ])
-                return range.start
+                offsets.append(range.start)
+                continue
             }
-            guard offset <= range.highWatermark else {
-                throw ProcessorError(code: .offsetsAheadOfLog, processor: name, message: "the database has offset \(offset) for partition \(partition), the log ends at \(range.highWatermark): is this the right data directory?")
+            if offset > range.highWatermark {
+                // The log lost records this processor committed (a corrupt tail cut, a power cut with fsync off).
+                // Appends must go on after them: offsets handed out again would be skipped here as already done.
+                let (stream, reason) = (self.stream, "processor \(name) committed up to offset \(offset)")
+                _ = try await Blocking.run { try stream.ensureNextOffset(partition: partition, atLeast: offset, reason: reason) }
             }
-            return offset
+            offsets.append(offset)
         }
+        return offsets
     }
 
     /// Upserts the offsets that moved; a row that another instance moved meanwhile makes the transaction fail,

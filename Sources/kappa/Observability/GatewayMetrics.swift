@@ -46,6 +46,25 @@ struct GatewayMetrics: Sendable {
         out.family("kappa_log_high_watermark", .gauge, help: "Offset the next record of the partition will get.", samples: highWatermarks)
         out.family("kappa_log_start_offset", .gauge, help: "First offset still stored in the partition.", samples: starts)
         out.family("kappa_log_recovered_tails_total", .counter, help: "Torn or corrupt tails cut off when the log was opened.", value: Double(log.truncatedTailCount))
+        let losses = log.recordedLosses
+        var lostByPartition: [String: (labels: [(String, String)], lost: Int64, unacknowledged: Int64)] = [:]
+        for stream in streams {
+            for partition in 0..<stream.partitionCount {
+                lostByPartition["\(stream.name)/\(partition)"] = ([("stream", stream.name), ("partition", String(partition))], 0, 0)
+            }
+        }
+        for loss in losses {
+            let key = "\(loss.stream)/\(loss.partition)"
+            var entry = lostByPartition[key] ?? ([("stream", loss.stream), ("partition", String(loss.partition))], 0, 0)
+            entry.lost += loss.count
+            if !loss.acknowledged { entry.unacknowledged += loss.count }
+            lostByPartition[key] = entry
+        }
+        let lostSamples = lostByPartition.sorted { $0.key < $1.key }.map(\.value)
+        out.family("kappa_log_records_lost_total", .counter, help: "Acknowledged records the log lost (a corrupt tail cut by recovery, or committed by a processor beyond the log's end), ever; their offsets are never reused.",
+                   samples: lostSamples.map { ($0.labels, Double($0.lost)) })
+        out.family("kappa_log_records_lost_unacknowledged", .gauge, help: "Lost records no operator acknowledged yet (kappa log acknowledge-loss); /readyz is not ready while above 0.",
+                   samples: lostSamples.map { ($0.labels, Double($0.unacknowledged)) })
         out.family("kappa_log_disk_floor_bytes", .gauge, help: "Free disk below which appends are refused.", value: Double(log.diskFloorBytes))
         processors?.renderMetrics(into: &out)
         if !alerts.isEmpty {
