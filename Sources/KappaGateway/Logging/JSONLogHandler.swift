@@ -1,5 +1,6 @@
 import Foundation
 import KappaCore
+import KappaStream
 import Logging
 
 /// `--log-format json`: one JSON object a line on stderr, for log shippers (journald, Loki, Fluent Bit):
@@ -45,20 +46,7 @@ public struct JSONLogHandler: LogHandler {
 
     /// A JSON string literal: quotes, backslashes and control characters escaped.
     static func appendString(_ value: String, to text: inout String) {
-        text += "\""
-        for scalar in value.unicodeScalars {
-            switch scalar {
-            case "\"": text += "\\\""
-            case "\\": text += "\\\\"
-            case "\n": text += "\\n"
-            case "\r": text += "\\r"
-            case "\t": text += "\\t"
-            case _ where scalar.value < 0x20:
-                text += "\\u" + String(repeating: "0", count: 4 - String(scalar.value, radix: 16).count) + String(scalar.value, radix: 16)
-            default: text.unicodeScalars.append(scalar)
-            }
-        }
-        text += "\""
+        JSONText.appendString(value, to: &text)
     }
 
     /// One write(2) per line, so lines of concurrent threads do not interleave.
