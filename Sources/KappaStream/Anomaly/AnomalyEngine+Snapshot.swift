@@ -2,7 +2,8 @@ extension AnomalyEngine {
     /// "KANS" read as a little-endian UInt32.
     static let snapshotMagic: UInt32 = 0x534E_414B
     /// 2: change-point onsets, held detections and settling per device.
-    static let snapshotVersion: UInt16 = 2
+    /// 3: the device-level profile (multivariate detector) per device, each series' slot in it.
+    static let snapshotVersion: UInt16 = 3
 
     /// All detector state as compact little-endian bytes, versioned, in a fixed order (series and devices in
     /// order of first appearance, open episodes sorted), so equal states give equal bytes in any process.

@@ -65,6 +65,7 @@ public struct AnomalyEngine: Sendable {
         foldOrHold(settling ? nil : verdict.changePoint, .changePoint, index, device: device, time, settings, into: &events)
         fold(verdict.rateOfChange, .rateOfChange, index, time, settings, into: &events)
         fold(verdict.flatline, .flatline, index, time, settings, into: &events)
+        observeProfile(series: index, device: device, time: time, value: value, into: &events)
         if settings.enabled.contains(.gap), !series[index].deadlineQueued, let deadline = series[index].cadence.silentAfter(settings) {
             deadlines.push(.init(deadline: deadline, isDevice: false, index: Int32(index)))
             series[index].deadlineQueued = true
@@ -163,6 +164,9 @@ public struct AnomalyEngine: Sendable {
         for device in devices {
             if let gap = device.gap {
                 open.append(gap.episode(device: device.name, metric: AnomalyEpisode.wholeDevice, detector: .gap, closed: false, configuration.defaults))
+            }
+            if let episode = device.profile.episode {
+                open.append(episode.episode(device: device.name, metric: AnomalyEpisode.wholeDevice, detector: .multivariate, closed: false, configuration.defaults))
             }
         }
         return open

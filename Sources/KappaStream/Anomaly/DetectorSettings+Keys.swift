@@ -2,7 +2,8 @@ extension DetectorSettings {
     /// Every configuration key, in the order documentation lists them. `enable.<detector>` (1 or 0) also works.
     public static let keys: [String] = [
         "warmup_readings", "level_smoothing", "trend_smoothing", "scale_smoothing", "residual_clip", "minimum_scale",
-        "spike_z", "change_slack", "change_threshold", "change_cap", "state_change_metrics", "state_change_settle_seconds", "min", "max", "max_rate_per_second",
+        "spike_z", "change_slack", "change_threshold", "change_cap", "state_change_metrics", "state_change_settle_seconds",
+        "device_smoothing", "device_learning", "device_warmup_instants", "device_alarm", "device_release", "device_close_instants", "min", "max", "max_rate_per_second",
         "flatline_min_readings", "flatline_min_seconds", "flatline_chance",
         "gap_factor", "gap_min_seconds", "gap_warmup_intervals",
         "close_after_normal_readings", "close_after_seconds", "critical_factor", "update_growth",
@@ -48,6 +49,12 @@ extension DetectorSettings {
             guard value != 1 else { throw invalid() }
             stateChangeMetrics = try count()
         case "state_change_settle_seconds": stateChangeSettleNanoseconds = try nanoseconds()
+        case "device_smoothing": deviceSmoothing = try fraction()
+        case "device_learning": deviceLearning = try fraction()
+        case "device_warmup_instants": deviceWarmupInstants = try count()
+        case "device_alarm": deviceAlarm = try positive()
+        case "device_release": deviceRelease = try positive()
+        case "device_close_instants": deviceCloseInstants = max(1, try count())
         case "min": minimum = value
         case "max": maximum = value
         case "max_rate_per_second": maximumRatePerSecond = try positive()
@@ -92,6 +99,12 @@ extension DetectorSettings {
         case "change_cap": changeCap
         case "state_change_metrics": Double(stateChangeMetrics)
         case "state_change_settle_seconds": Double(stateChangeSettleNanoseconds) / 1e9
+        case "device_smoothing": deviceSmoothing
+        case "device_learning": deviceLearning
+        case "device_warmup_instants": Double(deviceWarmupInstants)
+        case "device_alarm": deviceAlarm
+        case "device_release": deviceRelease
+        case "device_close_instants": Double(deviceCloseInstants)
         case "min": minimum
         case "max": maximum
         case "max_rate_per_second": maximumRatePerSecond

@@ -41,6 +41,20 @@ public struct DetectorSettings: Hashable, Sendable {
     /// which a lagging quantity does not make, are still reported.
     public var stateChangeSettleNanoseconds: Int64 = 1_200_000_000_000
 
+    // Device-level (multivariate) detection, ``DeviceProfile``. Device-wide: read from the configuration's defaults.
+    /// Share of each reading taken into a metric's short smoothing (about 2 / this readings are averaged).
+    public var deviceSmoothing: Double = 0.1
+    /// Share of each smoothed level taken into the long-run picture once warmed up (its memory, in readings).
+    public var deviceLearning: Double = 0.002
+    /// Instants (a device's readings of one event time) learnt before the device detector may alarm.
+    public var deviceWarmupInstants: Int = 100
+    /// The device score (in long-run deviations) that opens a device-level episode.
+    public var deviceAlarm: Double = 8
+    /// The score below which an instant counts as normal for closing, and a metric may learn during an episode.
+    public var deviceRelease: Double = 3
+    /// Normal instants in a row that close a device-level episode.
+    public var deviceCloseInstants: Int = 10
+
     // Thresholds: off unless set.
     public var minimum: Double? = nil
     public var maximum: Double? = nil

@@ -12,6 +12,10 @@ struct SeriesState {
     var openEpisodes: UInt8 = 0
     /// Whether the deadline queue holds an entry for this series.
     var deadlineQueued = false
+    /// The series' place in its device's profile; `unassigned` until its first reading, `outside` when full.
+    var profileSlot = SeriesState.unassigned
+    static let unassigned: Int8 = -1
+    static let outside: Int8 = -2
 
     init(device: Int32, settingsIndex: Int32) {
         self.device = device
@@ -96,6 +100,7 @@ struct SeriesState {
         writer.write(lastValue)
         writer.write(openEpisodes)
         writer.write(deadlineQueued)
+        writer.write(profileSlot)
     }
 
     init(from reader: inout SnapshotReader, settingsIndex: Int32) throws(AnomalySnapshotError) {
@@ -108,6 +113,7 @@ struct SeriesState {
         lastValue = try reader.read()
         openEpisodes = try reader.read()
         deadlineQueued = try reader.read()
+        profileSlot = try reader.read()
     }
 }
 
@@ -122,6 +128,7 @@ struct DeviceState {
     var pendingTime: Int64 = 0
     /// Until this event time the device is settling after a change of operating state.
     var settlingUntil = Int64.min
+    var profile = DeviceProfile()
 
     init(name: String) { self.name = name }
 
@@ -135,6 +142,7 @@ struct DeviceState {
         writer.write(pendingTime)
         writer.write(UInt32(pending.count))
         for detection in pending { detection.encode(into: &writer) }
+        profile.encode(into: &writer)
     }
 
     init(from reader: inout SnapshotReader) throws(AnomalySnapshotError) {
@@ -146,6 +154,7 @@ struct DeviceState {
         pendingTime = try reader.read()
         let count = try reader.readCount(minimumItemSize: 45)
         for _ in 0..<count { pending.append(try PendingDetection(from: &reader)) }
+        profile = try DeviceProfile(from: &reader)
     }
 }
 
