@@ -4,7 +4,9 @@
 /// arrives, or at the end of a finite stream; so the score sees all metrics of the instant, and replay judges
 /// the same instants with the same readings.
 extension AnomalyEngine {
-    mutating func observeProfile(series index: Int, device: Int, time: Int64, value: Double, into events: inout [AnomalyEvent]) {
+    mutating func observeProfile(
+        series index: Int, device: Int, time: Int64, value: Double, residualZ: Double, into events: inout [AnomalyEvent]
+    ) {
         let settings = configuration.defaults
         guard settings.enabled.contains(.multivariate) else { return }
         if series[index].profileSlot == SeriesState.unassigned {
@@ -17,7 +19,7 @@ extension AnomalyEngine {
             devices[device].profile.instantTime = time
             devices[device].profile.instantJudged = false
         }
-        devices[device].profile.observe(slot: Int(slot), value: value, settings)
+        devices[device].profile.observe(slot: Int(slot), value: value, residualZ: residualZ, settings)
     }
 
     /// Scores the device's gathered instant, once, and opens, extends or closes its device-level episode.

@@ -2,7 +2,8 @@ extension AnomalyEngine {
     /// "KANS" read as a little-endian UInt32.
     static let snapshotMagic: UInt32 = 0x534E_414B
     /// 2: change-point onsets, held detections and settling per device.
-    /// 3: the device-level profile (multivariate detector) per device, each series' slot in it.
+    /// 3: the device-level profile (multivariate detector) per device, each series' slot in it, its tail
+    /// quantile; arrival counts for judging silence by arrival.
     static let snapshotVersion: UInt16 = 3
 
     /// All detector state as compact little-endian bytes, versioned, in a fixed order (series and devices in
@@ -13,6 +14,7 @@ extension AnomalyEngine {
         writer.write(Self.snapshotMagic)
         writer.write(Self.snapshotVersion)
         writer.write(watermark)
+        writer.write(arrivals)
         writer.write(UInt32(devices.count))
         for device in devices { device.encode(into: &writer) }
         writer.write(UInt32(series.count))
@@ -50,6 +52,7 @@ extension AnomalyEngine {
             )
         }
         restored.watermark = try reader.read()
+        restored.arrivals = try reader.read()
         let deviceCount = try reader.readCount(minimumItemSize: 38)
         for index in 0..<deviceCount {
             let device = try DeviceState(from: &reader)

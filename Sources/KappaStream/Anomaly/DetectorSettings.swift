@@ -18,15 +18,19 @@ public struct DetectorSettings: Hashable, Sendable {
     /// A floor under the noise scale, in the metric's units (a constant signal has none of its own).
     public var minimumScale: Double = 0
 
+    /// How fast a series' own 99.9th percentile of |z| is learnt (z units per exceedance); 0 judges every
+    /// series as if its noise were Gaussian.
+    public var tailStep: Double = 0.5
+
     // Spike and dip.
     /// |z| at or above which a reading is a spike or dip.
     public var spikeZ: Double = 6
 
     // Change point: two-sided CUSUM of the standardised residual.
     /// Slack per reading, in scales: shifts smaller than about twice this go unflagged.
-    public var changeSlack: Double = 1
+    public var changeSlack: Double = 1.5
     /// The CUSUM sum (in scales) that declares a change.
-    public var changeThreshold: Double = 12
+    public var changeThreshold: Double = 18
     /// Each residual's contribution is capped, so a short spike alone cannot declare a change.
     public var changeCap: Double = 5
 
@@ -80,11 +84,16 @@ public struct DetectorSettings: Hashable, Sendable {
     public var gapWarmupIntervals: Int = 8
 
     // Episodes and severity.
-    /// An episode closes after this many normal readings in a row…
+    /// An episode closes after this many normal readings in a row (a stretch relative to the series' own
+    /// cadence)…
     public var closeAfterNormalReadings: Int = 5
-    /// …that reach at least this long (nanoseconds) past the last anomalous one, so a value hovering at a
-    /// limit, or a burst of spikes, is one episode. Its end time is still the last anomalous reading's.
-    public var closeAfterNanoseconds: Int64 = 600_000_000_000
+    /// …that also reach at least this long (nanoseconds) past the last anomalous one. 0 by default: a fixed
+    /// time is many readings of a fast series and few of a slow one; the quiet period (`quietReadings`) is
+    /// what keeps a burst of spikes from raising one alarm each. Its end time is the last anomalous reading's.
+    public var closeAfterNanoseconds: Int64 = 0
+    /// After an episode of a series closes, new alarms of the same detector (threshold excepted) on it are dropped
+    /// for this many of its readings: what follows a fault (its echoes, the settling) is not news.
+    public var quietReadings: Int = 300
     /// A peak score at or above this multiple of the detector's alarm level is critical.
     public var criticalFactor: Double = 2
     /// `episodeUpdated` is sent when the peak grows by at least this factor since the last report.

@@ -3,12 +3,16 @@
 /// Per metric it keeps a short smoothing of the readings (a few intervals: noise averages out, a sustained
 /// shift does not) and a long-run, robust picture of that smoothed level: its mean and mean absolute
 /// deviation, learnt with clipped steps so outliers teach little. Each smoothed level becomes a z-score
-/// against its own long-run picture. Across metrics it keeps the long-run correlation of those z-scores.
+/// against its own long-run picture. It also smooths each metric's standardised residual from its own
+/// baseline (``RobustBaseline``: level, trend, so daily cycles and drift are already taken out), and keeps
+/// the long-run covariance of those smoothed residuals across metrics.
 ///
 /// The device's score at each instant (its readings of one event time) is the larger of
-/// - the largest |z|: one metric's level far from anything it held for long, and
-/// - `√(zᵀ R⁻¹ z / k)`, the Hotelling T² of the z-scores under their correlation `R`, per metric: metrics
-///   that always moved together now moving apart, which no metric's own range shows.
+/// - the largest |z|: one metric's level held far from its long-run picture, for as long as it stays there
+///   (where a per-reading baseline absorbs a shift within a few readings);
+/// - `√(uᵀ R⁻¹ u / k)`, the Hotelling T² of the smoothed residuals `u` (each in its own long-run deviations)
+///   under their correlation `R`, per metric: metrics whose surprises always came together now coming
+///   apart (or one alone), which no metric's own range shows.
 /// Both are on the scale of a z-score, measured against the device's own history; so one alarm level
 /// (`deviceAlarm`) serves every device, and an alarm means "unlikely under what this device has done", in the
 /// spirit of Numenta's anomaly likelihood. No alarm during the warm-up. While an episode is open, a metric
@@ -30,6 +34,7 @@ struct DeviceProfile {
     var mean: [Double] = []
     var deviation: [Double] = []
     var z: [Double] = []
+    var residual: [Double] = []
     var observed: [Int64] = []
     /// Long-run second moments of the clipped z-scores, row-major k × k; and the inverse of their correlation.
     var moments: [Double] = []
@@ -54,6 +59,7 @@ struct DeviceProfile {
         mean.append(0)
         deviation.append(0)
         z.append(0)
+        residual.append(0)
         observed.append(0)
         var grown = [Double](repeating: 0, count: (k + 1) * (k + 1))
         for row in 0..<k { for column in 0..<k { grown[row * (k + 1) + column] = moments[row * k + column] } }
@@ -64,9 +70,11 @@ struct DeviceProfile {
     }
 
     /// Takes in one reading of the metric in `slot`.
-    mutating func observe(slot: Int, value: Double, _ settings: DetectorSettings) {
+    mutating func observe(slot: Int, value: Double, residualZ: Double, _ settings: DetectorSettings) {
         observed[slot] += 1
         let count = observed[slot]
+        let clippedResidual = residualZ.isFinite ? min(max(residualZ, -Self.clip), Self.clip) : 0
+        residual[slot] += max(settings.deviceSmoothing, 1 / Double(count)) * (clippedResidual - residual[slot])
         if count == 1 {
             smoothed[slot] = value
             mean[slot] = value
@@ -91,26 +99,29 @@ struct DeviceProfile {
         let k = metricCount
         var largest = 0.0
         for slot in 0..<k { largest = max(largest, abs(z[slot])) }
-        guard k >= 2 else { return largest }
+        // One metric alone is the univariate detectors' to judge: the profile would only repeat their alarms.
+        guard k >= 2 else { return 0 }
         var quadratic = 0.0
         for row in 0..<k {
             var sum = 0.0
-            for column in 0..<k { sum += inverse[row * k + column] * z[column] }
-            quadratic += z[row] * sum
+            for column in 0..<k { sum += inverse[row * k + column] * standardisedResidual(column, k) }
+            quadratic += standardisedResidual(row, k) * sum
         }
         let joint = (max(0, quadratic) / Double(k)).squareRoot()
         if episode == nil {
             let gain = max(settings.deviceLearning, 1 / Double(instants))
             for row in 0..<k {
-                let zr = min(max(z[row], -Self.clip), Self.clip)
                 for column in 0..<k {
-                    let zc = min(max(z[column], -Self.clip), Self.clip)
-                    moments[row * k + column] += gain * (zr * zc - moments[row * k + column])
+                    moments[row * k + column] += gain * (residual[row] * residual[column] - moments[row * k + column])
                 }
             }
             if instants % Self.inversionInterval == 0 || instants <= Int64(settings.deviceWarmupInstants) { invertCorrelation() }
         }
         return instants <= Int64(settings.deviceWarmupInstants) ? 0 : max(largest, joint)
+    }
+
+    private func standardisedResidual(_ slot: Int, _ k: Int) -> Double {
+        residual[slot] / max(moments[slot * k + slot], 1e-6).squareRoot()
     }
 
     /// `inverse ← ((1 − ridge) R + ridge I)⁻¹`, R the correlation of `moments` (Gauss–Jordan; the matrix is
@@ -158,6 +169,7 @@ struct DeviceProfile {
             writer.write(mean[slot])
             writer.write(deviation[slot])
             writer.write(z[slot])
+            writer.write(residual[slot])
             writer.write(observed[slot])
         }
         for value in moments { writer.write(value) }
@@ -181,6 +193,7 @@ struct DeviceProfile {
             mean.append(try reader.read())
             deviation.append(try reader.read())
             z.append(try reader.read())
+            residual.append(try reader.read())
             observed.append(try reader.read())
         }
         for _ in 0..<(k * k) { moments.append(try reader.read()) }
