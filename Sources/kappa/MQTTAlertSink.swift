@@ -1,18 +1,22 @@
 import KappaMQTT
 import KappaStream
 import Logging
+import Synchronization
 
 /// Publishes each new anomaly episode to MQTT as JSON (``AnomalyEpisode/jsonText``), on a topic made from a
 /// template: `{device}`, `{metric}`, `{detector}` and `{severity}` are replaced (default `alerts/{device}/{metric}`).
 ///
 /// `publish` only queues the message with libmosquitto, so announcing never blocks the processor. A failure
-/// (not connected, queue full) is logged and the alert dropped: the episode is in PostgreSQL either way.
+/// (not connected, queue full) drops the alert: the episode is in PostgreSQL either way. The first failure is
+/// logged; the rest are only counted (`kappa_alerts_dropped_total`), so a missing broker is one warning, not
+/// one per episode.
 struct MQTTAlertSink: AnomalyAlertSink {
     static let defaultTopic = "alerts/{device}/{metric}"
 
     let client: MQTTClient
     let topicTemplate: String
     let logger: Logger
+    let dropped = DroppedAlerts()
 
     init(client: MQTTClient, topicTemplate: String = Self.defaultTopic, logger: Logger) {
         self.client = client
@@ -33,8 +37,18 @@ struct MQTTAlertSink: AnomalyAlertSink {
             do {
                 try client.publish(topic: topic(for: episode), payload: Array(episode.jsonText.utf8), qos: .atLeastOnce)
             } catch {
-                logger.warning("Could not publish an anomaly alert", metadata: ["kappa.device": "\(episode.device)", "kappa.error": "\(error)"])
+                guard dropped.count.add(1, ordering: .relaxed).oldValue == 0 else { continue }
+                logger.warning(
+                    "Could not publish an anomaly alert; further failures are counted in kappa_alerts_dropped_total",
+                    metadata: ["kappa.device": "\(episode.device)", "kappa.error": "\(error)"]
+                )
             }
         }
     }
+}
+
+/// Alerts that could not be published, shared by the sink and /metrics.
+final class DroppedAlerts: Sendable {
+    let count = Atomic<Int>(0)
+    var total: Int { count.load(ordering: .relaxed) }
 }

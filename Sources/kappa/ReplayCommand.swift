@@ -21,7 +21,7 @@ struct ReplayCommand: AsyncParsableCommand {
             """
     )
 
-    @Argument(help: "The processor: rollups, devices, archive or dead-letters.") var processor: String
+    @Argument(help: ArgumentHelp("The processor: \(ProcessorRole.allCases.map(\.rawValue).joined(separator: ", ")).")) var processor: String
     @Option(help: ArgumentHelp("Where to start: earliest, an RFC 3339 time, or an offset (every partition).", valueName: "start"))
     var from = "earliest"
     @Option(help: ArgumentHelp("The new version's name, e.g. v2.", valueName: "name")) var version: String

@@ -110,6 +110,7 @@ struct Gateway: Sendable {
         }
         var processors: ProcessorMetrics? = nil
         let processorRoles = settings.roles.compactMap { ProcessorRole(rawValue: $0.rawValue) }.sorted { $0.rawValue < $1.rawValue }
+        var droppedAlerts: DroppedAlerts? = nil
         if !processorRoles.isEmpty {
             guard let database = settings.database else {
                 throw ValidationError("the processors need a database: give --database, KAPPA_DATABASE or PG* variables, or run only --roles bridge")
@@ -125,6 +126,7 @@ struct Gateway: Sendable {
                 alerts.cleanSession = true
                 let client = try MQTTClient.make(configuration: alerts, logger: logger)
                 alertSink = MQTTAlertSink(client: client, topicTemplate: settings.alertTopic, logger: logger)
+                droppedAlerts = alertSink?.dropped
                 alertServices.append(MQTTClientService(client: client))
             }
             services.insert(contentsOf: [health] + alertServices + [
@@ -139,7 +141,8 @@ struct Gateway: Sendable {
         for role in settings.roles where role != .bridge && ProcessorRole(rawValue: role.rawValue) == nil {
             logger.warning("role not available in this build; skipped", metadata: ["kappa.role": "\(role.rawValue)"])
         }
-        let metrics = GatewayMetrics(log: log, streams: [readings, deadLetters], bridge: bridge, processors: processors)
+        var metrics = GatewayMetrics(log: log, streams: [readings, deadLetters], bridge: bridge, processors: processors)
+        metrics.droppedAlerts = droppedAlerts
         services.append(try HTTPEndpoints.application(address: settings.http, metrics: metrics, logger: logger))
         return Gateway(log: log, bridge: bridge, services: services)
     }

@@ -37,7 +37,14 @@ extension AnomalyEngine {
         }
         let name = devices[device].name
         if var episode = devices[device].profile.episode {
-            if elevated {
+            if elevated, time - episode.detectedAt > Int64(settings.deviceAbsorbInstants) * max(1, Int64(devices[device].cadence.expectedInterval)) {
+                // Held that long, the departure is the device's new normal (a new operating point, a recalibrated
+                // sensor): the profile takes it in and the episode ends where it last was anomalous.
+                devices[device].profile.absorbCurrentLevels(settings)
+                devices[device].profile.episode = nil
+                devices[device].profile.elevatedSince = .min
+                events.append(.episodeClosed(episode.episode(device: name, metric: AnomalyEpisode.wholeDevice, detector: .multivariate, closed: true, settings)))
+            } else if elevated {
                 devices[device].profile.calmInstants = 0
                 let grew = episode.extend(Detection(start: episode.start, score: score, value: .nan, expectedLow: .nan, expectedHigh: .nan), at: time, settings)
                 devices[device].profile.episode = episode

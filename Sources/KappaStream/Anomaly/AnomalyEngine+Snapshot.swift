@@ -15,6 +15,8 @@ extension AnomalyEngine {
         writer.write(Self.snapshotVersion)
         writer.write(watermark)
         writer.write(arrivals)
+        writer.write(lateness)
+        writer.write(longestTurn)
         writer.write(UInt32(devices.count))
         for device in devices { device.encode(into: &writer) }
         writer.write(UInt32(series.count))
@@ -53,6 +55,8 @@ extension AnomalyEngine {
         }
         restored.watermark = try reader.read()
         restored.arrivals = try reader.read()
+        restored.lateness = try reader.read()
+        restored.longestTurn = try reader.read()
         let deviceCount = try reader.readCount(minimumItemSize: 38)
         for index in 0..<deviceCount {
             let device = try DeviceState(from: &reader)

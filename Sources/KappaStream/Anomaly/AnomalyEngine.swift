@@ -24,6 +24,16 @@ public struct AnomalyEngine: Sendable {
     var devicesWithPending: [Int32] = []
     /// Readings taken in, in log order: the clock by which arrival is judged (the same on replay).
     var arrivals: Int64 = 0
+    /// How far behind the partition's event time readings have lately been arriving (nanoseconds, a slowly
+    /// decaying maximum): devices racing ahead of one another (a burst, a backlog draining) widen it, and a
+    /// device counts as silent only once the others have passed its allowance by more than this.
+    var lateness = 0.0
+    /// The longest run of other readings between two instants of one device lately (a slowly decaying maximum):
+    /// in a burst, publishers take turns in long runs, and a device waiting for its turn is not silent.
+    var longestTurn = 0.0
+
+    /// Per reading: a spread seen once is forgotten over some tens of thousands of readings.
+    static let latenessDecay = 0.99995
 
     public init(configuration: AnomalyConfiguration = AnomalyConfiguration()) {
         self.configuration = configuration
@@ -48,6 +58,7 @@ public struct AnomalyEngine: Sendable {
         let time = reading.time.nanosecondsSinceEpoch, value = reading.value
         guard value.isFinite else { return }
         arrivals &+= 1
+        if watermark != .min { lateness = max(Double(max(0, watermark - time)), lateness * Self.latenessDecay) }
         let index = slot(device: reading.device, metric: reading.metric)
         let settings = settingsTable[Int(series[index].settingsIndex)]
         noteDeviceReading(Int(series[index].device), at: time, into: &events)
@@ -123,6 +134,7 @@ public struct AnomalyEngine: Sendable {
         if cadence.readings == 0 { devices[index].firstTime = time }
         if cadence.readings > 0, time > cadence.lastTime {
             let spacing = Double(arrivals - devices[index].lastArrival)
+            longestTurn = max(spacing, longestTurn * Self.latenessDecay)
             let learnt = devices[index].arrivalSpacing
             devices[index].arrivalSpacing = learnt == 0 ? spacing : learnt + 0.1 * (min(spacing, 3 * learnt) - learnt)
         }
@@ -237,10 +249,12 @@ public struct AnomalyEngine: Sendable {
             deadlines.push(.init(deadline: silentAfter, isDevice: true, index: Int32(index)))
             return
         }
-        guard isSilentByArrival(index, deadline: silentAfter) else {
-            // Other devices' event time ran ahead, but this one is still arriving (a burst, a backlog draining)
-            // or those devices began only after it ended (an import): look again one allowance later.
-            deadlines.push(.init(deadline: now &+ max(1, silentAfter - devices[index].cadence.lastTime), isDevice: true, index: Int32(index)))
+        let margin = Int64(lateness)
+        guard silentAfter &+ margin < now, isSilentByArrival(index, deadline: silentAfter &+ margin) else {
+            // Other devices' event time ran ahead, but no further than readings have lately been arriving behind
+            // it (a burst, a backlog draining), or those devices began only after this one ended (an import):
+            // look again later.
+            deadlines.push(.init(deadline: max(now, silentAfter &+ margin) &+ max(1, Int64(devices[index].cadence.expectedInterval)), isDevice: true, index: Int32(index)))
             return
         }
         devices[index].deadlineQueued = false
@@ -251,11 +265,11 @@ public struct AnomalyEngine: Sendable {
         events.append(.episodeOpened(gap.episode(device: devices[index].name, metric: AnomalyEpisode.wholeDevice, detector: .gap, closed: false, settings)))
     }
 
-    /// A device is silent by arrival when many more readings than usual have arrived since its latest instant,
-    /// and some device that was reporting alongside it has moved past its allowance in event time.
+    /// A device is silent by arrival when more readings than usual have arrived since its latest instant, and
+    /// some device that was reporting alongside it has moved past `deadline` in event time.
     private func isSilentByArrival(_ index: Int, deadline: Int64) -> Bool {
         let device = devices[index]
-        let allowance = max(configuration.defaults.gapFactor * device.arrivalSpacing, 1)
+        let allowance = max(configuration.defaults.gapFactor * max(device.arrivalSpacing, longestTurn), 1)
         guard Double(arrivals - device.lastArrival) > allowance else { return false }
         return devices.indices.contains { other in
             other != index && devices[other].firstTime <= device.cadence.lastTime && devices[other].cadence.lastTime > deadline

@@ -3,7 +3,7 @@ extension DetectorSettings {
     public static let keys: [String] = [
         "warmup_readings", "level_smoothing", "trend_smoothing", "scale_smoothing", "residual_clip", "minimum_scale", "tail_step",
         "spike_z", "change_slack", "change_threshold", "change_cap", "state_change_metrics", "state_change_settle_seconds",
-        "device_smoothing", "device_learning", "device_warmup_instants", "device_alarm", "device_release", "device_close_instants", "min", "max", "max_rate_per_second",
+        "device_smoothing", "device_learning", "device_warmup_instants", "device_alarm", "device_release", "device_close_instants", "device_absorb_instants", "min", "max", "max_rate_per_second",
         "flatline_min_readings", "flatline_min_seconds", "flatline_chance",
         "gap_factor", "gap_min_seconds", "gap_warmup_intervals",
         "close_after_normal_readings", "close_after_seconds", "quiet_readings", "critical_factor", "update_growth",
@@ -58,6 +58,7 @@ extension DetectorSettings {
         case "device_alarm": deviceAlarm = try positive()
         case "device_release": deviceRelease = try positive()
         case "device_close_instants": deviceCloseInstants = max(1, try count())
+        case "device_absorb_instants": deviceAbsorbInstants = max(1, try count())
         case "min": minimum = value
         case "max": maximum = value
         case "max_rate_per_second": maximumRatePerSecond = try positive()
@@ -110,6 +111,7 @@ extension DetectorSettings {
         case "device_alarm": deviceAlarm
         case "device_release": deviceRelease
         case "device_close_instants": Double(deviceCloseInstants)
+        case "device_absorb_instants": Double(deviceAbsorbInstants)
         case "min": minimum
         case "max": maximum
         case "max_rate_per_second": maximumRatePerSecond

@@ -58,6 +58,9 @@ public struct DetectorSettings: Hashable, Sendable {
     public var deviceRelease: Double = 3
     /// Normal instants in a row that close a device-level episode.
     public var deviceCloseInstants: Int = 10
+    /// A device-level departure held this many of the device's intervals after its alarm is absorbed as the
+    /// device's new normal (a level change confirmed), and its episode closes.
+    public var deviceAbsorbInstants: Int = 1_800
 
     // Thresholds: off unless set.
     public var minimum: Double? = nil

@@ -26,7 +26,7 @@ struct DeviceProfile {
     private static let clip = 4.0
     /// Share of identity mixed into the correlation before inverting it: a few hundred instants cannot
     /// pin down a near-singular correlation, and the regularised one never makes T² explode.
-    private static let ridge = 0.1
+    private static let ridge = 0.02
     /// Instants between re-inversions of the correlation (it moves slowly).
     private static let inversionInterval: Int64 = 16
 
@@ -118,6 +118,14 @@ struct DeviceProfile {
             if instants % Self.inversionInterval == 0 || instants <= Int64(settings.deviceWarmupInstants) { invertCorrelation() }
         }
         return instants <= Int64(settings.deviceWarmupInstants) ? 0 : max(largest, joint)
+    }
+
+    /// Takes the metrics' current smoothed levels as their long-run means (a confirmed level change).
+    mutating func absorbCurrentLevels(_ settings: DetectorSettings) {
+        for slot in 0..<metricCount where abs(z[slot]) >= settings.deviceRelease {
+            mean[slot] = smoothed[slot]
+            z[slot] = 0
+        }
     }
 
     private func standardisedResidual(_ slot: Int, _ k: Int) -> Double {

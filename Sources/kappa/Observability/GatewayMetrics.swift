@@ -9,6 +9,7 @@ struct GatewayMetrics: Sendable {
     let streams: [DiskStream]
     let bridge: MQTTBridge?
     let processors: ProcessorReporting?
+    var droppedAlerts: DroppedAlerts? = nil
 
     func render() -> String {
         var out = PrometheusText()
@@ -44,6 +45,9 @@ struct GatewayMetrics: Sendable {
         out.family("kappa_log_recovered_tails_total", .counter, help: "Torn or corrupt tails cut off when the log was opened.", value: Double(log.truncatedTailCount))
         out.family("kappa_log_disk_floor_bytes", .gauge, help: "Free disk below which appends are refused.", value: Double(log.diskFloorBytes))
         processors?.renderMetrics(into: &out)
+        if let droppedAlerts {
+            out.family("kappa_alerts_dropped_total", .counter, help: "Anomaly alerts that could not be published to MQTT.", value: Double(droppedAlerts.total))
+        }
         return out.text
     }
 }
