@@ -28,8 +28,8 @@ public struct AnomalyEngine: Sendable {
     /// decaying maximum): devices racing ahead of one another (a burst, a backlog draining) widen it, and a
     /// device counts as silent only once the others have passed its allowance by more than this.
     var lateness = 0.0
-    /// The longest run of other readings between two instants of one device lately (a slowly decaying maximum):
-    /// in a burst, publishers take turns in long runs, and a device waiting for its turn is not silent.
+    /// The longest wait of a device for its next instant lately, in readings (a slowly decaying maximum): in a
+    /// burst some publisher always waits long for its turn, and waiting that long is no sign of silence.
     var longestTurn = 0.0
 
     /// Per reading: a spread seen once is forgotten over some tens of thousands of readings.
@@ -265,15 +265,27 @@ public struct AnomalyEngine: Sendable {
         events.append(.episodeOpened(gap.episode(device: devices[index].name, metric: AnomalyEpisode.wholeDevice, detector: .gap, closed: false, settings)))
     }
 
-    /// A device is silent by arrival when more readings than usual have arrived since its latest instant, and
-    /// some device that was reporting alongside it has moved past `deadline` in event time.
+    /// A device is silent by arrival when some device that was reporting alongside it has moved past `deadline`
+    /// in event time, and it has waited far longer for its next reading than the devices reporting alongside it
+    /// typically wait now: `gapFactor` times its own usual wait, times twice the median of theirs, and times the
+    /// longest wait any device of the partition came back from lately.
+    /// Live, a device's turn comes every round of the partition's devices, so the median wait is half a round; in
+    /// a burst, publishers take turns in long runs and every device waits long, so waiting is no sign of silence.
     private func isSilentByArrival(_ index: Int, deadline: Int64) -> Bool {
         let device = devices[index]
-        let allowance = max(configuration.defaults.gapFactor * max(device.arrivalSpacing, longestTurn), 1)
-        guard Double(arrivals - device.lastArrival) > allowance else { return false }
-        return devices.indices.contains { other in
-            other != index && devices[other].firstTime <= device.cadence.lastTime && devices[other].cadence.lastTime > deadline
+        let factor = configuration.defaults.gapFactor
+        let wait = Double(arrivals - device.lastArrival)
+        guard wait > factor * max(device.arrivalSpacing, 1) else { return false }
+        var othersWaiting: [Int64] = []
+        var passed = false
+        for other in devices.indices where other != index && devices[other].gap == nil && devices[other].firstTime <= device.cadence.lastTime {
+            othersWaiting.append(arrivals - devices[other].lastArrival)
+            if devices[other].cadence.lastTime > deadline { passed = true }
         }
+        guard passed else { return false }
+        othersWaiting.sort()
+        let median = Double(othersWaiting[othersWaiting.count / 2])
+        return wait > factor * max(2 * median, longestTurn, 1)
     }
 
     private mutating func checkSeries(_ index: Int, now: Int64, into events: inout [AnomalyEvent]) {

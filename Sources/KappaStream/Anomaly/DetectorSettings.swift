@@ -81,8 +81,9 @@ public struct DetectorSettings: Hashable, Sendable {
     // Gap.
     /// Silent for more than this many learned intervals.
     public var gapFactor: Double = 5
-    /// And for at least this long (nanoseconds).
-    public var gapMinimumNanoseconds: Int64 = 0
+    /// And for at least this long (nanoseconds): a one-second sensor quiet for five seconds is seldom news, and
+    /// at the start of a burst devices run tens of seconds ahead of one another before that spread is learnt.
+    public var gapMinimumNanoseconds: Int64 = 60_000_000_000
     /// Intervals to learn before a series (or device) can be declared silent.
     public var gapWarmupIntervals: Int = 8
 
