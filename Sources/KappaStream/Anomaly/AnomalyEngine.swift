@@ -123,7 +123,9 @@ public struct AnomalyEngine: Sendable {
             gap.lastAnomalous = time
             events.append(.episodeClosed(gap.episode(device: devices[index].name, metric: AnomalyEpisode.wholeDevice, detector: .gap, closed: true, settings)))
             devices[index].gap = nil
-        } else if settings.enabled.contains(.gap), time > cadence.lastTime, let silentAfter = cadence.silentAfter(settings), time > silentAfter {
+        } else if settings.enabled.contains(.gap), time > cadence.lastTime, cadence.silentAfter(settings) != nil,
+                  Double(time - cadence.lastTime) > settings.gapFactor * cadence.expectedInterval {
+            // (The minimum silence guards against judging by other devices' time; a device's own hole needs none.)
             // The device's own next reading shows a silence no other device's time had declared (the device is
             // alone in its partition, or its data was imported): one device-level gap, over as it is found.
             var gap = OpenEpisode(Detection(start: cadence.lastTime, score: cadence.silenceScore(at: time, settings), value: .nan, expectedLow: .nan, expectedHigh: .nan), at: time)
