@@ -29,6 +29,7 @@ struct ImportCommand: ParsableCommand {
     @Option(help: "The metric of every reading (a file without a metric column).") var metric: String?
     @Option(help: "CSV: the time column's name.") var timeColumn: String?
     @Option(help: "CSV: comma-separated value columns, each imported as the metric of its name.") var valueColumns: String?
+    @Option(help: "CSV: comma-separated columns of a wide file that are not metrics (labels, comments).") var ignoreColumns: String?
     @Option(help: "CSV: the field separator, `,` `;` or `tab` (default: found from the header).") var delimiter: String?
     @Option(help: "CSV: the zone of timestamps written without one: UTC, an offset such as +03:00, or a name such as Europe/Moscow.")
     var timezone = "UTC"
@@ -46,6 +47,7 @@ struct ImportCommand: ParsableCommand {
         guard let zone = ImportTimeZone(timezone) else { throw ValidationError("--timezone: \(timezone) is not UTC, an offset like +03:00, or a known zone name.") }
         var options = CSVOptions(timeColumn: timeColumn, timeZone: zone)
         options.valueColumns = valueColumns.map { $0.split(separator: ",").map { String($0).trimmingCharacters(in: .whitespaces) } }
+        options.ignoredColumns = (ignoreColumns ?? "").split(separator: ",").map { String($0).trimmingCharacters(in: .whitespaces) }
         switch delimiter {
         case nil: break
         case "tab", "\\t", "\t": options.delimiter = "\t"
