@@ -26,7 +26,7 @@ struct ReplayCommand: AsyncParsableCommand {
             """
     )
 
-    @Argument(help: "The processor: rollups, devices, archive or dead-letters.") var processor: String
+    @Argument(help: ArgumentHelp("The processor: \(ProcessorRole.allCases.map(\.rawValue).joined(separator: ", ")).")) var processor: String
     @Option(help: ArgumentHelp("Where to start: earliest, an RFC 3339 time, or an offset (every partition).", valueName: "start"))
     var from = "earliest"
     // Not --version: that is every kappa command's "show the version" flag, and help would list both.

@@ -209,5 +209,17 @@ public enum KappaSchema {
                 PRIMARY KEY (processor, output_version, stream, log_partition, log_offset)
             );
             """),
+        // The honest alarm time of a streaming detector beside its estimated onset: the views show `detected_at`
+        // (appended, as CREATE OR REPLACE VIEW only allows), over whichever anomalies version is active.
+        SchemaMigration(version: 9, name: "anomalies show detected_at", sql: """
+            DO $$
+            DECLARE episodes text;
+            BEGIN
+                SELECT 'anomalies_' || version INTO episodes FROM {schema}.versions WHERE processor = 'anomalies' AND active;
+                IF episodes IS NULL THEN episodes := 'anomalies_v1'; END IF;
+                EXECUTE format('CREATE OR REPLACE VIEW {schema}.anomalies AS SELECT device, metric, start_time, end_time, detector, peak_score, value, expected_low, expected_high, severity, detected_at FROM {schema}.%I', episodes);
+                EXECUTE format('CREATE OR REPLACE VIEW {schema}.open_anomalies AS SELECT device, metric, start_time, detector, peak_score, value, expected_low, expected_high, severity, detected_at FROM {schema}.%I WHERE end_time IS NULL', episodes);
+            END $$;
+            """),
     ]
 }

@@ -45,6 +45,18 @@ public struct OutputVersions: Sendable {
                 [.text(processor), .text(version), .text(configuration)]
             )
             if let row = same.first {
+                // A version whose configuration was never recorded (v1 as the migrations create it on a fresh
+                // database) takes the replay's: refusing it would make `replay … --version v1` impossible there.
+                let unrecorded = try await connection.query(
+                    "SELECT configuration = '{}'::jsonb FROM \(versionsTable) WHERE processor = $1 AND version = $2", [.text(processor), .text(version)]
+                )
+                if try !row[0].bool, try unrecorded.first?[0].bool == true {
+                    try await connection.execute(
+                        "UPDATE \(versionsTable) SET configuration = $3::jsonb WHERE processor = $1 AND version = $2",
+                        [.text(processor), .text(version), .text(configuration)]
+                    )
+                    return (try await self.version(connection, processor: processor, version: version)!, false)
+                }
                 guard try row[0].bool else {
                     throw OutputVersionError(code: .configurationMismatch, processor: processor, version: version, message: "exists with another configuration; choose another version name or drop it first")
                 }
