@@ -46,7 +46,7 @@ public struct OutputVersions: Sendable {
             )
             if let row = same.first {
                 // A version whose configuration was never recorded (v1 as the migrations create it on a fresh
-                // database) takes the replay's: refusing it would make `replay … --version v1` impossible there.
+                // database) takes the replay's: refusing it would make `replay … --output-version v1` impossible there.
                 let unrecorded = try await connection.query(
                     "SELECT configuration = '{}'::jsonb FROM \(versionsTable) WHERE processor = $1 AND version = $2", [.text(processor), .text(version)]
                 )

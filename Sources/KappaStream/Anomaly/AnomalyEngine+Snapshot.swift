@@ -50,7 +50,7 @@ extension AnomalyEngine {
             // Older state lacks what this version's detectors keep; rebuilding it from the log is the way back.
             throw AnomalySnapshotError(
                 code: .unsupportedVersion, offset: 4,
-                detail: "version \(version), this build reads \(Self.snapshotVersion); rebuild it from the log into a new version (kappa replay anomalies --from earliest --version <new>, then kappa versions activate)"
+                detail: "version \(version), this build reads \(Self.snapshotVersion); rebuild it from the log into a new version (kappa replay anomalies --from earliest --output-version <new>, then kappa versions activate)"
             )
         }
         restored.watermark = try reader.read()
