@@ -13,8 +13,8 @@ let package = Package(
         .executable(name: "kappa-sim", targets: ["kappa-sim"]),
     ],
     dependencies: [
-        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
-        .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.7.0"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.11.0"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.6.0"),
         .package(url: "https://github.com/jpsim/Yams", from: "5.0.1"),
         .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.5.0"),
@@ -75,9 +75,33 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        // What `kappa run` is made of, as a library with unit tests: settings resolution (flag > environment >
+        // file > default) and the alert sinks. The `kappa` executable stays a thin layer of commands over it.
+        .target(
+            name: "KappaGateway",
+            dependencies: [
+                "KappaCore",
+                "KappaLog",
+                "KappaMQTT",
+                "KappaPostgres",
+                "KappaStream",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Yams", package: "Yams"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        // The exit status convention of both commands (input errors exit 2).
+        .target(
+            name: "KappaCommandLine",
+            dependencies: [.product(name: "ArgumentParser", package: "swift-argument-parser")],
+            swiftSettings: swiftSettings
+        ),
         .executableTarget(
             name: "kappa",
             dependencies: [
+                "KappaCommandLine",
+                "KappaGateway",
                 "KappaCore",
                 "KappaLog",
                 "KappaMQTT",
@@ -108,6 +132,8 @@ let package = Package(
         .executableTarget(
             name: "kappa-sim",
             dependencies: [
+                "KappaCommandLine",
+                "KappaGateway",
                 "KappaSimulator",
                 "KappaCore",
                 "KappaMQTT",
@@ -118,7 +144,7 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
 
-        // Benchmarks: executables that print each figure beside its comparator (see Benchmarks/README.md).
+        // Benchmarks: executables that print each figure beside its comparator (see the README's "Benchmarks").
         .executableTarget(
             name: "LogBenchmark",
             dependencies: ["BenchmarkSupport", "KappaCore", "KappaLog", .product(name: "Logging", package: "swift-log")],
@@ -222,6 +248,11 @@ let package = Package(
         .testTarget(
             name: "KappaSimulatorTests",
             dependencies: ["KappaSimulator", "KappaStream", "KappaCore", "KappaMQTT", "KappaTestSupport", .product(name: "Logging", package: "swift-log")],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "KappaGatewayTests",
+            dependencies: ["KappaGateway", "KappaLog", "KappaMQTT", "KappaPostgres", "KappaStream", "KappaCore", "KappaTestSupport", .product(name: "Logging", package: "swift-log")],
             swiftSettings: swiftSettings
         ),
         .testTarget(

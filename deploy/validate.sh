@@ -1,10 +1,13 @@
 #!/usr/bin/env bash
 # Validates the deployment files as far as this machine allows (no Docker engine, no Grafana):
 #   systemd unit    systemd-analyze verify, and an offline security score (exposure at most 2.0)
-#   compose         parses; services, files and secrets it references exist; Dockerfile builds from swift:6
+#   compose         parses; services, files and secrets it references exist; the Dockerfile's Swift is the
+#                   swift-tools-version of Package.swift; Grafana reads PostgreSQL through a read-only role
+#   mosquitto acl   the gateway's user may publish its alerts and not telemetry (a real broker, real clients)
 #   mosquitto.conf  a real mosquitto starts with it (paths and port moved to a temporary directory)
 #   postgres        a real postgres accepts kappa.conf as an include (initdb in a temporary directory)
-#   grafana         valid JSON; every kappa.* relation is a view of the schema; every metric is one kappa exports
+#   grafana         valid JSON; every kappa.* relation is a view of the schema; every metric is one kappa exports;
+#                   rollup panels pick rollups_1m, _1h or _1d by the time range
 # Exits non-zero on the first failed check. Part of the test run (Tests/KappaEndToEndTests/DeployValidationTests).
 set -euo pipefail
 deploy="$(cd "$(dirname "$0")" && pwd)"
@@ -54,7 +57,7 @@ fi
 
 # --- compose and Dockerfile ---------------------------------------------------------------------------------
 python3 - "$deploy/compose" <<'PY' || fail "compose.yaml"
-import os, sys, yaml
+import os, re, sys, yaml
 here = sys.argv[1]
 compose = yaml.safe_load(open(os.path.join(here, "compose.yaml")))
 services = compose["services"]
@@ -80,9 +83,25 @@ for name, service in services.items():
         if not os.path.isfile(dockerfile): sys.exit(f"{name}: no Dockerfile {dockerfile}")
         if not os.path.isfile(os.path.join(context, "Package.swift")): sys.exit(f"{name}: build context is not the package root")
         text = open(dockerfile).read()
-        if "FROM swift:6" not in text or text.count("FROM ") < 2: sys.exit("the Dockerfile should be multi-stage from swift:6")
+        if text.count("FROM ") < 2: sys.exit("the Dockerfile should be multi-stage")
+        tools = re.search(r"^// swift-tools-version:\s*(\d+\.\d+)", open(os.path.join(context, "Package.swift")).read(), re.M)
+        image = re.search(r"^FROM swift:(\d+\.\d+)[-.\s]", text, re.M)
+        if not tools or not image: sys.exit("no swift-tools-version in Package.swift or no FROM swift:X.Y in the Dockerfile")
+        if image.group(1) != tools.group(1):
+            sys.exit(f"the Dockerfile builds with swift:{image.group(1)}, Package.swift needs tools {tools.group(1)}")
+# Grafana reads PostgreSQL as a role that owns nothing and may only SELECT.
+owner = services["postgres"]["environment"]["POSTGRES_USER"]
+datasources = yaml.safe_load(open(os.path.join(here, "..", "grafana", "provisioning", "datasources", "kappa.yaml")))["datasources"]
+reader = next(source["user"] for source in datasources if source["type"] == "grafana-postgresql-datasource")
+if reader == owner: sys.exit(f"Grafana connects to PostgreSQL as the schema owner {owner}")
+init = [v.split(":")[0] for v in services["postgres"]["volumes"] if "docker-entrypoint-initdb.d" in v]
+scripts = "".join(open(os.path.join(here, path)).read() for path in init)
+if f"CREATE ROLE {reader} LOGIN" not in scripts or "default_transaction_read_only = on" not in scripts:
+    sys.exit(f"no init script creates {reader} read-only")
+grants = re.findall(r"GRANT (\w+)", scripts)
+if set(grants) - {"USAGE", "SELECT"}: sys.exit(f"{reader} is granted more than USAGE and SELECT: {grants}")
 PY
-ok "compose.yaml parses; its services, files, volumes and secrets are consistent; Dockerfile is multi-stage from swift:6"
+ok "compose.yaml parses; its services, files, volumes and secrets are consistent; the Dockerfile builds with the Swift of Package.swift's tools version; Grafana reads through a read-only role"
 
 # --- Prometheus and Grafana provisioning ------------------------------------------------------------------------
 python3 - "$deploy" <<'PY' || fail "Prometheus or Grafana provisioning"
@@ -126,6 +145,7 @@ if [ -n "$mosquitto_bin" ]; then
     port="$(free_port)"
     mkdir -p "$work/mosquitto/data"
     mosquitto_passwd -c -b "$work/mosquitto/passwords" kappa validate >/dev/null 2>&1 || : > "$work/mosquitto/passwords"
+    mosquitto_passwd -b "$work/mosquitto/passwords" kappa-alerts validate >/dev/null 2>&1 || true
     cp "$deploy/mosquitto/acl" "$work/mosquitto/acl"
     sed -e "s#^listener 1883\$#listener $port 127.0.0.1#" \
         -e "s#/mosquitto/auth/passwords#$work/mosquitto/passwords#" \
@@ -143,6 +163,23 @@ if [ -n "$mosquitto_bin" ]; then
     done
     [ "$started" = yes ] || fail "mosquitto refused mosquitto.conf: $(tail -5 "$work/mosquitto/log")"
     ok "mosquitto $("$mosquitto_bin" -h 2>/dev/null | sed -n 's/^mosquitto version //p' | head -1) starts with mosquitto.conf"
+    if command -v mosquitto_sub >/dev/null 2>&1; then
+        # The ACL as the gateway meets it: user kappa publishes an alert on the default topic and a reader of
+        # alerts gets it; the same user's publish on a telemetry topic is dropped by the broker.
+        as_kappa=(-h 127.0.0.1 -p "$port" -u kappa -P validate -q 1)
+        as_alerts=(-h 127.0.0.1 -p "$port" -u kappa-alerts -P validate -q 1)
+        mosquitto_sub "${as_alerts[@]}" -t 'alerts/#' -C 1 -W 5 > "$work/mosquitto/alert" 2>&1 &
+        alert_reader=$!
+        mosquitto_sub "${as_kappa[@]}" -t 'devices/#' -C 1 -W 3 > "$work/mosquitto/telemetry" 2>&1 &
+        telemetry_reader=$!
+        sleep 0.5
+        mosquitto_pub "${as_kappa[@]}" -t 'alerts/pump-1/pressure' -m '{"detector":"spike"}' || fail "the gateway's user could not publish an alert"
+        mosquitto_pub "${as_kappa[@]}" -t 'devices/pump-1/pressure' -m '42' || true
+        wait "$alert_reader" || fail "an alert published as kappa did not arrive (ACL): $(cat "$work/mosquitto/alert")"
+        grep -q spike "$work/mosquitto/alert" || fail "the alert arrived altered: $(cat "$work/mosquitto/alert")"
+        if wait "$telemetry_reader"; then fail "the gateway's user could publish telemetry (the ACL lets it write devices/#)"; fi
+        ok "acl: the gateway's user publishes alerts/{device}/{metric} and cannot write telemetry"
+    fi
 else
     note "mosquitto not installed: mosquitto.conf not checked"
 fi
@@ -151,6 +188,8 @@ fi
 pg_bin="${KAPPA_PG_BINDIR:-$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1)}"
 if [ -n "$pg_bin" ] && [ -x "$pg_bin/postgres" ]; then
     as_postgres=()
+    # postgres runs as its own user when we are root, and that user may not enter the checkout (a 0700 home).
+    cd "$work"
     if [ "$(id -u)" -eq 0 ]; then
         chown postgres "$work" && as_postgres=(setpriv --reuid=postgres --regid=postgres --init-groups --)
         cp "$deploy/postgres/kappa.conf" "$work/kappa.conf" && chown postgres "$work/kappa.conf"
@@ -203,6 +242,12 @@ for path in dashboards:
                 if name in views: continue
                 if name in pending: notes.add(name)
                 else: problems.append(f"{os.path.basename(path)}: kappa.{name} is not a view of the schema")
+    for key, text in strings(dashboard):
+        # A rollup panel reads the granularity that suits the time range: all three views, each behind a range test.
+        if key == "rawSql" and "kappa.rollups_" in text:
+            read = set(re.findall(r"kappa\.(rollups_1[mhd])\b", text))
+            if read != {"rollups_1m", "rollups_1h", "rollups_1d"} or text.count("$__timeTo()::timestamptz - $__timeFrom()::timestamptz") < 4:
+                problems.append(f"{os.path.basename(path)}: a rollup query does not pick 1m/1h/1d by the time range: {text[:80]}")
 for name in sorted(notes): print(f"note: kappa.{name} is not in this checkout's schema yet (anomaly processor)")
 if problems: sys.exit("\n".join(problems))
 PY

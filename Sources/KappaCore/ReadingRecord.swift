@@ -10,14 +10,21 @@
 /// varint  metric length, UTF-8 bytes
 /// varint  tag count, then per tag: key (varint length, bytes), value (varint length, bytes)
 /// ```
+/// Version 2 is version 1 followed by the ``MessageDelivery`` the reading came in:
+/// ```
+/// varint  sequence
+/// varint  packet identifier
+/// u32 LE  fingerprint
+/// ```
 /// Fixed-width fields first, so that a reader after only time and value (rollups) can stop early.
 public enum ReadingRecord {
     public static let version: UInt8 = 1
+    public static let versionWithDelivery: UInt8 = 2
 
-    /// Appends the record to `bytes`.
-    public static func encode(_ reading: Reading, into bytes: inout [UInt8]) {
+    /// Appends the record to `bytes`; with a delivery, in version 2.
+    public static func encode(_ reading: Reading, delivery: MessageDelivery? = nil, into bytes: inout [UInt8]) {
         bytes.reserveCapacity(bytes.count + 24 + reading.device.utf8.count + reading.metric.utf8.count + 2)
-        bytes.append(version)
+        bytes.append(delivery == nil ? version : versionWithDelivery)
         bytes.append(reading.timeSource.rawValue)
         RecordWriter.appendFixed64(UInt64(bitPattern: reading.time.nanosecondsSinceEpoch), to: &bytes)
         RecordWriter.appendFixed64(reading.value.bitPattern, to: &bytes)
@@ -28,19 +35,31 @@ public enum ReadingRecord {
             RecordWriter.appendString(tag.key, to: &bytes)
             RecordWriter.appendString(tag.value, to: &bytes)
         }
+        if let delivery {
+            RecordWriter.appendVarint(delivery.sequence, to: &bytes)
+            RecordWriter.appendVarint(UInt64(delivery.packetID), to: &bytes)
+            withUnsafeBytes(of: delivery.fingerprint.littleEndian) { bytes.append(contentsOf: $0) }
+        }
     }
 
-    public static func encode(_ reading: Reading) -> [UInt8] {
+    public static func encode(_ reading: Reading, delivery: MessageDelivery? = nil) -> [UInt8] {
         var bytes: [UInt8] = []
-        encode(reading, into: &bytes)
+        encode(reading, delivery: delivery, into: &bytes)
         return bytes
     }
 
     /// Decodes one whole record; anything truncated, unknown or left over is an error.
     public static func decode(_ bytes: UnsafeRawBufferPointer) throws(RecordDecodingError) -> Reading {
+        try decodeWithDelivery(bytes).reading
+    }
+
+    /// The reading and, for version 2, the delivery it came in.
+    public static func decodeWithDelivery(_ bytes: UnsafeRawBufferPointer) throws(RecordDecodingError) -> (reading: Reading, delivery: MessageDelivery?) {
         var reader = RecordReader(bytes)
         let recordVersion = try reader.byte()
-        guard recordVersion == version else { throw RecordDecodingError(code: .unsupportedVersion, offset: 0) }
+        guard recordVersion == version || recordVersion == versionWithDelivery else {
+            throw RecordDecodingError(code: .unsupportedVersion, offset: 0)
+        }
         let sourceOffset = reader.offset
         guard let timeSource = TimeSource(rawValue: try reader.byte()) else {
             throw RecordDecodingError(code: .invalidValue, offset: sourceOffset)
@@ -63,8 +82,18 @@ public enum ReadingRecord {
                 tags.append(Tag(key: key, value: try reader.string()))
             }
         }
+        var delivery: MessageDelivery? = nil
+        if recordVersion == versionWithDelivery {
+            let sequence = try reader.varint()
+            let packetOffset = reader.offset
+            guard let packetID = UInt16(exactly: try reader.varint()) else {
+                throw RecordDecodingError(code: .invalidValue, offset: packetOffset)
+            }
+            delivery = MessageDelivery(sequence: sequence, packetID: packetID, fingerprint: try reader.fixed32())
+        }
         try reader.finish()
-        return Reading(device: device, metric: metric, time: time, value: value, timeSource: timeSource, tags: tags)
+        let reading = Reading(device: device, metric: metric, time: time, value: value, timeSource: timeSource, tags: tags)
+        return (reading, delivery)
     }
 
     public static func decode(_ bytes: [UInt8]) throws(RecordDecodingError) -> Reading {

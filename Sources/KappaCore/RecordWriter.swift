@@ -70,6 +70,14 @@ struct RecordReader {
         return UInt64(littleEndian: value)
     }
 
+    mutating func fixed32() throws(RecordDecodingError) -> UInt32 {
+        guard remaining >= 4 else { throw RecordDecodingError(code: .truncated, offset: offset) }
+        var value: UInt32 = 0
+        withUnsafeMutableBytes(of: &value) { $0.copyMemory(from: UnsafeRawBufferPointer(rebasing: bytes[offset..<(offset + 4)])) }
+        offset += 4
+        return UInt32(littleEndian: value)
+    }
+
     /// A length prefix, checked against the bytes left so that a garbage length cannot ask for more.
     mutating func length() throws(RecordDecodingError) -> Int {
         let start = offset

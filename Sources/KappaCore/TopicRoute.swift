@@ -20,7 +20,7 @@ public struct TopicRoute: Hashable, Sendable {
         self.init(template: parsed, format: format ?? (parsed.namesMetric ? .number : .json), lineProtocolDeviceTag: lineProtocolDeviceTag)
     }
 
-    /// DESIGN.md's two default shapes: JSON telemetry and one bare number per metric topic.
+    /// The two default shapes (README, "Topics"): JSON telemetry and one bare number per metric topic.
     public static let defaults: [TopicRoute] = [
         try! TopicRoute("devices/{device}/telemetry", format: .json),
         try! TopicRoute("devices/{device}/{metric}", format: .number),

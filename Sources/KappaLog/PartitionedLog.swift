@@ -19,7 +19,8 @@ public protocol PartitionedLog: Sendable {
 
 /// One stream of a ``PartitionedLog``: appends routed by key, reads and waits per partition, consumer offsets.
 ///
-/// Offsets are per partition, dense, start at 0 and are never reused. A consumer's committed offset is the
+/// Offsets are per partition, ascending, start at 0 and are never reused; they are dense except where
+/// records were lost (see ``ensureNextOffset(partition:atLeast:reason:)``). A consumer's committed offset is the
 /// next offset it will read (as in Kafka).
 public protocol LogStream: Sendable {
     var name: String { get }
@@ -59,6 +60,13 @@ public protocol LogStream: Sendable {
     func offset(partition: Int, atOrAfter time: Timestamp) throws(LogError) -> Int64
 
     func offsets(partition: Int) -> LogOffsetRange
+
+    /// Makes sure the next record appended to `partition` gets at least `offset`, for a consumer that
+    /// committed `offset` elsewhere while the log ends before it (it lost records: a corrupt tail, a power cut
+    /// with fsync off). The offsets skipped are recorded as lost (returned; nil when nothing was skipped) and
+    /// never handed out again, so the consumer neither fails nor skips records appended later. Reads across
+    /// lost offsets go on at the next record. Blocks on the disk.
+    func ensureNextOffset(partition: Int, atLeast offset: Int64, reason: String) throws(LogError) -> RecordedLoss?
 
     /// Stores a consumer group's committed offsets locally (next offset to read, per partition).
     func commit(group: String, offsets: [Int: Int64]) throws(LogError)

@@ -27,12 +27,16 @@ public final class MQTTClient: Sendable {
     /// their acknowledgements are written. Return true once they are stored; false cuts the connection so
     /// that none of them is acknowledged (the broker delivers them again after the reconnect).
     public typealias BatchEndHandler = @Sendable () -> Bool
+    /// Called on the network thread when the broker accepted a connection, before any message of it is
+    /// handled; `sessionPresent` tells whether the broker kept the session (and resends what was in flight).
+    public typealias ConnectHandler = @Sendable (_ sessionPresent: Bool) -> Void
 
     private let handle: MosquittoHandle
     private let configuration: MQTTConfiguration
     private let logger: Logger
     private let onMessage: MessageHandler
     private let onBatchEnd: BatchEndHandler?
+    private let onConnect: ConnectHandler?
     private let shared: Mutex<SharedState>
     /// Wakes the network thread from a reconnect backoff, and signals its end.
     private let wakeup = NSCondition()
@@ -47,14 +51,20 @@ public final class MQTTClient: Sendable {
         var threadRunning = false
         var networkThread: pthread_t? = nil
         var lastProblem: String? = nil
+        /// SUBSCRIBEs sent after a CONNACK that found no session, not yet granted.
+        var resubscribing: Set<Int32> = []
+        /// Whether the broker holds the subscriptions for the current connection: it granted them, or it
+        /// kept the session they were made in.
+        var subscriptionsActive = false
     }
 
-    private init(handle: MosquittoHandle, configuration: MQTTConfiguration, logger: Logger, onMessage: @escaping MessageHandler, onBatchEnd: BatchEndHandler?) {
+    private init(handle: MosquittoHandle, configuration: MQTTConfiguration, logger: Logger, onMessage: @escaping MessageHandler, onBatchEnd: BatchEndHandler?, onConnect: ConnectHandler?) {
         self.handle = handle
         self.configuration = configuration
         self.logger = logger
         self.onMessage = onMessage
         self.onBatchEnd = onBatchEnd
+        self.onConnect = onConnect
         self.shared = Mutex(SharedState())
     }
 
@@ -65,11 +75,13 @@ public final class MQTTClient: Sendable {
     ///     bound) before it writes anything, calls `onBatchEnd`, and only then writes the acknowledgements of
     ///     that burst. A consumer can so store many messages with one write and still acknowledge none before
     ///     it is stored. Without it, each message is acknowledged after its own handler call returns.
+    ///   - onConnect: called on the network thread at every accepted CONNACK, before the connection's messages.
     public static func make(
         configuration: MQTTConfiguration,
         logger: Logger,
         onMessage: @escaping MessageHandler = { _ in },
-        onBatchEnd: BatchEndHandler? = nil
+        onBatchEnd: BatchEndHandler? = nil,
+        onConnect: ConnectHandler? = nil
     ) throws -> MQTTClient {
         if !configuration.cleanSession && (configuration.clientID ?? "").isEmpty {
             throw MQTTError(code: .invalidConfiguration, message: "a persistent session (clean session off) needs a fixed client id")
@@ -101,7 +113,7 @@ public final class MQTTClient: Sendable {
                 try MQTTError.check(mosquitto_tls_insecure_set(pointer, true), "mosquitto_tls_insecure_set")
             }
         }
-        let client = MQTTClient(handle: handle, configuration: configuration, logger: logger, onMessage: onMessage, onBatchEnd: onBatchEnd)
+        let client = MQTTClient(handle: handle, configuration: configuration, logger: logger, onMessage: onMessage, onBatchEnd: onBatchEnd, onConnect: onConnect)
         // Unretained: callbacks run only on the network thread, which holds a strong reference to the client.
         mosquitto_user_data_set(pointer, Unmanaged.passUnretained(client).toOpaque())
         mosquitto_connect_v5_callback_set(pointer, mosquittoOnConnect)
@@ -122,6 +134,10 @@ public final class MQTTClient: Sendable {
 
     /// How many times a CONNACK accepted this client; grows by one on every reconnect.
     public var connectionCount: Int { shared.withLock { $0.machine.connectionCount } }
+
+    /// Whether the broker holds this client's subscriptions on the current connection: granted by SUBACK, or
+    /// kept in the session the broker found at CONNACK. False before the first connection.
+    public var subscriptionsActive: Bool { shared.withLock { $0.subscriptionsActive } }
 
     /// Why the last connection attempt or connection failed, for health reports.
     public var lastProblem: String? { shared.withLock { $0.lastProblem } }
@@ -180,6 +196,9 @@ public final class MQTTClient: Sendable {
             if case .refused(let reasonCode) = result {
                 throw MQTTError(code: .subscriptionRefused, reasonCode: reasonCode, message: "the broker refused the subscription to '\(subscription.filter)'")
             }
+        }
+        shared.withLock { state in
+            if state.machine.isConnected && state.resubscribing.isEmpty { state.subscriptionsActive = true }
         }
     }
 
@@ -336,6 +355,7 @@ public final class MQTTClient: Sendable {
                 logger.warning("MQTT connection lost; reconnecting", metadata: ["mqtt.problem": "\(problem)"])
                 action = shared.withLock { state in
                     state.lastProblem = problem
+                    state.subscriptionsActive = false
                     return state.machine.connectionLost()
                 }
             case .reconnectAfterBackoff(let attempt):
@@ -453,6 +473,8 @@ public final class MQTTClient: Sendable {
         let sessionPresent = flags & 1 == 1
         let (action, subscriptions, waiters) = shared.withLock { state in
             let action = state.machine.connackReceived(accepted: accepted, sessionPresent: sessionPresent)
+            state.resubscribing.removeAll()
+            state.subscriptionsActive = accepted && action != .subscribeAll && !state.subscriptions.isEmpty
             var ready: [CheckedContinuation<Void, any Error>] = []
             if accepted {
                 state.lastProblem = nil
@@ -470,6 +492,7 @@ public final class MQTTClient: Sendable {
                 "mqtt.broker": "\(configuration.host):\(configuration.port)",
                 "mqtt.session_present": "\(sessionPresent)",
             ])
+            onConnect?(sessionPresent)
         } else {
             logger.error("MQTT broker refused the connection", metadata: [
                 "mqtt.reason": "\(refusalText(reasonCode))",
@@ -478,8 +501,12 @@ public final class MQTTClient: Sendable {
         if action == .subscribeAll {
             for subscription in subscriptions {
                 do {
+                    // Registered before the SUBACK can arrive: it is read on this same thread, later.
                     let id = try sendSubscribe(subscription)
-                    shared.withLock { $0.acknowledgements.ignore(id) }
+                    shared.withLock { state in
+                        state.resubscribing.insert(id)
+                        state.acknowledgements.ignore(id)
+                    }
                 } catch {
                     logger.error("MQTT resubscribe failed", metadata: ["mqtt.filter": "\(subscription.filter)", "mqtt.problem": "\(error)"])
                 }
@@ -507,7 +534,9 @@ public final class MQTTClient: Sendable {
         } else {
             payload = []
         }
-        onMessage(MQTTMessage(topic: topic, payload: payload, qos: MQTTQoS(rawValue: raw.qos) ?? .atMostOnce, retain: raw.retain))
+        let qos = MQTTQoS(rawValue: raw.qos) ?? .atMostOnce
+        let packetID = qos == .atMostOnce ? 0 : UInt16(truncatingIfNeeded: raw.mid)
+        onMessage(MQTTMessage(topic: topic, payload: payload, qos: qos, retain: raw.retain, packetID: packetID))
     }
 
     fileprivate func acknowledged(id: Int32, result: AcknowledgementResult) {
@@ -519,6 +548,10 @@ public final class MQTTClient: Sendable {
         let refused = granted.first { $0 >= 0x80 }
         if let refused {
             logger.error("MQTT broker refused a subscription", metadata: ["mqtt.reason_code": "\(refused)"])
+        }
+        shared.withLock { state in
+            guard state.resubscribing.remove(id) != nil else { return }
+            if refused == nil && state.resubscribing.isEmpty && state.machine.isConnected { state.subscriptionsActive = true }
         }
         acknowledged(id: id, result: refused.map { .refused(reasonCode: $0) } ?? .accepted)
     }

@@ -13,12 +13,15 @@ public struct MQTTMessage: Sendable, Equatable {
     public var payload: [UInt8]
     public var qos: MQTTQoS
     public var retain: Bool
+    /// The packet identifier of a QoS 1 or 2 message (a redelivery keeps it); 0 for QoS 0.
+    public var packetID: UInt16
 
-    public init(topic: String, payload: [UInt8], qos: MQTTQoS, retain: Bool = false) {
+    public init(topic: String, payload: [UInt8], qos: MQTTQoS, retain: Bool = false, packetID: UInt16 = 0) {
         self.topic = topic
         self.payload = payload
         self.qos = qos
         self.retain = retain
+        self.packetID = packetID
     }
 }
 

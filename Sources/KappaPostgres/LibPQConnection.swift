@@ -39,6 +39,7 @@ final class LibPQConnection: @unchecked Sendable {
             parameters.append(("connect_timeout", String(timeout)))
         }
         parameters.append(("dbname", configuration.conninfo))
+        parameters += configuration.parameters.sorted { $0.key < $1.key }.map { ($0.key, $0.value) }
         if let password = configuration.password {
             parameters.append(("password", password))
         }
@@ -69,32 +70,14 @@ final class LibPQConnection: @unchecked Sendable {
         return handle
     }
 
-    /// The passwords to scrub from messages, without ever putting libpq's parse error (which may quote the
-    /// conninfo, password included) into an error.
+    /// The passwords to scrub from messages.
     private static func secrets(of configuration: PostgresConfiguration) throws(PostgresError) -> [String] {
         var secrets: [String] = []
         if let password = configuration.password, !password.isEmpty { secrets.append(password) }
         if let password = getenv("PGPASSWORD").map({ String(cString: $0) }), !password.isEmpty {
             secrets.append(password)
         }
-        guard !configuration.conninfo.isEmpty else { return secrets }
-        var parseError: UnsafeMutablePointer<CChar>?
-        guard let options = PQconninfoParse(configuration.conninfo, &parseError) else {
-            if let parseError { PQfreemem(parseError) }
-            throw PostgresError(
-                code: .invalidConfiguration,
-                message: "the connection string or URL could not be parsed (its text is not shown: it may hold a password)"
-            )
-        }
-        defer { PQconninfoFree(options) }
-        var option = options
-        while let keyword = option.pointee.keyword {
-            if String(cString: keyword) == "password", let value = option.pointee.val {
-                let password = String(cString: value)
-                if !password.isEmpty { secrets.append(password) }
-            }
-            option += 1
-        }
+        secrets += try PostgresConfiguration.passwords(in: configuration.conninfo).filter { !$0.isEmpty }
         return secrets
     }
 

@@ -13,6 +13,9 @@ public struct PostgresConfiguration: Sendable, CustomStringConvertible {
     public var applicationName: String
     /// How long connecting may take (libpq `connect_timeout`, whole seconds) unless `conninfo` sets one; nil waits forever.
     public var connectTimeoutSeconds: Int?
+    /// libpq connection keywords that override the conninfo's (`sslmode`, `sslrootcert`…), so a setting of
+    /// its own reaches libpq however the conninfo is written (URL or key=value).
+    public var parameters: [String: String] = [:]
 
     public init(
         conninfo: String = "",

@@ -27,8 +27,13 @@ struct DatabaseOptions: ParsableArguments {
     var connectTimeout = 10
 
     func validate() throws {
-        if let database, database.contains("password=") || database.range(of: #"://[^/@]*:[^/@]*@"#, options: .regularExpression) != nil {
-            throw ValidationError("Do not put the password on the command line: use --password-file or PGPASSWORD.")
+        if let database {
+            // As libpq reads it: `password = x` with spaces, quoted values, percent-encoded URL parameters.
+            let carries: Bool
+            do { carries = try PostgresConfiguration.carriesPassword(database) } catch { throw ValidationError("--database: \(error)") }
+            if carries {
+                throw ValidationError("Do not put the password on the command line: use --password-file or PGPASSWORD.")
+            }
         }
         guard connectTimeout > 0 else { throw ValidationError("--connect-timeout must be at least 1 second.") }
     }

@@ -1,4 +1,6 @@
 import ArgumentParser
+import Foundation
+import KappaGateway
 import KappaCore
 import KappaLog
 import KappaMQTT
@@ -54,7 +56,14 @@ struct DeadLettersCommand: AsyncParsableCommand {
 
         func run() async throws {
             let logger = Logger(label: "kappa.dead-letters")
-            let settings = try GatewaySettings.resolve(options: gateway, database: database, roles: nil, http: nil)
+            let settings: GatewaySettings
+            do {
+                // Routes and the log as `kappa run` would resolve them; the database comes from --database here.
+                let layers = try SettingsLayers.load(flags: gateway.flags, environment: ProcessInfo.processInfo.environment)
+                settings = try GatewaySettings.resolve(layers)
+            } catch {
+                throw ValidationError(error.description)
+            }
             let connection = try await PostgresConnection.connect(try database.configuration(), logger: logger)
             defer { Task { await connection.close() } }
             try await SchemaMigrator(schema: PostgresIdentifier(schema.name)).migrate(connection)

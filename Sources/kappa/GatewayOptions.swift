@@ -1,60 +1,113 @@
 import ArgumentParser
 import Foundation
+import KappaGateway
 
-/// The options of `kappa run` that say where messages come from and where the log lives.
-/// Each falls back to its environment variable, then to the configuration file, then to a default.
+/// The options of `kappa run` (and `kappa dead-letters replay`) that say where messages come from and where
+/// the log lives. Each is also an environment variable and a key of the configuration file (see
+/// `kappa config show` and deploy/kappa.example.yaml); a flag beats the variable, which beats the file.
+/// Values stay text here so that every bad value gets the same message, naming the setting and its origin.
 struct GatewayOptions: ParsableArguments {
-    @Option(help: ArgumentHelp("Broker URL mqtt://[user@]host[:port] or mqtts://… (default: $KAPPA_MQTT, else mqtt://127.0.0.1:1883).", valueName: "url"))
-    var mqtt: String?
+    typealias Key = GatewaySettingsCatalog
 
-    @Option(help: ArgumentHelp("File whose first line is the MQTT password (else $KAPPA_MQTT_PASSWORD).", valueName: "path"))
-    var mqttPasswordFile: String?
-
-    @Option(help: ArgumentHelp("MQTT client id; keep it fixed so the broker keeps the session across restarts (default: $KAPPA_MQTT_CLIENT_ID, else kappa-gateway).", valueName: "id"))
-    var clientID: String?
-
-    @Option(help: ArgumentHelp("Share the subscriptions with other gateways as $share/<group>/… (each gateway needs its own --client-id).", valueName: "group"))
-    var shareGroup: String?
-
-    @Option(help: "Subscription QoS: 1 (default) or 2. QoS 0 would lose messages on a crash and is refused.")
-    var qos: Int?
-
-    @Option(help: ArgumentHelp("MQTT protocol version: 3.1.1 (default) or 5.", valueName: "version"))
-    var mqttProtocol: String?
-
-    @Option(name: .customLong("topic"), help: ArgumentHelp(
-        "A topic template and its payload format, e.g. 'sites/{site}/{device}/{metric}=number'; repeat for several (default: devices/{device}/telemetry=json and devices/{device}/{metric}=number).",
-        valueName: "template[=format]"
-    ))
-    var topics: [String] = []
-
-    @Option(help: ArgumentHelp("Directory of the partitioned log (default: $KAPPA_DATA_DIR, else ./data).", valueName: "dir"))
-    var dataDir: String?
-
-    @Option(help: ArgumentHelp("Partitions of a new readings stream (fixed once created).", valueName: "n"))
-    var partitions: Int?
-
-    @Option(help: ArgumentHelp("When the log fsyncs: interval (default, every 100 ms), always (group commit), never.", valueName: "policy"))
-    var fsync: String?
-
-    @Option(help: ArgumentHelp("Free disk (MiB) below which intake pauses instead of filling the disk (default 256).", valueName: "MiB"))
-    var diskFloorMB: Int?
-
-    @Option(help: ArgumentHelp("YAML configuration file (lowest precedence; default: $KAPPA_CONFIG).", valueName: "path"))
+    @Option(help: help(Key.config, "path"))
     var config: String?
 
-    @Option(help: ArgumentHelp("Log level: trace, debug, info (default), notice, warning, error.", valueName: "level"))
+    @Option(help: help(Key.mqttURL, "url"))
+    var mqtt: String?
+
+    @Option(help: help(Key.mqttUsername, "name"))
+    var mqttUsername: String?
+
+    @Option(help: help(Key.mqttPasswordFile, "path", extra: "Or the password itself in $KAPPA_MQTT_PASSWORD."))
+    var mqttPasswordFile: String?
+
+    @Option(name: .customLong("client-id"), help: help(Key.mqttClientID, "id"))
+    var clientID: String?
+
+    @Option(help: help(Key.mqttShareGroup, "group"))
+    var shareGroup: String?
+
+    @Option(help: help(Key.mqttQoS, "1|2"))
+    var qos: String?
+
+    @Option(help: help(Key.mqttProtocol, "version"))
+    var mqttProtocol: String?
+
+    @Option(help: help(Key.mqttKeepalive, "seconds"))
+    var mqttKeepaliveSeconds: String?
+
+    @Option(name: .customLong("mqtt-tls-ca"), help: help(Key.mqttTLSCA, "path"))
+    var mqttTLSCA: String?
+
+    @Option(name: .customLong("mqtt-tls-cert"), help: help(Key.mqttTLSCertificate, "path"))
+    var mqttTLSCertificate: String?
+
+    @Option(name: .customLong("mqtt-tls-key"), help: help(Key.mqttTLSKey, "path"))
+    var mqttTLSKey: String?
+
+    @Option(name: .customLong("topic"), help: help(Key.topics, "template[=format]", extra: "Repeat for several, e.g. --topic 'sites/{site}/{device}/{metric}=number'."))
+    var topics: [String] = []
+
+    @Option(help: help(Key.dataDirectory, "dir"))
+    var dataDir: String?
+
+    @Option(help: help(Key.logPartitions, "n"))
+    var partitions: String?
+
+    @Option(help: help(Key.logFsync, "policy"))
+    var fsync: String?
+
+    @Option(name: .customLong("disk-floor-mb"), help: help(Key.logDiskFloor, "MiB"))
+    var diskFloorMB: String?
+
+    @Option(help: help(Key.logRetention, "hours"))
+    var logRetentionHours: String?
+
+    @Option(help: help(Key.logLevel, "level"))
     var logLevel: String?
 
+    @Option(help: help(Key.logFormat, "format"))
+    var logFormat: String?
+
     func validate() throws {
-        if let qos, qos != 1 && qos != 2 {
-            throw ValidationError("--qos must be 1 or 2: at QoS 0 the broker does not resend, so a crash would lose messages.")
-        }
         if let mqtt, mqtt.range(of: #"://[^/@]*:[^/@]*@"#, options: .regularExpression) != nil {
             throw ValidationError("Do not put the MQTT password in the URL: use --mqtt-password-file or KAPPA_MQTT_PASSWORD.")
         }
-        if let partitions, !(1...1024).contains(partitions) {
-            throw ValidationError("--partitions must be between 1 and 1024.")
-        }
     }
+
+    /// The flags given, by setting.
+    var flags: [Setting: [String]] {
+        var flags: [Setting: [String]] = [:]
+        flags[Key.config] = config.map { [$0] }
+        flags[Key.mqttURL] = mqtt.map { [$0] }
+        flags[Key.mqttUsername] = mqttUsername.map { [$0] }
+        flags[Key.mqttPasswordFile] = mqttPasswordFile.map { [$0] }
+        flags[Key.mqttClientID] = clientID.map { [$0] }
+        flags[Key.mqttShareGroup] = shareGroup.map { [$0] }
+        flags[Key.mqttQoS] = qos.map { [$0] }
+        flags[Key.mqttProtocol] = mqttProtocol.map { [$0] }
+        flags[Key.mqttKeepalive] = mqttKeepaliveSeconds.map { [$0] }
+        flags[Key.mqttTLSCA] = mqttTLSCA.map { [$0] }
+        flags[Key.mqttTLSCertificate] = mqttTLSCertificate.map { [$0] }
+        flags[Key.mqttTLSKey] = mqttTLSKey.map { [$0] }
+        flags[Key.topics] = topics.isEmpty ? nil : topics
+        flags[Key.dataDirectory] = dataDir.map { [$0] }
+        flags[Key.logPartitions] = partitions.map { [$0] }
+        flags[Key.logFsync] = fsync.map { [$0] }
+        flags[Key.logDiskFloor] = diskFloorMB.map { [$0] }
+        flags[Key.logRetention] = logRetentionHours.map { [$0] }
+        flags[Key.logLevel] = logLevel.map { [$0] }
+        flags[Key.logFormat] = logFormat.map { [$0] }
+        return flags
+    }
+}
+
+/// A flag's help from the catalog: what it does, its variable, its default. One sentence each, unwrapped:
+/// the terminal wraps it.
+func help(_ setting: Setting, _ valueName: String, extra: String? = nil) -> ArgumentHelp {
+    var text = setting.summary
+    if let extra { text += " " + extra }
+    text += " Env: \(setting.environment)."
+    if let value = setting.defaultValue { text += " Default: \(value)." }
+    return ArgumentHelp(text, valueName: valueName)
 }

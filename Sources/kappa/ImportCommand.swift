@@ -1,4 +1,5 @@
 import ArgumentParser
+import Foundation
 import KappaCore
 import KappaLog
 import KappaStream
@@ -10,10 +11,15 @@ struct ImportCommand: ParsableCommand {
         commandName: "import",
         abstract: "Append historical readings from CSV, JSON lines or line protocol files to the log.",
         discussion: """
-            Each reading keeps its own event time and is encoded as the MQTT bridge encodes it, so processors
+            Each reading keeps its own event time and is encoded as the MQTT bridge encodes it, so processors \
             and replays treat it like live data. Needs the log to itself: stop `kappa run` first.
-            csv: a header with time and value columns, plus device and metric (or --device/--metric); time as
-            RFC 3339 or epoch seconds. jsonl and line: one payload per line, decoded like a json or
+
+            csv: a header, then rows separated by `,`, `;` or tab (found from the header, or --delimiter). Long \
+            files have time and value columns, plus device and metric (or --device/--metric); wide files have \
+            one column per metric (every column but time, device and metric, or --value-columns). The time \
+            column is time, timestamp, datetime, date or ts (or --time-column), holding RFC 3339, a local time \
+            without a zone such as 2020-03-09 10:14:33 (read in --timezone, UTC by default), or epoch seconds, \
+            milliseconds, microseconds or nanoseconds (told apart by magnitude). jsonl and line: one payload per line, decoded like a json or \
             line_protocol topic of --device (and --metric).
             """
     )
@@ -22,6 +28,12 @@ struct ImportCommand: ParsableCommand {
     @Option(help: "csv, jsonl or line.") var format: String
     @Option(help: "The device of every reading (a file without a device column).") var device: String?
     @Option(help: "The metric of every reading (a file without a metric column).") var metric: String?
+    @Option(help: "CSV: the time column's name.") var timeColumn: String?
+    @Option(help: "CSV: comma-separated value columns, each imported as the metric of its name.") var valueColumns: String?
+    @Option(help: "CSV: comma-separated columns of a wide file that are not metrics (labels, comments).") var ignoreColumns: String?
+    @Option(help: "CSV: the field separator, `,` `;` or `tab` (default: found from the header).") var delimiter: String?
+    @Option(help: "CSV: the zone of timestamps written without one: UTC, an offset such as +03:00, or a name such as Europe/Moscow.")
+    var timezone = "UTC"
     @Option(help: "Partitions of the readings stream if it has to be created.") var partitions = KappaStreams.defaultReadingPartitions
     @Option(help: "Bad lines shown individually before only counting them.") var showBadLines = 20
     @OptionGroup var data: DataDirectoryOptions
@@ -29,6 +41,22 @@ struct ImportCommand: ParsableCommand {
     func validate() throws {
         guard ImportFormat(rawValue: format) != nil else { throw ValidationError("--format must be csv, jsonl or line.") }
         guard !files.isEmpty else { throw ValidationError("name at least one file.") }
+        _ = try csvOptions()
+    }
+
+    func csvOptions() throws -> CSVOptions {
+        guard let zone = ImportTimeZone(timezone) else { throw ValidationError("--timezone: \(timezone) is not UTC, an offset like +03:00, or a known zone name.") }
+        var options = CSVOptions(timeColumn: timeColumn, timeZone: zone)
+        options.valueColumns = valueColumns.map { $0.split(separator: ",").map { String($0).trimmingCharacters(in: .whitespaces) } }
+        options.ignoredColumns = (ignoreColumns ?? "").split(separator: ",").map { String($0).trimmingCharacters(in: .whitespaces) }
+        switch delimiter {
+        case nil: break
+        case "tab", "\\t", "\t": options.delimiter = "\t"
+        case ",": options.delimiter = ","
+        case ";": options.delimiter = ";"
+        default: throw ValidationError("--delimiter must be `,`, `;` or `tab`.")
+        }
+        return options
     }
 
     func run() throws {
@@ -51,8 +79,9 @@ struct ImportCommand: ParsableCommand {
         var lastProgress = started
         var badLinesShown = 0
         let format = ImportFormat(rawValue: self.format)!
+        let csv = try csvOptions()
         for file in files {
-            let parser = ImportLineParser(format: format, device: device, metric: metric)
+            let parser = ImportLineParser(format: format, device: device, metric: metric, csv: csv)
             try importer.importFile(file, parser: parser, summary: &summary, onBadLine: { (bad: ReadingImporter.BadLine) in
                 badLinesShown += 1
                 if badLinesShown <= showBadLines { StandardError.write("\(bad.file):\(bad.line): \(bad.problem)\n") }

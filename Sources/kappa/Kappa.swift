@@ -1,4 +1,5 @@
 import ArgumentParser
+import KappaCommandLine
 
 @main
 struct Kappa: AsyncParsableCommand {
@@ -10,6 +11,7 @@ struct Kappa: AsyncParsableCommand {
             DatabaseCommand.self,
             LogCommand.self,
             RunCommand.self,
+            ConfigCommand.self,
             ProcessCommand.self,
             QueryCommand.self,
             EvalCommand.self,
@@ -19,6 +21,10 @@ struct Kappa: AsyncParsableCommand {
             VersionsCommand.self,
         ]
     )
+
+    static func main() async {
+        await mainExitingTwoOnInputError()
+    }
 }
 
 enum KappaVersion {

@@ -16,7 +16,7 @@ struct LogCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "log",
         abstract: "Inspect the partitioned log.",
-        subcommands: [Info.self, Tail.self, Dump.self, Verify.self, AppendTest.self]
+        subcommands: [Info.self, Tail.self, Dump.self, Verify.self, AcknowledgeLoss.self, AppendTest.self]
     )
 }
 
@@ -65,6 +65,9 @@ extension LogCommand {
                     let summary = stream.summary(partition: partition)
                     let times = summary.minEventTime.map { "\($0) … \(summary.maxEventTime.map { "\($0)" } ?? "")" } ?? "empty"
                     print("  partition \(partition): offsets \(summary.offsets.start)..<\(summary.offsets.highWatermark) (\(summary.offsets.count) records), \(summary.segmentCount) segments, \(summary.bytes) bytes, event times \(times)")
+                }
+                for loss in log.recordedLosses where loss.stream == name {
+                    print("  LOST \(loss)")
                 }
                 for (group, offsets) in stream.consumerGroups.sorted(by: { $0.key < $1.key }) {
                     print("  consumer \(group): " + offsets.sorted(by: { $0.key < $1.key }).map { "\($0.key)@\($0.value)" }.joined(separator: " "))
@@ -130,19 +133,49 @@ extension LogCommand {
     }
 
     struct Verify: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Check every batch's CRC and framing; exits non-zero on corruption.")
+        static let configuration = CommandConfiguration(
+            abstract: "Check every batch's CRC and framing, and list recorded losses.",
+            discussion: """
+            Exit status: 0 when everything is intact (a torn tail after a crash is what recovery cuts: no loss), \
+            2 on corruption, 3 when acknowledged records were lost and no operator acknowledged it yet \
+            (`kappa log acknowledge-loss`).
+            """
+        )
         @OptionGroup var data: DataDirectoryOptions
 
         func run() throws {
             let report = try LogVerifier.verify(directory: data.path)
             print("\(report.streams) streams, \(report.partitions) partitions, \(report.segments) segments, \(report.batches) batches, \(report.records) records, \(report.bytes) bytes checked")
             for problem in report.problems { print(problem) }
-            if report.corruptions.isEmpty {
-                print(report.problems.isEmpty ? "ok" : "ok (torn tails are cut by recovery when the log is next opened)")
-            } else {
-                print("\(report.corruptions.count) corrupt segments")
+            if !report.corruptions.isEmpty {
+                print("\(report.corruptions.count) corrupt segments: acknowledged records are damaged; opening the log cuts them and records the loss")
                 throw ExitCode(2)
             }
+            if !report.unacknowledgedLosses.isEmpty {
+                let records = report.unacknowledgedLosses.reduce(Int64(0)) { total, problem in
+                    if case .recordedLoss(let count, _) = problem.kind { total + count } else { total }
+                }
+                print("\(records) acknowledged records were lost (\(report.unacknowledgedLosses.count) ranges, offsets never reused); `kappa log acknowledge-loss` once handled")
+                throw ExitCode(3)
+            }
+            print(report.problems.contains(where: \.isTornTail) ? "ok (torn tails are cut by recovery when the log is next opened)" : "ok")
+        }
+    }
+
+    struct AcknowledgeLoss: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "acknowledge-loss",
+            abstract: "Mark the log's recorded losses as seen, so /readyz and `kappa log verify` pass again.",
+            discussion: "The losses stay listed and counted in kappa_log_records_lost_total. Stop `kappa run` first: this opens the log for writing."
+        )
+        @OptionGroup var data: DataDirectoryOptions
+
+        func run() throws {
+            let log = try DiskLog(directory: data.path, logger: Logger(label: "kappa.log"))
+            defer { log.close() }
+            let acknowledged = try log.acknowledgeLosses()
+            for loss in acknowledged { print("acknowledged: \(loss)") }
+            print(acknowledged.isEmpty ? "no unacknowledged losses" : "\(acknowledged.count) losses acknowledged")
         }
     }
 

@@ -1,3 +1,4 @@
+import KappaGateway
 import KappaMQTT
 import KappaStream
 import Logging
@@ -6,13 +7,17 @@ import Logging
 /// template: `{device}`, `{metric}`, `{detector}` and `{severity}` are replaced (default `alerts/{device}/{metric}`).
 ///
 /// `publish` only queues the message with libmosquitto, so announcing never blocks the processor. A failure
-/// (not connected, queue full) is logged and the alert dropped: the episode is in PostgreSQL either way.
+/// (not connected, queue full) drops the alert: the episode is in PostgreSQL either way. The first failure is
+/// logged; the rest are only counted (`kappa_alerts_dropped_total`), so a missing broker is one warning, not
+/// one per episode.
 struct MQTTAlertSink: AnomalyAlertSink {
     static let defaultTopic = "alerts/{device}/{metric}"
 
     let client: MQTTClient
     let topicTemplate: String
     let logger: Logger
+    /// A publish that fails counts as failed and dropped: there is no retry (the client queues for us).
+    let counters = AlertCounters(sink: "mqtt")
 
     init(client: MQTTClient, topicTemplate: String = Self.defaultTopic, logger: Logger) {
         self.client = client
@@ -32,8 +37,17 @@ struct MQTTAlertSink: AnomalyAlertSink {
         for episode in episodes {
             do {
                 try client.publish(topic: topic(for: episode), payload: Array(episode.jsonText.utf8), qos: .atLeastOnce)
+                counters.recordSent()
             } catch {
-                logger.warning("Could not publish an anomaly alert", metadata: ["kappa.device": "\(episode.device)", "kappa.error": "\(error)"])
+                // The first failure is worth a line; a missing broker would otherwise log one per episode.
+                let firstFailure = counters.failed == 0
+                counters.recordFailed()
+                counters.recordDropped()
+                guard firstFailure else { continue }
+                logger.warning(
+                    "Could not publish an anomaly alert; further failures are counted in kappa_alerts_dropped_total",
+                    metadata: ["kappa.device": "\(episode.device)", "kappa.error": "\(error)"]
+                )
             }
         }
     }

@@ -28,7 +28,6 @@ struct ProcessCommand: AsyncParsableCommand {
     var alertMQTT: String?
     @Option(help: "Topic template of anomaly alerts ({device}, {metric}, {detector}, {severity}).")
     var alertTopic = MQTTAlertSink.defaultTopic
-    @Flag(help: "Exit once every processor has caught up with the log (after a final checkpoint).") var untilCaughtUp = false
 
     func validate() throws {
         _ = try parsedRoles()

@@ -188,6 +188,7 @@ struct ProcessorMetrics: ProcessorReporting {
         out.family("kappa_processor_postgres_errors_total", .counter, help: "PostgreSQL failures (each retried).", samples: samples { Double($0.postgresErrors) })
         out.family("kappa_processor_failed", .gauge, help: "1 once the processor stopped on an error retrying cannot cure (see /readyz).", samples: samples { $0.failure == nil ? 0 : 1 })
         out.family("kappa_processor_intake_deferrals_total", .counter, help: "20 ms pauses taken while intake drained a broker backlog.", samples: samples { Double($0.intakeDeferrals) })
+        out.family("kappa_processor_rejected_records_total", .counter, help: "Records whose output PostgreSQL refused for their content, set aside in rejected_records.", samples: samples { Double($0.rejectedRecords) })
         out.family("kappa_processor_duplicates_total", .counter, help: "Redelivered readings not counted twice.", samples: samples { Double($0.duplicates) })
         out.family("kappa_processor_late_readings_total", .counter, help: "Readings merged into an already closed bucket.", samples: samples { Double($0.lateReadings) })
         out.family("kappa_processor_undecodable_total", .counter, help: "Log records that did not decode.", samples: samples { Double($0.undecodable) })

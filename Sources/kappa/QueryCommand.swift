@@ -91,19 +91,23 @@ extension QueryCommand {
         static let configuration = CommandConfiguration(abstract: "Anomaly episodes, newest first: which detector, score, value and expected range.")
         @Option(help: "Only this device.") var device: String?
         @Flag(help: "Only episodes still open.") var open = false
-        @Option(help: "Episodes started at or after this time (timestamptz text; default: 24 h ago).") var since: String?
+        @Option(help: "Only episodes started at or after this time (timestamptz text); default: however old, the newest --limit.") var since: String?
+        @Option(help: "At most this many episodes, the newest.") var limit = 100
         @OptionGroup var output: Output
 
         func run() async throws {
+            // Newest first with a limit, not a fixed window: imported or replayed history older than a day
+            // still shows.
             try await output.run({ schema in
                 """
-                SELECT device, metric, start_time, end_time, detector, peak_score, value, expected_low, expected_high, severity
+                SELECT device, metric, start_time, detected_at, end_time, detector, peak_score, value, expected_low, expected_high, severity
                 FROM \(schema).anomalies
                 WHERE ($1::text IS NULL OR device = $1) AND (NOT $2::boolean OR end_time IS NULL)
-                  AND start_time >= coalesce($3::timestamptz, now() - interval '1 day')
+                  AND ($3::timestamptz IS NULL OR start_time >= $3::timestamptz)
                 ORDER BY start_time DESC, device, metric, detector
+                LIMIT $4
                 """
-            }, [PostgresValue(device), .bool(open), since.map(PostgresValue.untyped) ?? .null])
+            }, [PostgresValue(device), .bool(open), since.map(PostgresValue.untyped) ?? .null, .int64(Int64(max(0, limit)))])
         }
     }
 }

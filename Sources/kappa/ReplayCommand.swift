@@ -14,17 +14,23 @@ struct ReplayCommand: AsyncParsableCommand {
         commandName: "replay",
         abstract: "Reprocess the log into a new output version of a processor, beside the live one.",
         discussion: """
-            Creates the version's tables (like the active version's), consumes the log from --from and keeps
-            going as a live processor once caught up. Ctrl-C / SIGTERM checkpoints and stops; running the same
-            command again resumes from the version's offsets. Switch readers over with `kappa versions activate`.
+            Creates the version's tables (like the active version's), consumes the log from --from and keeps \
+            going as a live processor once caught up. Ctrl-C / SIGTERM checkpoints and stops; running the same \
+            command again resumes from the version's offsets. Switch readers over with `kappa versions activate`. \
             Works beside a running `kappa run` (the log is then read read-only).
+
+            Example:
+
+            kappa replay rollups --output-version v2 \\
+              --from earliest --rollup-widths 1m,5m,1h
             """
     )
 
-    @Argument(help: "The processor: rollups, devices, archive or dead-letters.") var processor: String
+    @Argument(help: ArgumentHelp("The processor: \(ProcessorRole.allCases.map(\.rawValue).joined(separator: ", ")).")) var processor: String
     @Option(help: ArgumentHelp("Where to start: earliest, an RFC 3339 time, or an offset (every partition).", valueName: "start"))
     var from = "earliest"
-    @Option(help: ArgumentHelp("The new version's name, e.g. v2.", valueName: "name")) var version: String
+    // Not --version: that is every kappa command's "show the version" flag, and help would list both.
+    @Option(name: .customLong("output-version"), help: ArgumentHelp("The new output version's name, e.g. v2: 1 to 24 lower-case letters, digits or underscores, starting with a letter.", valueName: "name")) var version: String
     @Option(help: ArgumentHelp("Rollup widths, e.g. 1m,5m,1h (default 1m,1h,1d).", valueName: "widths")) var rollupWidths: String?
     @Option(help: ArgumentHelp("Devices: seconds without a reading before a device shows offline.", valueName: "s")) var offlineAfterSeconds: Int?
     @Option(help: ArgumentHelp("Archive: days of raw readings kept (0: all).", valueName: "days")) var archiveRetentionDays: Int?
@@ -51,14 +57,22 @@ struct ReplayCommand: AsyncParsableCommand {
         }
     }
 
+    /// The widest rollup bucket: a year (a wider one would hold everything in one bucket, and the
+    /// arithmetic on bucket starts must not overflow).
+    static let maximumWidthSeconds: Int64 = 366 * 86_400
+
     /// `1m,5m,1h` in seconds; units s, m, h, d.
     static func widths(_ text: String) throws -> [Int64] {
-        try text.split(separator: ",").map { (part: Substring) throws -> Int64 in
+        try text.split(separator: ",", omittingEmptySubsequences: false).map { (part: Substring) throws -> Int64 in
             let units: [Character: Int64] = ["s": 1, "m": 60, "h": 3600, "d": 86_400]
             guard let unit = part.last.flatMap({ units[$0] }), let count = Int64(part.dropLast()), count > 0 else {
-                throw ValidationError("'\(part)' is not a width like 30s, 1m, 1h or 1d.")
+                throw ValidationError("--rollup-widths: '\(part)' is not a width like 30s, 1m, 1h or 1d.")
             }
-            return count * unit
+            let (seconds, overflow) = count.multipliedReportingOverflow(by: unit)
+            guard !overflow, seconds <= maximumWidthSeconds else {
+                throw ValidationError("--rollup-widths: '\(part)' is wider than 366d.")
+            }
+            return seconds
         }
     }
 

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import KappaCore
+import KappaGateway
 import KappaLog
 import KappaMQTT
 import KappaStream
@@ -13,60 +14,58 @@ struct RunCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "run",
         abstract: "Run the gateway: MQTT into the log, processors into PostgreSQL.",
+        // Paragraphs are single lines (the terminal wraps them); examples are short lines that paste as they are.
         discussion: """
-        Subscribes to the broker with a persistent session (fixed client id, QoS 1), appends every reading to the
-        partitioned log before acknowledging it, and runs the processors over the log. SIGTERM or Ctrl-C stops
-        intake, lets the processors make a final checkpoint, syncs the log and exits 0.
+        Subscribes to the broker with a persistent session (fixed client id, QoS 1), appends every reading to \
+        the partitioned log before acknowledging it, and runs the processors over the log. SIGTERM or Ctrl-C \
+        stops intake, lets the processors make a final checkpoint, syncs the log and exits 0.
+
+        Every option is also an environment variable and a key of the --config file; a flag beats the \
+        variable, which beats the file. `kappa config show` prints the effective settings and where each came \
+        from; deploy/kappa.example.yaml lists every key. Invalid settings exit 2.
 
         Examples:
-          kappa run --mqtt mqtt://127.0.0.1:1883 --database postgres://kappa@127.0.0.1/kappa --data-dir /var/lib/kappa
-          KAPPA_MQTT=mqtt://gateway@broker:1883 KAPPA_MQTT_PASSWORD=… kappa run --roles bridge
-          kappa run --config /etc/kappa/kappa.yaml --topic 'sites/{site}/{device}/{metric}=number'
+
+        kappa run --mqtt mqtt://127.0.0.1:1883 \\
+          --database postgres://kappa@127.0.0.1/kappa \\
+          --data-dir /var/lib/kappa
+
+        KAPPA_MQTT=mqtt://gateway@broker:1883 \\
+          KAPPA_MQTT_PASSWORD_FILE=/etc/kappa/mqtt-password \\
+          kappa run --roles bridge
+
+        kappa run --config /etc/kappa/kappa.yaml \\
+          --topic 'sites/{site}/{device}/{metric}=number'
         """
     )
 
-    @OptionGroup var gateway: GatewayOptions
-    @OptionGroup var database: DatabaseOptions
-
-    @Option(help: ArgumentHelp("Comma-separated roles: \(GatewaySettings.Role.allCases.map(\.rawValue).joined(separator: ",")) (default: all).", valueName: "roles"))
-    var roles: String?
-
-    @Option(help: ArgumentHelp("MQTT topic for anomaly alerts; {device}, {metric}, {detector}, {severity} are filled in; '' turns alerts off (default: $KAPPA_ALERT_TOPIC, else alerts/{device}/{metric}).", valueName: "template"))
-    var alertTopic: String?
-
-    @Flag(help: "Do not migrate the database schema on start (run `kappa db migrate` yourself).")
-    var noMigrate = false
-
-    @Option(help: ArgumentHelp("Records of processor lag above which /readyz reports not ready.", valueName: "records"))
-    var readyMaxLag = 100_000
-
-    @Option(help: ArgumentHelp("Nice value (0-19) of the processor threads, so intake keeps the CPU it needs and the processors catch up from the log when it is quieter; 0 turns this off.", valueName: "n"))
-    var processorNice: Int32 = 10
+    @OptionGroup var options: RunOptions
 
     @Option(help: ArgumentHelp("While intake drains a broker backlog, processors more than this many records behind put off their work (at most 5 s between checkpoints); -1 never (default 10000).", valueName: "records", visibility: .hidden))
     var intakeDeferralLag: Int64 = 10_000
 
-    @Option(help: ArgumentHelp("Address of the metrics and health endpoints (default: $KAPPA_HTTP, else 127.0.0.1:9464).", valueName: "host:port"))
-    var http: String?
-
     func run() async throws {
         var settings: GatewaySettings
         do {
-            settings = try GatewaySettings.resolve(options: gateway, database: database, roles: roles, http: http)
-            settings.migrate = !noMigrate
-            settings.alertTopic = alertTopic ?? ProcessInfo.processInfo.environment["KAPPA_ALERT_TOPIC"] ?? MQTTAlertSink.defaultTopic
-            settings.maxReadyLagRecords = Int64(readyMaxLag)
-            guard (0...19).contains(processorNice) else { throw ConfigurationError("--processor-nice must be 0…19, not \(processorNice)") }
-            settings.processors.threadNiceness = processorNice
-            settings.processors.intakeDeferral = intakeDeferralLag < 0 ? nil : IntakeDeferral(lagRecords: intakeDeferralLag)
-        } catch let error as ConfigurationError {
+            let layers = try SettingsLayers.load(flags: options.flags, environment: ProcessInfo.processInfo.environment)
+            settings = try GatewaySettings.resolve(layers)
+        } catch {
             throw ValidationError(error.description)
         }
+        settings.processors.intakeDeferral = intakeDeferralLag < 0 ? nil : IntakeDeferral(lagRecords: intakeDeferralLag)
         let logLevel = settings.logLevel
+        let logFormat = settings.logFormat
         LoggingSystem.bootstrap { label in
-            var handler = StreamLogHandler.standardError(label: label)
-            handler.logLevel = logLevel
-            return handler
+            switch logFormat {
+            case .text:
+                var handler = StreamLogHandler.standardError(label: label)
+                handler.logLevel = logLevel
+                return handler
+            case .json:
+                var handler = JSONLogHandler(label: label)
+                handler.logLevel = logLevel
+                return handler
+            }
         }
         let logger = Logger(label: "kappa")
         let resolved = settings
@@ -96,7 +95,10 @@ struct Gateway: Sendable {
         try FileManager.default.createDirectory(atPath: settings.dataDirectory, withIntermediateDirectories: true)
         let log = try DiskLog(directory: settings.dataDirectory, configuration: settings.log, logger: logger)
         if log.truncatedTailCount > 0 {
-            logger.warning("log recovery cut torn tails", metadata: ["kappa.count": "\(log.truncatedTailCount)"])
+            logger.warning("log recovery cut the end of partitions (see above whether records were lost)", metadata: ["kappa.count": "\(log.truncatedTailCount)"])
+        }
+        for loss in log.recordedLosses where !loss.acknowledged {
+            logger.error("the log lost acknowledged records (not acknowledged yet: /readyz stays not ready)", metadata: ["kappa.loss": "\(loss)"])
         }
         let readings = try openOrCreate(log, KappaStreams.readings, partitions: settings.readingPartitions)
         let deadLetters = try openOrCreate(log, KappaStreams.deadLetters, partitions: KappaStreams.defaultDeadLetterPartitions)
@@ -109,6 +111,7 @@ struct Gateway: Sendable {
             services.append(made)
         }
         var processors: ProcessorMetrics? = nil
+        var alertCounters: [AlertCounters] = []
         let processorRoles = settings.roles.compactMap { ProcessorRole(rawValue: $0.rawValue) }.sorted { $0.rawValue < $1.rawValue }
         if !processorRoles.isEmpty {
             guard let database = settings.database else {
@@ -116,17 +119,26 @@ struct Gateway: Sendable {
             }
             let status = ProcessorStatus()
             let health = DatabaseHealth(database: database, logger: logger)
-            var alertSink: MQTTAlertSink? = nil
+            var sinks: [any AnomalyAlertSink] = []
             var alertServices: [any Service] = []
-            if processorRoles.contains(.anomalies), !settings.alertTopic.isEmpty {
+            if processorRoles.contains(.anomalies), !settings.alerts.topic.isEmpty {
                 // A client of its own: alerts must not wait behind the bridge's intake, nor share its session.
                 var alerts = settings.bridge.mqtt
                 alerts.clientID = alerts.clientID.map { "\($0)-alerts" }
                 alerts.cleanSession = true
                 let client = try MQTTClient.make(configuration: alerts, logger: logger)
-                alertSink = MQTTAlertSink(client: client, topicTemplate: settings.alertTopic, logger: logger)
+                let sink = MQTTAlertSink(client: client, topicTemplate: settings.alerts.topic, logger: logger)
+                sinks.append(sink)
+                alertCounters.append(sink.counters)
                 alertServices.append(MQTTClientService(client: client))
             }
+            if processorRoles.contains(.anomalies), let url = settings.alerts.webhookURL {
+                let webhook = WebhookAlertSink(configuration: .init(url: url, format: settings.alerts.webhookFormat), logger: logger)
+                sinks.append(webhook)
+                alertCounters.append(webhook.counters)
+                alertServices.append(webhook)
+            }
+            let alertSink: (any AnomalyAlertSink)? = sinks.isEmpty ? nil : AlertFanOut(sinks)
             services.insert(contentsOf: [health] + alertServices + [
                 ProcessorsService(
                     roles: processorRoles, log: log, database: database, schema: settings.databaseSchema,
@@ -139,7 +151,7 @@ struct Gateway: Sendable {
         for role in settings.roles where role != .bridge && ProcessorRole(rawValue: role.rawValue) == nil {
             logger.warning("role not available in this build; skipped", metadata: ["kappa.role": "\(role.rawValue)"])
         }
-        let metrics = GatewayMetrics(log: log, streams: [readings, deadLetters], bridge: bridge, processors: processors)
+        let metrics = GatewayMetrics(log: log, streams: [readings, deadLetters], bridge: bridge, processors: processors, alerts: alertCounters)
         services.append(try HTTPEndpoints.application(address: settings.http, metrics: metrics, logger: logger))
         return Gateway(log: log, bridge: bridge, services: services)
     }

@@ -1,4 +1,5 @@
 import ArgumentParser
+import KappaGateway
 import KappaPostgres
 import Logging
 
@@ -12,8 +13,10 @@ struct SchemaOptions: ParsableArguments {
     }
 
     func validate() throws {
-        if let schema, schema.isEmpty || schema.utf8.contains(0) {
-            throw ValidationError("--schema must be a non-empty name.")
+        if let schema {
+            do { _ = try SchemaName.check(schema) } catch { throw ValidationError("--schema: \(error)") }
+        } else if let fromEnvironment = ProcessEnvironment.value("KAPPA_SCHEMA") {
+            do { _ = try SchemaName.check(fromEnvironment) } catch { throw ValidationError("KAPPA_SCHEMA: \(error)") }
         }
     }
 }

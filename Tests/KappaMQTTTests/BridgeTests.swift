@@ -332,4 +332,19 @@ struct MQTTBridgeTests {
             #expect(bridge.statistics.snapshot.pausedBecause == nil)
         }
     }
+
+    @Test("subscriptions are confirmed only once the broker accepted the bridge, never while it refuses it")
+    func subscriptionsAreNotConfirmedWhileTheBrokerRefuses() async throws {
+        let broker = try await MosquittoBroker.start(options: .init(users: ["gateway": "s3cret"]))
+        defer { broker.stop() }
+        let log = try TemporaryLog()
+        defer { log.log.close() }
+        let refused = try bridge(broker, log: log, clientID: "refused-\(UInt32.random(in: 0...UInt32.max))", prefix: uniqueTopicPrefix("refused"))
+        let service = Task { try await refused.run() }
+        try await Task.sleep(for: .seconds(2))
+        #expect(!refused.isSubscribed, "no connection was accepted, so nothing can be subscribed")
+        #expect(refused.lastProblem?.contains("refused") == true)
+        service.cancel()
+        _ = try? await service.value
+    }
 }

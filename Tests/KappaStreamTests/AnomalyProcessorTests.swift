@@ -59,7 +59,7 @@ final class RecordingAlertSink: AnomalyAlertSink {
         let columns = try await connection.query(
             "SELECT string_agg(column_name, ',' ORDER BY ordinal_position) FROM information_schema.columns WHERE table_schema = 'kappa' AND table_name = 'anomalies'"
         )
-        #expect(try columns.first?[0].string == "device,metric,start_time,end_time,detector,peak_score,value,expected_low,expected_high,severity")
+        #expect(try columns.first?[0].string == "device,metric,start_time,end_time,detector,peak_score,value,expected_low,expected_high,severity,detected_at")
         let open = try await connection.query("SELECT count(*) FROM kappa.open_anomalies").first?[0].int
         let stillOpen = rows.filter { $0[3] == "t" }.count
         #expect(open == stillOpen)

@@ -2,7 +2,7 @@ import Foundation
 import KappaCore
 import KappaLog
 import KappaPostgres
-import KappaStream
+@testable import KappaStream
 import KappaTestSupport
 import Testing
 
@@ -94,5 +94,55 @@ import Testing
         #expect(throws: ImportProblem.self) { try nulMetric.get() }
         var json = ImportLineParser(format: .jsonl, device: "d1", metric: nil)
         #expect(throws: ImportProblem.self) { try json.parse(#"{"ts": "2024-05-01T00:00:00Z", "a\u0000b": 1}"#).get() }
+    }
+
+    /// Parses every line of a CSV text, failing on the first refused line.
+    func parsed(_ text: String, device: String? = nil, metric: String? = nil, csv: CSVOptions = CSVOptions()) throws -> [Reading] {
+        var parser = ImportLineParser(format: .csv, device: device, metric: metric, csv: csv)
+        return try text.split(separator: "\n").flatMap { try parser.parse($0).get() }
+    }
+
+    @Test func semicolonWideFilesWithZonelessTimesAsSKABWritesThem() throws {
+        let text = """
+            datetime;Accelerometer1RMS;Volume Flow RateRMS;anomaly;changepoint
+            2020-03-09 10:14:33;0.0265878;32.0;0.0;0.0
+            2020-03-09 10:14:34;0.0261697;;1.0;0.0
+            """
+        let readings = try parsed(text, device: "valve1-0", csv: CSVOptions(ignoredColumns: ["anomaly", "changepoint"], timeZone: try #require(ImportTimeZone("+03:00"))))
+        #expect(readings.map(\.metric) == ["Accelerometer1RMS", "Volume Flow RateRMS", "Accelerometer1RMS"], "an empty field is no reading")
+        #expect(readings.allSatisfy { $0.device == "valve1-0" })
+        // 10:14:33 at +03:00 is 07:14:33 UTC.
+        #expect(readings.first?.time == Timestamp(rfc3339: "2020-03-09T07:14:33Z"))
+        #expect(readings.last?.time == Timestamp(rfc3339: "2020-03-09T07:14:34Z"))
+        #expect(readings.first?.value == 0.0265878)
+        // Without a zone given, zone-less times are UTC.
+        #expect(try parsed(text, device: "v", csv: CSVOptions(ignoredColumns: ["anomaly", "changepoint"])).first?.time == Timestamp(rfc3339: "2020-03-09T10:14:33Z"))
+    }
+
+    @Test func tabSeparatedFilesWithNamedColumnsAndEpochMilliseconds() throws {
+        let text = "stamp\tsensor\treading\tnote\n1714521600000\tboiler\t20.5\tok\n1714521600500\tboiler\t21\tok"
+        let options = CSVOptions(timeColumn: "stamp", valueColumns: ["reading"])
+        let readings = try parsed(text, device: "b", csv: options)
+        #expect(readings.map(\.value) == [20.5, 21])
+        #expect(readings.map(\.metric) == ["reading", "reading"])
+        #expect(readings.map(\.time.nanosecondsSinceEpoch) == [1_714_521_600_000_000_000, 1_714_521_600_500_000_000])
+    }
+
+    @Test func epochUnitsAreToldApartByMagnitude() {
+        let second = Timestamp(secondsSinceEpoch: 1_714_521_600)
+        for text in ["1714521600", "1714521600000", "1714521600000000", "1714521600000000000"] {
+            #expect(ImportTimestamp.parse(text, zone: .utc) == second, "\(text)")
+        }
+        #expect(ImportTimestamp.parse("2024-05-01T02:00:00+02:00", zone: .utc) == second)
+        #expect(ImportTimestamp.parse("2024-05-01 00:00:00.000", zone: .utc) == second)
+        #expect(ImportTimestamp.parse("01/05/2024", zone: .utc) == nil)
+    }
+
+    @Test func namedZonesFollowDaylightSaving() throws {
+        let berlin = try #require(ImportTimeZone("Europe/Berlin"))
+        // Winter: UTC+1; summer: UTC+2.
+        #expect(ImportTimestamp.parse("2024-01-15 12:00:00", zone: berlin) == Timestamp(rfc3339: "2024-01-15T11:00:00Z"))
+        #expect(ImportTimestamp.parse("2024-07-15 12:00:00", zone: berlin) == Timestamp(rfc3339: "2024-07-15T10:00:00Z"))
+        #expect(ImportTimeZone("Not/AZone") == nil)
     }
 }

@@ -63,10 +63,10 @@ import Testing
         #expect(throws: PostgresIdentifierError.self) { try PostgresIdentifier.validated(name) }
     }
 
-    @Test func migrationEightAddsTheColumnsToEveryDeadLetterVersion() async throws {
+    @Test func theCappedPayloadMigrationAddsTheColumnsToEveryDeadLetterVersion() async throws {
         let database = try await PostgresServer.shared.makeDatabase(prefix: "migrate_dead_letters")
         let connection = try await database.connect()
-        let before = SchemaMigrator(migrations: KappaSchema.migrations.filter { $0.version < 8 })
+        let before = SchemaMigrator(migrations: KappaSchema.migrations.filter { $0.version < 10 })
         try await before.migrate(connection)
         try await connection.executeScript(
             """

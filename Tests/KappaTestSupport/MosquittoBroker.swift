@@ -18,11 +18,20 @@ public final class MosquittoBroker: @unchecked Sendable {
         public var users: [String: String]
         /// PEM files for a TLS listener (the port then speaks only TLS).
         public var tls: (certificate: String, key: String)?
+        /// With `tls`: clients must present a certificate signed by this CA.
+        public var requireClientCertificateFrom: String?
+        /// An ACL file (mosquitto's format) copied in; nil allows every topic.
+        public var aclFile: String?
         public var maxQueuedMessages: Int
 
-        public init(users: [String: String] = [:], tls: (certificate: String, key: String)? = nil, maxQueuedMessages: Int = 0) {
+        public init(
+            users: [String: String] = [:], tls: (certificate: String, key: String)? = nil,
+            requireClientCertificateFrom: String? = nil, aclFile: String? = nil, maxQueuedMessages: Int = 0
+        ) {
             self.users = users
             self.tls = tls
+            self.requireClientCertificateFrom = requireClientCertificateFrom
+            self.aclFile = aclFile
             self.maxQueuedMessages = maxQueuedMessages
         }
     }
@@ -85,6 +94,14 @@ public final class MosquittoBroker: @unchecked Sendable {
         }
         if let tls = options.tls {
             lines += ["certfile \(tls.certificate)", "keyfile \(tls.key)"]
+            if let clientCA = options.requireClientCertificateFrom {
+                lines += ["cafile \(clientCA)", "require_certificate true"]
+            }
+        }
+        if let aclFile = options.aclFile {
+            let copy = "\(directory)/acl"
+            try String(contentsOfFile: aclFile, encoding: .utf8).write(toFile: copy, atomically: true, encoding: .utf8)
+            lines.append("acl_file \(copy)")
         }
         try lines.joined(separator: "\n").appending("\n")
             .write(toFile: "\(directory)/mosquitto.conf", atomically: true, encoding: .utf8)

@@ -145,8 +145,9 @@ public actor PostgresServer {
 
     private func createCluster() async throws -> Cluster {
         let binDirectory = try Self.binDirectory()
-        let directory = try TemporaryDirectory.make(prefix: "kappa-postgres")
         let runAsUser = TemporaryDirectory.runningAsRoot ? "postgres" : nil
+        // As root the server runs as `postgres`, who must reach the cluster: not under a $TMPDIR in a 0700 home.
+        let directory = try TemporaryDirectory.make(prefix: "kappa-postgres", in: runAsUser == nil ? NSTemporaryDirectory() : "/tmp")
         if let runAsUser {
             // postgres refuses to run as root; the cluster, socket and log live in a directory it owns.
             try await Self.run(["/bin/chown", "-R", "\(runAsUser):\(runAsUser)", directory])

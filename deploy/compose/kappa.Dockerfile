@@ -2,7 +2,8 @@
 #   docker build -f deploy/compose/kappa.Dockerfile -t kappa .
 # (compose.yaml does this). Multi-stage: the Swift toolchain stays in the build stage.
 
-FROM swift:6.0-noble AS build
+# The toolchain matches Package.swift's swift-tools-version (deploy/validate.sh checks it).
+FROM swift:6.1-noble AS build
 RUN apt-get update \
     && apt-get install -y --no-install-recommends libmosquitto-dev libpq-dev pkg-config \
     && rm -rf /var/lib/apt/lists/*

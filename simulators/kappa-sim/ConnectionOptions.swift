@@ -1,24 +1,31 @@
 import ArgumentParser
 import Foundation
+import KappaGateway
 import KappaMQTT
 import KappaSimulator
 
 /// Where and how to publish; shared by the fleet and the CSV replay.
 struct ConnectionOptions: ParsableArguments {
-    @Option(help: ArgumentHelp(
-        "Broker URL, mqtt://[user@]host[:port] or mqtts:// for TLS. Default: $KAPPA_MQTT, else mqtt://127.0.0.1:1883.",
-        discussion: "The password comes from $KAPPA_MQTT_PASSWORD or --password-file, never the command line.",
-        valueName: "url"))
+    @Option(help: ArgumentHelp("YAML configuration file, the same as kappa run's: kappa-sim takes the broker settings (mqtt.url, username, password_file, tls) from it. Env: KAPPA_CONFIG.", valueName: "path"))
+    var config: String?
+
+    @Option(help: ArgumentHelp("Broker URL, mqtt://[user@]host[:port] or mqtts:// for TLS. Env: KAPPA_MQTT. Default: mqtt://127.0.0.1:1883.", discussion: "The password comes from KAPPA_MQTT_PASSWORD or a password file, never the command line.", valueName: "url"))
     var mqtt: String?
 
-    @Option(help: ArgumentHelp("Username (overrides one in the URL).", valueName: "name"))
+    @Option(help: ArgumentHelp("Username (overrides one in the URL). Env: KAPPA_MQTT_USERNAME.", valueName: "name"))
     var username: String?
 
-    @Option(help: ArgumentHelp("File holding the password (first line).", valueName: "file"))
+    @Option(help: ArgumentHelp("File holding the password (first line). Env: KAPPA_MQTT_PASSWORD_FILE, or the password itself in KAPPA_MQTT_PASSWORD.", valueName: "file"))
     var passwordFile: String?
 
-    @Option(help: ArgumentHelp("CA certificate (PEM) to verify the broker; turns TLS on.", valueName: "file"))
+    @Option(name: .customLong("tls-ca"), help: ArgumentHelp("CA certificate (PEM) to verify the broker; turns TLS on. Env: KAPPA_MQTT_TLS_CA.", valueName: "file"))
     var tlsCA: String?
+
+    @Option(name: .customLong("tls-cert"), help: ArgumentHelp("Client certificate (PEM), for brokers that require one. Env: KAPPA_MQTT_TLS_CERT.", valueName: "file"))
+    var tlsCertificate: String?
+
+    @Option(name: .customLong("tls-key"), help: ArgumentHelp("Private key (PEM) of the client certificate. Env: KAPPA_MQTT_TLS_KEY.", valueName: "file"))
+    var tlsKey: String?
 
     @Option(help: "MQTT quality of service: 0, 1 or 2.")
     var qos: Int = 1
@@ -46,22 +53,24 @@ struct ConnectionOptions: ParsableArguments {
     }
 
     func publishOptions(dropEvery: Int? = nil) throws -> PublishOptions {
-        let environment = ProcessInfo.processInfo.environment
-        var mqtt = try MQTTConfiguration(url: self.mqtt ?? environment["KAPPA_MQTT"] ?? "mqtt://127.0.0.1:1883")
-        if let username { mqtt.username = username }
-        if let passwordFile {
-            guard let text = try? String(contentsOfFile: passwordFile, encoding: .utf8) else {
-                throw ValidationError("cannot read the password file '\(passwordFile)'")
-            }
-            mqtt.password = String(text.split(separator: "\n", omittingEmptySubsequences: false).first ?? "")
-        } else if let password = environment["KAPPA_MQTT_PASSWORD"] {
-            mqtt.password = password
-        }
-        if mqtt.password != nil && mqtt.username == nil {
-            throw ValidationError("a password was given but no username (mqtt://user@host or --username)")
-        }
-        if let tlsCA {
-            mqtt.tls = MQTTConfiguration.TLS(caFile: tlsCA)
+        // The broker connection resolves as kappa run's does: flag, then environment, then --config, then default.
+        typealias Key = GatewaySettingsCatalog
+        var flags: [Setting: [String]] = [:]
+        flags[Key.config] = config.map { [$0] }
+        flags[Key.mqttURL] = mqtt.map { [$0] }
+        flags[Key.mqttUsername] = username.map { [$0] }
+        flags[Key.mqttPasswordFile] = passwordFile.map { [$0] }
+        flags[Key.mqttTLSCA] = tlsCA.map { [$0] }
+        flags[Key.mqttTLSCertificate] = tlsCertificate.map { [$0] }
+        flags[Key.mqttTLSKey] = tlsKey.map { [$0] }
+        var mqtt: MQTTConfiguration
+        do {
+            var layers = try SettingsLayers.load(flags: flags, environment: ProcessInfo.processInfo.environment)
+            layers.flagNames = [Key.mqttPasswordFile.key: "--password-file", Key.mqttUsername.key: "--username",
+                                Key.mqttTLSCA.key: "--tls-ca", Key.mqttTLSCertificate.key: "--tls-cert", Key.mqttTLSKey.key: "--tls-key"]
+            mqtt = try MQTTConnectionSettings.resolve(layers)
+        } catch {
+            throw ValidationError(error.description)
         }
         // libmosquitto's own in-flight limit; our window bounds what is queued behind it.
         mqtt.maxInflightMessages = min(window, PublishOptions.libraryInflightLimit)

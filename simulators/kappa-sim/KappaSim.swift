@@ -1,9 +1,14 @@
 import ArgumentParser
+import KappaCommandLine
 import KappaCore
 import KappaSimulator
 
 @main
 struct KappaSim: AsyncParsableCommand {
+    static func main() async {
+        await mainExitingTwoOnInputError()
+    }
+
     static let configuration = CommandConfiguration(
         commandName: "kappa-sim",
         abstract: "A fleet of simulated MQTT devices: realistic signals, labelled anomalies, chaos, load.",
@@ -23,13 +28,11 @@ struct KappaSim: AsyncParsableCommand {
                    give the gateway a route for it:
                    --topic 'influx/{device}=line_protocol'
 
-        Time: real time by default (--speed realtime, or a factor like 60).
-        --fast simulates event time from --start (default: now minus
-        --duration, or minus a day) as fast as the broker takes it. Stop with
-        --count (messages), --duration (simulated time) or Ctrl-C; the run
-        then waits for every acknowledgement and prints a summary on stdout.
-        The same --seed, options and --start give byte-identical messages
-        and labels.
+        Time: real time by default (--speed realtime, or a factor like 60). --fast simulates event time \
+        from --start (default: now minus --duration, or minus a day) as fast as the broker takes it. Stop \
+        with --count (messages), --duration (simulated time) or Ctrl-C; the run then waits for every \
+        acknowledgement and prints a summary on stdout. The same --seed, options and --start give \
+        byte-identical messages and labels.
 
         Ground truth (--labels FILE), JSON Lines, one object per event:
           {"device":"env-00042","metric":"temperature","kind":"spike",
@@ -49,12 +52,10 @@ struct KappaSim: AsyncParsableCommand {
           offset_ms (clock_skew) device clock minus true time
         'kappa eval' reads either form.
 
-        Connections: --connections N spreads the devices over N connections
-        (1 is as fast as more on a small machine: the broker is the limit);
-        --connections per-device gives each device its own, with client id
-        kappa-sim-<device> (--client-id-prefix), for realistic small fleets.
-        QoS 1 and 2 keep up to --window messages per connection
-        unacknowledged; the run ends once every one is acknowledged.
+        Connections: --connections N spreads the devices over N connections (1 is as fast as more on a \
+        small machine: the broker is the limit); --connections per-device gives each device its own, with \
+        client id kappa-sim-<device> (--client-id-prefix), for realistic small fleets. QoS 1 and 2 keep up \
+        to --window messages per connection unacknowledged; the run ends once every one is acknowledged.
 
         Examples:
           # 100 devices in real time until Ctrl-C

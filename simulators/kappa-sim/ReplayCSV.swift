@@ -7,10 +7,10 @@ struct ReplayCSV: AsyncParsableCommand {
         commandName: "replay-csv",
         abstract: "Publishes a recorded series from CSV at a speed factor.",
         discussion: """
-        Columns: timestamp,value[,device,metric]. The timestamp is epoch seconds, ms, µs or ns (by magnitude) or
-        RFC 3339; a header row is skipped. Each row becomes {"ts":<ms>,"<metric>":<value>} on
-        devices/{device}/telemetry (or, with --format number, a bare number on devices/{device}/{metric}), sent
-        at its timestamp scaled by --speed, counted from the first row.
+        Columns: timestamp,value[,device,metric]. The timestamp is epoch seconds, ms, µs or ns (by magnitude) \
+        or RFC 3339; a header row is skipped. Each row becomes {"ts":<ms>,"<metric>":<value>} on \
+        devices/{device}/telemetry (or, with --format number, a bare number on devices/{device}/{metric}), \
+        sent at its timestamp scaled by --speed, counted from the first row.
 
         Examples:
           kappa-sim replay-csv recorded.csv --device pump-00001 --metric pressure --speed 60

@@ -70,6 +70,13 @@ final class ConsumerOffsetStore: Sendable {
         }
     }
 
+    /// The highest offset any group committed in `partition`: every offset below it was handed out once.
+    func highestCommitted(partition: Int) -> Int64? {
+        groups.withLock { groups in
+            groups.values.compactMap { $0.offsets[partition] }.max()
+        }
+    }
+
     private static func serialize(_ group: Group) -> [UInt8] {
         var text = "\(header)\nkind \(group.kind.rawValue)\n"
         for (partition, offset) in group.offsets.sorted(by: { $0.key < $1.key }) {

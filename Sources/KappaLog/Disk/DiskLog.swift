@@ -13,6 +13,7 @@ import Darwin
 /// The embedded partitioned log: streams in a data directory on local disk.
 ///
 /// Layout: `DIR/<stream>/stream.meta`, `DIR/<stream>/p<NNNN>/<base offset>.log|.index`,
+/// `DIR/<stream>/p<NNNN>/partition.state` (clean-shutdown mark, highest offset handed out, lost ranges),
 /// `DIR/<stream>/consumers/<group>.offsets`. Opening recovers every partition (see ``recoveredTails``).
 /// A writable log holds an exclusive lock on `DIR/.lock`; read-only opens (for inspection) take none.
 /// Call ``close()`` when done: it syncs, persists indexes and stops the background thread.
@@ -119,6 +120,21 @@ public final class DiskLog: PartitionedLog {
         truncations.withLock { $0.count }
     }
 
+    /// Every loss of acknowledged records the open streams ever recorded (see ``RecordedLoss``), ordered by
+    /// stream, partition and offset; those not yet acknowledged make `kappa log verify` fail and /readyz not ready.
+    public var recordedLosses: [RecordedLoss] {
+        streams.all.sorted { $0.name < $1.name }.flatMap { stream in stream.partitions.flatMap(\.losses) }
+    }
+
+    /// Marks every recorded loss of the open streams acknowledged; returns those that were not yet.
+    public func acknowledgeLosses() throws(LogError) -> [RecordedLoss] {
+        var acknowledged: [RecordedLoss] = []
+        for stream in streams.all.sorted(by: { $0.name < $1.name }) {
+            for partition in stream.partitions { acknowledged += try partition.acknowledgeLosses() }
+        }
+        return acknowledged
+    }
+
     public func streamNames() throws(LogError) -> [String] {
         guard FileSystem.exists(directory) else { return [] }
         return try FileSystem.contents(of: directory).filter { name in
@@ -159,10 +175,12 @@ public final class DiskLog: PartitionedLog {
                 throw error
             }
             let metadata = try StreamMetadata.parse(FileSystem.readFile(metadataPath), path: metadataPath)
+            let consumers = try ConsumerOffsetStore(directory: "\(streamDirectory)/consumers", readOnly: configuration.readOnly)
             var partitions: [Partition] = []
             for id in 0..<metadata.partitionCount {
                 let (partition, truncation) = try Partition.open(
                     stream: name, id: id, directory: "\(streamDirectory)/\(Self.partitionDirectoryName(id))",
+                    committedFloor: consumers.highestCommitted(partition: id) ?? 0,
                     configuration: configuration, logger: logger
                 )
                 partitions.append(partition)
@@ -170,7 +188,7 @@ public final class DiskLog: PartitionedLog {
             }
             let stream = DiskStream(
                 name: name, directory: streamDirectory, partitions: partitions,
-                consumers: try ConsumerOffsetStore(directory: "\(streamDirectory)/consumers", readOnly: configuration.readOnly),
+                consumers: consumers,
                 configuration: configuration, diskGuard: diskGuard, readQueue: readQueue,
                 flushSoon: { [flusher] in flusher.requestFlush() }
             )

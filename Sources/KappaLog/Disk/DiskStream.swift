@@ -179,6 +179,10 @@ public final class DiskStream: LogStream {
         return partitions[partition].offsets
     }
 
+    public func ensureNextOffset(partition: Int, atLeast offset: Int64, reason: String) throws(LogError) -> RecordedLoss? {
+        try checked(partition).ensureNextOffset(atLeast: offset, reason: reason)
+    }
+
     // MARK: Consumer offsets
 
     public func commit(group: String, offsets: [Int: Int64]) throws(LogError) {

@@ -27,6 +27,8 @@ final class Partition: Sendable {
         /// Bytes appended since open: the group commit ticket.
         var appendedBytes: Int64 = 0
         var isClosed = false
+        /// Offsets handed out once whose records are gone (see ``PartitionState``); gaps between segments.
+        var losses: [RecordedLoss]
     }
 
     let stream: String
@@ -38,13 +40,13 @@ final class Partition: Sendable {
     let signal: AppendSignal
     let durability = DurabilityTracker()
 
-    init(stream: String, id: Int, directory: String, configuration: DiskLogConfiguration, logger: Logger, segments: [Segment]) {
+    init(stream: String, id: Int, directory: String, configuration: DiskLogConfiguration, logger: Logger, segments: [Segment], losses: [RecordedLoss] = []) {
         self.stream = stream
         self.id = id
         self.directory = directory
         self.configuration = configuration
         self.logger = logger
-        self.state = Mutex(State(segments: segments))
+        self.state = Mutex(State(segments: segments, losses: losses))
         self.signal = AppendSignal(highWatermark: segments.last?.index.nextOffset ?? 0)
     }
 
@@ -102,13 +104,14 @@ final class Partition: Sendable {
         return MonotonicClock.nanoseconds() - active.openedAt >= configuration.segmentMaxAge.nanoseconds
     }
 
-    /// Closes the active segment (synced, index persisted) and opens the next. Rare, so it may block appenders.
-    private func roll(_ state: inout State) throws(LogError) {
+    /// Closes the active segment (synced, index persisted) and opens the next, at `baseOffset` when offsets
+    /// are skipped. Rare, so it may block appenders.
+    private func roll(_ state: inout State, to baseOffset: Int64? = nil) throws(LogError) {
         let active = state.segments[state.segments.count - 1]
         try active.file.sync()
         durability.markDurable(upTo: state.appendedBytes)
         try persistIndex(active.index)
-        let next = try Self.createSegment(directory: directory, baseOffset: active.index.nextOffset)
+        let next = try Self.createSegment(directory: directory, baseOffset: baseOffset ?? active.index.nextOffset)
         state.segments.append(next)
         logger.debug("segment rolled", metadata: [
             LoggingKeys.stream: "\(stream)", LoggingKeys.partition: "\(id)",
@@ -147,12 +150,66 @@ final class Partition: Sendable {
         state.withLock { $0.appendedBytes } - durability.durableTicket
     }
 
-    /// Syncs and refuses further appends.
+    /// Syncs, refuses further appends, and marks the partition cleanly shut down (see ``PartitionState``):
+    /// written only once every byte is synced, so the next open may call any damage corruption.
     func close() throws(LogError) {
         defer { signal.close() }
         guard !configuration.readOnly else { return }
         try flush()
-        state.withLock { $0.isClosed = true }
+        let closing: PartitionState? = state.withLock { state in
+            guard !state.isClosed else { return nil }
+            state.isClosed = true
+            return PartitionState(nextOffset: state.segments.last?.index.nextOffset ?? 0, cleanShutdown: true, losses: state.losses)
+        }
+        try closing?.store(directory: directory)
+    }
+
+    // MARK: Offsets that must not come back
+
+    /// Moves the next offset up to `offset` if it is lower, recording the offsets skipped as lost: for a
+    /// consumer that committed records the log no longer has. Rolls to a segment starting at `offset`.
+    func ensureNextOffset(atLeast offset: Int64, reason: String) throws(LogError) -> RecordedLoss? {
+        let loss: RecordedLoss? = try state.withLock { (state) throws(LogError) in
+            guard !state.isClosed else { throw error(.closed, "the log was closed") }
+            guard !configuration.readOnly else { throw error(.readOnly, "the log was opened read-only") }
+            let end = state.segments[state.segments.count - 1].index.nextOffset
+            guard offset > end else { return nil }
+            let loss = RecordedLoss(
+                stream: stream, partition: id, offsets: end..<offset,
+                detectedAt: Timestamp.now().nanosecondsSinceEpoch / 1_000_000_000, acknowledged: false, reason: reason
+            )
+            // Recorded first: a crash in between leaves a recorded loss and no gap, which opens fine.
+            try PartitionState(nextOffset: offset, cleanShutdown: false, losses: state.losses + [loss]).store(directory: directory)
+            state.losses.append(loss)
+            try roll(&state, to: offset)
+            return loss
+        }
+        guard let loss else { return nil }
+        logger.error("the log lost acknowledged records; their offsets will not be reused", metadata: [
+            LoggingKeys.stream: "\(stream)", LoggingKeys.partition: "\(id)",
+            LoggingKeys.offset: "\(loss.offsets.lowerBound)..<\(loss.offsets.upperBound)", LoggingKeys.error: "\(reason)",
+        ])
+        signal.publish(highWatermark: offset)
+        return loss
+    }
+
+    var losses: [RecordedLoss] {
+        state.withLock { $0.losses }
+    }
+
+    /// Marks every recorded loss acknowledged (an operator has seen it); returns those that were not yet.
+    func acknowledgeLosses() throws(LogError) -> [RecordedLoss] {
+        try state.withLock { (state) throws(LogError) in
+            guard !configuration.readOnly else { throw error(.readOnly, "the log was opened read-only") }
+            let newly = state.losses.filter { !$0.acknowledged }
+            guard !newly.isEmpty else { return [] }
+            var losses = state.losses
+            for index in losses.indices { losses[index].acknowledged = true }
+            let next = state.segments.last?.index.nextOffset ?? 0
+            try PartitionState(nextOffset: next, cleanShutdown: state.isClosed, losses: losses).store(directory: directory)
+            state.losses = losses
+            return newly
+        }
     }
 
     // MARK: Reading
@@ -172,7 +229,7 @@ final class Partition: Sendable {
     }
 
     func read(from offset: Int64, limits: LogReadLimits) throws(LogError) -> LogReadResult {
-        let plan: ReadPlan? = try state.withLock { (state) throws(LogError) in
+        let plan: (ReadPlan?, Int64)? = try state.withLock { (state) throws(LogError) in
             let start = state.segments.first?.index.baseOffset ?? 0
             let highWatermark = state.segments.last?.index.nextOffset ?? 0
             guard offset >= start, offset <= highWatermark else {
@@ -181,11 +238,20 @@ final class Partition: Sendable {
                 throw failure
             }
             guard offset < highWatermark else { return nil }
-            let segment = state.segments[Self.segmentIndex(containing: offset, in: state.segments)]
-            return ReadPlan(file: segment.file, segment: segment.index.baseOffset, position: segment.index.position(forOffset: offset), end: segment.index.size)
+            var number = Self.segmentIndex(containing: offset, in: state.segments)
+            var from = offset
+            // Lost offsets lie between segments: reading into them goes on at the next segment's first record.
+            while from >= state.segments[number].index.nextOffset, number + 1 < state.segments.count {
+                number += 1
+                from = state.segments[number].index.baseOffset
+            }
+            let segment = state.segments[number]
+            guard from < segment.index.nextOffset else { return (nil, from) }
+            return (ReadPlan(file: segment.file, segment: segment.index.baseOffset, position: segment.index.position(forOffset: from), end: segment.index.size), from)
         }
-        guard let plan else { return LogReadResult(records: [], nextOffset: offset) }
-        return try read(plan, from: offset, limits: limits)
+        guard let (plan, from) = plan else { return LogReadResult(records: [], nextOffset: offset) }
+        guard let plan else { return LogReadResult(records: [], nextOffset: from) }
+        return try read(plan, from: from, limits: limits)
     }
 
     private static func segmentIndex(containing offset: Int64, in segments: [Segment]) -> Int {

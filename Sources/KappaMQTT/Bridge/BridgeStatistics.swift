@@ -8,6 +8,8 @@ public final class BridgeStatistics: Sendable {
     private let payloadBytes = Atomic<Int>(0)
     private let readings = Atomic<Int>(0)
     private let deadLetters = Atomic<Int>(0)
+    private let redeliveredMessages = Atomic<Int>(0)
+    private let redeliveredReadings = Atomic<Int>(0)
     private let paused = Atomic<Bool>(false)
     private let messagesByRoute: [RouteCounter]
     private let deadLettersByReason = Mutex<[String: Int]>([:])
@@ -26,6 +28,10 @@ public final class BridgeStatistics: Sendable {
         public var payloadBytes: Int
         public var readings: Int
         public var deadLetters: Int
+        /// Messages the broker delivered again that the log already held whole (acknowledged, not stored).
+        public var redeliveredMessages: Int
+        /// Readings not stored again because the log held them (of whole or partly stored messages).
+        public var redeliveredReadings: Int
         /// Indexed like the bridge's routes.
         public var messagesByRoute: [Int]
         public var deadLettersByReason: [String: Int]
@@ -39,6 +45,8 @@ public final class BridgeStatistics: Sendable {
             payloadBytes: payloadBytes.load(ordering: .relaxed),
             readings: readings.load(ordering: .relaxed),
             deadLetters: deadLetters.load(ordering: .relaxed),
+            redeliveredMessages: redeliveredMessages.load(ordering: .relaxed),
+            redeliveredReadings: redeliveredReadings.load(ordering: .relaxed),
             messagesByRoute: messagesByRoute.map { $0.count.load(ordering: .relaxed) },
             deadLettersByReason: deadLettersByReason.withLock { $0 },
             pausedBecause: paused.load(ordering: .relaxed) ? pauseReason.withLock { $0 } : nil
@@ -55,6 +63,11 @@ public final class BridgeStatistics: Sendable {
 
     func readingsAppended(_ count: Int) {
         readings.add(count, ordering: .relaxed)
+    }
+
+    func redelivered(readings: Int, wholeMessage: Bool) {
+        if wholeMessage { redeliveredMessages.add(1, ordering: .relaxed) }
+        redeliveredReadings.add(readings, ordering: .relaxed)
     }
 
     func deadLettered(_ reason: DeadLetterReason) {

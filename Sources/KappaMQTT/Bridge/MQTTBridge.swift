@@ -45,7 +45,8 @@ public final class MQTTBridge: Service, Sendable {
         let client = try MQTTClient.make(
             configuration: configuration.mqtt, logger: logger,
             onMessage: { message in handler.stage(message) },
-            onBatchEnd: { handler.commit() }
+            onBatchEnd: { handler.commit() },
+            onConnect: { sessionPresent in ingestor.connectionStarted(sessionPresent: sessionPresent) }
         )
         return MQTTBridge(configuration: configuration, statistics: statistics, client: client, handler: handler, logger: logger)
     }
@@ -79,19 +80,29 @@ public final class MQTTBridge: Service, Sendable {
             "mqtt.client_id": "\(configuration.mqtt.clientID ?? "(generated)")",
             "mqtt.subscriptions": "\(configuration.subscriptions.map(\.filter))",
         ])
+        // Before the first message: which deliveries the log already holds, so that what the broker resends
+        // after a crash is acknowledged without being stored twice.
+        let handler = self.handler
+        try await Blocking.run { try handler.recoverDeliveries() }
         try client.start()
         do {
             // Recorded now and sent at every CONNACK that finds no session, so a broker that is down at
             // start is no failure: the bridge connects and subscribes when it comes up.
             try await client.subscribe(configuration.subscriptions)
-            // Until now a new session had no subscriptions: what was published before is not ours to take.
-            subscriptionsConfirmed.store(true, ordering: .releasing)
-            logger.info("MQTT subscriptions confirmed", metadata: ["mqtt.subscriptions": "\(configuration.subscriptions.map(\.filter))"])
         } catch let error as MQTTError where error.code == .subscriptionRefused {
             await stop()
             throw error
         } catch {
             logger.warning("MQTT subscribe not confirmed yet; it is sent again on the next connect", metadata: ["mqtt.problem": "\(error)"])
+        }
+        // Confirmed only once the broker granted them or kept them in its session: until then a new session
+        // has no subscriptions, and what is published meanwhile is not ours to take.
+        while !client.subscriptionsActive && !Task.isShuttingDownGracefully && !Task.isCancelled {
+            try? await Task.sleep(for: .milliseconds(20))
+        }
+        if client.subscriptionsActive {
+            subscriptionsConfirmed.store(true, ordering: .releasing)
+            logger.info("MQTT subscriptions confirmed", metadata: ["mqtt.subscriptions": "\(configuration.subscriptions.map(\.filter))"])
         }
         try? await gracefulShutdown()
         await stop()
@@ -128,8 +139,12 @@ final class BridgeMessageHandler: Sendable {
         stopping.store(true, ordering: .releasing)
     }
 
+    func recoverDeliveries() throws(LogError) {
+        try ingestor.recoverDeliveries()
+    }
+
     func stage(_ message: MQTTMessage) {
-        ingestor.stage(topic: message.topic, payload: message.payload, receivedAt: .now())
+        ingestor.stage(topic: message.topic, payload: message.payload, packetID: message.packetID, receivedAt: .now())
     }
 
     /// True once everything staged is in the log; false when it could not be stored and the burst must not

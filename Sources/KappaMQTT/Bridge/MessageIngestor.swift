@@ -26,6 +26,10 @@ public final class MessageIngestor: @unchecked Sendable {
     private var pendingReasons: [DeadLetterReason] = []
     /// Messages staged since the last commit: the size of the burst being committed.
     private var stagedMessages = 0
+    /// What the log holds of recent deliveries, so that a message the broker resends is not stored twice.
+    private var redeliveries = RedeliveryFilter()
+    /// The deliveries staged since the last commit, with their partitions, noted in `redeliveries` once stored.
+    private var pendingDeliveries: [(delivery: MessageDelivery, partition: Int)] = []
 
     public init(router: TopicRouter, decoder: PayloadDecoder, readings: any LogStream, deadLetters: any LogStream, statistics: BridgeStatistics) {
         self.router = router
@@ -44,17 +48,29 @@ public final class MessageIngestor: @unchecked Sendable {
         public var deadLetters: Int
     }
 
+    /// Reads which deliveries the log's tail holds; call once before the first message, off the
+    /// cooperative pool (it reads files).
+    public func recoverDeliveries() throws(LogError) {
+        redeliveries = try RedeliveryFilter.rebuild(from: readingsStream)
+    }
+
+    /// A connection to the broker started; with a stored session, it resends what it had in flight.
+    public func connectionStarted(sessionPresent: Bool) {
+        redeliveries.connectionStarted(sessionPresent: sessionPresent)
+    }
+
     /// Routes, decodes and appends one message; when it returns, the message is in the log.
     @discardableResult
-    public func ingest(topic: String, payload: [UInt8], receivedAt: Timestamp) throws(LogError) -> Outcome {
-        let outcome = stage(topic: topic, payload: payload, receivedAt: receivedAt)
+    public func ingest(topic: String, payload: [UInt8], packetID: UInt16 = 0, receivedAt: Timestamp) throws(LogError) -> Outcome {
+        let outcome = stage(topic: topic, payload: payload, packetID: packetID, receivedAt: receivedAt)
         try commit()
         return outcome
     }
 
     /// Routes and decodes one message into the pending batch; nothing is written until `commit`.
+    /// - Parameter packetID: the MQTT packet identifier of a QoS 1 or 2 message, 0 for QoS 0.
     @discardableResult
-    public func stage(topic: String, payload: [UInt8], receivedAt: Timestamp) -> Outcome {
+    public func stage(topic: String, payload: [UInt8], packetID: UInt16 = 0, receivedAt: Timestamp) -> Outcome {
         readings.removeAll(keepingCapacity: true)
         problems.removeAll(keepingCapacity: true)
         stagedMessages += 1
@@ -73,16 +89,47 @@ public final class MessageIngestor: @unchecked Sendable {
             pendingDeadLetters.append(LogAppendRecord(key: topic, eventTime: receivedAt, value: DeadLetterRecord.encode(letter)))
             pendingReasons.append(letter.reason)
         }
+        let deadLetters = problems.isEmpty ? 0 : 1
+        guard !readings.isEmpty else { return Outcome(readings: 0, deadLetters: deadLetters) }
+        guard packetID != 0 else {
+            appendRecords(delivery: nil)
+            return Outcome(readings: readings.count, deadLetters: deadLetters)
+        }
+        let fingerprint = MessageFingerprint.of(topic: topic, payload: payload)
+        if redeliveries.mayBeRedelivery(packetID: packetID) {
+            let before = readings.count
+            readings.removeAll { reading in
+                redeliveries.holds(packetID: packetID, fingerprint: fingerprint, partition: readingsStream.partition(forKey: reading.device))
+            }
+            statistics.redelivered(readings: before - readings.count, wholeMessage: readings.isEmpty)
+            guard !readings.isEmpty else { return Outcome(readings: 0, deadLetters: deadLetters) }
+        }
+        // Staged sequences become stored ones only at commit; a discarded burst leaves a gap, which is fine.
+        let sequence = (pendingDeliveries.last?.delivery.sequence).map { $0 + 1 } ?? redeliveries.nextSequence
+        appendRecords(delivery: MessageDelivery(sequence: sequence, packetID: packetID, fingerprint: fingerprint))
+        return Outcome(readings: readings.count, deadLetters: deadLetters)
+    }
+
+    /// Encodes the staged message's readings; the first record of each partition carries the delivery.
+    private func appendRecords(delivery: MessageDelivery?) {
         var key: [UInt8] = []
         var keyDevice = ""
+        var partition = -1
+        var partitionsWithDelivery: [Int] = []
         for reading in readings {
             if reading.device != keyDevice {
                 keyDevice = reading.device
                 key = Array(reading.device.utf8)
+                if delivery != nil { partition = readingsStream.partition(forKey: key) }
             }
-            records.append(LogAppendRecord(key: key, eventTime: reading.time, value: ReadingRecord.encode(reading)))
+            var recordDelivery: MessageDelivery? = nil
+            if let delivery, !partitionsWithDelivery.contains(partition) {
+                partitionsWithDelivery.append(partition)
+                pendingDeliveries.append((delivery, partition))
+                recordDelivery = delivery
+            }
+            records.append(LogAppendRecord(key: key, eventTime: reading.time, value: ReadingRecord.encode(reading, delivery: recordDelivery)))
         }
-        return Outcome(readings: readings.count, deadLetters: problems.isEmpty ? 0 : 1)
     }
 
     /// Appends everything staged since the last commit: the dead letters, then the readings, each as one
@@ -103,6 +150,10 @@ public final class MessageIngestor: @unchecked Sendable {
             _ = try readingsStream.append(records)
             statistics.readingsAppended(records.count)
             records.removeAll(keepingCapacity: true)
+            for (delivery, partition) in pendingDeliveries {
+                redeliveries.stored(delivery, partition: partition)
+            }
+            pendingDeliveries.removeAll(keepingCapacity: true)
         }
         statistics.intakePressure.burstCommitted(messages: stagedMessages)
         stagedMessages = 0
@@ -112,6 +163,7 @@ public final class MessageIngestor: @unchecked Sendable {
     public func discardPending() {
         stagedMessages = 0
         records.removeAll(keepingCapacity: true)
+        pendingDeliveries.removeAll(keepingCapacity: true)
         pendingDeadLetters.removeAll(keepingCapacity: true)
         pendingReasons.removeAll(keepingCapacity: true)
     }

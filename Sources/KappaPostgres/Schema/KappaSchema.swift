@@ -198,10 +198,43 @@ public enum KappaSchema {
                 END LOOP;
             END $$;
             """),
+        // A processor never stops on a record whose output PostgreSQL refuses for its content: it sets the
+        // record aside here, in the transaction that moves its offsets past it.
+        SchemaMigration(version: 8, name: "records processors set aside", sql: """
+            CREATE TABLE {schema}.rejected_records (
+                processor text NOT NULL,
+                output_version text NOT NULL,
+                stream text NOT NULL,
+                log_partition integer NOT NULL,
+                log_offset bigint NOT NULL,
+                rejected_at timestamptz NOT NULL DEFAULT now(),
+                sqlstate text NOT NULL,
+                error text NOT NULL,
+                record bytea NOT NULL,
+                PRIMARY KEY (processor, output_version, stream, log_partition, log_offset)
+            );
+            """),
+        // The honest alarm time of a streaming detector beside its estimated onset: the views show `detected_at`
+        // (appended, as CREATE OR REPLACE VIEW only allows), over whichever anomalies version is active.
+        // The schema reaches PL/pgSQL as `kappa.migration_schema`, quoted with %I (it was pasted in, and a
+        // schema named `o'brien` ended the format string; fixed in place, same effect where it worked).
+        SchemaMigration(version: 9, name: "anomalies show detected_at", sql: """
+            DO $$
+            DECLARE
+                target_schema text := current_setting('kappa.migration_schema');
+                episodes text;
+            BEGIN
+                EXECUTE format('SELECT %L || version FROM %I.versions WHERE processor = %L AND active', 'anomalies_', target_schema, 'anomalies')
+                    INTO episodes;
+                IF episodes IS NULL THEN episodes := 'anomalies_v1'; END IF;
+                EXECUTE format('CREATE OR REPLACE VIEW %I.anomalies AS SELECT device, metric, start_time, end_time, detector, peak_score, value, expected_low, expected_high, severity, detected_at FROM %I.%I', target_schema, target_schema, episodes);
+                EXECUTE format('CREATE OR REPLACE VIEW %I.open_anomalies AS SELECT device, metric, start_time, detector, peak_score, value, expected_low, expected_high, severity, detected_at FROM %I.%I WHERE end_time IS NULL', target_schema, target_schema, episodes);
+            END $$;
+            """),
         // A dead letter stores at most `DeadLetter.payloadCap` bytes of its payload; these say how large
         // the whole was and its SHA-256 (NULL when the payload is whole). Every version's table gets them,
         // and the view is rebuilt over whichever version is active.
-        SchemaMigration(version: 8, name: "capped dead-letter payloads", sql: """
+        SchemaMigration(version: 10, name: "capped dead-letter payloads", sql: """
             DO $$
             DECLARE
                 target_schema text := current_setting('kappa.migration_schema');

@@ -45,6 +45,18 @@ public struct OutputVersions: Sendable {
                 [.text(processor), .text(version), .text(configuration)]
             )
             if let row = same.first {
+                // A version whose configuration was never recorded (v1 as the migrations create it on a fresh
+                // database) takes the replay's: refusing it would make `replay … --output-version v1` impossible there.
+                let unrecorded = try await connection.query(
+                    "SELECT configuration = '{}'::jsonb FROM \(versionsTable) WHERE processor = $1 AND version = $2", [.text(processor), .text(version)]
+                )
+                if try !row[0].bool, try unrecorded.first?[0].bool == true {
+                    try await connection.execute(
+                        "UPDATE \(versionsTable) SET configuration = $3::jsonb WHERE processor = $1 AND version = $2",
+                        [.text(processor), .text(version), .text(configuration)]
+                    )
+                    return (try await self.version(connection, processor: processor, version: version)!, false)
+                }
                 guard try row[0].bool else {
                     throw OutputVersionError(code: .configurationMismatch, processor: processor, version: version, message: "exists with another configuration; choose another version name or drop it first")
                 }
@@ -158,8 +170,12 @@ public struct OutputVersions: Sendable {
     /// Lower-case letters, digits and underscores, starting with a letter: the name becomes part of table names.
     public static func validate(_ version: String, processor: String) throws {
         let utf8 = Array(version.utf8)
-        let valid = (1...24).contains(utf8.count) && (UInt8(ascii: "a")...UInt8(ascii: "z")).contains(utf8[0])
-            && utf8.allSatisfy { isIdentifierByte($0) && !(UInt8(ascii: "A")...UInt8(ascii: "Z")).contains($0) }
+        // Not isIdentifierByte: that one also takes `$` and non-ASCII bytes, which PostgreSQL allows in
+        // identifiers but this rule does not.
+        let lowercase = UInt8(ascii: "a")...UInt8(ascii: "z")
+        let digits = UInt8(ascii: "0")...UInt8(ascii: "9")
+        let valid = (1...24).contains(utf8.count) && lowercase.contains(utf8[0])
+            && utf8.allSatisfy { lowercase.contains($0) || digits.contains($0) || $0 == UInt8(ascii: "_") }
         guard valid else {
             throw OutputVersionError(code: .invalidName, processor: processor, version: version, message: "a version name is 1 to 24 lower-case letters, digits or underscores, starting with a letter")
         }

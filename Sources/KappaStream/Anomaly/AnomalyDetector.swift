@@ -12,6 +12,9 @@ public enum AnomalyDetector: UInt8, CaseIterable, Hashable, Comparable, Sendable
     case flatline = 4
     /// A series, or a whole device, silent for several of its own learned intervals.
     case gap = 5
+    /// A device's metrics together far from their long-run levels and relations (``DeviceProfile``); its
+    /// episodes are device-level (metric `*`).
+    case multivariate = 6
 
     /// The name written to the `anomalies` view's `detector` column and used in configuration keys.
     public var name: String {
@@ -22,6 +25,7 @@ public enum AnomalyDetector: UInt8, CaseIterable, Hashable, Comparable, Sendable
         case .rateOfChange: "rate_of_change"
         case .flatline: "flatline"
         case .gap: "gap"
+        case .multivariate: "multivariate"
         }
     }
 
@@ -41,7 +45,7 @@ public struct AnomalyDetectorSet: OptionSet, Hashable, Sendable {
     public init(rawValue: UInt8) { self.rawValue = rawValue }
     public init(_ detector: AnomalyDetector) { self.rawValue = 1 << detector.rawValue }
 
-    public static let all = AnomalyDetectorSet(rawValue: 0b11_1111)
+    public static let all = AnomalyDetectorSet(rawValue: 0b111_1111)
 
     @inlinable public func contains(_ detector: AnomalyDetector) -> Bool { rawValue & (1 << detector.rawValue) != 0 }
 }

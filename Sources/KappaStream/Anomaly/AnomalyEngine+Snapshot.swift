@@ -2,7 +2,9 @@ extension AnomalyEngine {
     /// "KANS" read as a little-endian UInt32.
     static let snapshotMagic: UInt32 = 0x534E_414B
     /// 2: change-point onsets, held detections and settling per device.
-    static let snapshotVersion: UInt16 = 2
+    /// 3: the device-level profile (multivariate detector) per device, each series' slot in it, its tail
+    /// quantile; arrival counts for judging silence by arrival.
+    static let snapshotVersion: UInt16 = 3
 
     /// All detector state as compact little-endian bytes, versioned, in a fixed order (series and devices in
     /// order of first appearance, open episodes sorted), so equal states give equal bytes in any process.
@@ -12,6 +14,9 @@ extension AnomalyEngine {
         writer.write(Self.snapshotMagic)
         writer.write(Self.snapshotVersion)
         writer.write(watermark)
+        writer.write(arrivals)
+        writer.write(lateness)
+        writer.write(longestTurn)
         writer.write(UInt32(devices.count))
         for device in devices { device.encode(into: &writer) }
         writer.write(UInt32(series.count))
@@ -45,10 +50,13 @@ extension AnomalyEngine {
             // Older state lacks what this version's detectors keep; rebuilding it from the log is the way back.
             throw AnomalySnapshotError(
                 code: .unsupportedVersion, offset: 4,
-                detail: "version \(version), this build reads \(Self.snapshotVersion); rebuild it from the log into a new version (kappa replay anomalies --from earliest --version <new>, then kappa versions activate)"
+                detail: "version \(version), this build reads \(Self.snapshotVersion); rebuild it from the log into a new version (kappa replay anomalies --from earliest --output-version <new>, then kappa versions activate)"
             )
         }
         restored.watermark = try reader.read()
+        restored.arrivals = try reader.read()
+        restored.lateness = try reader.read()
+        restored.longestTurn = try reader.read()
         let deviceCount = try reader.readCount(minimumItemSize: 38)
         for index in 0..<deviceCount {
             let device = try DeviceState(from: &reader)

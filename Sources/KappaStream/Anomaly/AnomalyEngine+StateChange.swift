@@ -36,6 +36,7 @@ extension AnomalyEngine {
     /// leaves it to event time.
     public mutating func judgeAllPending(into events: inout [AnomalyEvent]) {
         for device in devicesWithPending { judgePending(device: Int(device), into: &events) }
+        for device in devices.indices { judgeProfileInstant(device: device, into: &events) }
     }
 
     mutating func judgePending(device: Int, into events: inout [AnomalyEvent]) {

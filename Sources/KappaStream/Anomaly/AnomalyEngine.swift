@@ -22,6 +22,18 @@ public struct AnomalyEngine: Sendable {
     var watermark = Int64.min
     /// Devices holding pending detections, in the order they began to.
     var devicesWithPending: [Int32] = []
+    /// Readings taken in, in log order: the clock by which arrival is judged (the same on replay).
+    var arrivals: Int64 = 0
+    /// How far behind the partition's event time readings have lately been arriving (nanoseconds, a slowly
+    /// decaying maximum): devices racing ahead of one another (a burst, a backlog draining) widen it, and a
+    /// device counts as silent only once the others have passed its allowance by more than this.
+    var lateness = 0.0
+    /// The longest wait of a device for its next instant lately, in readings (a slowly decaying maximum): in a
+    /// burst some publisher always waits long for its turn, and waiting that long is no sign of silence.
+    var longestTurn = 0.0
+
+    /// Per reading: a spread seen once is forgotten over some tens of thousands of readings.
+    static let latenessDecay = 0.99995
 
     public init(configuration: AnomalyConfiguration = AnomalyConfiguration()) {
         self.configuration = configuration
@@ -45,11 +57,16 @@ public struct AnomalyEngine: Sendable {
     public mutating func process(_ reading: Reading, into events: inout [AnomalyEvent]) {
         let time = reading.time.nanosecondsSinceEpoch, value = reading.value
         guard value.isFinite else { return }
+        arrivals &+= 1
+        if watermark != .min { lateness = max(Double(max(0, watermark - time)), lateness * Self.latenessDecay) }
         let index = slot(device: reading.device, metric: reading.metric)
         let settings = settingsTable[Int(series[index].settingsIndex)]
         noteDeviceReading(Int(series[index].device), at: time, into: &events)
 
-        fold(ThresholdDetector.check(value, at: time, settings), .threshold, index, time, settings, into: &events)
+        let breach = ThresholdDetector.check(value, at: time, settings)
+        let hovering = breach == nil && series[index].openEpisodes & (1 << AnomalyDetector.threshold.rawValue) != 0
+            && ThresholdDetector.isNear(value, margin: 3 * series[index].baseline.scale(settings), settings)
+        if !hovering { fold(breach, .threshold, index, time, settings, into: &events) }
         guard !series[index].isStale(time) else { return }
         let device = Int(series[index].device)
         if !devices[device].pending.isEmpty, devices[device].pendingTime != time {
@@ -65,6 +82,7 @@ public struct AnomalyEngine: Sendable {
         foldOrHold(settling ? nil : verdict.changePoint, .changePoint, index, device: device, time, settings, into: &events)
         fold(verdict.rateOfChange, .rateOfChange, index, time, settings, into: &events)
         fold(verdict.flatline, .flatline, index, time, settings, into: &events)
+        observeProfile(series: index, device: device, time: time, value: value, residualZ: verdict.z, into: &events)
         if settings.enabled.contains(.gap), !series[index].deadlineQueued, let deadline = series[index].cadence.silentAfter(settings) {
             deadlines.push(.init(deadline: deadline, isDevice: false, index: Int32(index)))
             series[index].deadlineQueued = true
@@ -99,12 +117,31 @@ public struct AnomalyEngine: Sendable {
 
     private mutating func noteDeviceReading(_ index: Int, at time: Int64, into events: inout [AnomalyEvent]) {
         let settings = configuration.defaults
-        if var gap = devices[index].gap, time > devices[index].cadence.lastTime {
-            gap.peakScore = max(gap.peakScore, devices[index].cadence.silenceScore(at: time, settings))
+        let cadence = devices[index].cadence
+        if var gap = devices[index].gap, time > cadence.lastTime {
+            gap.peakScore = max(gap.peakScore, cadence.silenceScore(at: time, settings))
             gap.lastAnomalous = time
             events.append(.episodeClosed(gap.episode(device: devices[index].name, metric: AnomalyEpisode.wholeDevice, detector: .gap, closed: true, settings)))
             devices[index].gap = nil
+        } else if settings.enabled.contains(.gap), time > cadence.lastTime, cadence.silentAfter(settings) != nil,
+                  Double(time - cadence.lastTime) > settings.gapFactor * cadence.expectedInterval {
+            // (The minimum silence guards against judging by other devices' time; a device's own hole needs none.)
+            // The device's own next reading shows a silence no other device's time had declared (the device is
+            // alone in its partition, or its data was imported): one device-level gap, over as it is found.
+            var gap = OpenEpisode(Detection(start: cadence.lastTime, score: cadence.silenceScore(at: time, settings), value: .nan, expectedLow: .nan, expectedHigh: .nan), at: time)
+            gap.lastAnomalous = time
+            events.append(.episodeOpened(gap.episode(device: devices[index].name, metric: AnomalyEpisode.wholeDevice, detector: .gap, closed: false, settings)))
+            events.append(.episodeClosed(gap.episode(device: devices[index].name, metric: AnomalyEpisode.wholeDevice, detector: .gap, closed: true, settings)))
         }
+        if cadence.readings == 0 { devices[index].firstTime = time }
+        if cadence.readings > 0, time > cadence.lastTime {
+            let spacing = Double(arrivals - devices[index].lastArrival)
+            longestTurn = max(spacing, longestTurn * Self.latenessDecay)
+            let learnt = devices[index].arrivalSpacing
+            devices[index].arrivalSpacing = learnt == 0 ? spacing : learnt + 0.1 * (min(spacing, 3 * learnt) - learnt)
+        }
+        if cadence.readings == 0 || time > cadence.lastTime { devices[index].lastArrival = arrivals }
+        if cadence.readings > 0, time > cadence.lastTime { devices[index].previousTime = cadence.lastTime }
         devices[index].cadence.observe(time)
         if settings.enabled.contains(.gap), !devices[index].deadlineQueued, let deadline = devices[index].cadence.silentAfter(settings) {
             deadlines.push(.init(deadline: deadline, isDevice: true, index: Int32(index)))
@@ -122,6 +159,9 @@ public struct AnomalyEngine: Sendable {
         let isOpen = series[index].openEpisodes & bit != 0
         guard detection != nil || isOpen else { return }
         let key = EpisodeKey(series: Int32(index), detector: detector)
+        // After an alarm the series has a quiet period: what follows a fault (its echoes, the settling) is not
+        // news. Configured limits are always reported.
+        if !isOpen, detector != .threshold, series[index].quietDetectors & bit != 0 { return }
         if let detection {
             if isOpen {
                 if episodes[key]!.extend(detection, at: time, settings) {
@@ -136,6 +176,10 @@ public struct AnomalyEngine: Sendable {
         } else if episodes[key]!.calm(at: time, settings) {
             let episode = episodes.removeValue(forKey: key)!
             series[index].openEpisodes &= ~bit
+            if settings.quietReadings > 0 {
+                series[index].quietReadings = Int32(clamping: settings.quietReadings)
+                series[index].quietDetectors |= bit
+            }
             events.append(.episodeClosed(report(episode, key, closed: true, settings)))
         }
     }
@@ -163,6 +207,9 @@ public struct AnomalyEngine: Sendable {
         for device in devices {
             if let gap = device.gap {
                 open.append(gap.episode(device: device.name, metric: AnomalyEpisode.wholeDevice, detector: .gap, closed: false, configuration.defaults))
+            }
+            if let episode = device.profile.episode {
+                open.append(episode.episode(device: device.name, metric: AnomalyEpisode.wholeDevice, detector: .multivariate, closed: false, configuration.defaults))
             }
         }
         return open
@@ -204,12 +251,43 @@ public struct AnomalyEngine: Sendable {
             deadlines.push(.init(deadline: silentAfter, isDevice: true, index: Int32(index)))
             return
         }
+        let margin = Int64(lateness)
+        guard silentAfter &+ margin < now, isSilentByArrival(index, deadline: silentAfter &+ margin) else {
+            // Other devices' event time ran ahead, but no further than readings have lately been arriving behind
+            // it (a burst, a backlog draining), or those devices began only after this one ended (an import):
+            // look again later.
+            deadlines.push(.init(deadline: max(now, silentAfter &+ margin) &+ max(1, Int64(devices[index].cadence.expectedInterval)), isDevice: true, index: Int32(index)))
+            return
+        }
         devices[index].deadlineQueued = false
         let cadence = devices[index].cadence
         let detection = Detection(start: cadence.lastTime, score: cadence.silenceScore(at: now, settings), value: .nan, expectedLow: .nan, expectedHigh: .nan)
         let gap = OpenEpisode(detection, at: now)
         devices[index].gap = gap
         events.append(.episodeOpened(gap.episode(device: devices[index].name, metric: AnomalyEpisode.wholeDevice, detector: .gap, closed: false, settings)))
+    }
+
+    /// A device is silent by arrival when some device that was reporting alongside it has moved past `deadline`
+    /// in event time, and it has waited far longer for its next reading than the devices reporting alongside it
+    /// typically wait now: `gapFactor` times its own usual wait, times twice the median of theirs, and times the
+    /// longest wait any device of the partition came back from lately.
+    /// Live, a device's turn comes every round of the partition's devices, so the median wait is half a round; in
+    /// a burst, publishers take turns in long runs and every device waits long, so waiting is no sign of silence.
+    private func isSilentByArrival(_ index: Int, deadline: Int64) -> Bool {
+        let device = devices[index]
+        let factor = configuration.defaults.gapFactor
+        let wait = Double(arrivals - device.lastArrival)
+        guard wait > factor * max(device.arrivalSpacing, 1) else { return false }
+        var othersWaiting: [Int64] = []
+        var passed = false
+        for other in devices.indices where other != index && devices[other].gap == nil && devices[other].firstTime <= device.cadence.lastTime {
+            othersWaiting.append(arrivals - devices[other].lastArrival)
+            if devices[other].cadence.lastTime > deadline { passed = true }
+        }
+        guard passed else { return false }
+        othersWaiting.sort()
+        let median = Double(othersWaiting[othersWaiting.count / 2])
+        return wait > factor * max(2 * median, longestTurn, 1)
     }
 
     private mutating func checkSeries(_ index: Int, now: Int64, into events: inout [AnomalyEvent]) {
@@ -222,13 +300,17 @@ public struct AnomalyEngine: Sendable {
             deadlines.push(.init(deadline: silentAfter, isDevice: false, index: Int32(index)))
             return
         }
-        series[index].deadlineQueued = false
-        // A whole device gone silent is one device-level episode, not one per metric.
+        // A series is silent when its own device's time has passed its allowance: a whole device gone silent is
+        // one device-level episode, not one per metric, and other devices' time says nothing about this one.
         let device = Int(series[index].device)
-        if let deviceSilentAfter = devices[device].cadence.silentAfter(configuration.defaults), deviceSilentAfter < now { return }
+        guard devices[device].previousTime > silentAfter else {
+            deadlines.push(.init(deadline: now &+ max(1, Int64(devices[device].cadence.expectedInterval)), isDevice: false, index: Int32(index)))
+            return
+        }
+        series[index].deadlineQueued = false
         let cadence = series[index].cadence
         let detection = Detection(
-            start: cadence.lastTime, score: cadence.silenceScore(at: now, settings), value: series[index].lastValue,
+            start: cadence.lastTime, score: cadence.silenceScore(at: devices[device].cadence.lastTime, settings), value: series[index].lastValue,
             expectedLow: .nan, expectedHigh: .nan
         )
         let key = EpisodeKey(series: Int32(index), detector: .gap)

@@ -1,11 +1,12 @@
 extension DetectorSettings {
     /// Every configuration key, in the order documentation lists them. `enable.<detector>` (1 or 0) also works.
     public static let keys: [String] = [
-        "warmup_readings", "level_smoothing", "trend_smoothing", "scale_smoothing", "residual_clip", "minimum_scale",
-        "spike_z", "change_slack", "change_threshold", "change_cap", "state_change_metrics", "state_change_settle_seconds", "min", "max", "max_rate_per_second",
+        "warmup_readings", "level_smoothing", "trend_smoothing", "scale_smoothing", "residual_clip", "minimum_scale", "tail_step",
+        "spike_z", "change_slack", "change_threshold", "change_cap", "state_change_metrics", "state_change_settle_seconds",
+        "device_smoothing", "device_learning", "device_warmup_instants", "device_alarm", "device_release", "device_close_instants", "device_absorb_instants", "min", "max", "max_rate_per_second",
         "flatline_min_readings", "flatline_min_seconds", "flatline_chance",
         "gap_factor", "gap_min_seconds", "gap_warmup_intervals",
-        "close_after_normal_readings", "close_after_seconds", "critical_factor", "update_growth",
+        "close_after_normal_readings", "close_after_seconds", "quiet_readings", "critical_factor", "update_growth",
     ] + AnomalyDetector.allCases.map { "enable.\($0.name)" }
 
     /// Sets one value by its configuration key (seconds become nanoseconds; counts must be whole).
@@ -37,6 +38,9 @@ extension DetectorSettings {
         case "minimum_scale":
             guard value >= 0 else { throw invalid() }
             minimumScale = value
+        case "tail_step":
+            guard value >= 0 else { throw invalid() }
+            tailStep = value
         case "spike_z": spikeZ = try positive()
         case "change_slack":
             guard value >= 0 else { throw invalid() }
@@ -48,6 +52,13 @@ extension DetectorSettings {
             guard value != 1 else { throw invalid() }
             stateChangeMetrics = try count()
         case "state_change_settle_seconds": stateChangeSettleNanoseconds = try nanoseconds()
+        case "device_smoothing": deviceSmoothing = try fraction()
+        case "device_learning": deviceLearning = try fraction()
+        case "device_warmup_instants": deviceWarmupInstants = try count()
+        case "device_alarm": deviceAlarm = try positive()
+        case "device_release": deviceRelease = try positive()
+        case "device_close_instants": deviceCloseInstants = max(1, try count())
+        case "device_absorb_instants": deviceAbsorbInstants = max(1, try count())
         case "min": minimum = value
         case "max": maximum = value
         case "max_rate_per_second": maximumRatePerSecond = try positive()
@@ -61,6 +72,7 @@ extension DetectorSettings {
         case "gap_warmup_intervals": gapWarmupIntervals = max(1, try count())
         case "close_after_normal_readings": closeAfterNormalReadings = max(1, try count())
         case "close_after_seconds": closeAfterNanoseconds = try nanoseconds()
+        case "quiet_readings": quietReadings = try count()
         case "critical_factor":
             guard value >= 1 else { throw invalid() }
             criticalFactor = value
@@ -86,12 +98,20 @@ extension DetectorSettings {
         case "scale_smoothing": scaleSmoothing
         case "residual_clip": residualClip
         case "minimum_scale": minimumScale
+        case "tail_step": tailStep
         case "spike_z": spikeZ
         case "change_slack": changeSlack
         case "change_threshold": changeThreshold
         case "change_cap": changeCap
         case "state_change_metrics": Double(stateChangeMetrics)
         case "state_change_settle_seconds": Double(stateChangeSettleNanoseconds) / 1e9
+        case "device_smoothing": deviceSmoothing
+        case "device_learning": deviceLearning
+        case "device_warmup_instants": Double(deviceWarmupInstants)
+        case "device_alarm": deviceAlarm
+        case "device_release": deviceRelease
+        case "device_close_instants": Double(deviceCloseInstants)
+        case "device_absorb_instants": Double(deviceAbsorbInstants)
         case "min": minimum
         case "max": maximum
         case "max_rate_per_second": maximumRatePerSecond
@@ -103,6 +123,7 @@ extension DetectorSettings {
         case "gap_warmup_intervals": Double(gapWarmupIntervals)
         case "close_after_normal_readings": Double(closeAfterNormalReadings)
         case "close_after_seconds": Double(closeAfterNanoseconds) / 1e9
+        case "quiet_readings": Double(quietReadings)
         case "critical_factor": criticalFactor
         case "update_growth": updateGrowth
         default:

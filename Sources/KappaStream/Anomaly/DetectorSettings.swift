@@ -18,15 +18,19 @@ public struct DetectorSettings: Hashable, Sendable {
     /// A floor under the noise scale, in the metric's units (a constant signal has none of its own).
     public var minimumScale: Double = 0
 
+    /// How fast a series' own 99.9th percentile of |z| is learnt (z units per exceedance); 0 judges every
+    /// series as if its noise were Gaussian.
+    public var tailStep: Double = 0.5
+
     // Spike and dip.
     /// |z| at or above which a reading is a spike or dip.
     public var spikeZ: Double = 6
 
     // Change point: two-sided CUSUM of the standardised residual.
     /// Slack per reading, in scales: shifts smaller than about twice this go unflagged.
-    public var changeSlack: Double = 1
+    public var changeSlack: Double = 1.5
     /// The CUSUM sum (in scales) that declares a change.
-    public var changeThreshold: Double = 12
+    public var changeThreshold: Double = 18
     /// Each residual's contribution is capped, so a short spike alone cannot declare a change.
     public var changeCap: Double = 5
 
@@ -40,6 +44,23 @@ public struct DetectorSettings: Hashable, Sendable {
     /// while quantities that lag it (a bearing warming up) settle; the baselines still follow them. Spikes,
     /// which a lagging quantity does not make, are still reported.
     public var stateChangeSettleNanoseconds: Int64 = 1_200_000_000_000
+
+    // Device-level (multivariate) detection, ``DeviceProfile``. Device-wide: read from the configuration's defaults.
+    /// Share of each reading taken into a metric's short smoothing (about 2 / this readings are averaged).
+    public var deviceSmoothing: Double = 0.1
+    /// Share of each smoothed level taken into the long-run picture once warmed up (its memory, in readings).
+    public var deviceLearning: Double = 0.002
+    /// Instants (a device's readings of one event time) learnt before the device detector may alarm.
+    public var deviceWarmupInstants: Int = 100
+    /// The device score (in long-run deviations) that opens a device-level episode.
+    public var deviceAlarm: Double = 8
+    /// The score below which an instant counts as normal for closing, and a metric may learn during an episode.
+    public var deviceRelease: Double = 3
+    /// Normal instants in a row that close a device-level episode.
+    public var deviceCloseInstants: Int = 10
+    /// A device-level departure held this many of the device's intervals after its alarm is absorbed as the
+    /// device's new normal (a level change confirmed), and its episode closes.
+    public var deviceAbsorbInstants: Int = 1_800
 
     // Thresholds: off unless set.
     public var minimum: Double? = nil
@@ -60,17 +81,23 @@ public struct DetectorSettings: Hashable, Sendable {
     // Gap.
     /// Silent for more than this many learned intervals.
     public var gapFactor: Double = 5
-    /// And for at least this long (nanoseconds).
-    public var gapMinimumNanoseconds: Int64 = 0
+    /// And for at least this long (nanoseconds): a one-second sensor quiet for five seconds is seldom news, and
+    /// at the start of a burst devices run tens of seconds ahead of one another before that spread is learnt.
+    public var gapMinimumNanoseconds: Int64 = 60_000_000_000
     /// Intervals to learn before a series (or device) can be declared silent.
     public var gapWarmupIntervals: Int = 8
 
     // Episodes and severity.
-    /// An episode closes after this many normal readings in a row…
+    /// An episode closes after this many normal readings in a row (a stretch relative to the series' own
+    /// cadence)…
     public var closeAfterNormalReadings: Int = 5
-    /// …that reach at least this long (nanoseconds) past the last anomalous one, so a value hovering at a
-    /// limit, or a burst of spikes, is one episode. Its end time is still the last anomalous reading's.
-    public var closeAfterNanoseconds: Int64 = 600_000_000_000
+    /// …that also reach at least this long (nanoseconds) past the last anomalous one. 0 by default: a fixed
+    /// time is many readings of a fast series and few of a slow one; the quiet period (`quietReadings`) is
+    /// what keeps a burst of spikes from raising one alarm each. Its end time is the last anomalous reading's.
+    public var closeAfterNanoseconds: Int64 = 0
+    /// After an episode of a series closes, new alarms of the same detector (threshold excepted) on it are dropped
+    /// for this many of its readings: what follows a fault (its echoes, the settling) is not news.
+    public var quietReadings: Int = 300
     /// A peak score at or above this multiple of the detector's alarm level is critical.
     public var criticalFactor: Double = 2
     /// `episodeUpdated` is sent when the peak grows by at least this factor since the last report.

@@ -65,6 +65,7 @@ struct OpenEpisode {
         case .threshold: return .critical
         case .spike: alarm = settings.spikeZ
         case .changePoint: alarm = settings.changeThreshold
+        case .multivariate: alarm = settings.deviceAlarm
         case .rateOfChange, .flatline, .gap: alarm = 1
         }
         return score >= settings.criticalFactor * alarm ? .critical : .warning

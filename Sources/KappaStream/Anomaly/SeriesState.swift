@@ -8,10 +8,20 @@ struct SeriesState {
     var flatline = FlatlineDetector()
     var cadence = CadenceTracker()
     var lastValue = 0.0
+    /// The series' own 99.9th percentile of |z|, tracked online (``TailTracker``).
+    var tail = TailTracker()
     /// Detectors with an open episode on this series, so normal readings skip the episode table.
     var openEpisodes: UInt8 = 0
     /// Whether the deadline queue holds an entry for this series.
     var deadlineQueued = false
+    /// The series' place in its device's profile; `unassigned` until its first reading, `outside` when full.
+    var profileSlot = SeriesState.unassigned
+    /// Readings left in the quiet period after an episode of this series closed (``DetectorSettings/quietReadings``),
+    /// and the detectors it silences (those whose episodes closed).
+    var quietReadings: Int32 = 0
+    var quietDetectors: UInt8 = 0
+    static let unassigned: Int8 = -1
+    static let outside: Int8 = -2
 
     init(device: Int32, settingsIndex: Int32) {
         self.device = device
@@ -24,6 +34,8 @@ struct SeriesState {
         var changePoint: Detection?
         var rateOfChange: Detection?
         var flatline: Detection?
+        /// The reading's standardised residual from the baseline (after the tail adjustment).
+        var z = 0.0
     }
 
     /// True when a reading is not after the latest one: a duplicate or a late arrival, which teaches the
@@ -46,17 +58,23 @@ struct SeriesState {
         let forecast = baseline.forecast(afterSeconds: min(elapsedSeconds, 10 * intervalSeconds))
         let residual = value - forecast
         let scale = baseline.scale(settings)
-        let z = residual / scale
+        let rawZ = residual / scale
         let warmedUp = baseline.observed >= Int64(settings.warmupReadings)
+        // Judged against the series' own tail: a heavy-tailed series' z-scores are shrunk until its 99.9th
+        // percentile is where Gaussian noise would put it, so its everyday outliers raise no alarm.
+        let z = rawZ / tail.factor
+        // A shift under way is not the series' everyday tail: learning from it would hide the shift from the CUSUM.
+        if warmedUp, changePoint.statistic < settings.changeThreshold / 4 { tail.observe(abs(rawZ), settings) }
+        verdict.z = z
         let enabled = settings.enabled
 
         if warmedUp, enabled.contains(.spike), abs(z) >= settings.spikeZ {
-            let band = settings.spikeZ * scale
+            let band = settings.spikeZ * scale * tail.factor
             verdict.spike = Detection(start: time, score: abs(z), value: value, expectedLow: forecast - band, expectedHigh: forecast + band)
         }
         var releveled = false
         if warmedUp, enabled.contains(.changePoint), let change = changePoint.observe(z: z, at: time, settings) {
-            let band = settings.spikeZ * scale
+            let band = settings.spikeZ * scale * tail.factor
             verdict.changePoint = Detection(start: change.onset, score: change.statistic, value: value, expectedLow: forecast - band, expectedHigh: forecast + band)
             baseline.relevel(to: value)
             releveled = true
@@ -84,6 +102,10 @@ struct SeriesState {
         }
         cadence.observe(time)
         lastValue = value
+        if quietReadings > 0 {
+            quietReadings -= 1
+            if quietReadings == 0 { quietDetectors = 0 }
+        }
         return verdict
     }
 
@@ -94,8 +116,12 @@ struct SeriesState {
         flatline.encode(into: &writer)
         cadence.encode(into: &writer)
         writer.write(lastValue)
+        writer.write(tail.quantile)
         writer.write(openEpisodes)
         writer.write(deadlineQueued)
+        writer.write(profileSlot)
+        writer.write(quietReadings)
+        writer.write(quietDetectors)
     }
 
     init(from reader: inout SnapshotReader, settingsIndex: Int32) throws(AnomalySnapshotError) {
@@ -106,8 +132,12 @@ struct SeriesState {
         flatline = try FlatlineDetector(from: &reader)
         cadence = try CadenceTracker(from: &reader)
         lastValue = try reader.read()
+        tail.quantile = try reader.read()
         openEpisodes = try reader.read()
         deadlineQueued = try reader.read()
+        profileSlot = try reader.read()
+        quietReadings = try reader.read()
+        quietDetectors = try reader.read()
     }
 }
 
@@ -122,6 +152,17 @@ struct DeviceState {
     var pendingTime: Int64 = 0
     /// Until this event time the device is settling after a change of operating state.
     var settlingUntil = Int64.min
+    var profile = DeviceProfile()
+    /// Event time of the device's first reading: devices that began after another fell silent (an import of
+    /// files with different time ranges) say nothing about its silence.
+    var firstTime = Int64.min
+    /// The engine's arrival count at the device's latest new instant, and the usual number of arrivals between
+    /// two of its instants (smoothed): how its silence is judged by its own arrival rather than event time.
+    var lastArrival: Int64 = 0
+    var arrivalSpacing = 0.0
+    /// The device's instant before its latest one: a series missing from a whole instant of its device is silent;
+    /// one not yet seen in the instant still arriving is not.
+    var previousTime = Int64.min
 
     init(name: String) { self.name = name }
 
@@ -135,6 +176,11 @@ struct DeviceState {
         writer.write(pendingTime)
         writer.write(UInt32(pending.count))
         for detection in pending { detection.encode(into: &writer) }
+        profile.encode(into: &writer)
+        writer.write(firstTime)
+        writer.write(lastArrival)
+        writer.write(arrivalSpacing)
+        writer.write(previousTime)
     }
 
     init(from reader: inout SnapshotReader) throws(AnomalySnapshotError) {
@@ -146,6 +192,11 @@ struct DeviceState {
         pendingTime = try reader.read()
         let count = try reader.readCount(minimumItemSize: 45)
         for _ in 0..<count { pending.append(try PendingDetection(from: &reader)) }
+        profile = try DeviceProfile(from: &reader)
+        firstTime = try reader.read()
+        lastArrival = try reader.read()
+        arrivalSpacing = try reader.read()
+        previousTime = try reader.read()
     }
 }
 

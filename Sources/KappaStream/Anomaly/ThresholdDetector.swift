@@ -10,4 +10,12 @@ enum ThresholdDetector {
             expectedLow: settings.minimum ?? .nan, expectedHigh: settings.maximum ?? .nan
         )
     }
+
+    /// Within `margin` inside a limit: a value back from a breach by less than its own noise is still hovering
+    /// at the limit (the alarm's deadband), so the episode neither closes nor grows.
+    static func isNear(_ value: Double, margin: Double, _ settings: DetectorSettings) -> Bool {
+        if let maximum = settings.maximum, value > maximum - margin { return true }
+        if let minimum = settings.minimum, value < minimum + margin { return true }
+        return false
+    }
 }

@@ -10,11 +10,13 @@ public struct ImportLineParser: Sendable {
     public let device: String?
     public let metric: String?
     private let decoder: PayloadDecoder
-    private var columns: (device: Int?, metric: Int?, time: Int, value: Int)?
+    public let csv: CSVOptions
+    private var layout: CSVLayout?
 
     /// The decoder's limits apply except the window around the receive time: history is old by nature.
-    public init(format: ImportFormat, device: String?, metric: String?, limits: DecodingLimits = .default) {
+    public init(format: ImportFormat, device: String?, metric: String?, csv: CSVOptions = CSVOptions(), limits: DecodingLimits = .default) {
         self.format = format
+        self.csv = csv
         self.device = device
         self.metric = metric
         var limits = limits
@@ -46,57 +48,40 @@ public struct ImportLineParser: Sendable {
     }
 
     private mutating func parseCSV(_ line: Substring) -> Result<[Reading], ImportProblem> {
-        let fields = line.split(separator: ",", omittingEmptySubsequences: false).map { $0.trimmingCharacters(in: " \t\"") }
-        guard let columns else {
-            let names = fields.map { $0.lowercased() }
-            guard let time = names.firstIndex(of: "time"), let value = names.firstIndex(of: "value") else {
-                return .failure(ImportProblem("the header must name the columns time and value (and device, metric unless given as options)"))
+        guard let layout else {
+            do {
+                layout = try CSVLayout(header: line, options: csv, device: device, metric: metric)
+            } catch {
+                return .failure(error)
             }
-            let deviceColumn = names.firstIndex(of: "device")
-            let metricColumn = names.firstIndex(of: "metric")
-            guard deviceColumn != nil || device != nil, metricColumn != nil || metric != nil else {
-                return .failure(ImportProblem("no device or metric column: give --device / --metric"))
-            }
-            self.columns = (deviceColumn, metricColumn, time, value)
             return .success([])
         }
-        let deviceColumn: Int = columns.device ?? 0
-        let metricColumn: Int = columns.metric ?? 0
-        let needed: Int = [columns.time, columns.value, deviceColumn, metricColumn].max()! + 1
+        let fields = CSVFields.split(line, by: layout.delimiter)
+        let needed = ([layout.time, layout.device ?? 0, layout.metric ?? 0] + layout.values.map(\.column)).max()! + 1
         guard fields.count >= needed else {
             return .failure(ImportProblem("expected at least \(needed) fields, found \(fields.count)"))
         }
-        guard let device = columns.device.map({ fields[$0] }) ?? device, !device.isEmpty,
-              let metric = columns.metric.map({ fields[$0] }) ?? metric, !metric.isEmpty
-        else { return .failure(ImportProblem("empty device or metric")) }
+        guard let device = layout.device.map({ fields[$0] }) ?? device, !device.isEmpty else { return .failure(ImportProblem("empty device")) }
         // The same name limits as live intake: a name PostgreSQL cannot store must not reach the log.
         let names = decoder.limits.names
         if let flaw = NameLimits.flaw(in: device, maxBytes: names.maxDeviceBytes) { return .failure(ImportProblem("the device id \(flaw)")) }
-        if let flaw = NameLimits.flaw(in: metric, maxBytes: names.maxMetricBytes) { return .failure(ImportProblem("the metric name \(flaw)")) }
-        guard let time = Self.time(fields[columns.time]) else {
-            return .failure(ImportProblem("'\(fields[columns.time])' is neither an RFC 3339 time nor epoch seconds"))
+        guard let time = ImportTimestamp.parse(fields[layout.time], zone: csv.timeZone) else {
+            return .failure(ImportProblem("'\(fields[layout.time])' is neither an RFC 3339 time, a local date and time, nor an epoch time"))
         }
-        guard let value = Double(fields[columns.value]), value.isFinite else {
-            return .failure(ImportProblem("'\(fields[columns.value])' is not a finite number"))
+        var readings: [Reading] = []
+        for (column, columnMetric) in layout.values {
+            let text = fields[column]
+            if text.isEmpty, layout.isWide { continue }
+            guard let metric = columnMetric ?? layout.metric.map({ fields[$0] }) ?? metric, !metric.isEmpty else {
+                return .failure(ImportProblem("empty metric"))
+            }
+            if let flaw = NameLimits.flaw(in: metric, maxBytes: names.maxMetricBytes) { return .failure(ImportProblem("the metric name \(flaw)")) }
+            guard let value = Double(text), value.isFinite else {
+                return .failure(ImportProblem("'\(text)' is not a finite number"))
+            }
+            readings.append(Reading(device: device, metric: metric, time: time, value: value, timeSource: .device))
         }
-        return .success([Reading(device: device, metric: metric, time: time, value: value, timeSource: .device)])
-    }
-
-    private static func time(_ text: String) -> Timestamp? {
-        epochSeconds(text) ?? Timestamp(rfc3339: text)
-    }
-
-    /// `1714521720` or `1714521720.25`, exactly (no detour through a Double); times before 1970 need RFC 3339.
-    private static func epochSeconds(_ text: String) -> Timestamp? {
-        let parts = text.split(separator: ".", maxSplits: 1, omittingEmptySubsequences: false)
-        guard let whole = Int64(parts[0]), (0..<100_000_000_000).contains(whole) else { return nil }
-        var nanoseconds: Int64 = 0
-        if parts.count == 2 {
-            let fraction = parts[1].prefix(9)
-            guard !fraction.isEmpty, fraction.allSatisfy(\.isWholeNumber), let digits = Int64(fraction) else { return nil }
-            nanoseconds = digits * Int64([1, 10, 100, 1000, 10_000, 100_000, 1_000_000, 10_000_000, 100_000_000, 1_000_000_000][9 - fraction.count])
-        }
-        return Timestamp(nanosecondsSinceEpoch: whole * 1_000_000_000 + nanoseconds)
+        return .success(readings)
     }
 }
 
@@ -105,13 +90,4 @@ public struct ImportProblem: Error, Sendable, Hashable, CustomStringConvertible 
     public var message: String
     public init(_ message: String) { self.message = message }
     public var description: String { message }
-}
-
-extension StringProtocol {
-    fileprivate func trimmingCharacters(in set: String) -> String {
-        var text = Substring(self)
-        while let first = text.first, set.contains(first) { text.removeFirst() }
-        while let last = text.last, set.contains(last) { text.removeLast() }
-        return String(text)
-    }
 }

@@ -78,7 +78,7 @@ final class ProcessorRunner: Service, Sendable {
 
     private func consume(_ connection: PostgresConnection) async throws {
         guard var offsets = try await retrying("load offsets", connection: connection, { try await self.loadOffsets(connection) }) else { return }
-        let processor = makeProcessor()
+        var processor = makeProcessor()
         guard try await retrying("prepare", connection: connection, { try await processor.prepare(connection: connection, stream: self.stream, offsets: offsets) }) != nil else { return }
         logger.info("Processor resumed", metadata: [StreamLoggingKey.offsets: "\(offsets)"])
         status.update(name) { $0.isRunning = true }
@@ -109,7 +109,8 @@ final class ProcessorRunner: Service, Sendable {
                     var partitionLimits = limits
                     partitionLimits.maxRecords = min(limits.maxRecords, configuration.maxBatchRecords - pending)
                     let result = try await stream.read(partition: partition, from: offsets[partition], limits: partitionLimits)
-                    guard !result.records.isEmpty else { continue }
+                    // Reading into lost offsets (LogStream.ensureNextOffset) returns no records and the offset after them.
+                    guard !result.records.isEmpty else { offsets[partition] = result.nextOffset; continue }
                     for record in result.records {
                         processor.apply(record, partition: partition)
                     }
@@ -124,10 +125,26 @@ final class ProcessorRunner: Service, Sendable {
             let due = firstPending.map { clock.now >= $0.advanced(by: configuration.checkpointInterval) } ?? false
             if offsets != committed && (stopping || due || pending >= configuration.maxBatchRecords) {
                 let started = clock.now
-                let written: Void? = try await retrying("checkpoint", connection: connection) {
-                    try await connection.withTransaction { connection in
-                        if processor.hasPendingOutput { try await processor.write(connection: connection) }
-                        try await self.writeOffsets(offsets, previous: committed, connection: connection)
+                var rejected: [RejectedRecord] = []
+                var written: Void?
+                while true {
+                    do {
+                        written = try await retrying("checkpoint", connection: connection) {
+                            try await connection.withTransaction { connection in
+                                if processor.hasPendingOutput { try await processor.write(connection: connection) }
+                                try await RejectedRecordIsolation.store(
+                                    rejected, processor: self.name, version: self.configuration.outputVersion, stream: self.stream.name,
+                                    schema: self.schema, connection: connection
+                                )
+                                try await self.writeOffsets(offsets, previous: committed, connection: connection)
+                            }
+                        }
+                        break
+                    } catch let error as PostgresError where error.dependsOnData && rejected.count < configuration.maxBatchRecords {
+                        // One bad record must not stop every device: find it, set it aside, commit the rest.
+                        guard let replacement = try await setAside(after: error, committed: committed, offsets: offsets,
+                                                                   rejected: &rejected, connection: connection) else { return }
+                        processor = replacement
                     }
                 }
                 guard written != nil else { return }
@@ -172,6 +189,35 @@ final class ProcessorRunner: Service, Sendable {
         return lag
     }
 
+    // MARK: Records PostgreSQL refuses
+
+    /// Isolates the records behind a data-dependent error, adds them to `rejected`, and returns a processor
+    /// that has applied the batch without them; nil when shutdown interrupted. Throws `error` when no record
+    /// can be blamed (the write fails whatever is left out).
+    private func setAside(after error: PostgresError, committed: [Int64], offsets: [Int64],
+                          rejected: inout [RejectedRecord], connection: PostgresConnection) async throws -> (any StreamProcessor)? {
+        logger.error("PostgreSQL refused a checkpoint for what its records hold; isolating them", metadata: [StreamLoggingKey.error: "\(error)"])
+        let isolation = RejectedRecordIsolation(stream: stream, makeProcessor: makeProcessor, logger: logger)
+        guard let found = try await retrying("isolate rejected records", connection: connection, {
+            try await isolation.isolate(committed: committed, offsets: offsets, connection: connection)
+        }) else { return nil }
+        let known = Set(rejected.map { LogPosition(partition: $0.partition, offset: $0.offset) })
+        let new = found.filter { !known.contains(LogPosition(partition: $0.partition, offset: $0.offset)) }
+        guard !new.isEmpty else { throw error }
+        for record in new {
+            logger.error("Record set aside: PostgreSQL refuses its output", metadata: [
+                StreamLoggingKey.partition: "\(record.partition)", StreamLoggingKey.offsets: "\(record.offset)", StreamLoggingKey.error: "\(record.error)",
+            ])
+        }
+        rejected += new
+        status.update(name) { $0.rejectedRecords += Int64(new.count) }
+        let skipping = Set(rejected.map { LogPosition(partition: $0.partition, offset: $0.offset) })
+        return try await retrying("replay without rejected records", connection: connection) {
+            let batch = try await isolation.records(from: committed, to: offsets)
+            return try await isolation.replayed(batch, committed: committed, skipping: skipping, connection: connection)
+        }
+    }
+
     // MARK: Offsets
 
     private var offsetsTable: String { PostgresIdentifier("processor_offsets").qualified(in: schema) }
@@ -183,20 +229,26 @@ final class ProcessorRunner: Service, Sendable {
         )
         var stored: [Int: Int64] = [:]
         for row in rows { stored[try row[0].int] = try row[1].int64 }
-        return try (0..<stream.partitionCount).map { partition in
+        var offsets: [Int64] = []
+        for partition in 0..<stream.partitionCount {
             let range = stream.offsets(partition: partition)
             let offset = stored[partition] ?? range.start
             if offset < range.start {
                 logger.warning("Retention deleted records this processor had not committed; skipping them", metadata: [
                     StreamLoggingKey.partition: "\(partition)", StreamLoggingKey.offsets: "\(offset)..<\(range.start)",
                 ])
-                return range.start
+                offsets.append(range.start)
+                continue
             }
-            guard offset <= range.highWatermark else {
-                throw ProcessorError(code: .offsetsAheadOfLog, processor: name, message: "the database has offset \(offset) for partition \(partition), the log ends at \(range.highWatermark): is this the right data directory?")
+            if offset > range.highWatermark {
+                // The log lost records this processor committed (a corrupt tail cut, a power cut with fsync off).
+                // Appends must go on after them: offsets handed out again would be skipped here as already done.
+                let (stream, reason) = (self.stream, "processor \(name) committed up to offset \(offset)")
+                _ = try await Blocking.run { try stream.ensureNextOffset(partition: partition, atLeast: offset, reason: reason) }
             }
-            return offset
+            offsets.append(offset)
         }
+        return offsets
     }
 
     /// Upserts the offsets that moved; a row that another instance moved meanwhile makes the transaction fail,
@@ -310,4 +362,5 @@ enum StreamLoggingKey {
     static let operation = "kappa.operation"
     static let error = "kappa.error"
     static let retryIn = "kappa.retry_in"
+    static let records = "kappa.records"
 }

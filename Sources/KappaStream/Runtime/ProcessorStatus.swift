@@ -20,6 +20,8 @@ public final class ProcessorStatus: Sendable {
         public var lateReadings: Int64 = 0
         /// Records that did not decode (skipped and counted).
         public var undecodable: Int64 = 0
+        /// Records whose output PostgreSQL refused for their content, set aside in `rejected_records`.
+        public var rejectedRecords: Int64 = 0
         /// Times the processor put off its work for 20 ms while intake drained a broker backlog.
         public var intakeDeferrals: Int = 0
         /// Why the processor stopped for good (an error retrying cannot cure), or nil; the others and the

@@ -1,4 +1,5 @@
 import KappaCore
+import KappaGateway
 import KappaLog
 import KappaMQTT
 
@@ -9,6 +10,7 @@ struct GatewayMetrics: Sendable {
     let streams: [DiskStream]
     let bridge: MQTTBridge?
     let processors: ProcessorReporting?
+    var alerts: [AlertCounters] = []
 
     func render() -> String {
         var out = PrometheusText()
@@ -22,6 +24,8 @@ struct GatewayMetrics: Sendable {
                            + [([("template", "(no match)")], Double(stats.messages - stats.messagesByRoute.reduce(0, +)))])
             out.family("kappa_mqtt_payload_bytes_total", .counter, help: "Payload bytes received.", value: Double(stats.payloadBytes))
             out.family("kappa_readings_appended_total", .counter, help: "Readings appended to the log.", value: Double(stats.readings))
+            out.family("kappa_mqtt_redelivered_messages_total", .counter, help: "Messages the broker sent again that the log already held: acknowledged, not stored twice.", value: Double(stats.redeliveredMessages))
+            out.family("kappa_mqtt_redelivered_readings_total", .counter, help: "Readings of redelivered messages not stored twice.", value: Double(stats.redeliveredReadings))
             out.family("kappa_dead_letters_total", .counter, help: "Dead letters appended, by reason.",
                        samples: stats.deadLettersByReason.sorted { $0.key < $1.key }.map { ([("reason", $0.key)], Double($0.value)) })
             out.family("kappa_bridge_paused", .gauge, help: "1 while intake is paused because the log refuses appends.", value: stats.pausedBecause == nil ? 0 : 1)
@@ -42,8 +46,35 @@ struct GatewayMetrics: Sendable {
         out.family("kappa_log_high_watermark", .gauge, help: "Offset the next record of the partition will get.", samples: highWatermarks)
         out.family("kappa_log_start_offset", .gauge, help: "First offset still stored in the partition.", samples: starts)
         out.family("kappa_log_recovered_tails_total", .counter, help: "Torn or corrupt tails cut off when the log was opened.", value: Double(log.truncatedTailCount))
+        let losses = log.recordedLosses
+        var lostByPartition: [String: (labels: [(String, String)], lost: Int64, unacknowledged: Int64)] = [:]
+        for stream in streams {
+            for partition in 0..<stream.partitionCount {
+                lostByPartition["\(stream.name)/\(partition)"] = ([("stream", stream.name), ("partition", String(partition))], 0, 0)
+            }
+        }
+        for loss in losses {
+            let key = "\(loss.stream)/\(loss.partition)"
+            var entry = lostByPartition[key] ?? ([("stream", loss.stream), ("partition", String(loss.partition))], 0, 0)
+            entry.lost += loss.count
+            if !loss.acknowledged { entry.unacknowledged += loss.count }
+            lostByPartition[key] = entry
+        }
+        let lostSamples = lostByPartition.sorted { $0.key < $1.key }.map(\.value)
+        out.family("kappa_log_records_lost_total", .counter, help: "Acknowledged records the log lost (a corrupt tail cut by recovery, or committed by a processor beyond the log's end), ever; their offsets are never reused.",
+                   samples: lostSamples.map { ($0.labels, Double($0.lost)) })
+        out.family("kappa_log_records_lost_unacknowledged", .gauge, help: "Lost records no operator acknowledged yet (kappa log acknowledge-loss); /readyz is not ready while above 0.",
+                   samples: lostSamples.map { ($0.labels, Double($0.unacknowledged)) })
         out.family("kappa_log_disk_floor_bytes", .gauge, help: "Free disk below which appends are refused.", value: Double(log.diskFloorBytes))
         processors?.renderMetrics(into: &out)
+        if !alerts.isEmpty {
+            out.family("kappa_alerts_sent_total", .counter, help: "Anomaly alerts delivered, by sink (mqtt: handed to the client; webhook: answered 2xx).",
+                       samples: alerts.map { ([("sink", $0.sink)], Double($0.sent)) })
+            out.family("kappa_alerts_failed_total", .counter, help: "Failed attempts to deliver an anomaly alert, by sink (each retry counts).",
+                       samples: alerts.map { ([("sink", $0.sink)], Double($0.failed)) })
+            out.family("kappa_alerts_dropped_total", .counter, help: "Anomaly alerts given up on, by sink (queue full or retries exhausted; the episode stays in PostgreSQL).",
+                       samples: alerts.map { ([("sink", $0.sink)], Double($0.dropped)) })
+        }
         return out.text
     }
 }

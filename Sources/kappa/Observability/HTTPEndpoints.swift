@@ -1,9 +1,10 @@
 import Hummingbird
+import KappaLog
 import KappaMQTT
 import Logging
 
 /// `/metrics` (Prometheus), `/healthz` (the process is alive) and `/readyz` (it does its job: broker
-/// connected, processors reaching the database with lag under the bound).
+/// connected, processors reaching the database with lag under the bound, no unacknowledged loss of records).
 enum HTTPEndpoints {
     static func application(address: String, metrics: GatewayMetrics, logger: Logger) throws -> some ApplicationProtocol {
         let (host, port) = try parse(address)
@@ -44,6 +45,11 @@ enum HTTPEndpoints {
             if let paused = bridge.statistics.snapshot.pausedBecause {
                 reasons.append("intake paused: \(paused)")
             }
+        }
+        let lost = metrics.log.recordedLosses.filter { !$0.acknowledged }
+        if !lost.isEmpty {
+            let described = lost.prefix(5).map(\.description).joined(separator: "; ")
+            reasons.append("the log lost \(lost.reduce(0) { $0 + $1.count }) acknowledged records: \(described)\(lost.count > 5 ? "; …" : ""); `kappa log acknowledge-loss` once handled")
         }
         reasons += metrics.processors?.notReadyReasons() ?? []
         return reasons

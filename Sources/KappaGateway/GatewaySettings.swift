@@ -1,0 +1,170 @@
+import KappaCore
+import KappaLog
+import KappaMQTT
+import KappaPostgres
+import KappaStream
+import Logging
+
+/// What `kappa run` does, each setting resolved on its own through ``SettingsLayers``: flag, environment
+/// variable, configuration file, default. Every bad value is an error naming the setting and where its value
+/// came from (the file and line for the file).
+public struct GatewaySettings: Sendable {
+    public enum Role: String, CaseIterable, Sendable {
+        case bridge, rollups, anomalies, devices, archive
+        case deadLetters = "dead-letters"
+    }
+
+    public enum LogFormat: String, CaseIterable, Sendable {
+        case text, json
+    }
+
+    public var bridge: BridgeConfiguration
+    public var dataDirectory: String
+    public var log: DiskLogConfiguration
+    public var readingPartitions: Int
+    public var database: PostgresConfiguration?
+    public var databaseSchema: String
+    public var roles: Set<Role>
+    public var http: String
+    public var logLevel: Logger.Level
+    public var logFormat: LogFormat
+    public var processors = ProcessorConfiguration()
+    /// The detector settings as given (nil: the built-in defaults), recorded with a new anomaly output version.
+    public var anomaly: AnomalyConfigurationFile?
+    public var migrate: Bool
+    public var maxReadyLagRecords: Int64
+    public var alerts: AlertSettings
+
+    public static func resolve(_ layers: SettingsLayers) throws(SettingsError) -> GatewaySettings {
+        var read = SettingReader(layers: layers)
+        typealias Key = GatewaySettingsCatalog
+
+        // MQTT
+        var mqtt = try MQTTConnectionSettings.resolve(layers)
+        mqtt.clientID = try read.text(Key.mqttClientID)
+        mqtt.cleanSession = false
+        let qos = try read.parse(Key.mqttQoS) { text throws(SettingsError) -> MQTTQoS in
+            guard text == "1" || text == "2", let qos = MQTTQoS(rawValue: Int32(text)!) else {
+                throw SettingsError("must be 1 or 2, not '\(text)' (at QoS 0 the broker does not resend, so a crash would lose messages)")
+            }
+            return qos
+        }!
+        var routes = TopicRoute.defaults
+        if let topics = layers.value(Key.topics), topics.origin != .defaultValue {
+            do { routes = try TopicSpecification.routes(topics.texts) } catch { throw SettingsError(Key.topics, topics, error.description) }
+        }
+        let bridge = BridgeConfiguration(mqtt: mqtt, routes: routes, qos: qos, shareGroup: try read.text(Key.mqttShareGroup))
+
+        // Log
+        var log = DiskLogConfiguration()
+        log.fsync = try read.parse(Key.logFsync) { text throws(SettingsError) -> FsyncPolicy in
+            switch text {
+            case "interval": return .default
+            case "always": return .always
+            case "never": return .never
+            default: throw SettingsError("use interval, always or never, not '\(text)'")
+            }
+        }!
+        log.diskFloorBytes = Int64(try read.integer(Key.logDiskFloor, in: 0...(1 << 40))!) << 20
+        log.retention.maxAge = .seconds(try read.integer(Key.logRetention, in: 1...(24 * 365 * 100))! * 3600)
+
+        // Database: only what is given; processors need it, the bridge alone does not.
+        var database: PostgresConfiguration? = nil
+        let conninfo = try read.text(Key.database)
+        if conninfo != nil || layers.environment["PGHOST"] != nil || layers.environment["PGDATABASE"] != nil
+            || layers.environment["PGSERVICE"] != nil {
+            if let conninfo, let value = layers.value(Key.database) {
+                let carries: Bool
+                do { carries = try PostgresConfiguration.carriesPassword(conninfo) } catch { throw SettingsError(Key.database, value, "\(error)") }
+                if carries, value.origin != .environment(Key.database.environment) {
+                    throw SettingsError(Key.database, value, "holds a password: put it in database.password_file, PGPASSWORD or ~/.pgpass")
+                }
+            }
+            var configuration = PostgresConfiguration(
+                conninfo: conninfo ?? "",
+                applicationName: try read.text(Key.databaseApplicationName)!,
+                connectTimeoutSeconds: try read.integer(Key.databaseConnectTimeout, in: 1...3600)!
+            )
+            if let file = layers.value(Key.databasePasswordFile) {
+                configuration.password = try Secrets.firstLine(of: file.text, Key.databasePasswordFile, file)
+            }
+            if let mode = try read.parse(Key.databaseSSLMode, { text throws(SettingsError) in
+                guard ["disable", "allow", "prefer", "require", "verify-ca", "verify-full"].contains(text) else {
+                    throw SettingsError("use disable, allow, prefer, require, verify-ca or verify-full, not '\(text)'")
+                }
+                return text
+            }) {
+                configuration.parameters["sslmode"] = mode
+            }
+            if let rootCertificate = try read.path(Key.databaseSSLRootCert) {
+                configuration.parameters["sslrootcert"] = rootCertificate
+            }
+            database = configuration
+        }
+        let schema = try read.parse(Key.databaseSchema) { text throws(SettingsError) in try SchemaName.check(text) }!
+        let migrate = try read.boolean(Key.databaseMigrate)!
+
+        let roleNames = try read.list(Key.roles)!
+        var roles = Set<Role>()
+        for name in roleNames.map(\.trimmed) where !name.isEmpty {
+            guard let role = Role(rawValue: name) else {
+                throw SettingsError(Key.roles, layers.value(Key.roles)!, "unknown role '\(name)': use \(Role.allCases.map(\.rawValue).joined(separator: ", "))")
+            }
+            roles.insert(role)
+        }
+        if roles.isEmpty { throw SettingsError(Key.roles, layers.value(Key.roles)!, "names no role") }
+
+        let http = try read.parse(Key.http) { text throws(SettingsError) in
+            guard let colon = text.lastIndex(of: ":"), let port = Int(text[text.index(after: colon)...]), (0...65_535).contains(port),
+                  colon != text.startIndex else {
+                throw SettingsError("must be host:port, not '\(text)'")
+            }
+            return text
+        }!
+        let logLevel = try read.parse(Key.logLevel) { text throws(SettingsError) in
+            guard let level = Logger.Level(rawValue: text) else {
+                throw SettingsError("use trace, debug, info, notice, warning, error or critical, not '\(text)'")
+            }
+            return level
+        }!
+        let logFormat = try read.parse(Key.logFormat) { text throws(SettingsError) in
+            guard let format = LogFormat(rawValue: text) else { throw SettingsError("use text or json, not '\(text)'") }
+            return format
+        }!
+        var processors = ProcessorConfiguration()
+        processors.threadNiceness = Int32(try read.integer(Key.processorNice, in: 0...19)!)
+        var anomaly: AnomalyConfigurationFile? = nil
+        if let value = layers.value(Key.anomaly) {
+            if case .file = value.origin {
+                anomaly = layers.file?.anomaly
+            } else {
+                anomaly = try AnomalySection.load(path: value.text, Key.anomaly, value)
+            }
+        }
+        if let anomaly {
+            do { processors.anomalies = try anomaly.configuration() } catch {
+                throw SettingsError(Key.anomaly, layers.value(Key.anomaly)!, "\(error)")
+            }
+        }
+        return GatewaySettings(
+            bridge: bridge,
+            dataDirectory: try read.parse(Key.dataDirectory) { text throws(SettingsError) in
+                guard !text.isEmpty else { throw SettingsError("must name a directory") }
+                return text
+            }!,
+            log: log,
+            readingPartitions: try read.integer(Key.logPartitions, in: 1...1024)!,
+            database: database,
+            databaseSchema: schema,
+            roles: roles,
+            http: http,
+            logLevel: logLevel,
+            logFormat: logFormat,
+            processors: processors,
+            anomaly: anomaly,
+            migrate: migrate,
+            maxReadyLagRecords: Int64(try read.integer(Key.readyMaxLag, in: 1...Int(Int32.max))!),
+            alerts: try AlertSettings.resolve(&read)
+        )
+    }
+}

@@ -1,0 +1,216 @@
+/// The device-level (multivariate) detector: how a device's metrics sit together, and when they stop doing so.
+///
+/// Per metric it keeps a short smoothing of the readings (a few intervals: noise averages out, a sustained
+/// shift does not) and a long-run, robust picture of that smoothed level: its mean and mean absolute
+/// deviation, learnt with clipped steps so outliers teach little. Each smoothed level becomes a z-score
+/// against its own long-run picture. It also smooths each metric's standardised residual from its own
+/// baseline (``RobustBaseline``: level, trend, so daily cycles and drift are already taken out), and keeps
+/// the long-run covariance of those smoothed residuals across metrics.
+///
+/// The device's score at each instant (its readings of one event time) is the larger of
+/// - the largest |z|: one metric's level held far from its long-run picture, for as long as it stays there
+///   (where a per-reading baseline absorbs a shift within a few readings);
+/// - `√(uᵀ R⁻¹ u / k)`, the Hotelling T² of the smoothed residuals `u` (each in its own long-run deviations)
+///   under their correlation `R`, per metric: metrics whose surprises always came together now coming
+///   apart (or one alone), which no metric's own range shows.
+/// Both are on the scale of a z-score, measured against the device's own history; so one alarm level
+/// (`deviceAlarm`) serves every device, and an alarm means "unlikely under what this device has done", in the
+/// spirit of Numenta's anomaly likelihood. No alarm during the warm-up. While an episode is open, a metric
+/// learns only while its own |z| is below `deviceRelease`, so a fault is never learnt as the new normal; the
+/// episode closes after `deviceCloseInstants` instants in a row below `deviceRelease` (relative to the
+/// device's own cadence, not a fixed time).
+struct DeviceProfile {
+    /// Metrics beyond this many per device are left out of the profile (their own detectors still run).
+    static let maximumMetrics = 16
+    /// Steps of the long-run picture are clipped to this many deviations.
+    private static let clip = 4.0
+    /// Share of identity mixed into the correlation before inverting it: a few hundred instants cannot
+    /// pin down a near-singular correlation, and the regularised one never makes T² explode.
+    private static let ridge = 0.02
+    /// Instants between re-inversions of the correlation (it moves slowly).
+    private static let inversionInterval: Int64 = 16
+
+    var smoothed: [Double] = []
+    var mean: [Double] = []
+    var deviation: [Double] = []
+    var z: [Double] = []
+    var residual: [Double] = []
+    var observed: [Int64] = []
+    /// Long-run second moments of the clipped z-scores, row-major k × k; and the inverse of their correlation.
+    var moments: [Double] = []
+    var inverse: [Double] = []
+    var instants: Int64 = 0
+    /// Event time of the instant being gathered.
+    var instantTime: Int64 = .min
+    /// Whether the instant at `instantTime` has been scored.
+    var instantJudged = true
+    var episode: OpenEpisode?
+    /// Event time at which the current run of scores at or above the release level began (the onset).
+    var elevatedSince: Int64 = .min
+    var calmInstants: Int64 = 0
+
+    var metricCount: Int { smoothed.count }
+
+    /// A slot for a new metric of the device, or nil when the profile is full.
+    mutating func addMetric() -> Int8? {
+        let k = metricCount
+        guard k < Self.maximumMetrics else { return nil }
+        smoothed.append(0)
+        mean.append(0)
+        deviation.append(0)
+        z.append(0)
+        residual.append(0)
+        observed.append(0)
+        var grown = [Double](repeating: 0, count: (k + 1) * (k + 1))
+        for row in 0..<k { for column in 0..<k { grown[row * (k + 1) + column] = moments[row * k + column] } }
+        grown[k * (k + 1) + k] = 1
+        moments = grown
+        inverse = Self.identity(k + 1)
+        return Int8(k)
+    }
+
+    /// Takes in one reading of the metric in `slot`.
+    mutating func observe(slot: Int, value: Double, residualZ: Double, _ settings: DetectorSettings) {
+        observed[slot] += 1
+        let count = observed[slot]
+        let clippedResidual = residualZ.isFinite ? min(max(residualZ, -Self.clip), Self.clip) : 0
+        residual[slot] += max(settings.deviceSmoothing, 1 / Double(count)) * (clippedResidual - residual[slot])
+        if count == 1 {
+            smoothed[slot] = value
+            mean[slot] = value
+            return
+        }
+        smoothed[slot] += max(settings.deviceSmoothing, 1 / Double(count)) * (value - smoothed[slot])
+        let scale = 1.2533 * deviation[slot] + 1e-9 * max(1, abs(mean[slot]))
+        let score = (smoothed[slot] - mean[slot]) / scale
+        z[slot] = score
+        let warming = count <= Int64(settings.deviceWarmupInstants)
+        guard warming || episode == nil || abs(score) < settings.deviceRelease else { return }
+        let gain = max(settings.deviceLearning, 1 / Double(count))
+        var step = smoothed[slot] - mean[slot]
+        if !warming { step = min(max(step, -Self.clip * scale), Self.clip * scale) }
+        mean[slot] += gain * step
+        deviation[slot] += gain * (abs(step) - deviation[slot])
+    }
+
+    /// The instant's score (see the type's documentation); learns the correlation outside episodes.
+    mutating func score(_ settings: DetectorSettings) -> Double {
+        instants += 1
+        let k = metricCount
+        var largest = 0.0
+        for slot in 0..<k { largest = max(largest, abs(z[slot])) }
+        // One metric alone is the univariate detectors' to judge: the profile would only repeat their alarms.
+        guard k >= 2 else { return 0 }
+        var quadratic = 0.0
+        for row in 0..<k {
+            var sum = 0.0
+            for column in 0..<k { sum += inverse[row * k + column] * standardisedResidual(column, k) }
+            quadratic += standardisedResidual(row, k) * sum
+        }
+        let joint = (max(0, quadratic) / Double(k)).squareRoot()
+        if episode == nil {
+            let gain = max(settings.deviceLearning, 1 / Double(instants))
+            for row in 0..<k {
+                for column in 0..<k {
+                    moments[row * k + column] += gain * (residual[row] * residual[column] - moments[row * k + column])
+                }
+            }
+            if instants % Self.inversionInterval == 0 || instants <= Int64(settings.deviceWarmupInstants) { invertCorrelation() }
+        }
+        return instants <= Int64(settings.deviceWarmupInstants) ? 0 : max(largest, joint)
+    }
+
+    /// Takes the metrics' current smoothed levels as their long-run means (a confirmed level change).
+    mutating func absorbCurrentLevels(_ settings: DetectorSettings) {
+        for slot in 0..<metricCount where abs(z[slot]) >= settings.deviceRelease {
+            mean[slot] = smoothed[slot]
+            z[slot] = 0
+        }
+    }
+
+    private func standardisedResidual(_ slot: Int, _ k: Int) -> Double {
+        residual[slot] / max(moments[slot * k + slot], 1e-6).squareRoot()
+    }
+
+    /// `inverse ← ((1 − ridge) R + ridge I)⁻¹`, R the correlation of `moments` (Gauss–Jordan; the matrix is
+    /// symmetric positive definite, so no pivoting is needed).
+    private mutating func invertCorrelation() {
+        let k = metricCount
+        var matrix = [Double](repeating: 0, count: k * k)
+        for row in 0..<k {
+            for column in 0..<k {
+                let scale = (max(moments[row * k + row], 1e-12) * max(moments[column * k + column], 1e-12)).squareRoot()
+                let correlation = row == column ? 1 : moments[row * k + column] / scale
+                matrix[row * k + column] = (1 - Self.ridge) * correlation + (row == column ? Self.ridge : 0)
+            }
+        }
+        var result = Self.identity(k)
+        for pivot in 0..<k {
+            let divisor = matrix[pivot * k + pivot]
+            guard divisor > 1e-12 else { return }
+            for column in 0..<k {
+                matrix[pivot * k + column] /= divisor
+                result[pivot * k + column] /= divisor
+            }
+            for row in 0..<k where row != pivot {
+                let factor = matrix[row * k + pivot]
+                guard factor != 0 else { continue }
+                for column in 0..<k {
+                    matrix[row * k + column] -= factor * matrix[pivot * k + column]
+                    result[row * k + column] -= factor * result[pivot * k + column]
+                }
+            }
+        }
+        inverse = result
+    }
+
+    private static func identity(_ k: Int) -> [Double] {
+        var matrix = [Double](repeating: 0, count: k * k)
+        for index in 0..<k { matrix[index * k + index] = 1 }
+        return matrix
+    }
+
+    func encode(into writer: inout SnapshotWriter) {
+        writer.write(UInt8(metricCount))
+        for slot in 0..<metricCount {
+            writer.write(smoothed[slot])
+            writer.write(mean[slot])
+            writer.write(deviation[slot])
+            writer.write(z[slot])
+            writer.write(residual[slot])
+            writer.write(observed[slot])
+        }
+        for value in moments { writer.write(value) }
+        for value in inverse { writer.write(value) }
+        writer.write(instants)
+        writer.write(instantTime)
+        writer.write(instantJudged)
+        writer.write(elevatedSince)
+        writer.write(calmInstants)
+        writer.write(episode != nil)
+        episode?.encode(into: &writer)
+    }
+
+    init() {}
+
+    init(from reader: inout SnapshotReader) throws(AnomalySnapshotError) {
+        let k = Int(try reader.read(UInt8.self))
+        guard k <= Self.maximumMetrics else { throw reader.corrupt() }
+        for _ in 0..<k {
+            smoothed.append(try reader.read())
+            mean.append(try reader.read())
+            deviation.append(try reader.read())
+            z.append(try reader.read())
+            residual.append(try reader.read())
+            observed.append(try reader.read())
+        }
+        for _ in 0..<(k * k) { moments.append(try reader.read()) }
+        for _ in 0..<(k * k) { inverse.append(try reader.read()) }
+        instants = try reader.read()
+        instantTime = try reader.read()
+        instantJudged = try reader.read()
+        elevatedSince = try reader.read()
+        calmInstants = try reader.read()
+        episode = try reader.read(Bool.self) ? try OpenEpisode(from: &reader) : nil
+    }
+}
