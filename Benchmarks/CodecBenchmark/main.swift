@@ -12,7 +12,7 @@ let batchArray = "[" + (0..<10).map { i in
 }.joined(separator: ", ") + "]"
 let bareNumber = "21.5"
 let lineProtocol = (0..<10).map { i in
-    "weather,device=ws1,room=kitchen temperature=2\(i).5,humidity=4\(i)i,pressure=101\(i).25,battery=3.7\(i) \(1_732_400_000_000_000_000 + i * 1_000_000_000)"
+    "weather,device=sensor-0042,room=kitchen temperature=2\(i).5,humidity=4\(i)i,pressure=101\(i).25,battery=3.7\(i) \(1_732_400_000_000_000_000 + i * 1_000_000_000)"
 }.joined(separator: "\n")
 
 struct Telemetry: Decodable {
@@ -150,4 +150,49 @@ print("")
 print("Reading record (\(encoded.count) bytes), records/s, beside appending the same bytes to a buffer")
 print("encode  \(millions(encodeRate.perSecond))   copy \(millions(copyRate.perSecond))   ratio \(String(format: "%5.2fx", encodeRate.perSecond / copyRate.perSecond))")
 print("decode  \(millions(decodeRate.perSecond))   copy \(millions(copyRate.perSecond))   ratio \(String(format: "%5.2fx", decodeRate.perSecond / copyRate.perSecond))")
+// MARK: Hostile payloads beside benign ones of the same size
+
+/// Seconds for one call of `body`, the best of `rounds`.
+@MainActor func bestSeconds(rounds: Int = 5, _ body: () -> Int) -> Double {
+    let clock = ContinuousClock()
+    var best = Double.infinity
+    for _ in 0..<rounds {
+        let start = clock.now
+        sinks &+= body()
+        let (whole, attoseconds) = (clock.now - start).components
+        best = min(best, Double(whole) + Double(attoseconds) / 1e18)
+    }
+    return best
+}
+
+/// Large enough for both payloads below, which must be decoded, not rejected for size.
+let roomyDecoder = PayloadDecoder(limits: DecodingLimits(maxPayloadBytes: 1 << 20))
+
+@MainActor func decodeOnce(_ payload: [UInt8], _ format: PayloadFormat) -> Int {
+    readings.removeAll(keepingCapacity: true)
+    problems.removeAll(keepingCapacity: true)
+    let match = TopicMatch(format: format, device: "sensor-0042")
+    roomyDecoder.decode(match: match, payload: payload, receivedAt: receivedAt, into: &readings, problems: &problems)
+    return readings.count + problems.count
+}
+
+let fieldCount = 26_000
+let oneWideLine = Array(("m " + (0..<fieldCount).map { "f\($0)=1" }.joined(separator: ",")).utf8)
+let manyNarrowLines = Array((0..<fieldCount).map { "m f\($0)=1" }.joined(separator: "\n").utf8)
+let wide = bestSeconds { decodeOnce(oneWideLine, .lineProtocol) }
+precondition(readings.count == fieldCount && problems.isEmpty, "the wide line must decode to \(fieldCount) readings")
+let narrow = bestSeconds { decodeOnce(manyNarrowLines, .lineProtocol) }
+precondition(readings.count == fieldCount && problems.isEmpty, "the narrow lines must decode to \(fieldCount) readings")
+print("")
+print("Hostile payloads, seconds per message (best of 5), beside a benign payload of the same readings")
+print("line protocol, 1 line x \(fieldCount) fields   \(String(format: "%.4f", wide)) s   \(fieldCount) lines x 1 field \(String(format: "%.4f", narrow)) s   ratio \(String(format: "%5.2fx", wide / narrow))")
+
+let tenMegabytes = [UInt8](repeating: UInt8(ascii: "7"), count: 10 << 20)
+let capped = bestSeconds {
+    let letter = DeadLetter(topic: "devices/d/telemetry", payload: tenMegabytes, receivedAt: receivedAt, problems: [DecodeProblem(reason: .oversizedPayload, message: "m")])
+    return DeadLetterRecord.encode(letter).count
+}
+let copied = bestSeconds { tenMegabytes.withUnsafeBytes { Array($0) }.count }
+print("dead letter of a 10 MiB payload (prefix + SHA-256)   \(String(format: "%.4f", capped)) s   copying the payload \(String(format: "%.4f", copied)) s   ratio \(String(format: "%5.1fx", capped / copied))")
+
 if sinks == 42 { print("") }  // keeps the optimiser from dropping the work

@@ -44,11 +44,19 @@ public struct DeadLetterReason: RawRepresentable, Hashable, Sendable, CustomStri
     public static let noReadings = DeadLetterReason(rawValue: "no_readings")
     /// Objects and arrays were nested deeper than `DecodingLimits.maxNestingDepth`.
     public static let nestingTooDeep = DeadLetterReason(rawValue: "nesting_too_deep")
+    /// The device id (from the topic, or a line protocol `device` tag where the route allows it) is empty,
+    /// too long or holds a control character (see `NameLimits`).
+    public static let invalidDevice = DeadLetterReason(rawValue: "invalid_device")
+    /// A metric name (from the topic or a payload key) is empty, too long or holds a control character.
+    public static let invalidMetric = DeadLetterReason(rawValue: "invalid_metric")
+    /// A tag key or value is empty, too long or holds a control character, or a reading has too many tags.
+    public static let invalidTag = DeadLetterReason(rawValue: "invalid_tag")
 
     /// Every reason this version of the gateway produces, for registering metrics up front.
     public static let allKnown: [DeadLetterReason] = [
         .emptyPayload, .oversizedPayload, .invalidUTF8, .malformedJSON, .malformedLineProtocol, .malformedNumber,
         .nonNumericValue, .nonFiniteValue, .unsupportedValue, .unsupportedFormat, .unknownTopic,
         .invalidTimestamp, .timestampOutOfRange, .duplicateKey, .noReadings, .nestingTooDeep,
+        .invalidDevice, .invalidMetric, .invalidTag,
     ]
 }

@@ -9,20 +9,25 @@ public struct DecodingLimits: Hashable, Sendable {
     /// Objects and arrays nested deeper than this make the message `nesting_too_deep`; this also bounds
     /// the parser's recursion, so hostile input cannot exhaust the stack.
     public var maxNestingDepth: Int
+    /// Bounds on device ids, metric names and tags (`invalid_device`, `invalid_metric`, `invalid_tag`).
+    public var names: NameLimits
 
     public init(
         maxPayloadBytes: Int = 256 * 1024,
         maxFutureNanoseconds: Int64 = 86_400 * 1_000_000_000,
         maxPastNanoseconds: Int64 = 365 * 86_400 * 1_000_000_000,
-        maxNestingDepth: Int = 16
+        maxNestingDepth: Int = 16,
+        names: NameLimits = .default
     ) {
         self.maxPayloadBytes = maxPayloadBytes
         self.maxFutureNanoseconds = maxFutureNanoseconds
         self.maxPastNanoseconds = maxPastNanoseconds
         self.maxNestingDepth = maxNestingDepth
+        self.names = names
     }
 
-    /// 256 KiB payloads, from one year in the past to one day in the future, 16 levels of nesting.
+    /// 256 KiB payloads, from one year in the past to one day in the future, 16 levels of nesting, and
+    /// `NameLimits.default`.
     public static let `default` = DecodingLimits()
 
     /// Whether `time` lies within the accepted window around `receivedAt`.

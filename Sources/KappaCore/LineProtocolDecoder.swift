@@ -2,7 +2,12 @@
 /// one line per point, `#` comment lines and blank lines skipped.
 ///
 /// Mapping onto readings:
-/// - **device**: the line's `device` tag where it has one, else the topic's `{device}`;
+/// - **device**: the topic's `{device}`. A line's `device` tag naming the same device is dropped as
+///   redundant; one naming another device makes the line an `invalid_device` problem (the other lines
+///   still count), unless the route sets `TopicRoute.lineProtocolDeviceTag`, and then the tag names the
+///   device. Letting any line name its device by default would let a publisher allowed only
+///   `devices/a/…` write readings for device `b`, defeating per-device topic ACLs; keeping the line under
+///   the topic's device would silently mix two devices' readings;
 /// - **metric**: `measurement.field`, except that a field named `value` gives just `measurement`
 ///   (`temperature value=21.5` is metric `temperature`); the topic's `{metric}` is not used;
 /// - **tags**: the topic's tags plus the line's other tags, sorted by key (a line tag wins over a topic
@@ -71,6 +76,7 @@ struct LineProtocolDecoder {
         guard measurementToken.end > measurementToken.start else { throw LineError(message: "missing measurement name", offset: i) }
         let measurement = text(measurementToken)
         var device = match.device
+        var foreignDevice: String?
         var lineTags: [Tag] = []
         while i < end && bytes[i] == UInt8(ascii: ",") {
             i += 1
@@ -82,14 +88,31 @@ struct LineProtocolDecoder {
             let value = token(&i, end, stopAtEquals: false)
             guard value.end > value.start else { throw LineError(message: "empty tag value", offset: i) }
             let tagKey = text(key), tagValue = text(value)
-            if tagKey == "device" { device = tagValue } else { lineTags.append(Tag(key: tagKey, value: tagValue)) }
+            if tagKey == "device" {
+                if match.lineProtocolDeviceTag {
+                    device = tagValue
+                } else if tagValue != match.device {
+                    foreignDevice = tagValue
+                }
+            } else {
+                lineTags.append(Tag(key: tagKey, value: tagValue))
+            }
         }
         let tags = lineTags.isEmpty ? match.tags : mergedTags(lineTags)
         guard i < end, bytes[i] == UInt8(ascii: " ") else { throw LineError(message: "expected a space before the fields", offset: i) }
+        if let foreignDevice {
+            problems.append(DecodeProblem(
+                reason: .invalidDevice,
+                message: "line \(lineNumber): its device tag '\(NameLimits.excerpt(foreignDevice, quoted: false))' is not the topic's device '\(NameLimits.excerpt(match.device, quoted: false))'; the topic names the device unless the route allows the tag",
+                byteOffset: start
+            ))
+            return
+        }
         while i < end && bytes[i] == UInt8(ascii: " ") { i += 1 }
 
         let firstReading = readings.count
-        var seenFields: [String] = []
+        // A set, not an array: a hostile line of tens of thousands of fields must stay linear.
+        var seenFields: Set<String> = []
         while true {
             let keyToken = token(&i, end, stopAtEquals: true)
             guard keyToken.end > keyToken.start, i < end, bytes[i] == UInt8(ascii: "=") else {
@@ -101,10 +124,9 @@ struct LineProtocolDecoder {
             let valueStart = i
             let value = try fieldValue(&i, end, metric: metric, problems: &problems)
             if let value {
-                if seenFields.contains(field) {
-                    problems.append(DecodeProblem(reason: .duplicateKey, message: "line \(lineNumber): field '\(field)' appears again at byte \(valueStart); the first one is used", field: metric, byteOffset: valueStart))
+                if !seenFields.insert(field).inserted {
+                    problems.append(DecodeProblem(reason: .duplicateKey, message: "line \(lineNumber): field '\(NameLimits.excerpt(field, quoted: false))' appears again at byte \(valueStart); the first one is used", field: metric, byteOffset: valueStart))
                 } else {
-                    seenFields.append(field)
                     readings.append(Reading(device: device, metric: metric, time: receivedAt, value: value, timeSource: .received, tags: tags))
                 }
             }

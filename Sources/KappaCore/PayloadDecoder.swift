@@ -13,7 +13,8 @@ public struct PayloadDecoder: Sendable {
     /// Appends the readings of `payload` to `readings` and one entry per problem to `problems`.
     ///
     /// Whole-message problems (`empty_payload`, `oversized_payload`, `malformed_json`, `invalid_utf8`,
-    /// `nesting_too_deep`, `no_readings`, …) add no readings. Field, object or line problems leave the
+    /// `nesting_too_deep`, `no_readings`, a bad device or tag in the topic, …) add no readings. A reading
+    /// whose name breaks `DecodingLimits.names` is never made: it is reported instead. Field, object or line problems leave the
     /// message's other readings in place; the caller dead-letters the message once per problem.
     /// Never traps, and runs in time linear in the payload size.
     public func decode(
@@ -34,6 +35,14 @@ public struct PayloadDecoder: Sendable {
             ))
             return
         }
+        // Names are checked after the payload's own whole-message checks, so an empty or oversized payload
+        // keeps its reason; a bad topic name spoils every reading of the message.
+        if let problem = limits.names.problem(with: match) {
+            problems.append(problem)
+            return
+        }
+        let firstReading = readings.count
+        defer { limits.names.removeInvalidNames(in: &readings, from: firstReading, match: match, problems: &problems) }
         switch match.format {
         case .json:
             var decoder = JSONTelemetryDecoder(bytes: payload, limits: limits, match: match, receivedAt: receivedAt)

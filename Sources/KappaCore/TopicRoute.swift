@@ -2,17 +2,22 @@
 public struct TopicRoute: Hashable, Sendable {
     public var template: TopicTemplate
     public var format: PayloadFormat
+    /// Whether a line protocol `device` tag names the reading's device instead of the topic's `{device}`.
+    /// Off by default: a publisher's topic ACL then bounds the devices it can write for. Turn it on only
+    /// for a route whose publishers (a trusted aggregator) speak for many devices on one topic.
+    public var lineProtocolDeviceTag: Bool
 
-    public init(template: TopicTemplate, format: PayloadFormat) {
+    public init(template: TopicTemplate, format: PayloadFormat, lineProtocolDeviceTag: Bool = false) {
         self.template = template
         self.format = format
+        self.lineProtocolDeviceTag = lineProtocolDeviceTag
     }
 
     /// Parses the template; the format defaults to a bare number where the template names the metric,
     /// JSON otherwise.
-    public init(_ template: String, format: PayloadFormat? = nil) throws(TopicTemplateError) {
+    public init(_ template: String, format: PayloadFormat? = nil, lineProtocolDeviceTag: Bool = false) throws(TopicTemplateError) {
         let parsed = try TopicTemplate(template)
-        self.init(template: parsed, format: format ?? (parsed.namesMetric ? .number : .json))
+        self.init(template: parsed, format: format ?? (parsed.namesMetric ? .number : .json), lineProtocolDeviceTag: lineProtocolDeviceTag)
     }
 
     /// The two default shapes (README, "Topics"): JSON telemetry and one bare number per metric topic.
@@ -31,12 +36,15 @@ public struct TopicMatch: Hashable, Sendable {
     public var metric: String?
     /// Sorted by key.
     public var tags: [Tag]
+    /// The route's `lineProtocolDeviceTag`.
+    public var lineProtocolDeviceTag: Bool
 
-    public init(routeIndex: Int = 0, format: PayloadFormat, device: String, metric: String? = nil, tags: [Tag] = []) {
+    public init(routeIndex: Int = 0, format: PayloadFormat, device: String, metric: String? = nil, tags: [Tag] = [], lineProtocolDeviceTag: Bool = false) {
         self.routeIndex = routeIndex
         self.format = format
         self.device = device
         self.metric = metric
         self.tags = tags
+        self.lineProtocolDeviceTag = lineProtocolDeviceTag
     }
 }

@@ -32,7 +32,8 @@ public struct TopicRouter: Sendable {
             if let captures = route.template.match(levels) {
                 return TopicMatch(
                     routeIndex: index, format: route.format,
-                    device: captures.device, metric: captures.metric, tags: captures.tags
+                    device: captures.device, metric: captures.metric, tags: captures.tags,
+                    lineProtocolDeviceTag: route.lineProtocolDeviceTag
                 )
             }
         }

@@ -28,7 +28,10 @@ import Testing
 
 @Suite struct LineProtocolTests {
     @Test func fieldsTagsAndNanosecondTimestamp() {
-        let result = decode("weather,device=ws1,room=kitchen temperature=21.5,humidity=40i,on=t 1732400000000000000", format: .lineProtocol, tags: [Tag(key: "site", value: "s1")])
+        let result = decode(
+            "weather,device=ws1,room=kitchen temperature=21.5,humidity=40i,on=t 1732400000000000000",
+            format: .lineProtocol, tags: [Tag(key: "site", value: "s1")], lineProtocolDeviceTag: true
+        )
         #expect(result.problems.isEmpty)
         let tags = [Tag(key: "room", value: "kitchen"), Tag(key: "site", value: "s1")]
         let time = Timestamp(millisecondsSinceEpoch: sampleTS)

@@ -8,7 +8,7 @@ import Testing
             "empty_payload", "oversized_payload", "invalid_utf8", "malformed_json", "malformed_line_protocol",
             "malformed_number", "non_numeric_value", "non_finite_value", "unsupported_value", "unsupported_format",
             "unknown_topic", "invalid_timestamp", "timestamp_out_of_range", "duplicate_key", "no_readings",
-            "nesting_too_deep",
+            "nesting_too_deep", "invalid_device", "invalid_metric", "invalid_tag",
         ])
     }
 

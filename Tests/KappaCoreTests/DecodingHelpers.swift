@@ -15,19 +15,19 @@ struct Decoded {
 }
 
 func decode(
-    _ payload: [UInt8], format: PayloadFormat = .json, metric: String? = nil, tags: [Tag] = [],
-    limits: DecodingLimits = .default, at time: Timestamp = receivedAt
+    _ payload: [UInt8], format: PayloadFormat = .json, device: String = "d1", metric: String? = nil, tags: [Tag] = [],
+    lineProtocolDeviceTag: Bool = false, limits: DecodingLimits = .default, at time: Timestamp = receivedAt
 ) -> Decoded {
     var result = Decoded()
-    let match = TopicMatch(format: format, device: "d1", metric: metric, tags: tags)
+    let match = TopicMatch(format: format, device: device, metric: metric, tags: tags, lineProtocolDeviceTag: lineProtocolDeviceTag)
     PayloadDecoder(limits: limits).decode(match: match, payload: payload, receivedAt: time, into: &result.readings, problems: &result.problems)
     return result
 }
 
 func decode(
-    _ payload: String, format: PayloadFormat = .json, metric: String? = nil, tags: [Tag] = [],
-    limits: DecodingLimits = .default, at time: Timestamp = receivedAt
+    _ payload: String, format: PayloadFormat = .json, device: String = "d1", metric: String? = nil, tags: [Tag] = [],
+    lineProtocolDeviceTag: Bool = false, limits: DecodingLimits = .default, at time: Timestamp = receivedAt
 ) -> Decoded {
-    decode(Array(payload.utf8), format: format, metric: metric, tags: tags, limits: limits, at: time)
+    decode(Array(payload.utf8), format: format, device: device, metric: metric, tags: tags, lineProtocolDeviceTag: lineProtocolDeviceTag, limits: limits, at: time)
 }
 

@@ -84,6 +84,18 @@ import Testing
         #expect((try? line.parse("weather temp=21.5").get()) == nil, "no event time: refused")
     }
 
+    @Test func namesPostgreSQLCannotStoreAreRefusedAsLiveIntakeRefusesThem() {
+        var csv = ImportLineParser(format: .csv, device: nil, metric: nil)
+        _ = csv.parse("time,device,metric,value")
+        #expect((try? csv.parse("2024-05-01T00:00:00Z,d1,temp,1").get())?.count == 1)
+        let longDevice = csv.parse("2024-05-01T00:00:00Z,\(String(repeating: "x", count: 10_000)),temp,1")
+        #expect(throws: ImportProblem.self) { try longDevice.get() }
+        let nulMetric = csv.parse("2024-05-01T00:00:00Z,d1,te\u{0}mp,1")
+        #expect(throws: ImportProblem.self) { try nulMetric.get() }
+        var json = ImportLineParser(format: .jsonl, device: "d1", metric: nil)
+        #expect(throws: ImportProblem.self) { try json.parse(#"{"ts": "2024-05-01T00:00:00Z", "a\u0000b": 1}"#).get() }
+    }
+
     /// Parses every line of a CSV text, failing on the first refused line.
     func parsed(_ text: String, device: String? = nil, metric: String? = nil, csv: CSVOptions = CSVOptions()) throws -> [Reading] {
         var parser = ImportLineParser(format: .csv, device: device, metric: metric, csv: csv)

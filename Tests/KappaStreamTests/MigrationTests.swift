@@ -32,6 +32,58 @@ import Testing
         await connection.close()
     }
 
+    /// A schema name is only ever quoted as an identifier: names that end a string literal, a dollar quote
+    /// or a statement migrate like any other, and nothing in them runs.
+    @Test(arguments: ["o'brien", "z'; SELECT pg_sleep(3); --", "a$$b", "q\"uote", "$x", "vé"])
+    func hostileSchemaNamesMigrate(_ name: String) async throws {
+        let database = try await PostgresServer.shared.makeDatabase(prefix: "migrate_name")
+        let connection = try await database.connect()
+        let schema = try PostgresIdentifier.validated(name)
+        let applied = try await SchemaMigrator(schema: schema).migrate(connection)
+        #expect(applied.map(\.version) == KappaSchema.migrations.map(\.version))
+        let storage = try await connection.query(
+            "SELECT attstorage::text FROM pg_attribute WHERE attrelid = to_regclass($1) AND attname = 'snapshot'",
+            [.text(PostgresIdentifier("anomaly_state_v1").qualified(in: schema))]
+        )
+        #expect(try storage.first?[0].string == "e")
+        let letters = try await connection.query(
+            "SELECT count(*) FROM information_schema.columns WHERE table_schema = $1 AND table_name = 'dead_letters' AND column_name IN ('payload_size', 'payload_sha256')",
+            [.text(name)]
+        )
+        #expect(try letters.first?[0].int == 2)
+        // Nothing but Kappa's schema was made: no statement hidden in the name ran.
+        let schemas = try await connection.query("SELECT count(*) FROM pg_namespace WHERE nspname NOT LIKE 'pg\\_%' AND nspname NOT IN ('public', 'information_schema')")
+        #expect(try schemas.first?[0].int == 1)
+        #expect(try await SchemaMigrator(schema: schema).migrate(connection).isEmpty)
+        await connection.close()
+    }
+
+    @Test(arguments: ["", String(repeating: "s", count: 64), "nul\u{0}", "line\nbreak"])
+    func unusableSchemaNamesAreRefusedWithAReason(_ name: String) {
+        #expect(throws: PostgresIdentifierError.self) { try PostgresIdentifier.validated(name) }
+    }
+
+    @Test func theCappedPayloadMigrationAddsTheColumnsToEveryDeadLetterVersion() async throws {
+        let database = try await PostgresServer.shared.makeDatabase(prefix: "migrate_dead_letters")
+        let connection = try await database.connect()
+        let before = SchemaMigrator(migrations: KappaSchema.migrations.filter { $0.version < 10 })
+        try await before.migrate(connection)
+        try await connection.executeScript(
+            """
+            INSERT INTO kappa.dead_letters_v1 VALUES (0, 1, now(), 't', '\\x0102', 'no_readings', 'm');
+            CREATE TABLE kappa.dead_letters_v2 (LIKE kappa.dead_letters_v1 INCLUDING ALL)
+            """
+        )
+        try await SchemaMigrator().migrate(connection)
+        let rows = try await rowsAsText(connection, "SELECT payload_size::text, coalesce(payload_sha256::text, 'null') FROM kappa.dead_letters")
+        #expect(rows == [["2", "null"]])
+        let columns = try await connection.query(
+            "SELECT count(*) FROM information_schema.columns WHERE table_schema = 'kappa' AND table_name = 'dead_letters_v2' AND column_name = 'payload_size'"
+        )
+        #expect(try columns.first?[0].int == 1)
+        await connection.close()
+    }
+
     @Test func concurrentMigrationsDoNotRace() async throws {
         let database = try await PostgresServer.shared.makeDatabase(prefix: "migrate_race")
         let applied = try await withThrowingTaskGroup(of: Int.self) { group in

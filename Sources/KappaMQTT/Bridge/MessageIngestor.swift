@@ -82,15 +82,18 @@ public final class MessageIngestor: @unchecked Sendable {
         } else {
             problems.append(.unknownTopic(topic, filters: subscribedFilters))
         }
-        for problem in problems {
-            let letter = DeadLetter(topic: topic, payload: payload, receivedAt: receivedAt, problem: problem)
+        // One dead letter per message, its payload capped: a message of many bad elements, or of many
+        // megabytes, must still fit one log batch, or it could never be acknowledged.
+        if !problems.isEmpty {
+            let letter = DeadLetter(topic: topic, payload: payload, receivedAt: receivedAt, problems: problems)
             pendingDeadLetters.append(LogAppendRecord(key: topic, eventTime: receivedAt, value: DeadLetterRecord.encode(letter)))
-            pendingReasons.append(problem.reason)
+            pendingReasons.append(letter.reason)
         }
-        guard !readings.isEmpty else { return Outcome(readings: 0, deadLetters: problems.count) }
+        let deadLetters = problems.isEmpty ? 0 : 1
+        guard !readings.isEmpty else { return Outcome(readings: 0, deadLetters: deadLetters) }
         guard packetID != 0 else {
             appendRecords(delivery: nil)
-            return Outcome(readings: readings.count, deadLetters: problems.count)
+            return Outcome(readings: readings.count, deadLetters: deadLetters)
         }
         let fingerprint = MessageFingerprint.of(topic: topic, payload: payload)
         if redeliveries.mayBeRedelivery(packetID: packetID) {
@@ -99,12 +102,12 @@ public final class MessageIngestor: @unchecked Sendable {
                 redeliveries.holds(packetID: packetID, fingerprint: fingerprint, partition: readingsStream.partition(forKey: reading.device))
             }
             statistics.redelivered(readings: before - readings.count, wholeMessage: readings.isEmpty)
-            guard !readings.isEmpty else { return Outcome(readings: 0, deadLetters: problems.count) }
+            guard !readings.isEmpty else { return Outcome(readings: 0, deadLetters: deadLetters) }
         }
         // Staged sequences become stored ones only at commit; a discarded burst leaves a gap, which is fine.
         let sequence = (pendingDeliveries.last?.delivery.sequence).map { $0 + 1 } ?? redeliveries.nextSequence
         appendRecords(delivery: MessageDelivery(sequence: sequence, packetID: packetID, fingerprint: fingerprint))
-        return Outcome(readings: readings.count, deadLetters: problems.count)
+        return Outcome(readings: readings.count, deadLetters: deadLetters)
     }
 
     /// Encodes the staged message's readings; the first record of each partition carries the delivery.

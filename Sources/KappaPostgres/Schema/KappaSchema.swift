@@ -181,15 +181,20 @@ public enum KappaSchema {
             """),
         // An anomaly snapshot is packed binary that barely compresses; trying to at every checkpoint cost CPU.
         // New versions' tables are made LIKE the active one, INCLUDING STORAGE, so they keep this.
+        // PL/pgSQL gets the schema from `SchemaMigration.schemaSetting`, never pasted into its text: the
+        // first release pasted it inside a string literal, which a schema named `o'brien` broke (fixed in
+        // place: the effect on every schema it ran on is the same).
         SchemaMigration(version: 7, name: "uncompressed anomaly snapshots", sql: """
             DO $$
-            DECLARE state_table regclass;
+            DECLARE state_table name;
             BEGIN
                 FOR state_table IN
-                    SELECT c.oid::regclass FROM pg_class c
-                    WHERE c.relnamespace = '{schema}'::regnamespace AND c.relkind = 'r' AND c.relname LIKE 'anomaly\\_state\\_%'
+                    SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+                    WHERE n.nspname = current_setting('kappa.migration_schema') AND c.relkind = 'r'
+                      AND c.relname LIKE 'anomaly\\_state\\_%'
                 LOOP
-                    EXECUTE format('ALTER TABLE %s ALTER COLUMN snapshot SET STORAGE EXTERNAL', state_table);
+                    EXECUTE format('ALTER TABLE %I.%I ALTER COLUMN snapshot SET STORAGE EXTERNAL',
+                                   current_setting('kappa.migration_schema'), state_table);
                 END LOOP;
             END $$;
             """),
@@ -211,14 +216,45 @@ public enum KappaSchema {
             """),
         // The honest alarm time of a streaming detector beside its estimated onset: the views show `detected_at`
         // (appended, as CREATE OR REPLACE VIEW only allows), over whichever anomalies version is active.
+        // The schema reaches PL/pgSQL as `kappa.migration_schema`, quoted with %I (it was pasted in, and a
+        // schema named `o'brien` ended the format string; fixed in place, same effect where it worked).
         SchemaMigration(version: 9, name: "anomalies show detected_at", sql: """
             DO $$
-            DECLARE episodes text;
+            DECLARE
+                target_schema text := current_setting('kappa.migration_schema');
+                episodes text;
             BEGIN
-                SELECT 'anomalies_' || version INTO episodes FROM {schema}.versions WHERE processor = 'anomalies' AND active;
+                EXECUTE format('SELECT %L || version FROM %I.versions WHERE processor = %L AND active', 'anomalies_', target_schema, 'anomalies')
+                    INTO episodes;
                 IF episodes IS NULL THEN episodes := 'anomalies_v1'; END IF;
-                EXECUTE format('CREATE OR REPLACE VIEW {schema}.anomalies AS SELECT device, metric, start_time, end_time, detector, peak_score, value, expected_low, expected_high, severity, detected_at FROM {schema}.%I', episodes);
-                EXECUTE format('CREATE OR REPLACE VIEW {schema}.open_anomalies AS SELECT device, metric, start_time, detector, peak_score, value, expected_low, expected_high, severity, detected_at FROM {schema}.%I WHERE end_time IS NULL', episodes);
+                EXECUTE format('CREATE OR REPLACE VIEW %I.anomalies AS SELECT device, metric, start_time, end_time, detector, peak_score, value, expected_low, expected_high, severity, detected_at FROM %I.%I', target_schema, target_schema, episodes);
+                EXECUTE format('CREATE OR REPLACE VIEW %I.open_anomalies AS SELECT device, metric, start_time, detector, peak_score, value, expected_low, expected_high, severity, detected_at FROM %I.%I WHERE end_time IS NULL', target_schema, target_schema, episodes);
+            END $$;
+            """),
+        // A dead letter stores at most `DeadLetter.payloadCap` bytes of its payload; these say how large
+        // the whole was and its SHA-256 (NULL when the payload is whole). Every version's table gets them,
+        // and the view is rebuilt over whichever version is active.
+        SchemaMigration(version: 10, name: "capped dead-letter payloads", sql: """
+            DO $$
+            DECLARE
+                target_schema text := current_setting('kappa.migration_schema');
+                letters_table name;
+                active_version text;
+            BEGIN
+                FOR letters_table IN
+                    SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+                    WHERE n.nspname = target_schema AND c.relkind = 'r' AND c.relname LIKE 'dead\\_letters\\_%'
+                LOOP
+                    EXECUTE format('ALTER TABLE %I.%I ADD COLUMN payload_size bigint, ADD COLUMN payload_sha256 bytea',
+                                   target_schema, letters_table);
+                    EXECUTE format('UPDATE %I.%I SET payload_size = octet_length(payload)', target_schema, letters_table);
+                    EXECUTE format('ALTER TABLE %I.%I ALTER COLUMN payload_size SET NOT NULL', target_schema, letters_table);
+                END LOOP;
+                EXECUTE format('SELECT version FROM %I.versions WHERE processor = %L AND active', target_schema, 'dead-letters')
+                    INTO active_version;
+                EXECUTE format(
+                    'CREATE OR REPLACE VIEW %I.dead_letters AS SELECT received_at, topic, payload, reason, message, payload_size, payload_sha256 FROM %I.%I',
+                    target_schema, target_schema, 'dead_letters_' || coalesce(active_version, 'v1'));
             END $$;
             """),
     ]

@@ -1,5 +1,8 @@
 /// One step of the schema: a version number, a name for people, and SQL run once inside the migration
 /// transaction. `{schema}` in the SQL stands for the quoted schema name (the only thing ever substituted).
+/// Inside PL/pgSQL (`DO $$ … $$`) never use `{schema}`: read the name from the setting
+/// `current_setting('kappa.migration_schema')` (`SchemaMigration.schemaSetting`) and quote it with
+/// `format('%I')`, so no schema name can end a string or a dollar quote.
 public struct SchemaMigration: Sendable {
     public var version: Int
     public var name: String
@@ -10,6 +13,9 @@ public struct SchemaMigration: Sendable {
         self.name = name
         self.sqlTemplate = sql
     }
+
+    /// The transaction-local setting that holds the schema's unquoted name while migrations run.
+    public static let schemaSetting = "kappa.migration_schema"
 
     func sql(schema: PostgresIdentifier) -> String {
         sqlTemplate.replacing("{schema}", with: schema.quoted)

@@ -20,6 +20,8 @@ public struct SchemaMigrator: Sendable {
     public func migrate(_ connection: PostgresConnection) async throws -> [SchemaMigrationStatus] {
         try await connection.withTransaction { connection in
             try await connection.execute("SELECT pg_advisory_xact_lock($1)", [.int64(Self.advisoryLockKey)])
+            // A bound parameter, so the name reaches PL/pgSQL without being pasted into any SQL text.
+            try await connection.execute("SELECT set_config($1, $2, true)", [.text(SchemaMigration.schemaSetting), .text(schema.name)])
             try await connection.executeScript(
                 """
                 CREATE SCHEMA IF NOT EXISTS \(schema.quoted);

@@ -73,6 +73,8 @@ public struct DeadLetterReplay: Sendable {
                     summary.examined += 1
                     guard let letter = record.value.withUnsafeBytes({ try? DeadLetterRecord.decode($0) }) else { summary.stillFailing += 1; continue }
                     guard Self.wholeMessageReasons.contains(letter.reason) else { summary.partial += 1; continue }
+                    // Only a prefix was kept: the message cannot be rebuilt (and was over the size limit anyway).
+                    guard !letter.isTruncated else { summary.stillFailing += 1; continue }
                     let key = MessageKey(topic: letter.topic, receivedAt: letter.receivedAt, payload: letter.payload)
                     if let index = byMessage[key] {
                         candidates[index].siblings.append((partition, record.offset))

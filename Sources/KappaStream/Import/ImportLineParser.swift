@@ -62,6 +62,9 @@ public struct ImportLineParser: Sendable {
             return .failure(ImportProblem("expected at least \(needed) fields, found \(fields.count)"))
         }
         guard let device = layout.device.map({ fields[$0] }) ?? device, !device.isEmpty else { return .failure(ImportProblem("empty device")) }
+        // The same name limits as live intake: a name PostgreSQL cannot store must not reach the log.
+        let names = decoder.limits.names
+        if let flaw = NameLimits.flaw(in: device, maxBytes: names.maxDeviceBytes) { return .failure(ImportProblem("the device id \(flaw)")) }
         guard let time = ImportTimestamp.parse(fields[layout.time], zone: csv.timeZone) else {
             return .failure(ImportProblem("'\(fields[layout.time])' is neither an RFC 3339 time, a local date and time, nor an epoch time"))
         }
@@ -72,6 +75,7 @@ public struct ImportLineParser: Sendable {
             guard let metric = columnMetric ?? layout.metric.map({ fields[$0] }) ?? metric, !metric.isEmpty else {
                 return .failure(ImportProblem("empty metric"))
             }
+            if let flaw = NameLimits.flaw(in: metric, maxBytes: names.maxMetricBytes) { return .failure(ImportProblem("the metric name \(flaw)")) }
             guard let value = Double(text), value.isFinite else {
                 return .failure(ImportProblem("'\(text)' is not a finite number"))
             }
