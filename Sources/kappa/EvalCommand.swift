@@ -141,14 +141,9 @@ enum AnomalyEvaluation {
         for seed in seeds {
             var scenario = scenario
             scenario.seed = seed
-            let directory = FileManager.default.temporaryDirectory.appendingPathComponent("kappa-eval-\(getpid())-\(seed)").path
-            defer { try? FileManager.default.removeItem(atPath: directory) }
-            var logConfiguration = DiskLogConfiguration()
-            logConfiguration.fsync = .never
-            logConfiguration.diskFloorBytes = 0
-            let log = try DiskLog(directory: directory, configuration: logConfiguration, logger: Logger(label: "kappa.eval", factory: { _ in SwiftLogNoOpLogHandler() }))
+            let log = try ThrowawayLog(name: "seed-\(seed)")
             defer { log.close() }
-            let stream = try log.createStream(named: KappaStreams.readings, partitionCount: KappaStreams.defaultReadingPartitions)
+            let stream = log.readings
             var fleet = Fleet(scenario)
             var labels: [GroundTruthLabel] = []
             var batch: [LogAppendRecord] = []
@@ -166,7 +161,7 @@ enum AnomalyEvaluation {
             _ = try stream.append(batch)
             readingCount += batch.count
             labels += fleet.finish()
-            let (episodes, _) = try await episodes(log: log, configuration: configuration)
+            let (episodes, _) = try await episodes(log: log.log, configuration: configuration)
             let prefix = "s\(seed)/"
             allEpisodes += episodes.map { episode in
                 var episode = episode

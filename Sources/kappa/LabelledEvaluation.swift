@@ -36,15 +36,9 @@ enum LabelledEvaluation {
     }
 
     static func run(files: [String], configuration: AnomalyConfiguration, timeZone: ImportTimeZone) async throws -> Result {
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("kappa-eval-labelled-\(getpid())").path
-        try? FileManager.default.removeItem(atPath: directory)
-        defer { try? FileManager.default.removeItem(atPath: directory) }
-        var logConfiguration = DiskLogConfiguration()
-        logConfiguration.fsync = .never
-        logConfiguration.diskFloorBytes = 0
-        let log = try DiskLog(directory: directory, configuration: logConfiguration, logger: Logger(label: "kappa.eval", factory: { _ in SwiftLogNoOpLogHandler() }))
+        let log = try ThrowawayLog(name: "labelled")
         defer { log.close() }
-        let stream = try log.createStream(named: KappaStreams.readings, partitionCount: KappaStreams.defaultReadingPartitions)
+        let stream = log.readings
         let importer = ReadingImporter(stream: stream)
         var rows: [LabelledRows.Row] = []
         var readingsByDevice: [String: Int] = [:]
@@ -66,7 +60,7 @@ enum LabelledEvaluation {
             let devices = Dictionary(grouping: labels.rows, by: \.device).mapValues(\.count)
             for (name, count) in devices { readingsByDevice[name, default: 0] += summary.readings * count / max(1, labels.rows.count) }
         }
-        let (episodes, _) = try await AnomalyEvaluation.episodes(log: log, configuration: configuration)
+        let (episodes, _) = try await AnomalyEvaluation.episodes(log: log.log, configuration: configuration)
         return Result(evaluation: RowEvaluation(rows: rows, episodes: episodes, readingsByDevice: readingsByDevice), episodes: episodes, readings: total)
     }
 }
