@@ -70,6 +70,10 @@ struct RunCommand: AsyncParsableCommand {
         let logger = Logger(label: "kappa")
         let resolved = settings
         let gateway = try await Blocking.run { try Gateway.make(settings: resolved, logger: logger) }
+        if let database = settings.database {
+            // Before any service starts: the bridge must not append at offsets the processors committed.
+            await CommittedOffsetsFloor.apply(to: gateway.streams, database: database, schema: settings.databaseSchema, logger: logger)
+        }
         var configuration = ServiceGroupConfiguration(
             services: gateway.services.map { .init(service: $0) },
             gracefulShutdownSignals: [.sigterm, .sigint],
@@ -88,6 +92,8 @@ struct RunCommand: AsyncParsableCommand {
 /// The running parts of `kappa run`, in start order (the service group stops them in reverse).
 struct Gateway: Sendable {
     var log: DiskLog
+    /// The streams the bridge appends to.
+    var streams: [DiskStream]
     var bridge: MQTTBridge?
     var services: [any Service]
 
@@ -153,7 +159,7 @@ struct Gateway: Sendable {
         }
         let metrics = GatewayMetrics(log: log, streams: [readings, deadLetters], bridge: bridge, processors: processors, alerts: alertCounters)
         services.append(try HTTPEndpoints.application(address: settings.http, metrics: metrics, logger: logger))
-        return Gateway(log: log, bridge: bridge, services: services)
+        return Gateway(log: log, streams: [readings, deadLetters], bridge: bridge, services: services)
     }
 
     private static func openOrCreate(_ log: DiskLog, _ name: String, partitions: Int) throws -> DiskStream {

@@ -184,4 +184,39 @@ struct LogLossTests {
             await stop(process)
         }
     }
+
+    @Test("a gateway running only the bridge on a log behind PostgreSQL appends after the committed offsets, so the processors skip none of it")
+    func bridgeAloneOnALogBehindTheDatabase() async throws {
+        try await GatewayUnderTest.withFresh(name: "logahead-bridge") { gateway in
+            var process = try await gateway.start()
+            try await publish(gateway, first: 0, count: 400)
+            try await expectProcessed(gateway, 400, process)
+            await stop(process)
+            try await gateway.expectFullyCommitted()
+
+            // Restored from an older copy, as above: only PostgreSQL knows how far the processors got.
+            let behind = try fullestPartition(gateway)
+            let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: behind.segment))
+            let size = try handle.seekToEnd()
+            try handle.truncate(atOffset: size - 5)
+            try handle.close()
+            let streamDirectory = "\(gateway.dataDirectory)/\(KappaStreams.readings)"
+            try? FileManager.default.removeItem(atPath: "\(streamDirectory)/\(partitionDirectory(behind.partition))/partition.state")
+            try FileManager.default.removeItem(atPath: "\(streamDirectory)/consumers")
+
+            // No processor runs to notice; the bridge takes readings at once.
+            process = try await gateway.start(extraArguments: ["--roles", "bridge"])
+            try await publish(gateway, first: 400, count: 200)
+            #expect(await gateway.eventually(timeout: .seconds(30)) {
+                try await gateway.metrics().total("kappa_readings_appended_total") >= 200
+            }, "\(process.output.suffix(3000))")
+            await stop(process)
+            let offsets = try await storedOffsets(gateway, partition: behind.partition)
+            #expect(offsets.last.map { $0 >= behind.highWatermark } ?? false, "the bridge appended at offsets the processors had committed: \(offsets.suffix(5))")
+
+            process = try await gateway.start()
+            try await expectProcessed(gateway, 600, process)
+            await stop(process)
+        }
+    }
 }
