@@ -1,3 +1,4 @@
+import KappaCore
 import KappaGateway
 import KappaLog
 import KappaMQTT
@@ -104,5 +105,19 @@ struct ConfigurationFileTests {
         #expect(settings.database?.parameters == ["sslmode": "verify-full", "sslrootcert": "/etc/kappa/db-ca.pem"])
         #expect(error("mqtt:\n  tls: { cert_file: /c.pem }\n")?.contains("needs both") == true)
         #expect(error("database:\n  url: host=db\n  sslmode: strict\n")?.hasPrefix("database.sslmode (/etc/kappa/kappa.yaml, line 3)") == true)
+    }
+}
+
+@Suite("topic routes from settings")
+struct TopicRouteSettingsTests {
+    func routes(_ topics: [String]) throws -> [TopicRoute] {
+        try GatewaySettings.resolve(SettingsLayers(flags: [GatewaySettingsCatalog.topics: topics], environment: [:], file: nil)).bridge.routes
+    }
+
+    @Test func onlyATrustedAggregatorsLineProtocolRouteLetsTheTagNameTheDevice() throws {
+        let routes = try routes(["gateways/{device}/lines=line_protocol+device_tag", "devices/{device}/lines=line_protocol"])
+        #expect(routes.map(\.lineProtocolDeviceTag) == [true, false])
+        #expect(routes.map(\.format) == [.lineProtocol, .lineProtocol])
+        #expect(throws: (any Error).self) { try self.routes(["devices/{device}/telemetry=json+device_tag"]) }
     }
 }
