@@ -18,8 +18,8 @@ struct CommandLineInputTests {
     }
 
     static let inputErrors: [(arguments: [String], environment: [String: String], message: String)] = [
-        (["db", "status"], ["KAPPA_SCHEMA": ""], "KAPPA_SCHEMA: the schema name is empty"),
-        (["run", "--roles", "bridge"], ["KAPPA_SCHEMA": ""], "database.schema (environment variable KAPPA_SCHEMA): the schema name is empty"),
+        (["db", "status"], ["KAPPA_SCHEMA": ""], "KAPPA_SCHEMA: the schema name is unusable: it is empty"),
+        (["run", "--roles", "bridge"], ["KAPPA_SCHEMA": ""], "database.schema (environment variable KAPPA_SCHEMA): the schema name is unusable: it is empty"),
         (["replay", "rollups", "--output-version", "v2", "--rollup-widths", "999999999999999999d"], [:], "wider than 366d"),
         (["replay", "rollups", "--output-version", "v$x"], [:], "a version name is 1 to 24 lower-case letters"),
         (["replay", "rollups", "--output-version", "vé"], [:], "a version name is 1 to 24 lower-case letters"),

@@ -44,7 +44,7 @@ struct ConfigurationFileTests {
     @Test("a bad value from a flag or variable names the flag or variable")
     func badValueFromFlagOrEnvironment() {
         #expect(error("", flags: [GatewaySettingsCatalog.mqttQoS: ["0"]])?.hasPrefix("mqtt.qos (flag --qos): must be 1 or 2") == true)
-        #expect(error("", environment: ["KAPPA_SCHEMA": ""]) == "database.schema (environment variable KAPPA_SCHEMA): the schema name is empty")
+        #expect(error("", environment: ["KAPPA_SCHEMA": ""]) == "database.schema (environment variable KAPPA_SCHEMA): the schema name is unusable: it is empty")
         #expect(error("", environment: ["KAPPA_LOG_RETENTION_HOURS": "999999999999999999999"]) != nil)
     }
 
