@@ -59,6 +59,18 @@ struct AnomalyTimingTests {
         return sent
     }
 
+    func connectedPublisher(_ gateway: GatewayUnderTest) async throws -> MQTTClient {
+        let publisher = try MQTTClient.make(configuration: MQTTConfiguration(port: gateway.broker.port, maxInflightMessages: 100), logger: logger)
+        try publisher.start()
+        try await publisher.waitUntilConnected()
+        return publisher
+    }
+
+    /// An hour ago, on a whole second, in milliseconds: readings then run towards now.
+    static func origin() -> Int64 {
+        (Timestamp.now().nanosecondsSinceEpoch / 1_000_000 / 1000 - 3600) * 1000
+    }
+
     func caughtUp(_ gateway: GatewayUnderTest, readings: Int) async -> Bool {
         await gateway.eventually(timeout: .seconds(60)) {
             let rolled = try await gateway.scalar("SELECT coalesce(sum(count), 0)::bigint FROM kappa.rollups_1m WHERE device <> 'marker'")
@@ -86,11 +98,9 @@ struct AnomalyTimingTests {
     func burstRaisesOnlyThePlantedAnomalies() async throws {
         try await GatewayUnderTest.withFresh(name: "anomaly_burst") { gateway in
             let process = try await gateway.start()
-            let publisher = try MQTTClient.make(configuration: MQTTConfiguration(port: gateway.broker.port, maxInflightMessages: 100), logger: logger)
-            try publisher.start()
-            try await publisher.waitUntilConnected()
+            let publisher = try await connectedPublisher(gateway)
             defer { publisher.disconnect() }
-            let origin = (Timestamp.now().nanosecondsSinceEpoch / 1_000_000 / 1000 - 3600) * 1000
+            let origin = Self.origin()
             let spikes = [3: 900, 7: 1_100, 12: 1_300]
             let readings = try await publish(publisher, prefix: gateway.topicPrefix, count: 1_500, live: 400, origin: origin, spikes: spikes)
             #expect(await caughtUp(gateway, readings: readings), "\(process.output.suffix(2000))")
@@ -113,11 +123,9 @@ struct AnomalyTimingTests {
     func silentDeviceIsOneEpisode() async throws {
         try await GatewayUnderTest.withFresh(name: "anomaly_silent") { gateway in
             let process = try await gateway.start()
-            let publisher = try MQTTClient.make(configuration: MQTTConfiguration(port: gateway.broker.port, maxInflightMessages: 100), logger: logger)
-            try publisher.start()
-            try await publisher.waitUntilConnected()
+            let publisher = try await connectedPublisher(gateway)
             defer { publisher.disconnect() }
-            let origin = (Timestamp.now().nanosecondsSinceEpoch / 1_000_000 / 1000 - 3600) * 1000
+            let origin = Self.origin()
             // Device 5 stops after 600 s; everyone is sent live, in step.
             let readings = try await publish(publisher, prefix: gateway.topicPrefix, count: 900, live: 900, origin: origin, skip: { device, index in
                 device == 5 && index >= 600

@@ -91,6 +91,26 @@ struct LogLossTests {
         }
     }
 
+    /// 400 readings processed and committed, then the log made as if restored from an older copy: the last
+    /// batch of the fullest partition gone, and with it what the log knew about the offsets it handed out and
+    /// the processors committed (`partition.state`, `consumers/`). Only PostgreSQL still knows.
+    func restoreAnOlderCopy(_ gateway: GatewayUnderTest, after process: KappaProcess) async throws -> (partition: Int, highWatermark: Int64, segment: String) {
+        try await publish(gateway, first: 0, count: 400)
+        try await expectProcessed(gateway, 400, process)
+        await stop(process)
+        try await gateway.expectFullyCommitted()
+        let behind = try fullestPartition(gateway)
+        let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: behind.segment))
+        let size = try handle.seekToEnd()
+        try handle.truncate(atOffset: size - 5)
+        try handle.close()
+        let streamDirectory = "\(gateway.dataDirectory)/\(KappaStreams.readings)"
+        // (`try?`: a log written before partition.state existed has none.)
+        try? FileManager.default.removeItem(atPath: "\(streamDirectory)/\(partitionDirectory(behind.partition))/partition.state")
+        try FileManager.default.removeItem(atPath: "\(streamDirectory)/consumers")
+        return behind
+    }
+
     @Test("a bit flipped 5 bytes before the end of a partition's last batch after a clean stop: verify fails, the loss is reported, no offset is reused, nothing later is skipped")
     func corruptLastBatchAfterACleanStop() async throws {
         try await GatewayUnderTest.withFresh(name: "logloss") { gateway in
@@ -148,22 +168,7 @@ struct LogLossTests {
     func processorsAheadOfTheLog() async throws {
         try await GatewayUnderTest.withFresh(name: "logahead") { gateway in
             var process = try await gateway.start()
-            try await publish(gateway, first: 0, count: 400)
-            try await expectProcessed(gateway, 400, process)
-            await stop(process)
-            try await gateway.expectFullyCommitted()
-
-            // A log restored from an older copy: the last batch gone, and with it what the log knew about
-            // the offsets it handed out and the processors committed. Only PostgreSQL still knows.
-            let behind = try fullestPartition(gateway)
-            let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: behind.segment))
-            let size = try handle.seekToEnd()
-            try handle.truncate(atOffset: size - 5)
-            try handle.close()
-            let streamDirectory = "\(gateway.dataDirectory)/\(KappaStreams.readings)"
-            // (`try?`: a log written before partition.state existed has none.)
-            try? FileManager.default.removeItem(atPath: "\(streamDirectory)/\(partitionDirectory(behind.partition))/partition.state")
-            try FileManager.default.removeItem(atPath: "\(streamDirectory)/consumers")
+            let behind = try await restoreAnOlderCopy(gateway, after: process)
 
             process = try await gateway.start()
             // Nothing is published until the processors found the database ahead of the log.
@@ -189,20 +194,7 @@ struct LogLossTests {
     func bridgeAloneOnALogBehindTheDatabase() async throws {
         try await GatewayUnderTest.withFresh(name: "logahead-bridge") { gateway in
             var process = try await gateway.start()
-            try await publish(gateway, first: 0, count: 400)
-            try await expectProcessed(gateway, 400, process)
-            await stop(process)
-            try await gateway.expectFullyCommitted()
-
-            // Restored from an older copy, as above: only PostgreSQL knows how far the processors got.
-            let behind = try fullestPartition(gateway)
-            let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: behind.segment))
-            let size = try handle.seekToEnd()
-            try handle.truncate(atOffset: size - 5)
-            try handle.close()
-            let streamDirectory = "\(gateway.dataDirectory)/\(KappaStreams.readings)"
-            try? FileManager.default.removeItem(atPath: "\(streamDirectory)/\(partitionDirectory(behind.partition))/partition.state")
-            try FileManager.default.removeItem(atPath: "\(streamDirectory)/consumers")
+            let behind = try await restoreAnOlderCopy(gateway, after: process)
 
             // No processor runs to notice; the bridge takes readings at once.
             process = try await gateway.start(extraArguments: ["--roles", "bridge"])
