@@ -64,12 +64,28 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        // Processors compute: the processor protocol, runtime, checkpoint state machine and the processors; the
+        // checkpoint-store protocol they are persisted through. No SQL, no PostgreSQL module.
         .target(
             name: "KappaStream",
             dependencies: [
                 "KappaCore",
                 "KappaLog",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        // Sinks persist: Kappa's schema and migrations, one writer per processor output, offsets and fencing,
+        // rejected records, dead-letter claims, output versions and replays, over the libpq driver (KappaPostgres);
+        // the processor catalog, where each processor is registered once.
+        .target(
+            name: "KappaStorage",
+            dependencies: [
+                "KappaCore",
+                "KappaLog",
                 "KappaPostgres",
+                "KappaStream",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
@@ -84,6 +100,7 @@ let package = Package(
                 "KappaLog",
                 "KappaMQTT",
                 "KappaPostgres",
+                "KappaStorage",
                 "KappaStream",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -106,6 +123,7 @@ let package = Package(
                 "KappaLog",
                 "KappaMQTT",
                 "KappaPostgres",
+                "KappaStorage",
                 "KappaStream",
                 "KappaSimulator",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -165,7 +183,7 @@ let package = Package(
         .executableTarget(
             name: "RollupBenchmark",
             dependencies: [
-                "BenchmarkSupport", "KappaCore", "KappaLog", "KappaPostgres", "KappaStream",
+                "BenchmarkSupport", "KappaCore", "KappaLog", "KappaPostgres", "KappaStorage", "KappaStream",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
@@ -175,7 +193,7 @@ let package = Package(
         .executableTarget(
             name: "ReplayBenchmark",
             dependencies: [
-                "BenchmarkSupport", "KappaCore", "KappaLog", "KappaPostgres", "KappaStream",
+                "BenchmarkSupport", "KappaCore", "KappaLog", "KappaPostgres", "KappaStorage", "KappaStream",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
@@ -242,7 +260,13 @@ let package = Package(
         ),
         .testTarget(
             name: "KappaStreamTests",
-            dependencies: ["KappaStream", "KappaLog", "KappaCore", "KappaPostgres", "KappaTestSupport", .product(name: "Logging", package: "swift-log")],
+            dependencies: ["KappaStream", "KappaStorage", "KappaLog", "KappaCore", "KappaPostgres", "KappaTestSupport", .product(name: "Logging", package: "swift-log")],
+            swiftSettings: swiftSettings
+        ),
+        // The checkpoint loop's decisions as a value: no harness, no I/O.
+        .testTarget(
+            name: "KappaCheckpointTests",
+            dependencies: ["KappaStream"],
             swiftSettings: swiftSettings
         ),
         .testTarget(
@@ -252,12 +276,12 @@ let package = Package(
         ),
         .testTarget(
             name: "KappaGatewayTests",
-            dependencies: ["KappaGateway", "KappaLog", "KappaMQTT", "KappaPostgres", "KappaStream", "KappaCore", "KappaTestSupport", .product(name: "Logging", package: "swift-log")],
+            dependencies: ["KappaGateway", "KappaLog", "KappaMQTT", "KappaPostgres", "KappaStorage", "KappaStream", "KappaCore", "KappaTestSupport", .product(name: "Logging", package: "swift-log")],
             swiftSettings: swiftSettings
         ),
         .testTarget(
             name: "KappaEndToEndTests",
-            dependencies: ["KappaTestSupport", "KappaPostgres", "KappaMQTT", "KappaCore", "KappaLog", "KappaSimulator", "KappaStream", .product(name: "Logging", package: "swift-log")],
+            dependencies: ["KappaTestSupport", "KappaPostgres", "KappaMQTT", "KappaCore", "KappaLog", "KappaSimulator", "KappaStorage", "KappaStream", .product(name: "Logging", package: "swift-log")],
             swiftSettings: swiftSettings
         ),
     ]

@@ -8,6 +8,7 @@ import Dispatch
 import KappaCore
 import KappaLog
 import KappaPostgres
+import KappaStorage
 import KappaStream
 import Logging
 import ServiceLifecycle

@@ -6,6 +6,7 @@ import BenchmarkSupport
 import KappaCore
 import KappaLog
 import KappaPostgres
+import KappaStorage
 import KappaStream
 import Logging
 import ServiceLifecycle

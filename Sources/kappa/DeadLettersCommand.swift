@@ -5,6 +5,7 @@ import KappaCore
 import KappaLog
 import KappaMQTT
 import KappaPostgres
+import KappaStorage
 import KappaStream
 import Logging
 

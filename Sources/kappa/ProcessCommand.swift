@@ -2,6 +2,7 @@ import ArgumentParser
 import KappaLog
 import KappaMQTT
 import KappaPostgres
+import KappaStorage
 import KappaStream
 import Logging
 import ServiceLifecycle

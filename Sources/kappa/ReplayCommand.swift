@@ -3,6 +3,7 @@ import Foundation
 import KappaCore
 import KappaLog
 import KappaPostgres
+import KappaStorage
 import KappaStream
 import Logging
 import ServiceLifecycle

@@ -4,6 +4,7 @@ import KappaCore
 import KappaGateway
 import KappaLog
 import KappaMQTT
+import KappaStorage
 import KappaStream
 import Logging
 import ServiceLifecycle
@@ -147,7 +148,7 @@ struct Gateway: Sendable {
             let alertSink: (any AnomalyAlertSink)? = sinks.isEmpty ? nil : AlertFanOut(sinks)
             services.insert(contentsOf: [health] + alertServices + [
                 ProcessorsService(
-                    roles: processorRoles, log: log, database: database, schema: settings.databaseSchema,
+                    roles: processorRoles.map(\.rawValue), log: log, database: database, schema: settings.databaseSchema,
                     migrate: settings.migrate, configuration: settings.processors, status: status, health: health,
                     alertSink: alertSink, intake: settings.roles.contains(.bridge) ? intake : nil, logger: logger
                 ),

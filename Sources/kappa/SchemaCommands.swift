@@ -1,6 +1,7 @@
 import ArgumentParser
 import KappaGateway
 import KappaPostgres
+import KappaStorage
 import Logging
 
 /// `--schema`: where Kappa's tables and views live.

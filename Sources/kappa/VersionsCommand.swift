@@ -1,5 +1,6 @@
 import ArgumentParser
 import KappaPostgres
+import KappaStorage
 import Logging
 
 /// `kappa versions`: the output versions of each processor; activate one, drop an inactive one.

@@ -1,6 +1,7 @@
 import KappaCore
 import KappaLog
 import KappaPostgres
+import KappaStorage
 import KappaStream
 import KappaTestSupport
 import ServiceLifecycle

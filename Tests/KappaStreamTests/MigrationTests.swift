@@ -1,4 +1,5 @@
 import KappaPostgres
+import KappaStorage
 import KappaTestSupport
 import Testing
 
@@ -66,7 +67,7 @@ import Testing
     @Test func theCappedPayloadMigrationAddsTheColumnsToEveryDeadLetterVersion() async throws {
         let database = try await PostgresServer.shared.makeDatabase(prefix: "migrate_dead_letters")
         let connection = try await database.connect()
-        let before = SchemaMigrator(migrations: KappaSchema.migrations.filter { $0.version < 10 })
+        let before = SchemaMigrator(schema: PostgresIdentifier(KappaSchema.defaultSchema), migrations: KappaSchema.migrations.filter { $0.version < 10 })
         try await before.migrate(connection)
         try await connection.executeScript(
             """

@@ -1,5 +1,6 @@
 import KappaCore
 import KappaPostgres
+import KappaStorage
 import KappaStream
 import KappaTestSupport
 import Testing

@@ -1,6 +1,7 @@
 import Foundation
 import KappaCore
 import KappaPostgres
+import KappaStorage
 import KappaStream
 import KappaTestSupport
 import Testing

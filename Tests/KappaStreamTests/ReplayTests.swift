@@ -2,6 +2,7 @@ import Foundation
 import KappaCore
 import KappaLog
 import KappaPostgres
+import KappaStorage
 import KappaStream
 import KappaTestSupport
 import ServiceLifecycle

@@ -1,4 +1,5 @@
-/// Creates and upgrades Kappa's schema with versioned migrations recorded in `schema_migrations`.
+/// Creates and upgrades a schema with versioned migrations recorded in `schema_migrations` (the migrations
+/// themselves are the caller's: Kappa's are `KappaSchema.migrations` in `KappaStorage`).
 ///
 /// All pending migrations run in one transaction under a transaction-scoped advisory lock, so two processes
 /// starting at once do not race (the second waits, then finds nothing left to do), and a failing migration
@@ -7,10 +8,10 @@ public struct SchemaMigrator: Sendable {
     public let schema: PostgresIdentifier
     public let migrations: [SchemaMigration]
 
-    /// Any fixed number works as long as every Kappa process uses it: it names "the migration lock".
+    /// Any fixed number works as long as every process migrating the database uses it: it names "the migration lock".
     static let advisoryLockKey: Int64 = 0x6B61_7070_615F_6D67
 
-    public init(schema: PostgresIdentifier = PostgresIdentifier("kappa"), migrations: [SchemaMigration] = KappaSchema.migrations) {
+    public init(schema: PostgresIdentifier, migrations: [SchemaMigration]) {
         self.schema = schema
         self.migrations = migrations.sorted { $0.version < $1.version }
     }

@@ -6,6 +6,12 @@ public struct ReplayProgress: Sendable, Hashable {
         public var committed: Int64
         public var highWatermark: Int64
         public var lag: Int64 { max(0, highWatermark - committed) }
+
+        public init(partition: Int, committed: Int64, highWatermark: Int64) {
+            self.partition = partition
+            self.committed = committed
+            self.highWatermark = highWatermark
+        }
     }
 
     public var partitions: [Partition]
@@ -13,6 +19,12 @@ public struct ReplayProgress: Sendable, Hashable {
     public var recordsPerSecond: Double
     /// Every partition has committed what the log held at the previous sample (or at the start).
     public var isCaughtUp: Bool
+
+    public init(partitions: [Partition], recordsPerSecond: Double, isCaughtUp: Bool) {
+        self.partitions = partitions
+        self.recordsPerSecond = recordsPerSecond
+        self.isCaughtUp = isCaughtUp
+    }
 
     public var lag: Int64 { partitions.reduce(0) { $0 + $1.lag } }
     public var committed: Int64 { partitions.reduce(0) { $0 + $1.committed } }

@@ -4,18 +4,18 @@
 ///
 /// Times are microseconds (what PostgreSQL keeps), so a comparison made here and one made by the database on
 /// the stored value always agree.
-struct RollupCell {
-    var count: Int64
-    var sum: Double
-    var min: Double
-    var max: Double
-    var mean: Double
-    var m2: Double
-    var firstValue: Double
-    var firstTime: Int64
-    var lastValue: Double
-    var lastTime: Int64
-    var late: Int64
+public struct RollupCell {
+    public internal(set) var count: Int64
+    public internal(set) var sum: Double
+    public internal(set) var min: Double
+    public internal(set) var max: Double
+    public internal(set) var mean: Double
+    public internal(set) var m2: Double
+    public internal(set) var firstValue: Double
+    public internal(set) var firstTime: Int64
+    public internal(set) var lastValue: Double
+    public internal(set) var lastTime: Int64
+    public internal(set) var late: Int64
 
     init(value: Double, time: Int64, isLate: Bool) {
         count = 1

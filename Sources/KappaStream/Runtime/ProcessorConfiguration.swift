@@ -1,5 +1,6 @@
 /// What the processors share: how often they checkpoint, how big a batch may grow, which output version
-/// they write, and each processor's own settings.
+/// they write; and, as the gateway's settings hold them, the built-in processors' own settings, which each
+/// processor receives as its own type (``rollups``, ``devices``, ``archive``, ``anomalies``).
 public struct ProcessorConfiguration: Sendable {
     /// The longest a consumed record waits before its effect is committed (default 1 s).
     public var checkpointInterval: Duration = .seconds(1)
@@ -21,7 +22,7 @@ public struct ProcessorConfiguration: Sendable {
     public var archiveDaysAhead = 3
     /// The detectors' settings, per metric.
     public var anomalies = AnomalyConfiguration()
-    /// The nice value (0–19) of the threads that run processors, so that in a process that also takes in
+    /// The nice value (0–19) of the processors' own threads (``ProcessorExecutor``), so that in a process that also takes in
     /// messages (`kappa run`) a busy processor never slows intake on the same cores. 0 (the default) leaves
     /// thread priorities alone. Processors that fall behind catch up from the log once intake is quieter, and
     /// their lag shows in `/metrics` and `/readyz`.
@@ -35,6 +36,10 @@ public struct ProcessorConfiguration: Sendable {
     public var retryMaxDelay: Duration = .seconds(10)
 
     public init() {}
+
+    public var rollups: RollupSettings { RollupSettings(widths: rollupWidths) }
+    public var devices: DeviceRegistrySettings { DeviceRegistrySettings(offlineAfter: deviceOfflineAfter) }
+    public var archive: ArchiveSettings { ArchiveSettings(retention: archiveRetention, daysAhead: archiveDaysAhead) }
 }
 
 /// When a processor gives way to a draining backlog (see ``ProcessorConfiguration/intakeDeferral``).
@@ -57,13 +62,4 @@ public struct LogReadLimitsSetting: Sendable {
         self.maxRecords = maxRecords
         self.maxBytes = maxBytes
     }
-}
-
-/// The processors `ProcessorSet.make` can build.
-public enum ProcessorRole: String, Sendable, CaseIterable, Hashable {
-    case rollups
-    case devices
-    case archive
-    case anomalies
-    case deadLetters = "dead-letters"
 }

@@ -18,5 +18,11 @@ public struct ProcessorError: Error, Sendable, CustomStringConvertible {
     public var processor: String
     public var message: String
 
+    public init(code: Code, processor: String, message: String) {
+        self.code = code
+        self.processor = processor
+        self.message = message
+    }
+
     public var description: String { "processor \(processor): \(code): \(message)" }
 }

@@ -1,44 +1,45 @@
-import KappaCore
-import KappaLog
-import KappaPostgres
-import Logging
-import ServiceLifecycle
+public import KappaCore
+public import KappaLog
+public import Logging
+public import ServiceLifecycle
 
 /// Runs one processor as a `Service`: a consumer of every partition of its stream that commits the
-/// processor's output and the offsets it consumed in one PostgreSQL transaction, and so resumes exactly where
-/// the database says after a crash.
+/// processor's output and the offsets it consumed in one transaction of its ``CheckpointStore``, and so resumes
+/// exactly where the store says after a crash. The decisions (read, give way, checkpoint, wait, stop) are the
+/// ``CheckpointStateMachine``'s; this type does the I/O they call for.
 ///
 /// Loop: read batches round-robin over the partitions and apply them; checkpoint when `maxBatchRecords` are
 /// pending or `checkpointInterval` has passed since the first pending one; when caught up, wait for appends.
-/// While PostgreSQL is unreachable it stops reading, retries the same checkpoint with backoff, and catches up
+/// While the store is unreachable it stops reading, retries the same checkpoint with backoff, and catches up
 /// when the server is back (the log keeps what it has not committed: progress is registered after each
 /// commit). Graceful shutdown: finish the batch in hand, take a last checkpoint, return.
-final class ProcessorRunner: Service, Sendable {
-    let name: String
+public final class ProcessorRunner<Store: CheckpointStore>: Service, Sendable {
+    public typealias Processor = Store.Processor
+
+    public let name: String
     private let stream: any LogStream
-    private let database: PostgresConfiguration
-    private let schema: PostgresIdentifier
+    private let store: Store
     private let configuration: ProcessorConfiguration
     private let status: ProcessorStatus
     private let intake: IntakePressure?
     private let logger: Logger
-    private let makeProcessor: @Sendable () -> any StreamProcessor
+    private let makeProcessor: @Sendable () -> Processor
 
-    init(
+    /// - Parameter configuration: the runner's settings (checkpointing, batches, retries, niceness); the
+    ///   processor's own settings are captured by `makeProcessor`.
+    public init(
         name: String,
         stream: any LogStream,
-        database: PostgresConfiguration,
-        schema: PostgresIdentifier,
+        store: Store,
         configuration: ProcessorConfiguration,
         status: ProcessorStatus,
         intake: IntakePressure? = nil,
         logger: Logger,
-        makeProcessor: @escaping @Sendable () -> any StreamProcessor
+        makeProcessor: @escaping @Sendable () -> Processor
     ) {
         self.name = name
         self.stream = stream
-        self.database = database
-        self.schema = schema
+        self.store = store
         self.configuration = configuration
         self.status = status
         self.intake = intake
@@ -49,12 +50,15 @@ final class ProcessorRunner: Service, Sendable {
     }
 
     /// The name retention knows this consumer by.
-    var consumerName: String { "processor.\(name).\(configuration.outputVersion)" }
+    public var consumerName: String { "processor.\(name).\(configuration.outputVersion)" }
 
-    func run() async throws {
+    public func run() async throws {
         do {
-            try await cancelWhenGracefulShutdown {
-                try await self.consume()
+            // Every job of this task and its children runs on the processors' own lowered threads.
+            try await withTaskExecutorPreference(ProcessorExecutor.shared(niceness: configuration.threadNiceness)) {
+                try await cancelWhenGracefulShutdown {
+                    try await self.consume()
+                }
             }
         } catch is CancellationError {
             throw CancellationError()
@@ -66,118 +70,106 @@ final class ProcessorRunner: Service, Sendable {
     }
 
     private func consume() async throws {
-        guard let connection = try await connectWithRetry() else { return }
+        guard let session = try await connectWithRetry() else { return }
         do {
-            try await consume(connection)
+            try await consume(session)
         } catch {
-            await connection.close()
+            await session.close()
             throw error
         }
-        await connection.close()
+        await session.close()
     }
 
-    private func consume(_ connection: PostgresConnection) async throws {
-        guard var offsets = try await retrying("load offsets", connection: connection, { try await self.loadOffsets(connection) }) else { return }
+    private func consume(_ session: Store.Session) async throws {
+        guard let offsets = try await retrying("load offsets", session: session, { try await self.loadOffsets(session) }) else { return }
         var processor = makeProcessor()
-        guard try await retrying("prepare", connection: connection, { try await processor.prepare(connection: connection, stream: self.stream, offsets: offsets) }) != nil else { return }
+        let prepared: Void? = try await retrying("prepare", session: session) { () async throws -> Void in
+            try await session.load(into: processor, stream: self.stream, offsets: offsets)
+            try await processor.resume(stream: self.stream, offsets: offsets)
+        }
+        guard prepared != nil else { return }
         logger.info("Processor resumed", metadata: [StreamLoggingKey.offsets: "\(offsets)"])
         status.update(name) { $0.isRunning = true }
         defer { status.update(name) { $0.isRunning = false } }
 
-        var committed = offsets
-        var pending = 0
-        var firstPending: ContinuousClock.Instant?
-        var newestEventTime: Timestamp?
         let clock = ContinuousClock()
         let limits = LogReadLimits(maxRecords: configuration.readLimits.maxRecords, maxBytes: configuration.readLimits.maxBytes)
-
-        var lastCheckpoint = clock.now
+        var machine = CheckpointStateMachine(
+            resumingFrom: offsets,
+            limits: .init(maxBatchRecords: configuration.maxBatchRecords, checkpointInterval: configuration.checkpointInterval,
+                          intakeDeferral: configuration.intakeDeferral),
+            now: clock.now
+        )
+        var newestEventTime: Timestamp?
         while true {
-            // After every suspension the loop may be on another pool thread; each one it lands on gives way.
-            ThreadNiceness.lowerCurrentThread(to: configuration.threadNiceness)
-            if !Task.isCancelled, shouldDefer(offsets: offsets, since: lastCheckpoint, now: clock.now) {
+            let reading = machine.offsets
+            switch machine.iterationStarts(now: clock.now, isCancelled: Task.isCancelled, intakeBacklogged: intake?.isBacklogged ?? false,
+                                           lag: { lag(behind: reading) }) {
+            case .deferToIntake:
                 // The lag keeps growing meanwhile, and /metrics and /readyz must show it.
-                report(committed: committed, newestEventTime: newestEventTime, checkpointDuration: nil, counters: processor.counters)
+                report(committed: machine.committed, newestEventTime: newestEventTime, checkpointDuration: nil, counters: processor.counters)
                 status.update(name) { $0.intakeDeferrals += 1 }
                 try? await Task.sleep(for: .milliseconds(20))
                 continue
-            }
-            let stopping = Task.isCancelled
-            var readAny = false
-            if !stopping {
-                for partition in 0..<stream.partitionCount where pending < configuration.maxBatchRecords {
+            case .finish:
+                break
+            case .read:
+                for partition in 0..<stream.partitionCount where machine.batchRoom > 0 {
                     var partitionLimits = limits
-                    partitionLimits.maxRecords = min(limits.maxRecords, configuration.maxBatchRecords - pending)
-                    let result = try await stream.read(partition: partition, from: offsets[partition], limits: partitionLimits)
+                    partitionLimits.maxRecords = min(limits.maxRecords, machine.batchRoom)
+                    let result = try await stream.read(partition: partition, from: machine.offsets[partition], limits: partitionLimits)
                     // Reading into lost offsets (LogStream.ensureNextOffset) returns no records and the offset after them.
-                    guard !result.records.isEmpty else { offsets[partition] = result.nextOffset; continue }
                     for record in result.records {
                         processor.apply(record, partition: partition)
                     }
-                    newestEventTime = result.records.last.map(\.eventTime)
-                    offsets[partition] = result.nextOffset
-                    pending += result.records.count
-                    readAny = true
+                    if let last = result.records.last { newestEventTime = last.eventTime }
+                    machine.partitionRead(partition, records: result.records.count, nextOffset: result.nextOffset)
                 }
-                if readAny, firstPending == nil { firstPending = clock.now }
             }
 
-            let due = firstPending.map { clock.now >= $0.advanced(by: configuration.checkpointInterval) } ?? false
-            if offsets != committed && (stopping || due || pending >= configuration.maxBatchRecords) {
+            switch machine.readingEnded(now: clock.now) {
+            case .checkpoint(let committed, let offsets):
                 let started = clock.now
                 var rejected: [RejectedRecord] = []
                 var written: Void?
                 while true {
                     do {
-                        written = try await retrying("checkpoint", connection: connection) {
-                            try await connection.withTransaction { connection in
-                                if processor.hasPendingOutput { try await processor.write(connection: connection) }
-                                try await RejectedRecordIsolation.store(
-                                    rejected, processor: self.name, version: self.configuration.outputVersion, stream: self.stream.name,
-                                    schema: self.schema, connection: connection
-                                )
-                                try await self.writeOffsets(offsets, previous: committed, connection: connection)
-                            }
+                        written = try await retrying("checkpoint", session: session) {
+                            try await session.commit(processor, rejected: rejected, offsets: offsets, previous: committed)
                         }
                         break
-                    } catch let error as PostgresError where error.dependsOnData && rejected.count < configuration.maxBatchRecords {
+                    } catch let error as any CheckpointStoreError where error.dependsOnData && rejected.count < configuration.maxBatchRecords {
                         // One bad record must not stop every device: find it, set it aside, commit the rest.
                         guard let replacement = try await setAside(after: error, committed: committed, offsets: offsets,
-                                                                   rejected: &rejected, connection: connection) else { return }
+                                                                   rejected: &rejected, session: session) else { return }
                         processor = replacement
                     }
                 }
                 guard written != nil else { return }
                 processor.committed()
-                committed = offsets
-                lastCheckpoint = clock.now
-                pending = 0
-                firstPending = nil
+                machine.checkpointCommitted(now: clock.now)
                 let duration = clock.now - started
                 do {
-                    try stream.registerProgress(consumer: consumerName, offsets: Dictionary(uniqueKeysWithValues: committed.enumerated().map { ($0, $1) }))
+                    try stream.registerProgress(consumer: consumerName, offsets: Dictionary(uniqueKeysWithValues: offsets.enumerated().map { ($0, $1) }))
                 } catch {
                     logger.warning("Could not register progress with the log", metadata: [StreamLoggingKey.error: "\(error)"])
                 }
-                report(committed: committed, newestEventTime: newestEventTime, checkpointDuration: duration, counters: processor.counters)
-            } else if !readAny {
-                report(committed: committed, newestEventTime: newestEventTime, checkpointDuration: nil, counters: processor.counters)
+                report(committed: offsets, newestEventTime: newestEventTime, checkpointDuration: duration, counters: processor.counters)
+            case .report:
+                report(committed: machine.committed, newestEventTime: newestEventTime, checkpointDuration: nil, counters: processor.counters)
+            case .keepPending:
+                break
             }
-            if stopping { return }
-            if !readAny {
-                let timeout = firstPending.map { $0.advanced(by: configuration.checkpointInterval) - clock.now } ?? .seconds(1)
-                await waitForRecords(from: offsets, timeout: max(timeout, .milliseconds(1)))
+
+            switch machine.iterationEnds(now: clock.now) {
+            case .stop:
+                return
+            case .waitForRecords(let timeout):
+                await waitForRecords(from: machine.offsets, timeout: timeout)
+            case .readOn:
+                break
             }
         }
-    }
-
-    /// Whether to give way to intake now: it is draining a backlog, this processor is far behind anyway,
-    /// and its last checkpoint is recent enough.
-    private func shouldDefer(offsets: [Int64], since lastCheckpoint: ContinuousClock.Instant, now: ContinuousClock.Instant) -> Bool {
-        guard let intake, let deferral = configuration.intakeDeferral, intake.isBacklogged,
-              now - lastCheckpoint < deferral.longest
-        else { return false }
-        return lag(behind: offsets) > deferral.lagRecords
     }
 
     /// Records in the log after `offsets`, over every partition.
@@ -189,46 +181,39 @@ final class ProcessorRunner: Service, Sendable {
         return lag
     }
 
-    // MARK: Records PostgreSQL refuses
+    // MARK: Records the store refuses
 
     /// Isolates the records behind a data-dependent error, adds them to `rejected`, and returns a processor
     /// that has applied the batch without them; nil when shutdown interrupted. Throws `error` when no record
     /// can be blamed (the write fails whatever is left out).
-    private func setAside(after error: PostgresError, committed: [Int64], offsets: [Int64],
-                          rejected: inout [RejectedRecord], connection: PostgresConnection) async throws -> (any StreamProcessor)? {
-        logger.error("PostgreSQL refused a checkpoint for what its records hold; isolating them", metadata: [StreamLoggingKey.error: "\(error)"])
-        let isolation = RejectedRecordIsolation(stream: stream, makeProcessor: makeProcessor, logger: logger)
-        guard let found = try await retrying("isolate rejected records", connection: connection, {
-            try await isolation.isolate(committed: committed, offsets: offsets, connection: connection)
+    private func setAside(after error: any CheckpointStoreError, committed: [Int64], offsets: [Int64],
+                          rejected: inout [RejectedRecord], session: Store.Session) async throws -> Processor? {
+        logger.error("The store refused a checkpoint for what its records hold; isolating them", metadata: [StreamLoggingKey.error: "\(error)"])
+        let isolation = RejectedRecordIsolation(stream: stream, session: session, makeProcessor: makeProcessor, logger: logger)
+        guard let found = try await retrying("isolate rejected records", session: session, {
+            try await isolation.isolate(committed: committed, offsets: offsets)
         }) else { return nil }
         let known = Set(rejected.map { LogPosition(partition: $0.partition, offset: $0.offset) })
         let new = found.filter { !known.contains(LogPosition(partition: $0.partition, offset: $0.offset)) }
         guard !new.isEmpty else { throw error }
         for record in new {
-            logger.error("Record set aside: PostgreSQL refuses its output", metadata: [
+            logger.error("Record set aside: the store refuses its output", metadata: [
                 StreamLoggingKey.partition: "\(record.partition)", StreamLoggingKey.offsets: "\(record.offset)", StreamLoggingKey.error: "\(record.error)",
             ])
         }
         rejected += new
         status.update(name) { $0.rejectedRecords += Int64(new.count) }
         let skipping = Set(rejected.map { LogPosition(partition: $0.partition, offset: $0.offset) })
-        return try await retrying("replay without rejected records", connection: connection) {
+        return try await retrying("replay without rejected records", session: session) {
             let batch = try await isolation.records(from: committed, to: offsets)
-            return try await isolation.replayed(batch, committed: committed, skipping: skipping, connection: connection)
+            return try await isolation.replayed(batch, committed: committed, skipping: skipping)
         }
     }
 
     // MARK: Offsets
 
-    private var offsetsTable: String { PostgresIdentifier("processor_offsets").qualified(in: schema) }
-
-    private func loadOffsets(_ connection: PostgresConnection) async throws -> [Int64] {
-        let rows = try await connection.query(
-            "SELECT partition, next_offset FROM \(offsetsTable) WHERE processor = $1 AND output_version = $2 AND stream = $3",
-            [.text(name), .text(configuration.outputVersion), .text(stream.name)]
-        )
-        var stored: [Int: Int64] = [:]
-        for row in rows { stored[try row[0].int] = try row[1].int64 }
+    private func loadOffsets(_ session: Store.Session) async throws -> [Int64] {
+        let stored = try await session.loadOffsets()
         var offsets: [Int64] = []
         for partition in 0..<stream.partitionCount {
             let range = stream.offsets(partition: partition)
@@ -251,27 +236,6 @@ final class ProcessorRunner: Service, Sendable {
         return offsets
     }
 
-    /// Upserts the offsets that moved; a row that another instance moved meanwhile makes the transaction fail,
-    /// so two instances of one processor can never both commit the same records.
-    private func writeOffsets(_ offsets: [Int64], previous: [Int64], connection: PostgresConnection) async throws {
-        var statements: [PostgresStatement] = []
-        for (partition, offset) in offsets.enumerated() where offset != previous[partition] {
-            statements.append(PostgresStatement(
-                """
-                INSERT INTO \(offsetsTable) AS o (processor, output_version, stream, partition, next_offset)
-                VALUES ($1, $2, $3, $4, $5)
-                ON CONFLICT (processor, output_version, stream, partition)
-                DO UPDATE SET next_offset = excluded.next_offset, updated_at = now() WHERE o.next_offset = $6
-                """,
-                [.text(name), .text(configuration.outputVersion), .text(stream.name), .int64(Int64(partition)), .int64(offset), .int64(previous[partition])]
-            ))
-        }
-        let counts = try await connection.executeBatch(statements)
-        if let index = counts.firstIndex(where: { $0 != 1 }) {
-            throw ProcessorError(code: .concurrentInstance, processor: name, message: "the offsets of partition \(index) were moved by another instance")
-        }
-    }
-
     // MARK: Waiting and retrying
 
     private func waitForRecords(from offsets: [Int64], timeout: Duration) async {
@@ -286,45 +250,45 @@ final class ProcessorRunner: Service, Sendable {
         }
     }
 
-    private func connectWithRetry() async throws -> PostgresConnection? {
+    private func connectWithRetry() async throws -> Store.Session? {
         var delay = configuration.retryInitialDelay
         while true {
             do {
-                return try await PostgresConnection.connect(database, logger: logger)
-            } catch let error as PostgresError where error.isRetryable {
+                return try await store.openSession()
+            } catch let error as any CheckpointStoreError where error.isTransient {
                 recordFailure("connect", error: error, delay: delay)
                 guard await pause(&delay) else { return nil }
             }
         }
     }
 
-    /// Runs `work` until it succeeds, resetting the connection and backing off after retryable PostgreSQL
-    /// errors; nil when shutdown interrupted the waiting. Other errors end the processor.
+    /// Runs `work` until it succeeds, resetting the session and backing off after transient store errors;
+    /// nil when shutdown interrupted the waiting. Other errors end the processor.
     private func retrying<Value>(
         _ what: String,
-        connection: PostgresConnection,
+        session: Store.Session,
         _ work: () async throws -> Value
     ) async throws -> Value? {
         var delay = configuration.retryInitialDelay
         while true {
             do {
                 return try await work()
-            } catch let error as PostgresError where error.isRetryable || error.code == .closed {
+            } catch let error as any CheckpointStoreError where error.isTransient {
                 recordFailure(what, error: error, delay: delay)
                 guard await pause(&delay) else { return nil }
-                do { try await connection.reset() } catch {
+                do { try await session.reset() } catch {
                     logger.debug("Reconnecting failed", metadata: [StreamLoggingKey.error: "\(error)"])
                 }
             }
         }
     }
 
-    private func recordFailure(_ what: String, error: PostgresError, delay: Duration) {
+    private func recordFailure(_ what: String, error: any CheckpointStoreError, delay: Duration) {
         status.update(name) { snapshot in
             snapshot.postgresErrors += 1
             snapshot.databaseProblem = "\(what): \(error)"
         }
-        logger.warning("PostgreSQL unavailable; retrying", metadata: [
+        logger.warning("Checkpoint store unavailable; retrying", metadata: [
             StreamLoggingKey.operation: "\(what)", StreamLoggingKey.error: "\(error)", StreamLoggingKey.retryIn: "\(delay)",
         ])
     }

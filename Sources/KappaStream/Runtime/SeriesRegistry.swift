@@ -1,12 +1,17 @@
 /// A device and metric pair: one time series.
-struct SeriesName: Hashable {
-    var device: String
-    var metric: String
+public struct SeriesName: Hashable, Sendable {
+    public var device: String
+    public var metric: String
+
+    public init(device: String, metric: String) {
+        self.device = device
+        self.metric = metric
+    }
 }
 
 /// Gives each series seen a small number, so per-reading state is keyed by integers, not strings.
 /// Numbers live only in this process; nothing stores them.
-struct SeriesRegistry {
+public struct SeriesRegistry {
     private var numbers: [SeriesName: UInt32] = [:]
     private(set) var names: [SeriesName] = []
 
@@ -19,5 +24,5 @@ struct SeriesRegistry {
         return number
     }
 
-    subscript(number: UInt32) -> SeriesName { names[Int(number)] }
+    public subscript(number: UInt32) -> SeriesName { names[Int(number)] }
 }

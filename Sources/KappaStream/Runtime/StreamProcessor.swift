@@ -1,13 +1,14 @@
-import KappaLog
-import KappaPostgres
+public import KappaLog
 
-/// The part of a processor that is specific to it: what a record does to its state, and how the pending
-/// effects are written. ``ProcessorRunner`` does the rest (reading, offsets, transactions, retries).
+/// The part of a processor that is specific to it: what a record does to its state and pending output (its
+/// delta since the last checkpoint). ``ProcessorRunner`` does the rest (reading, checkpoint decisions,
+/// retries) and a ``CheckpointStore`` persists the delta with the offsets.
 ///
 /// Owned by one runner task; never shared, so not `Sendable`.
-protocol StreamProcessor: AnyObject {
-    /// Loads what the processor needs before consuming from `offsets` (inside no transaction).
-    func prepare(connection: PostgresConnection, stream: any LogStream, offsets: [Int64]) async throws
+public protocol StreamProcessor: AnyObject {
+    /// Readies the in-memory state from the log before consuming from `offsets` (duplicate windows); called
+    /// after the store loaded what it keeps for the processor.
+    func resume(stream: any LogStream, offsets: [Int64]) async throws
 
     /// Applies one record of `partition`, in log order.
     func apply(_ record: LogRecord, partition: Int)
@@ -15,10 +16,7 @@ protocol StreamProcessor: AnyObject {
     /// Whether anything awaits writing.
     var hasPendingOutput: Bool { get }
 
-    /// Writes the pending effects; called inside the checkpoint transaction, possibly again after a failure.
-    func write(connection: PostgresConnection) async throws
-
-    /// The transaction committed: forget the pending effects.
+    /// The checkpoint committed: forget the pending output.
     func committed()
 
     /// Running totals for ``ProcessorStatus``.
@@ -26,8 +24,14 @@ protocol StreamProcessor: AnyObject {
 }
 
 /// What every processor reports through the runner.
-struct ProcessorCounters {
-    var duplicates: Int64 = 0
-    var lateReadings: Int64 = 0
-    var undecodable: Int64 = 0
+public struct ProcessorCounters: Sendable {
+    public var duplicates: Int64 = 0
+    public var lateReadings: Int64 = 0
+    public var undecodable: Int64 = 0
+
+    public init(duplicates: Int64 = 0, lateReadings: Int64 = 0, undecodable: Int64 = 0) {
+        self.duplicates = duplicates
+        self.lateReadings = lateReadings
+        self.undecodable = undecodable
+    }
 }

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import KappaStorage
 @testable import KappaStream
 
 @Suite struct ConfigurationTests {

@@ -1,3 +1,5 @@
+public import KappaPostgres
+
 /// Kappa's schema, migration by migration. Never edit a released migration: add the next one.
 ///
 /// Output tables carry their output version in the name (`rollups_v1`); the user-facing views (`rollups_1m`,
@@ -258,4 +260,11 @@ public enum KappaSchema {
             END $$;
             """),
     ]
+}
+
+extension SchemaMigrator {
+    /// The migrator of Kappa's schema (default `kappa`), with every migration Kappa knows.
+    public init(schema: PostgresIdentifier = PostgresIdentifier(KappaSchema.defaultSchema)) {
+        self.init(schema: schema, migrations: KappaSchema.migrations)
+    }
 }

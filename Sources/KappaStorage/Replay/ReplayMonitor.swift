@@ -1,6 +1,7 @@
 import KappaCore
 import KappaLog
 import KappaPostgres
+import KappaStream
 import Logging
 import ServiceLifecycle
 
@@ -12,14 +13,14 @@ import ServiceLifecycle
 final class ReplayMonitor: Service, Sendable {
     private let stream: any LogStream
     private let database: PostgresConfiguration
-    private let offsets: ReplayOffsets
+    private let offsets: ProcessorOffsets
     private let untilCaughtUp: Bool
     private let interval: Duration
     private let logger: Logger
     private let onProgress: @Sendable (ReplayProgress) -> Void
 
     init(
-        stream: any LogStream, database: PostgresConfiguration, offsets: ReplayOffsets, untilCaughtUp: Bool, interval: Duration,
+        stream: any LogStream, database: PostgresConfiguration, offsets: ProcessorOffsets, untilCaughtUp: Bool, interval: Duration,
         logger: Logger, onProgress: @escaping @Sendable (ReplayProgress) -> Void
     ) {
         self.stream = stream
@@ -39,7 +40,16 @@ final class ReplayMonitor: Service, Sendable {
 
     private func monitor() async throws {
         let connection = try await PostgresConnection.connect(database, logger: logger)
-        defer { Task { await connection.close() } }
+        do {
+            try await monitor(connection)
+        } catch {
+            await connection.close()
+            throw error
+        }
+        await connection.close()
+    }
+
+    private func monitor(_ connection: PostgresConnection) async throws {
         let clock = ContinuousClock()
         var target = highWatermarks()
         var previous: (committed: Int64, at: ContinuousClock.Instant)?

@@ -1,3 +1,5 @@
+public import KappaPostgres
+
 /// Creates, activates and drops output versions (see ``ProcessorOutputs``).
 ///
 /// Activation rewrites the processor's views with `CREATE OR REPLACE VIEW` and flips `versions.active` in one

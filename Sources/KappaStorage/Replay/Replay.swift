@@ -1,6 +1,7 @@
 import KappaCore
 public import KappaLog
 public import KappaPostgres
+public import KappaStream
 public import Logging
 public import ServiceLifecycle
 
@@ -71,7 +72,7 @@ public struct Replay<Log: PartitionedLog>: Sendable {
         let (_, created) = try await versions.create(
             connection, processor: role.rawValue, version: version, configuration: configuration.outputSettingsJSON(for: role)
         )
-        let stored = try await ReplayOffsets(schema: schema, processor: role.rawValue, version: version, stream: streamName).load(connection)
+        let stored = try await ProcessorOffsets(schema: schema, processor: role.rawValue, version: version, stream: streamName).load(connection)
         if !stored.isEmpty {
             let offsets = (0..<stream.partitionCount).map { stored[$0] ?? stream.offsets(partition: $0).start }
             return Preparation(createdVersion: created, resumed: true, offsets: offsets)
@@ -80,7 +81,7 @@ public struct Replay<Log: PartitionedLog>: Sendable {
         for partition in 0..<stream.partitionCount {
             offsets.append(try start.offset(in: stream, partition: partition))
         }
-        try await ReplayOffsets(schema: schema, processor: role.rawValue, version: version, stream: streamName).store(offsets, connection)
+        try await ProcessorOffsets(schema: schema, processor: role.rawValue, version: version, stream: streamName).store(offsets, connection)
         return Preparation(createdVersion: created, resumed: false, offsets: offsets)
     }
 
@@ -96,7 +97,7 @@ public struct Replay<Log: PartitionedLog>: Sendable {
         )
         let monitor = ReplayMonitor(
             stream: try log.openStream(named: streamName), database: database,
-            offsets: ReplayOffsets(schema: schema, processor: role.rawValue, version: version, stream: streamName),
+            offsets: ProcessorOffsets(schema: schema, processor: role.rawValue, version: version, stream: streamName),
             untilCaughtUp: untilCaughtUp, interval: progressInterval, logger: logger, onProgress: onProgress
         )
         return processors.map { ServiceGroupConfiguration.ServiceConfiguration(service: $0) } + [
@@ -104,12 +105,5 @@ public struct Replay<Log: PartitionedLog>: Sendable {
                 service: monitor, successTerminationBehavior: untilCaughtUp ? .gracefullyShutdownGroup : .ignore
             ),
         ]
-    }
-}
-
-extension ProcessorRole {
-    /// The log stream the processor consumes.
-    public var streamName: String {
-        self == .deadLetters ? KappaStreams.deadLetters : KappaStreams.readings
     }
 }

@@ -1,0 +1,24 @@
+import Foundation
+import KappaStream
+
+extension ProcessorDescriptor {
+    public static let rollups = ProcessorDescriptor(
+        name: "rollups",
+        tables: ["rollups", "rollup_series"],
+        views: ["rollups_1m", "rollups_1h", "rollups_1d"],
+        outputSettingsJSON: { "{\"rollup_widths\": [\($0.rollupWidths.map(String.init).joined(separator: ", "))]}" },
+        applyOutputSettings: { configuration, json in
+            guard let object = OutputSettingsJSON.object(json) else { return }
+            if let widths = object["rollup_widths"] as? [NSNumber], !widths.isEmpty {
+                configuration.rollupWidths = widths.map(\.int64Value)
+            }
+        },
+        makeWriter: { RollupWriter(schema: $0, version: $1) },
+        makeProcessor: { partitions, context in
+            RollupProcessor(
+                widths: context.configuration.rollups.widths, partitionCount: partitions,
+                duplicateWindowRecords: context.configuration.duplicateWindowRecords
+            )
+        }
+    )
+}

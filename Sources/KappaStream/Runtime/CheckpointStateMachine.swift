@@ -1,0 +1,124 @@
+/// When a processor reads, gives way to intake, checkpoints, waits or stops, as a value: events in, decisions
+/// out, no I/O. ``ProcessorRunner`` reads the log, applies records and writes checkpoints as it says.
+///
+/// One iteration: ``iterationStarts(now:isCancelled:intakeBacklogged:lag:)`` says whether to read, to give way
+/// to intake, or (shutdown) to skip reading and take a last checkpoint; the runner reports each partition read
+/// with ``partitionRead(_:records:nextOffset:)`` while ``batchRoom`` is positive; ``readingEnded(now:)`` says
+/// whether a checkpoint is due; after one commits, ``checkpointCommitted(now:)``; ``iterationEnds(now:)``
+/// says whether to stop, to wait for appends, or to read on.
+///
+/// A checkpoint is due once `maxBatchRecords` are pending, once `checkpointInterval` has passed since the
+/// first pending record was read, and at shutdown; never when nothing moved (offsets equal to the committed
+/// ones), even at shutdown.
+struct CheckpointStateMachine: Sendable {
+    typealias Instant = ContinuousClock.Instant
+
+    struct Limits: Sendable {
+        var maxBatchRecords: Int
+        var checkpointInterval: Duration
+        var intakeDeferral: IntakeDeferral?
+
+        init(maxBatchRecords: Int, checkpointInterval: Duration, intakeDeferral: IntakeDeferral?) {
+            self.maxBatchRecords = maxBatchRecords
+            self.checkpointInterval = checkpointInterval
+            self.intakeDeferral = intakeDeferral
+        }
+    }
+
+    enum IterationStart: Sendable, Equatable {
+        /// Read the partitions in turn while ``batchRoom`` is positive.
+        case read
+        /// Intake is draining a backlog and this processor is far behind: report, pause 20 ms, start again.
+        case deferToIntake
+        /// Shutdown: read nothing more, take the last checkpoint if anything is pending.
+        case finish
+    }
+
+    enum AfterReading: Sendable, Equatable {
+        /// Commit the output and move the committed offsets from `from` to `to`.
+        case checkpoint(from: [Int64], to: [Int64])
+        /// Nothing to commit and nothing read: report the figures (the lag may have grown).
+        case report
+        /// Records are pending but no checkpoint is due yet.
+        case keepPending
+    }
+
+    enum IterationEnd: Sendable, Equatable {
+        case stop
+        /// Nothing was read: wait for appends, at most `timeout` (the next checkpoint's due time, or 1 s).
+        case waitForRecords(timeout: Duration)
+        case readOn
+    }
+
+    let limits: Limits
+    /// Per partition, the next offset the store has committed.
+    private(set) var committed: [Int64]
+    /// Per partition, the next offset to read.
+    private(set) var offsets: [Int64]
+    /// Records read since the last checkpoint.
+    private(set) var pending = 0
+    private var firstPending: Instant?
+    private var lastCheckpoint: Instant
+    private var stopping = false
+    private var readAny = false
+
+    init(resumingFrom offsets: [Int64], limits: Limits, now: Instant) {
+        self.limits = limits
+        self.committed = offsets
+        self.offsets = offsets
+        self.lastCheckpoint = now
+    }
+
+    /// How many more records this iteration may read before a checkpoint is due.
+    var batchRoom: Int { stopping ? 0 : max(0, limits.maxBatchRecords - pending) }
+
+    /// Whether the last iteration ended with shutdown decided.
+    var isStopping: Bool { stopping }
+
+    /// `lag` (records in the log after ``offsets``) is asked only while intake is backlogged.
+    mutating func iterationStarts(now: Instant, isCancelled: Bool, intakeBacklogged: Bool, lag: () -> Int64) -> IterationStart {
+        readAny = false
+        if isCancelled {
+            stopping = true
+            return .finish
+        }
+        // Give way only for a while after the last checkpoint, so that an endless backlog still sees progress.
+        if intakeBacklogged, let deferral = limits.intakeDeferral, now - lastCheckpoint < deferral.longest, lag() > deferral.lagRecords {
+            return .deferToIntake
+        }
+        return .read
+    }
+
+    /// One partition read: `records` were applied (0 when it had none; `nextOffset` may still move past lost
+    /// offsets).
+    mutating func partitionRead(_ partition: Int, records: Int, nextOffset: Int64) {
+        offsets[partition] = nextOffset
+        guard records > 0 else { return }
+        pending += records
+        readAny = true
+    }
+
+    mutating func readingEnded(now: Instant) -> AfterReading {
+        if readAny, firstPending == nil { firstPending = now }
+        let due = firstPending.map { now >= $0.advanced(by: limits.checkpointInterval) } ?? false
+        if offsets != committed && (stopping || due || pending >= limits.maxBatchRecords) {
+            return .checkpoint(from: committed, to: offsets)
+        }
+        return readAny ? .keepPending : .report
+    }
+
+    /// The checkpoint ``readingEnded(now:)`` asked for committed.
+    mutating func checkpointCommitted(now: Instant) {
+        committed = offsets
+        lastCheckpoint = now
+        pending = 0
+        firstPending = nil
+    }
+
+    func iterationEnds(now: Instant) -> IterationEnd {
+        if stopping { return .stop }
+        if readAny { return .readOn }
+        let timeout = firstPending.map { $0.advanced(by: limits.checkpointInterval) - now } ?? .seconds(1)
+        return .waitForRecords(timeout: max(timeout, .milliseconds(1)))
+    }
+}
