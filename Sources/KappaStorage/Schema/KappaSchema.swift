@@ -263,8 +263,9 @@ public enum KappaSchema {
 }
 
 extension SchemaMigrator {
-    /// The migrator of Kappa's schema (default `kappa`), with every migration Kappa knows.
+    /// The migrator of Kappa's schema (default `kappa`): the migrations above plus those of every processor in
+    /// ``ProcessorCatalog`` (a processor added later brings its tables in its descriptor).
     public init(schema: PostgresIdentifier = PostgresIdentifier(KappaSchema.defaultSchema)) {
-        self.init(schema: schema, migrations: KappaSchema.migrations)
+        self.init(schema: schema, migrations: KappaSchema.migrations + ProcessorCatalog.builtIn.flatMap(\.migrations))
     }
 }

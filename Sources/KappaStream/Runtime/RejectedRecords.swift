@@ -2,11 +2,11 @@ import KappaCore
 import KappaLog
 import Logging
 
-/// Finds, by bisection, the records of a checkpoint whose output PostgreSQL refuses.
+/// Finds, by bisection, the records of a checkpoint whose output the store refuses.
 ///
-/// Each trial starts a fresh processor from the last committed checkpoint (`prepare`), applies a subset of
-/// the batch, writes its output inside a transaction and rolls it back. A failing subset of one record is a
-/// rejected record. With k bad records among n that is about 2·k·log₂ n trials: costly, but only ever paid for
+/// Each trial starts a fresh processor from the last committed checkpoint (loaded and resumed), applies a subset
+/// of the batch, and has the store write its output in a transaction that is rolled back
+/// (``CheckpointSession/trial(_:)``). A failing subset of one record is a rejected record. With k bad records among n that is about 2·k·log₂ n trials: costly, but only ever paid for
 /// a poison batch, never on the normal path.
 struct RejectedRecordIsolation<Session: CheckpointSession> {
     let stream: any LogStream
