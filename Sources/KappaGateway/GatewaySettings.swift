@@ -2,6 +2,7 @@ import KappaCore
 import KappaLog
 import KappaMQTT
 import KappaPostgres
+import KappaStorage
 import KappaStream
 import Logging
 
@@ -9,9 +10,28 @@ import Logging
 /// variable, configuration file, default. Every bad value is an error naming the setting and where its value
 /// came from (the file and line for the file).
 public struct GatewaySettings: Sendable {
-    public enum Role: String, CaseIterable, Sendable {
-        case bridge, rollups, anomalies, devices, archive
-        case deadLetters = "dead-letters"
+    /// A part of the gateway: the bridge, or a processor registered in `ProcessorCatalog` (so a new processor
+    /// is a role without an edit here).
+    public struct Role: RawRepresentable, Hashable, CaseIterable, Sendable {
+        public let rawValue: String
+
+        public init?(rawValue: String) {
+            guard rawValue == "bridge" || ProcessorRole(rawValue: rawValue) != nil else { return nil }
+            self.rawValue = rawValue
+        }
+
+        private init(known: String) {
+            rawValue = known
+        }
+
+        public static let bridge = Role(known: "bridge")
+        public static let rollups = Role(known: ProcessorRole.rollups.rawValue)
+        public static let anomalies = Role(known: ProcessorRole.anomalies.rawValue)
+        public static let devices = Role(known: ProcessorRole.devices.rawValue)
+        public static let archive = Role(known: ProcessorRole.archive.rawValue)
+        public static let deadLetters = Role(known: ProcessorRole.deadLetters.rawValue)
+
+        public static var allCases: [Role] { [.bridge] + ProcessorRole.allCases.map { Role(known: $0.rawValue) } }
     }
 
     public enum LogFormat: String, CaseIterable, Sendable {
