@@ -189,6 +189,12 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .executableTarget(
+            name: "SketchBenchmark",
+            dependencies: ["KappaCore"],
+            path: "Benchmarks/SketchBenchmark",
+            swiftSettings: swiftSettings
+        ),
+        .executableTarget(
             name: "AnomalyBenchmark",
             dependencies: ["KappaCore", "KappaLog", "KappaStream"],
             path: "Benchmarks/AnomalyBenchmark",
