@@ -18,6 +18,7 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.6.0"),
         .package(url: "https://github.com/jpsim/Yams", from: "5.0.1"),
         .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.5.0"),
+        .package(url: "https://github.com/apple/swift-protobuf", from: "1.39.0"),
     ],
     targets: [
         // C libraries: nothing but these two targets imports C.
@@ -136,6 +137,17 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
 
+        // Sparkplug B: topics, births and aliases, data, deaths; the payload code is generated from
+        // Protos/sparkplug_b.proto once (Protos/generate.sh) and committed.
+        .target(
+            name: "KappaSparkplug",
+            dependencies: [
+                "KappaCore",
+                .product(name: "SwiftProtobuf", package: "swift-protobuf"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+
         // The device simulator: a library (tested) and a thin executable.
         .target(
             name: "KappaSimulator",
@@ -207,6 +219,12 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .executableTarget(
+            name: "SketchBenchmark",
+            dependencies: ["KappaCore"],
+            path: "Benchmarks/SketchBenchmark",
+            swiftSettings: swiftSettings
+        ),
+        .executableTarget(
             name: "AnomalyBenchmark",
             dependencies: ["KappaCore", "KappaLog", "KappaStream"],
             path: "Benchmarks/AnomalyBenchmark",
@@ -272,6 +290,11 @@ let package = Package(
         .testTarget(
             name: "KappaSimulatorTests",
             dependencies: ["KappaSimulator", "KappaStream", "KappaCore", "KappaMQTT", "KappaTestSupport", .product(name: "Logging", package: "swift-log")],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "KappaSparkplugTests",
+            dependencies: ["KappaSparkplug", "KappaCore", .product(name: "SwiftProtobuf", package: "swift-protobuf")],
             swiftSettings: swiftSettings
         ),
         .testTarget(
