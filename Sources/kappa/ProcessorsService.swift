@@ -1,5 +1,6 @@
 import Foundation
 import KappaCore
+import KappaGateway
 import KappaLog
 import KappaPostgres
 import KappaStream

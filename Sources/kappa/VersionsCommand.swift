@@ -1,4 +1,5 @@
 import ArgumentParser
+import KappaGateway
 import KappaPostgres
 import Logging
 
@@ -63,17 +64,9 @@ struct VersionsCommand: AsyncParsableCommand {
         _ database: DatabaseOptions, _ schema: SchemaOptions,
         _ body: (OutputVersions, PostgresConnection) async throws -> Value
     ) async throws -> Value {
-        let logger = Logger(label: "kappa.versions")
-        let connection = try await PostgresConnection.connect(try database.configuration(), logger: logger)
-        do {
-            let identifier = PostgresIdentifier(schema.name)
-            try await SchemaMigrator(schema: identifier).migrate(connection)
-            let value = try await body(OutputVersions(schema: identifier), connection)
-            await connection.close()
-            return value
-        } catch {
-            await connection.close()
-            throw error
+        let kappaDatabase = try database.kappaDatabase(schema: schema)
+        return try await kappaDatabase.withConnection(logger: Logger(label: "kappa.versions")) { connection in
+            try await body(OutputVersions(schema: kappaDatabase.schemaIdentifier), connection)
         }
     }
 }

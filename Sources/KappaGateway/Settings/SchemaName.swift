@@ -11,3 +11,17 @@ public enum SchemaName {
         return name
     }
 }
+
+extension SchemaName {
+    /// The schema of a command other than `kappa run`: `--schema`, else `$KAPPA_SCHEMA`, else `kappa`; each
+    /// checked, the message naming where the bad one came from.
+    public static func resolve(flag: String?, environment: [String: String]) throws(SettingsError) -> String {
+        if let flag {
+            do { return try check(flag) } catch { throw SettingsError("--schema: \(error)") }
+        }
+        if let fromEnvironment = environment["KAPPA_SCHEMA"] {
+            do { return try check(fromEnvironment) } catch { throw SettingsError("KAPPA_SCHEMA: \(error)") }
+        }
+        return KappaSchema.defaultSchema
+    }
+}
