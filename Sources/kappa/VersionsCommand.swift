@@ -64,10 +64,7 @@ struct VersionsCommand: AsyncParsableCommand {
         _ database: DatabaseOptions, _ schema: SchemaOptions,
         _ body: (OutputVersions, PostgresConnection) async throws -> Value
     ) async throws -> Value {
-        let kappaDatabase = try database.kappaDatabase(schema: schema)
-        return try await kappaDatabase.withConnection(logger: Logger(label: "kappa.versions")) { connection in
-            try await body(OutputVersions(schema: kappaDatabase.schemaIdentifier), connection)
-        }
+        try await database.kappaDatabase(schema: schema).withOutputVersions(logger: Logger(label: "kappa.versions"), body)
     }
 }
 

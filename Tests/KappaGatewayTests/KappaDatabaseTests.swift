@@ -73,6 +73,19 @@ struct KappaDatabaseTests {
         #expect(try await Self.sessionsAfterClose(of: "kappa-migrate", in: database) == 0)
     }
 
+    @Test("output versions: listed through one migrated session; the active v1 counts as caught up, a missing version does not", .timeLimit(.minutes(1)))
+    func outputVersions() async throws {
+        let database = try await PostgresServer.shared.makeDatabase(prefix: "versions")
+        let kappa = Self.kappaDatabase(database, application: "kappa-versions")
+        let listed = try await kappa.withOutputVersions(logger: Self.logger) { versions, connection in try await versions.list(connection) }
+        let rollups = try #require(listed.first { $0.processor == "rollups" })
+        #expect(rollups.version == "v1")
+        #expect(rollups.state == .active)
+        #expect(try await kappa.hasCaughtUp(processor: "rollups", version: "v1", logger: Self.logger))
+        #expect(try await !kappa.hasCaughtUp(processor: "rollups", version: "v9", logger: Self.logger))
+        #expect(try await Self.sessionsAfterClose(of: "kappa-versions", in: database) == 0)
+    }
+
     @Test("retrying: a reachable database is used at once", .timeLimit(.minutes(1)))
     func retryingSucceedsAtOnce() async throws {
         let database = try await PostgresServer.shared.makeDatabase(prefix: "retryok")
