@@ -24,20 +24,7 @@ struct PingCommand: AsyncParsableCommand {
 
     func run() async throws {
         let configuration = try database.configuration()
-        do {
-            print(try await DatabasePing.measure(configuration, logger: Logger(label: "kappa.db")).description)
-        } catch let error as PostgresError {
-            throw PingFailed(source: database.flags.source(), error: error)
-        }
-    }
-
-    struct PingFailed: Error, CustomStringConvertible {
-        var source: String
-        var error: PostgresError
-
-        var description: String {
-            "cannot reach PostgreSQL (settings from \(source)): \(error.message)"
-        }
+        print(try await DatabasePing.measure(configuration, source: database.flags.source(), logger: Logger(label: "kappa.db")).description)
     }
 }
 

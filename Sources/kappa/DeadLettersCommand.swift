@@ -23,8 +23,7 @@ struct DeadLettersCommand: AsyncParsableCommand {
         func run() async throws {
             let log = try data.openReadOnly()
             defer { log.close() }
-            let entries = try await DeadLetterListing.newest(in: log, limit: limit)
-            guard try log.streamNames().contains(KappaStreams.deadLetters) else { return }
+            guard let entries = try await DeadLetterListing.newest(in: log, limit: limit) else { return }
             print("position\treceived\ttopic\treason\tmessage")
             for entry in entries {
                 let letter = entry.letter

@@ -58,12 +58,12 @@ struct LogAccessTests {
         }
     }
 
-    @Test("the newest dead letters of each partition, oldest first, at most the limit each")
+    @Test("the newest dead letters of each partition, oldest first, at most the limit each; nil without a dead-letter stream")
     func deadLetterListing() async throws {
         try await Self.withDirectory { directory in
             let log = try DiskLog(directory: directory, logger: Self.logger)
             defer { log.close() }
-            #expect(try await DeadLetterListing.newest(in: log, limit: 10).isEmpty)
+            #expect(try await DeadLetterListing.newest(in: log, limit: 10) == nil)
             let stream = try log.createStream(named: KappaStreams.deadLetters, partitionCount: 1)
             for number in 0..<5 {
                 let letter = DeadLetter(
@@ -72,7 +72,7 @@ struct LogAccessTests {
                 )
                 _ = try stream.append(key: Array(letter.topic.utf8), eventTime: letter.receivedAt, value: DeadLetterRecord.encode(letter))
             }
-            let newest = try await DeadLetterListing.newest(in: log, limit: 2)
+            let newest = try #require(try await DeadLetterListing.newest(in: log, limit: 2))
             #expect(newest.map(\.offset) == [3, 4])
             #expect(newest.map(\.letter.message) == ["letter 3", "letter 4"])
             #expect(newest.allSatisfy { $0.partition == 0 && $0.letter.reason == .emptyPayload })

@@ -80,15 +80,21 @@ struct QueryTests {
         #expect(try schemas[0][0].int64 == 0)
     }
 
-    @Test("ping: the server's version, where it connected, and times in milliseconds with two decimals")
+    @Test("ping: the server's version, where it connected, times in milliseconds with two decimals; no server is named by where the settings came from")
     func ping() async throws {
         let database = try await PostgresServer.shared.makeDatabase(prefix: "ping")
-        let report = try await DatabasePing.measure(PostgresConfiguration(conninfo: database.conninfo), logger: Self.logger)
+        let report = try await DatabasePing.measure(PostgresConfiguration(conninfo: database.conninfo), source: "--database", logger: Self.logger)
         let version = try await Self.rows("SHOW server_version", in: database)[0][0].string
         #expect(version.hasPrefix(report.serverVersion))
         #expect(report.target.contains(":\(database.port)/\(database.name)"))
         #expect(report.description.hasPrefix("PostgreSQL \(report.serverVersion) at \(report.target): connected in "))
         let fixed = DatabasePing(serverVersion: "16.4", target: "postgres@127.0.0.1:5432/kappa", connectTime: .microseconds(12_345), roundTripTime: .nanoseconds(999_999))
         #expect(fixed.description == "PostgreSQL 16.4 at postgres@127.0.0.1:5432/kappa: connected in 12.34 ms, round trip 0.99 ms")
+        let closedPort = PostgresConfiguration(conninfo: "host=127.0.0.1 port=\(LoopbackPort.free()) dbname=kappa", connectTimeoutSeconds: 1)
+        await #expect {
+            try await DatabasePing.measure(closedPort, source: "$KAPPA_DATABASE", logger: Self.logger)
+        } throws: { error in
+            (error as? DatabasePing.Unreachable)?.description.hasPrefix("cannot reach PostgreSQL (settings from $KAPPA_DATABASE): ") == true
+        }
     }
 }

@@ -17,20 +17,34 @@ public struct DatabasePing: Sendable, CustomStringConvertible {
         self.roundTripTime = roundTripTime
     }
 
-    /// Connects, times one `SELECT 1`, and closes.
-    public static func measure(_ configuration: PostgresConfiguration, logger: Logger) async throws -> DatabasePing {
+    /// The database did not answer; says where the settings came from (never the settings themselves).
+    public struct Unreachable: Error, CustomStringConvertible {
+        public var source: String
+        public var error: PostgresError
+
+        public var description: String {
+            "cannot reach PostgreSQL (settings from \(source)): \(error.message)"
+        }
+    }
+
+    /// Connects, times one `SELECT 1`, and closes. PostgreSQL's errors come as ``Unreachable`` naming `source`.
+    public static func measure(_ configuration: PostgresConfiguration, source: String, logger: Logger) async throws -> DatabasePing {
         let clock = ContinuousClock()
         let started = clock.now
-        return try await PostgresConnection.withConnection(configuration, logger: logger) { connection in
-            let connected = clock.now
-            _ = try await connection.query("SELECT 1")
-            let answered = clock.now
-            return DatabasePing(
-                serverVersion: connection.serverVersion,
-                target: await connection.target(),
-                connectTime: connected - started,
-                roundTripTime: answered - connected
-            )
+        do {
+            return try await PostgresConnection.withConnection(configuration, logger: logger) { connection in
+                let connected = clock.now
+                _ = try await connection.query("SELECT 1")
+                let answered = clock.now
+                return DatabasePing(
+                    serverVersion: connection.serverVersion,
+                    target: await connection.target(),
+                    connectTime: connected - started,
+                    roundTripTime: answered - connected
+                )
+            }
+        } catch let error as PostgresError {
+            throw Unreachable(source: source, error: error)
         }
     }
 

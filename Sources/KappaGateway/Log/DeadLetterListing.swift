@@ -10,9 +10,9 @@ public enum DeadLetterListing {
     }
 
     /// Up to `limit` of the newest dead letters of each partition, partition by partition, oldest first;
-    /// records that do not decode are skipped. Nothing when the log has no dead-letter stream.
-    public static func newest(in log: DiskLog, limit: Int) async throws -> [Entry] {
-        guard try log.streamNames().contains(KappaStreams.deadLetters) else { return [] }
+    /// records that do not decode are skipped. Nil when the log has no dead-letter stream.
+    public static func newest(in log: DiskLog, limit: Int) async throws -> [Entry]? {
+        guard try log.streamNames().contains(KappaStreams.deadLetters) else { return nil }
         let stream = try log.openStream(named: KappaStreams.deadLetters)
         var entries: [Entry] = []
         for partition in 0..<stream.partitionCount {
