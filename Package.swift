@@ -92,8 +92,9 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
-        // What `kappa run` is made of, as a library with unit tests: settings resolution (flag > environment >
-        // file > default) and the alert sinks. The `kappa` executable stays a thin layer of commands over it.
+        // What the `kappa` commands do, as a library with unit tests: settings resolution (flag > environment >
+        // file > default), the wiring of `kappa run`'s services, health and metrics endpoints, alert sinks, the
+        // database session of every command, row formatting. The `kappa` executable parses arguments and prints.
         .target(
             name: "KappaGateway",
             dependencies: [
@@ -105,7 +106,22 @@ let package = Package(
                 "KappaStream",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "UnixSignals", package: "swift-service-lifecycle"),
                 .product(name: "Yams", package: "Yams"),
+                .product(name: "Hummingbird", package: "hummingbird"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        // `kappa eval`: the anomaly pipeline against labelled files or the simulator, so the CLI need not
+        // import the simulator.
+        .target(
+            name: "KappaEvaluation",
+            dependencies: [
+                "KappaCore",
+                "KappaLog",
+                "KappaSimulator",
+                "KappaStream",
+                .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: swiftSettings
         ),
@@ -120,19 +136,17 @@ let package = Package(
             dependencies: [
                 "KappaCommandLine",
                 "KappaGateway",
+                "KappaEvaluation",
                 "KappaCore",
                 "KappaLog",
                 "KappaMQTT",
                 "KappaPostgres",
                 "KappaStorage",
                 "KappaStream",
-                "KappaSimulator",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),
-                .product(name: "Yams", package: "Yams"),
-                .product(name: "Hummingbird", package: "hummingbird"),
             ],
             swiftSettings: swiftSettings
         ),
@@ -299,7 +313,16 @@ let package = Package(
         ),
         .testTarget(
             name: "KappaGatewayTests",
-            dependencies: ["KappaGateway", "KappaLog", "KappaMQTT", "KappaPostgres", "KappaStorage", "KappaStream", "KappaCore", "KappaTestSupport", .product(name: "Logging", package: "swift-log")],
+            dependencies: [
+                "KappaGateway", "KappaLog", "KappaMQTT", "KappaPostgres", "KappaStorage", "KappaStream", "KappaCore", "KappaTestSupport",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "KappaEvaluationTests",
+            dependencies: ["KappaEvaluation", "KappaSimulator", "KappaCore", "KappaLog", "KappaStream", .product(name: "Logging", package: "swift-log")],
             swiftSettings: swiftSettings
         ),
         .testTarget(

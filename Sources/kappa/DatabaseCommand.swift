@@ -1,5 +1,6 @@
 // PostgreSQL.
 import ArgumentParser
+import KappaGateway
 import KappaPostgres
 import Logging
 
@@ -22,56 +23,48 @@ struct PingCommand: AsyncParsableCommand {
     @OptionGroup var database: DatabaseOptions
 
     func run() async throws {
-        let report = try await Self.ping(database, logger: Logger(label: "kappa.db"))
-        print(report.description)
+        let configuration = try database.configuration()
+        print(try await DatabasePing.measure(configuration, source: database.flags.source(), logger: Logger(label: "kappa.db")).description)
     }
+}
 
-    struct Report: CustomStringConvertible {
-        var serverVersion: String
-        var target: String
-        var connectTime: Duration
-        var roundTripTime: Duration
+/// `kappa db migrate`: create or upgrade the schema.
+struct MigrateCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "migrate",
+        abstract: "Create or upgrade Kappa's schema (safe to run again, and from several processes at once)."
+    )
 
-        var description: String {
-            "PostgreSQL \(serverVersion) at \(target): connected in \(Self.milliseconds(connectTime)), "
-                + "round trip \(Self.milliseconds(roundTripTime))"
+    @OptionGroup var database: DatabaseOptions
+    @OptionGroup var schema: SchemaOptions
+
+    func run() async throws {
+        let applied = try await database.kappaDatabase(schema: schema).migrate(logger: Logger(label: "kappa.db"))
+        if applied.isEmpty {
+            print("schema \(schema.name) is up to date")
         }
-
-        private static func milliseconds(_ duration: Duration) -> String {
-            let microseconds = duration.components.seconds * 1_000_000 + duration.components.attoseconds / 1_000_000_000_000
-            return "\(microseconds / 1_000).\(String(microseconds % 1_000 / 10 + 100).dropFirst()) ms"
-        }
-    }
-
-    /// Connects, times one `SELECT 1`, and closes.
-    static func ping(_ options: DatabaseOptions, logger: Logger) async throws -> Report {
-        let configuration = try options.configuration()
-        let clock = ContinuousClock()
-        let started = clock.now
-        do {
-            let connection = try await PostgresConnection.connect(configuration, logger: logger)
-            let connected = clock.now
-            _ = try await connection.query("SELECT 1")
-            let answered = clock.now
-            let report = Report(
-                serverVersion: connection.serverVersion,
-                target: await connection.target(),
-                connectTime: connected - started,
-                roundTripTime: answered - connected
-            )
-            await connection.close()
-            return report
-        } catch let error as PostgresError {
-            throw PingFailed(source: options.source(), error: error)
+        for migration in applied {
+            print("applied \(migration.version) \(migration.name)")
         }
     }
+}
 
-    struct PingFailed: Error, CustomStringConvertible {
-        var source: String
-        var error: PostgresError
+/// `kappa db status`: which migrations ran, which are pending.
+struct StatusCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "status",
+        abstract: "List the schema migrations, applied and pending."
+    )
 
-        var description: String {
-            "cannot reach PostgreSQL (settings from \(source)): \(error.message)"
+    @OptionGroup var database: DatabaseOptions
+    @OptionGroup var schema: SchemaOptions
+
+    func run() async throws {
+        let statuses = try await database.kappaDatabase(schema: schema).migrationStatus(logger: Logger(label: "kappa.db"))
+        for status in statuses {
+            print("\(status.version)\t\(status.appliedAt.map { "applied \($0)" } ?? "pending")\t\(status.name)")
         }
+        let pending = statuses.filter { !$0.isApplied }.count
+        print(pending == 0 ? "schema \(schema.name): up to date" : "schema \(schema.name): \(pending) pending")
     }
 }

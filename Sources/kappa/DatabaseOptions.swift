@@ -1,12 +1,10 @@
 import ArgumentParser
 import Foundation
+import KappaGateway
 import KappaPostgres
+import KappaStorage
 
-/// How to reach PostgreSQL; shared by every command that talks to the database.
-///
-/// Precedence: `--database`, then `$KAPPA_DATABASE`, then libpq's own `PG*` variables (`PGHOST`, `PGPORT`,
-/// `PGDATABASE`, `PGUSER`…). The password never comes from a flag: it is in `--password-file`, `PGPASSWORD`,
-/// `~/.pgpass`, or the URL in the environment.
+/// How to reach PostgreSQL; shared by every command that talks to the database (resolved by ``DatabaseFlags``).
 struct DatabaseOptions: ParsableArguments {
     @Option(
         name: .customLong("database"),
@@ -26,39 +24,37 @@ struct DatabaseOptions: ParsableArguments {
     @Option(help: "Seconds to wait for the server to answer when connecting.")
     var connectTimeout = 10
 
+    var flags: DatabaseFlags {
+        DatabaseFlags(database: database, passwordFile: passwordFile, applicationName: applicationName, connectTimeoutSeconds: connectTimeout)
+    }
+
     func validate() throws {
-        if let database {
-            // As libpq reads it: `password = x` with spaces, quoted values, percent-encoded URL parameters.
-            let carries: Bool
-            do { carries = try PostgresConfiguration.carriesPassword(database) } catch { throw ValidationError("--database: \(error)") }
-            if carries {
-                throw ValidationError("Do not put the password on the command line: use --password-file or PGPASSWORD.")
-            }
-        }
-        guard connectTimeout > 0 else { throw ValidationError("--connect-timeout must be at least 1 second.") }
+        do { try flags.check() } catch { throw ValidationError(error.description) }
     }
 
-    /// The configuration to connect with, from the flags and `environment`.
-    func configuration(environment: [String: String] = ProcessInfo.processInfo.environment) throws -> PostgresConfiguration {
-        var password: String?
-        if let passwordFile {
-            guard let text = try? String(contentsOfFile: passwordFile, encoding: .utf8) else {
-                throw ValidationError("Cannot read the password file \(passwordFile).")
-            }
-            password = text.split(separator: "\n", maxSplits: 1, omittingEmptySubsequences: false).first.map(String.init)
-        }
-        return PostgresConfiguration(
-            conninfo: database ?? environment["KAPPA_DATABASE"] ?? "",
-            password: password,
-            applicationName: applicationName,
-            connectTimeoutSeconds: connectTimeout
-        )
+    /// The configuration to connect with, from the flags and the environment.
+    func configuration() throws -> PostgresConfiguration {
+        do { return try flags.configuration() } catch { throw ValidationError(error.description) }
+    }
+}
+
+/// `--schema`: where Kappa's tables and views live.
+struct SchemaOptions: ParsableArguments {
+    @Option(help: "PostgreSQL schema of Kappa's tables and views (default: $KAPPA_SCHEMA, else kappa).")
+    var schema: String?
+
+    var name: String {
+        (try? SchemaName.resolve(flag: schema, environment: ProcessInfo.processInfo.environment)) ?? KappaSchema.defaultSchema
     }
 
-    /// Where the connection settings came from, for messages (never the settings themselves).
-    func source(environment: [String: String] = ProcessInfo.processInfo.environment) -> String {
-        if database != nil { return "--database" }
-        if environment["KAPPA_DATABASE"] != nil { return "$KAPPA_DATABASE" }
-        return "the PG* environment variables"
+    func validate() throws {
+        do { _ = try SchemaName.resolve(flag: schema, environment: ProcessInfo.processInfo.environment) } catch { throw ValidationError(error.description) }
+    }
+}
+
+extension DatabaseOptions {
+    /// Kappa's schema in the database these options reach.
+    func kappaDatabase(schema: SchemaOptions) throws -> KappaDatabase {
+        KappaDatabase(configuration: try configuration(), schema: schema.name)
     }
 }

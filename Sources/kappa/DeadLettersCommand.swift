@@ -26,21 +26,11 @@ struct DeadLettersCommand: AsyncParsableCommand {
         func run() async throws {
             let log = try data.openReadOnly()
             defer { log.close() }
-            guard try log.streamNames().contains(KappaStreams.deadLetters) else { return }
-            let stream = try log.openStream(named: KappaStreams.deadLetters)
+            guard let entries = try await DeadLetterListing.newest(in: log, limit: limit) else { return }
             print("position\treceived\ttopic\treason\tmessage")
-            for partition in 0..<stream.partitionCount {
-                let range = stream.offsets(partition: partition)
-                var offset = max(range.start, range.highWatermark - Int64(limit))
-                while offset < range.highWatermark {
-                    let batch = try await stream.read(partition: partition, from: offset, limits: LogReadLimits(maxRecords: 1000, maxBytes: 4 << 20))
-                    guard !batch.records.isEmpty else { break }
-                    for record in batch.records {
-                        guard let letter = record.value.withUnsafeBytes({ try? DeadLetterRecord.decode($0) }) else { continue }
-                        print("\(partition)@\(record.offset)\t\(letter.receivedAt)\t\(letter.topic)\t\(letter.reason.rawValue)\t\(letter.message)")
-                    }
-                    offset = batch.nextOffset
-                }
+            for entry in entries {
+                let letter = entry.letter
+                print("\(entry.partition)@\(entry.offset)\t\(letter.receivedAt)\t\(letter.topic)\t\(letter.reason.rawValue)\t\(letter.message)")
             }
         }
     }
@@ -65,29 +55,14 @@ struct DeadLettersCommand: AsyncParsableCommand {
             } catch {
                 throw ValidationError(error.description)
             }
-            let connection = try await PostgresConnection.connect(try database.configuration(), logger: logger)
-            defer { Task { await connection.close() } }
-            try await SchemaMigrator(schema: PostgresIdentifier(schema.name)).migrate(connection)
-            var configuration = settings.log
-            configuration.fsync = .never
-            let log: DiskLog
-            do {
-                log = try DiskLog(directory: settings.dataDirectory, configuration: configuration, logger: logger)
-            } catch {
-                guard error.code == .directoryInUse else { throw error }
-                throw ValidationError("The log at \(settings.dataDirectory) is open in another process: stop `kappa run` while replaying dead letters.")
+            let kappaDatabase = try database.kappaDatabase(schema: schema)
+            let summary = try await reportingInputErrors {
+                try await DeadLetterReplaying.replay(settings: settings, database: kappaDatabase, logger: logger)
             }
-            defer { log.close() }
-            guard try log.streamNames().contains(KappaStreams.deadLetters) else {
+            guard let summary else {
                 print("No dead letters.")
                 return
             }
-            let replay = DeadLetterReplay(
-                deadLetters: try log.openStream(named: KappaStreams.deadLetters),
-                readings: try log.createStream(named: KappaStreams.readings, partitionCount: settings.readingPartitions),
-                router: TopicRouter(routes: settings.bridge.routes), decoder: PayloadDecoder(), schema: schema.name
-            )
-            let summary = try await replay.run(connection)
             print("""
                 Examined \(summary.examined) dead letters: replayed \(summary.replayed) (\(summary.readings) readings), \
                 \(summary.alreadyReplayed) replayed before, \(summary.stillFailing) still failing, \

@@ -1,8 +1,8 @@
 import ArgumentParser
 import Foundation
 import KappaCore
+import KappaEvaluation
 import KappaLog
-import KappaSimulator
 import KappaStream
 import Logging
 
@@ -47,7 +47,7 @@ struct EvalCommand: AsyncParsableCommand {
 
         func validate() throws {
             guard try labels != nil || !parsedSeeds().isEmpty else { throw ValidationError("--seeds needs at least one seed.") }
-            guard TimeText.duration(duration) != nil else { throw ValidationError("--duration: expected e.g. 30m, 12h or 2d.") }
+            guard DurationText.duration(duration) != nil else { throw ValidationError("--duration: expected e.g. 30m, 12h or 2d.") }
             guard devices > 0, (0...1).contains(anomalyRate), (0...1).contains(duplicateRate), toleranceSeconds >= 0 else {
                 throw ValidationError("--devices must be positive; rates between 0 and 1; --tolerance-seconds not negative.")
             }
@@ -60,23 +60,12 @@ struct EvalCommand: AsyncParsableCommand {
             }
         }
 
-        /// The defaults with each `--set` applied in the order given.
-        private func detectorConfiguration() throws -> AnomalyConfiguration {
-            var defaults = DetectorSettings()
-            for assignment in assignments {
-                let parts = assignment.split(separator: "=", maxSplits: 1).map(String.init)
-                guard parts.count == 2, let value = Double(parts[1]) else { throw ValidationError("--set: expected key=value, got \(assignment)") }
-                try defaults.set(parts[0], to: value)
-            }
-            return AnomalyConfiguration(defaults: defaults)
-        }
-
         func run() async throws {
-            let configuration = try detectorConfiguration()
+            let configuration = try reportingInputErrors { try AnomalyEvaluation.configuration(assignments: assignments) }
             if !labelledPaths.isEmpty {
                 guard let zone = ImportTimeZone(timezone) else { throw ValidationError("--timezone: unknown zone \(timezone)") }
-                let files = try LabelledEvaluation.files(labelledPaths)
-                let result = try await LabelledEvaluation.run(files: files, configuration: configuration, timeZone: zone)
+                let files = try reportingInputErrors { try LabelledEvaluation.files(labelledPaths) }
+                let result = try await reportingInputErrors { try await LabelledEvaluation.run(files: files, configuration: configuration, timeZone: zone) }
                 print("\(files.count) labelled file(s), \(result.readings) readings, \(result.episodes.count) episodes")
                 print(result.evaluation.report)
                 if showMisses {
@@ -86,92 +75,26 @@ struct EvalCommand: AsyncParsableCommand {
                 }
                 return
             }
-            let evaluation: EpisodeEvaluation
-            let misses: EvaluationMisses
-            let origin: Timestamp
+            let score: AnomalyEvaluation.Score
             if let labels {
                 let text = try String(contentsOfFile: labels, encoding: .utf8)
                 let log = try data.openReadOnly()
                 defer { log.close() }
-                let parsed = try AnomalyLabelParser.parse(text)
-                let (episodes, newest) = try await AnomalyEvaluation.episodes(log: log, configuration: configuration)
-                evaluation = EpisodeEvaluation(episodes: episodes, labels: parsed, tolerance: tolerance, openEnd: newest)
-                misses = EvaluationMisses(episodes: episodes, labels: parsed, tolerance: tolerance, openEnd: newest)
-                origin = parsed.map(\.start).min() ?? Timestamp(nanosecondsSinceEpoch: 0)
+                score = try await AnomalyEvaluation.recorded(log: log, labels: text, configuration: configuration, tolerance: tolerance)
                 print("log \(data.path) against \(labels)")
             } else {
-                let seedList = try parsedSeeds()
-                var scenario = FleetScenario(start: Timestamp(secondsSinceEpoch: 1_767_225_600), anomalyRate: anomalyRate)
-                scenario.deviceCount = devices
-                scenario.end = scenario.start.adding(nanoseconds: TimeText.duration(duration)!.wholeNanoseconds)
-                scenario.chaos = ChaosRates(duplicate: duplicateRate)
-                let result = try await AnomalyEvaluation.simulate(seeds: seedList, scenario: scenario, configuration: configuration)
-                evaluation = EpisodeEvaluation(episodes: result.episodes, labels: result.labels, tolerance: tolerance, openEnd: scenario.end)
-                misses = EvaluationMisses(episodes: result.episodes, labels: result.labels, tolerance: tolerance, openEnd: scenario.end)
-                origin = scenario.start
-                print("seeds \(seeds): \(devices) devices × \(duration) each, \(result.readings) readings, anomaly rate \(anomalyRate), duplicate rate \(duplicateRate)")
+                score = try await AnomalyEvaluation.simulated(
+                    seeds: try parsedSeeds(), devices: devices, duration: DurationText.duration(duration)!, anomalyRate: anomalyRate,
+                    duplicateRate: duplicateRate, configuration: configuration, tolerance: tolerance
+                )
+                print("seeds \(seeds): \(devices) devices × \(duration) each, \(score.readings) readings, anomaly rate \(anomalyRate), duplicate rate \(duplicateRate)")
             }
-            print(evaluation.table)
+            print(score.evaluation.table)
             if showMisses {
-                print(misses.report(origin: origin))
+                print(score.misses.report(origin: score.origin))
             }
         }
 
         private var tolerance: Int64 { Int64(toleranceSeconds * 1e9) }
-    }
-}
-
-/// What `kappa eval anomalies` does, apart from parsing its options.
-enum AnomalyEvaluation {
-    static func episodes(log: DiskLog, configuration: AnomalyConfiguration) async throws -> (episodes: [AnomalyEpisode], newestEventTime: Timestamp?) {
-        let stream = try log.openStream(named: KappaStreams.readings)
-        var pipeline = AnomalyPipeline(
-            configuration: configuration, partitionCount: stream.partitionCount,
-            duplicateWindowRecords: ProcessorConfiguration().duplicateWindowRecords
-        )
-        return try await pipeline.run(over: stream)
-    }
-
-    /// Simulates each seed into a temporary log (readings in send order, as the bridge would append them),
-    /// runs the pipeline over it, and gathers all seeds' episodes and labels (device ids prefixed by their seed).
-    static func simulate(seeds: [UInt64], scenario: FleetScenario, configuration: AnomalyConfiguration) async throws -> (episodes: [AnomalyEpisode], labels: [AnomalyLabel], readings: Int) {
-        var allEpisodes: [AnomalyEpisode] = []
-        var allLabels: [AnomalyLabel] = []
-        var readingCount = 0
-        for seed in seeds {
-            var scenario = scenario
-            scenario.seed = seed
-            let log = try ThrowawayLog(name: "seed-\(seed)")
-            defer { log.close() }
-            let stream = log.readings
-            var fleet = Fleet(scenario)
-            var labels: [GroundTruthLabel] = []
-            var batch: [LogAppendRecord] = []
-            while let message = fleet.next() {
-                labels += message.labels
-                for reading in message.readings {
-                    batch.append(LogAppendRecord(key: reading.device, eventTime: reading.time, value: ReadingRecord.encode(reading)))
-                }
-                if batch.count >= 10_000 {
-                    _ = try stream.append(batch)
-                    readingCount += batch.count
-                    batch.removeAll(keepingCapacity: true)
-                }
-            }
-            _ = try stream.append(batch)
-            readingCount += batch.count
-            labels += fleet.finish()
-            let (episodes, _) = try await episodes(log: log.log, configuration: configuration)
-            let prefix = "s\(seed)/"
-            allEpisodes += episodes.map { episode in
-                var episode = episode
-                episode.device = prefix + episode.device
-                return episode
-            }
-            allLabels += labels.map { label in
-                AnomalyLabel(device: prefix + label.device, metric: label.metric, kind: .init(label.kind.name), start: label.start, end: label.end)
-            }
-        }
-        return (allEpisodes, allLabels, readingCount)
     }
 }

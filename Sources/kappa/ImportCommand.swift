@@ -1,7 +1,7 @@
 import ArgumentParser
 import Foundation
 import KappaCore
-import KappaLog
+import KappaGateway
 import KappaStream
 import Logging
 
@@ -45,51 +45,21 @@ struct ImportCommand: ParsableCommand {
     }
 
     func csvOptions() throws -> CSVOptions {
-        guard let zone = ImportTimeZone(timezone) else { throw ValidationError("--timezone: \(timezone) is not UTC, an offset like +03:00, or a known zone name.") }
-        var options = CSVOptions(timeColumn: timeColumn, timeZone: zone)
-        options.valueColumns = valueColumns.map { $0.split(separator: ",").map { String($0).trimmingCharacters(in: .whitespaces) } }
-        options.ignoredColumns = (ignoreColumns ?? "").split(separator: ",").map { String($0).trimmingCharacters(in: .whitespaces) }
-        switch delimiter {
-        case nil: break
-        case "tab", "\\t", "\t": options.delimiter = "\t"
-        case ",": options.delimiter = ","
-        case ";": options.delimiter = ";"
-        default: throw ValidationError("--delimiter must be `,`, `;` or `tab`.")
+        try reportingInputErrors {
+            try HistoricalImport.csvOptions(timeZone: timezone, timeColumn: timeColumn, valueColumns: valueColumns, ignoreColumns: ignoreColumns, delimiter: delimiter)
         }
-        return options
     }
 
     func run() throws {
-        let logger = Logger(label: "kappa.import")
-        var configuration = DiskLogConfiguration()
-        configuration.fsync = .never
-        let log: DiskLog
-        do {
-            log = try DiskLog(directory: data.path, configuration: configuration, logger: logger)
-        } catch {
-            guard error.code == .directoryInUse else { throw error }
-            throw ValidationError("The log at \(data.path) is open in another process: stop `kappa run` while importing.")
-        }
-        defer { log.close() }
-        let stream = try log.createStream(named: KappaStreams.readings, partitionCount: partitions)
-        let importer = ReadingImporter(stream: stream)
-        var summary = ReadingImporter.Summary()
         let clock = ContinuousClock()
         let started = clock.now
-        var lastProgress = started
         var badLinesShown = 0
-        let format = ImportFormat(rawValue: self.format)!
-        let csv = try csvOptions()
-        for file in files {
-            let parser = ImportLineParser(format: format, device: device, metric: metric, csv: csv)
-            try importer.importFile(file, parser: parser, summary: &summary, onBadLine: { (bad: ReadingImporter.BadLine) in
+        let historicalImport = HistoricalImport(format: ImportFormat(rawValue: format)!, device: device, metric: metric, csv: try csvOptions(), partitions: partitions)
+        let summary = try reportingInputErrors {
+            try historicalImport.run(files: files, directory: data.directory, logger: Logger(label: "kappa.import"), onBadLine: { bad in
                 badLinesShown += 1
                 if badLinesShown <= showBadLines { StandardError.write("\(bad.file):\(bad.line): \(bad.problem)\n") }
-            }, onProgress: { (totals: ReadingImporter.Summary) in
-                let now: ContinuousClock.Instant = clock.now
-                let sinceLast: Duration = now - lastProgress
-                guard sinceLast >= Duration.seconds(1) else { return }
-                lastProgress = now
+            }, onProgress: { totals in
                 StandardError.write("\(totals.lines) lines, \(totals.readings) readings, \(totals.badLines) bad lines\n")
             })
         }

@@ -1,5 +1,6 @@
 import ArgumentParser
 import KappaCore
+import KappaGateway
 import KappaLog
 import Logging
 
@@ -25,28 +26,12 @@ struct DataDirectoryOptions: ParsableArguments {
     @Option(name: .customLong("data-dir"), help: "The log's data directory (default: $KAPPA_DATA_DIR, else ./data).")
     var dataDirectory: String?
 
-    var path: String {
-        dataDirectory ?? getenv("KAPPA_DATA_DIR").map { String(cString: $0) } ?? "./data"
-    }
+    var directory: LogDirectory { LogDirectory(flag: dataDirectory) }
+    var path: String { directory.path }
 
     /// Opens read-only: inspecting never truncates or locks what a running gateway is writing.
     func openReadOnly() throws -> DiskLog {
-        var configuration = DiskLogConfiguration()
-        configuration.readOnly = true
-        return try DiskLog(directory: path, configuration: configuration, logger: Logger(label: "kappa.log"))
-    }
-}
-
-enum RecordFormatting {
-    /// Key and value as UTF-8 when printable, else hex: the log does not know the record formats.
-    static func text(_ bytes: some Collection<UInt8>) -> String {
-        let printable = bytes.allSatisfy { $0 >= 0x20 && $0 != 0x7F || $0 == 0x09 }
-        if printable, let string = String(validating: Array(bytes), as: UTF8.self) { return string }
-        return "0x" + bytes.map { ($0 < 16 ? "0" : "") + String($0, radix: 16) }.joined()
-    }
-
-    static func line(stream: String, partition: Int, _ record: LogRecord) -> String {
-        "\(stream)/\(partition)@\(record.offset) \(record.eventTime) key=\(text(record.key)) value=\(text(record.value))"
+        try directory.openReadOnly(logger: Logger(label: "kappa.log"))
     }
 }
 
@@ -87,23 +72,8 @@ extension LogCommand {
             let log = try data.openReadOnly()
             defer { log.close() }
             let stream = try log.openStream(named: self.stream)
-            var offsets = (0..<stream.partitionCount).map { partition in
-                let range = stream.offsets(partition: partition)
-                return max(range.start, range.highWatermark - last)
-            }
-            while !Task.isCancelled {
-                var printed = false
-                for partition in 0..<stream.partitionCount {
-                    let result = try await stream.read(partition: partition, from: offsets[partition], limits: LogReadLimits(maxRecords: 1000))
-                    for record in result.records { print(RecordFormatting.line(stream: stream.name, partition: partition, record)) }
-                    offsets[partition] = result.nextOffset
-                    printed = printed || !result.records.isEmpty
-                }
-                if printed { continue }
-                if noFollow { return }
-                // Another process writes: look at the files again shortly (in-process readers wait on appends).
-                try await Task.sleep(for: .milliseconds(200))
-                try log.refreshFromDisk()
+            try await LogInspection.tail(of: stream, in: log, last: last, follow: !noFollow) { partition, record in
+                print(RecordFormatting.line(stream: stream.name, partition: partition, record))
             }
         }
     }
@@ -120,14 +90,8 @@ extension LogCommand {
             let log = try data.openReadOnly()
             defer { log.close() }
             let stream = try log.openStream(named: self.stream)
-            var offset = from
-            var remaining = count ?? .max
-            while remaining > 0 {
-                let result = try stream.read(partition: partition, from: offset, limits: LogReadLimits(maxRecords: min(remaining, 10_000)))
-                if result.records.isEmpty { return }
-                for record in result.records { print(RecordFormatting.line(stream: stream.name, partition: partition, record)) }
-                remaining -= result.records.count
-                offset = result.nextOffset
+            try LogInspection.forEachRecord(of: stream, partition: partition, from: from, count: count) { record in
+                print(RecordFormatting.line(stream: stream.name, partition: partition, record))
             }
         }
     }

@@ -1,4 +1,5 @@
 import ArgumentParser
+import KappaGateway
 import KappaLog
 import KappaMQTT
 import KappaPostgres
@@ -46,33 +47,17 @@ struct ProcessCommand: AsyncParsableCommand {
     func run() async throws {
         var logger = Logger(label: "kappa.process")
         logger.logLevel = .info
-        let databaseConfiguration = try database.configuration()
-        let connection = try await PostgresConnection.connect(databaseConfiguration, logger: logger)
-        try await SchemaMigrator(schema: PostgresIdentifier(schema.name)).migrate(connection)
-        await connection.close()
+        let kappaDatabase = try database.kappaDatabase(schema: schema)
+        try await kappaDatabase.migrate(logger: logger)
 
         var logConfiguration = DiskLogConfiguration()
         logConfiguration.fsync = .never
         let log = try DiskLog(directory: data.path, configuration: logConfiguration, logger: logger)
         defer { log.close() }
-        var configuration = ProcessorConfiguration()
-        configuration.checkpointInterval = .milliseconds(checkpointMilliseconds)
-        configuration.maxBatchRecords = maxBatch
-        configuration.archiveRetention = archiveRetentionDays > 0 ? .seconds(Int64(archiveRetentionDays) * 86_400) : nil
-        let status = ProcessorStatus()
-        var alertClient: MQTTClient?
-        if let alertMQTT {
-            var mqtt = try MQTTConfiguration(url: alertMQTT)
-            mqtt.cleanSession = true
-            let client = try MQTTClient.make(configuration: mqtt, logger: logger)
-            try client.start()
-            alertClient = client
-        }
-        defer { alertClient?.disconnect() }
-        let services = try ProcessorSet.make(
-            roles: try parsedRoles(), log: log, database: databaseConfiguration, schema: schema.name,
-            configuration: configuration, status: status,
-            alertSink: alertClient.map { MQTTAlertSink(client: $0, topicTemplate: alertTopic, logger: logger) }, logger: logger
+        var tuning = ProcessorTuning(checkpointInterval: .milliseconds(checkpointMilliseconds), maxBatchRecords: maxBatch)
+        tuning.archiveRetentionDays = archiveRetentionDays
+        let services = try ProcessorsOnly.services(
+            roles: try parsedRoles(), log: log, database: kappaDatabase, tuning: tuning, alertMQTT: alertMQTT, alertTopic: alertTopic, logger: logger
         )
         let group = ServiceGroup(
             configuration: ServiceGroupConfiguration(

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import KappaCore
+import KappaGateway
 import KappaLog
 import KappaPostgres
 import KappaStorage
@@ -51,29 +52,10 @@ struct ReplayCommand: AsyncParsableCommand {
         }
         guard ReplayStart(argument: from) != nil else { throw ValidationError("--from must be earliest, an RFC 3339 time or an offset.") }
         do { try OutputVersions.validate(version, processor: processor) } catch { throw ValidationError("\(error)") }
-        if let rollupWidths { _ = try Self.widths(rollupWidths) }
+        if let rollupWidths { _ = try reportingInputErrors { try ProcessorTuning.rollupWidths(rollupWidths) } }
         guard (0...19).contains(processorNice) else { throw ValidationError("--processor-nice must be 0…19.") }
         guard checkpointMilliseconds > 0, maxBatch > 0, progressMilliseconds > 0 else {
             throw ValidationError("--checkpoint-milliseconds, --max-batch and --progress-milliseconds must be positive.")
-        }
-    }
-
-    /// The widest rollup bucket: a year (a wider one would hold everything in one bucket, and the
-    /// arithmetic on bucket starts must not overflow).
-    static let maximumWidthSeconds: Int64 = 366 * 86_400
-
-    /// `1m,5m,1h` in seconds; units s, m, h, d.
-    static func widths(_ text: String) throws -> [Int64] {
-        try text.split(separator: ",", omittingEmptySubsequences: false).map { (part: Substring) throws -> Int64 in
-            let units: [Character: Int64] = ["s": 1, "m": 60, "h": 3600, "d": 86_400]
-            guard let unit = part.last.flatMap({ units[$0] }), let count = Int64(part.dropLast()), count > 0 else {
-                throw ValidationError("--rollup-widths: '\(part)' is not a width like 30s, 1m, 1h or 1d.")
-            }
-            let (seconds, overflow) = count.multipliedReportingOverflow(by: unit)
-            guard !overflow, seconds <= maximumWidthSeconds else {
-                throw ValidationError("--rollup-widths: '\(part)' is wider than 366d.")
-            }
-            return seconds
         }
     }
 
@@ -81,27 +63,21 @@ struct ReplayCommand: AsyncParsableCommand {
         var logger = Logger(label: "kappa.replay")
         logger.logLevel = .notice
         let role = ProcessorRole(rawValue: processor)!
-        let databaseConfiguration = try database.configuration()
-        let connection = try await PostgresConnection.connect(databaseConfiguration, logger: logger)
-        try await SchemaMigrator(schema: PostgresIdentifier(schema.name)).migrate(connection)
-        await connection.close()
+        let kappaDatabase = try database.kappaDatabase(schema: schema)
+        try await kappaDatabase.migrate(logger: logger)
 
-        var configuration = ProcessorConfiguration()
-        configuration.outputVersion = version
-        configuration.checkpointInterval = .milliseconds(checkpointMilliseconds)
-        configuration.maxBatchRecords = maxBatch
-        configuration.threadNiceness = processorNice
-        if let rollupWidths { configuration.rollupWidths = try Self.widths(rollupWidths) }
-        if let offlineAfterSeconds { configuration.deviceOfflineAfter = .seconds(offlineAfterSeconds) }
-        if let archiveRetentionDays {
-            configuration.archiveRetention = archiveRetentionDays > 0 ? .seconds(Int64(archiveRetentionDays) * 86_400) : nil
-        }
+        var tuning = ProcessorTuning(checkpointInterval: .milliseconds(checkpointMilliseconds), maxBatchRecords: maxBatch)
+        tuning.outputVersion = version
+        tuning.threadNiceness = processorNice
+        tuning.rollupWidths = try rollupWidths.map { text in try reportingInputErrors { try ProcessorTuning.rollupWidths(text) } }
+        tuning.deviceOfflineAfterSeconds = offlineAfterSeconds
+        tuning.archiveRetentionDays = archiveRetentionDays
 
         let (log, refresher) = try SharedLog.open(directory: data.path, logger: logger)
         defer { log.close() }
         let replay = Replay(
-            role: role, start: ReplayStart(argument: from)!, configuration: configuration, log: log,
-            database: databaseConfiguration, schema: schema.name, logger: logger
+            role: role, start: ReplayStart(argument: from)!, configuration: tuning.configuration, log: log,
+            database: kappaDatabase.configuration, schema: kappaDatabase.schema, logger: logger
         )
         let preparation = try await replay.prepare()
         let startedAt = preparation.offsets.reduce(0, +)
@@ -120,11 +96,8 @@ struct ReplayCommand: AsyncParsableCommand {
             services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger
         ))
         try await group.run()
-        let versions = OutputVersions(schema: PostgresIdentifier(schema.name))
-        let finalConnection = try await PostgresConnection.connect(databaseConfiguration, logger: logger)
-        let state = try? await versions.version(finalConnection, processor: processor, version: version)?.state
-        await finalConnection.close()
-        if untilCaughtUp, state == .caughtUp || state == .active || state == .retired {
+        let caughtUp = try await kappaDatabase.hasCaughtUp(processor: processor, version: version, logger: logger)
+        if untilCaughtUp, caughtUp {
             StandardError.write("\(name) caught up with the log; activate it with `kappa versions activate \(processor) \(version)`.\n")
         } else {
             StandardError.write("Stopped \(name) after a final checkpoint; run the same command again to resume.\n")

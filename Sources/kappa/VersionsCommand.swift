@@ -1,4 +1,5 @@
 import ArgumentParser
+import KappaGateway
 import KappaPostgres
 import KappaStorage
 import Logging
@@ -64,18 +65,7 @@ struct VersionsCommand: AsyncParsableCommand {
         _ database: DatabaseOptions, _ schema: SchemaOptions,
         _ body: (OutputVersions, PostgresConnection) async throws -> Value
     ) async throws -> Value {
-        let logger = Logger(label: "kappa.versions")
-        let connection = try await PostgresConnection.connect(try database.configuration(), logger: logger)
-        do {
-            let identifier = PostgresIdentifier(schema.name)
-            try await SchemaMigrator(schema: identifier).migrate(connection)
-            let value = try await body(OutputVersions(schema: identifier), connection)
-            await connection.close()
-            return value
-        } catch {
-            await connection.close()
-            throw error
-        }
+        try await database.kappaDatabase(schema: schema).withOutputVersions(logger: Logger(label: "kappa.versions"), body)
     }
 }
 

@@ -1,6 +1,6 @@
 import KappaCore
 
-/// Reading times and durations from command-line and CSV text.
+/// Reading times from command-line and CSV text (durations: KappaCore's ``DurationText``).
 public enum TimeText {
     /// The gateway's own reading of a `ts` field: epoch seconds/ms/µs/ns by magnitude, or RFC 3339.
     /// Parsed by KappaCore's JSON decoder, so a replayed file means exactly what the gateway would make of it.
@@ -24,23 +24,5 @@ public enum TimeText {
         )
         guard problems.isEmpty, let reading = readings.first, reading.timeSource == .device else { return nil }
         return reading.time
-    }
-
-    /// `500ms`, `30s`, `10m`, `2h`, `1d`, or a plain number of seconds.
-    public static func duration(_ text: String) -> Duration? {
-        let units: [(suffix: String, seconds: Double)] = [("ms", 0.001), ("s", 1), ("m", 60), ("h", 3_600), ("d", 86_400)]
-        for unit in units where text.hasSuffix(unit.suffix) {
-            guard let number = Double(text.dropLast(unit.suffix.count)), number >= 0, number.isFinite else { return nil }
-            return .nanoseconds(Int64(number * unit.seconds * 1e9))
-        }
-        guard let seconds = Double(text), seconds >= 0, seconds.isFinite else { return nil }
-        return .nanoseconds(Int64(seconds * 1e9))
-    }
-}
-
-extension Duration {
-    /// Whole nanoseconds (durations here are far below the range limit).
-    public var wholeNanoseconds: Int64 {
-        components.seconds * 1_000_000_000 + components.attoseconds / 1_000_000_000
     }
 }

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import KappaCore
 import KappaGateway
 import KappaMQTT
 import KappaSimulator
@@ -151,7 +152,7 @@ struct DurationOption: ExpressibleByArgument {
     var duration: Duration
 
     init?(argument: String) {
-        guard let duration = TimeText.duration(argument) else { return nil }
+        guard let duration = DurationText.duration(argument) else { return nil }
         self.duration = duration
     }
 }

@@ -182,7 +182,7 @@ struct KappaSim: AsyncParsableCommand {
 
     func parsedCadence() throws -> ClosedRange<Double>? {
         guard let cadence else { return nil }
-        let parts = cadence.split(separator: "-").map { TimeText.duration(String($0)).map { Double($0.wholeNanoseconds) / 1e9 } }
+        let parts = cadence.split(separator: "-").map { DurationText.duration($0).map(\.seconds) }
         guard (1...2).contains(parts.count), let low = parts.first!, let high = parts.last!, low > 0, low <= high else {
             throw ValidationError("--cadence must be SECONDS or MIN-MAX, e.g. 1-60 or 500ms-2s")
         }
@@ -191,7 +191,7 @@ struct KappaSim: AsyncParsableCommand {
 
     func scenario(now: Timestamp) throws -> FleetScenario {
         let nowMilliseconds = Timestamp(millisecondsSinceEpoch: now.nanosecondsSinceEpoch / 1_000_000)
-        let span = duration?.duration.wholeNanoseconds
+        let span = duration?.duration.nanoseconds
         let first: Timestamp
         if let start {
             first = TimeText.timestamp(start)!

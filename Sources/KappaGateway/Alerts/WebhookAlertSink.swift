@@ -1,5 +1,6 @@
 import Dispatch
 import Foundation
+import KappaCore
 import KappaStream
 import Logging
 import ServiceLifecycle
@@ -94,7 +95,7 @@ public final class WebhookAlertSink: AnomalyAlertSink, Service {
         let timeout = configuration.drainTimeout
         await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
             Thread {
-                _ = done.wait(timeout: .now() + .nanoseconds(Int(timeout.components.seconds * 1_000_000_000 + timeout.components.attoseconds / 1_000_000_000)))
+                _ = done.wait(timeout: .now() + .nanoseconds(Int(timeout.nanoseconds)))
                 continuation.resume()
             }.start()
         }
@@ -124,7 +125,7 @@ public final class WebhookAlertSink: AnomalyAlertSink, Service {
                 // Order is kept: nothing behind this alert goes first. Waiting on `work` (not sleeping) lets a
                 // stop cut the backoff short; a queued alert's signal is given back afterwards.
                 let delay = min(configuration.firstRetryDelay * (1 << min(attempts - 1, 20)), configuration.longestRetryDelay)
-                let deadline = DispatchTime.now() + .milliseconds(Int(delay.components.seconds * 1000 + delay.components.attoseconds / 1_000_000_000_000_000))
+                let deadline = DispatchTime.now() + .milliseconds(Int(delay.nanoseconds / 1_000_000))
                 var consumed = 0
                 while work.wait(timeout: deadline) == .success {
                     consumed += 1

@@ -70,33 +70,14 @@ public struct ProcessorsService: Service {
     /// Migrates (unless told not to) and finds each processor's active output version, retrying while
     /// PostgreSQL is unreachable; nil when shutdown came first.
     private func prepareWhenReachable() async -> [(ProcessorRole, ProcessorConfiguration)]? {
-        var delay = Duration.milliseconds(500)
-        while !Task.isCancelled && !Task.isShuttingDownGracefully {
-            do {
-                let connection = try await PostgresConnection.connect(database, logger: logger)
-                do {
-                    let configurations = try await prepare(connection)
-                    await connection.close()
-                    return configurations
-                } catch {
-                    await connection.close()
-                    throw error
-                }
-            } catch {
-                health.record(problem: "cannot prepare the schema: \(error)")
-                logger.warning("PostgreSQL not reachable; processors wait, the bridge keeps ingesting", metadata: [
-                    "kappa.error": "\(error)", "kappa.retry_in": "\(delay)",
-                ])
-                let wait = delay
-                do {
-                    try await cancelWhenGracefulShutdown { try await Task.sleep(for: wait) }
-                } catch {
-                    return nil
-                }
-                delay = min(delay * 2, .seconds(10))
-            }
+        await KappaDatabase(configuration: database, schema: schema).withConnectionRetrying(migrate: false, logger: logger) { error, delay in
+            health.record(problem: "cannot prepare the schema: \(error)")
+            logger.warning("PostgreSQL not reachable; processors wait, the bridge keeps ingesting", metadata: [
+                "kappa.error": "\(error)", "kappa.retry_in": "\(delay)",
+            ])
+        } _: { connection in
+            try await self.prepare(connection)
         }
-        return nil
     }
 
     private func prepare(_ connection: PostgresConnection) async throws -> [(ProcessorRole, ProcessorConfiguration)] {

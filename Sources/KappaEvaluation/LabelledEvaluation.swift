@@ -1,4 +1,3 @@
-import ArgumentParser
 import Foundation
 import KappaCore
 import KappaLog
@@ -6,19 +5,19 @@ import KappaStream
 import Logging
 
 /// `kappa eval anomalies --labelled`: real labelled files through the production path.
-enum LabelledEvaluation {
-    struct Result {
-        var evaluation: RowEvaluation
-        var episodes: [AnomalyEpisode]
-        var readings: Int
+public enum LabelledEvaluation {
+    public struct Result {
+        public var evaluation: RowEvaluation
+        public var episodes: [AnomalyEpisode]
+        public var readings: Int
     }
 
     /// The files named, folders expanded to every `.csv` beneath them (sorted by path, numbers numerically).
-    static func files(_ paths: [String]) throws -> [String] {
+    public static func files(_ paths: [String]) throws -> [String] {
         var files: [String] = []
         for path in paths {
             var isDirectory: ObjCBool = false
-            guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else { throw ValidationError("--labelled: no such file \(path)") }
+            guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else { throw EvaluationInputError("--labelled: no such file \(path)") }
             guard isDirectory.boolValue else {
                 files.append(path)
                 continue
@@ -30,12 +29,12 @@ enum LabelledEvaluation {
     }
 
     /// A file without a device column is one device, named by its folder and file: `valve1/3`.
-    static func deviceName(_ file: String) -> String {
+    public static func deviceName(_ file: String) -> String {
         let url = URL(fileURLWithPath: file)
         return url.deletingLastPathComponent().lastPathComponent + "/" + url.deletingPathExtension().lastPathComponent
     }
 
-    static func run(files: [String], configuration: AnomalyConfiguration, timeZone: ImportTimeZone) async throws -> Result {
+    public static func run(files: [String], configuration: AnomalyConfiguration, timeZone: ImportTimeZone) async throws -> Result {
         let log = try ThrowawayLog(name: "labelled")
         defer { log.close() }
         let stream = log.readings
@@ -54,7 +53,7 @@ enum LabelledEvaluation {
                 file, parser: ImportLineParser(format: .csv, device: device, metric: nil, csv: options), summary: &summary,
                 onBadLine: { bad in if firstProblem == nil { firstProblem = bad } }
             )
-            if let firstProblem { throw ValidationError("\(file):\(firstProblem.line): \(firstProblem.problem)") }
+            if let firstProblem { throw EvaluationInputError("\(file):\(firstProblem.line): \(firstProblem.problem)") }
             total += summary.readings
             // Readings per device: a long file spreads its readings over its devices in proportion to their rows.
             let devices = Dictionary(grouping: labels.rows, by: \.device).mapValues(\.count)

@@ -1,18 +1,25 @@
 import KappaCore
-import KappaGateway
 import KappaLog
 import KappaMQTT
 
 /// Renders what the gateway's parts report as Prometheus metrics, at scrape time (no global registry:
 /// every figure is read from the part that owns it).
-struct GatewayMetrics: Sendable {
-    let log: DiskLog
-    let streams: [DiskStream]
-    let bridge: MQTTBridge?
-    let processors: ProcessorReporting?
-    var alerts: [AlertCounters] = []
+public struct GatewayMetrics: Sendable {
+    public let log: DiskLog
+    public let streams: [DiskStream]
+    public let bridge: MQTTBridge?
+    public let processors: (any ProcessorReporting)?
+    public var alerts: [AlertCounters]
 
-    func render() -> String {
+    public init(log: DiskLog, streams: [DiskStream], bridge: MQTTBridge?, processors: (any ProcessorReporting)?, alerts: [AlertCounters] = []) {
+        self.log = log
+        self.streams = streams
+        self.bridge = bridge
+        self.processors = processors
+        self.alerts = alerts
+    }
+
+    public func render() -> String {
         var out = PrometheusText()
         if let bridge {
             let stats = bridge.statistics.snapshot
@@ -80,7 +87,7 @@ struct GatewayMetrics: Sendable {
 }
 
 /// What the processors report to /metrics and /readyz (filled in by the processor runtime).
-protocol ProcessorReporting: Sendable {
+public protocol ProcessorReporting: Sendable {
     func renderMetrics(into out: inout PrometheusText)
     /// Reasons the processors are not ready (database unreachable, lag over the bound); empty when ready.
     func notReadyReasons() -> [String]

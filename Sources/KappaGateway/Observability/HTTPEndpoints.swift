@@ -5,8 +5,8 @@ import Logging
 
 /// `/metrics` (Prometheus), `/healthz` (the process is alive) and `/readyz` (it does its job: broker
 /// connected, processors reaching the database with lag under the bound, no unacknowledged loss of records).
-enum HTTPEndpoints {
-    static func application(address: String, metrics: GatewayMetrics, logger: Logger) throws -> some ApplicationProtocol {
+public enum HTTPEndpoints {
+    public static func application(address: String, metrics: GatewayMetrics, logger: Logger) throws -> some ApplicationProtocol {
         let (host, port) = try parse(address)
         let router = Router()
         router.get("healthz") { _, _ in "ok\n" }
@@ -36,7 +36,7 @@ enum HTTPEndpoints {
         )
     }
 
-    static func notReadyReasons(_ metrics: GatewayMetrics) -> [String] {
+    public static func notReadyReasons(_ metrics: GatewayMetrics) -> [String] {
         var reasons: [String] = []
         if let bridge = metrics.bridge {
             if !bridge.isConnected {
@@ -55,9 +55,10 @@ enum HTTPEndpoints {
         return reasons
     }
 
-    private static func parse(_ address: String) throws -> (String, Int) {
+    /// `host:port`, `[v6]:port` or `:port` (all interfaces of 127.0.0.1).
+    public static func parse(_ address: String) throws(SettingsError) -> (host: String, port: Int) {
         guard let colon = address.lastIndex(of: ":"), let port = Int(address[address.index(after: colon)...]), (0...65_535).contains(port) else {
-            throw ConfigurationError("the HTTP address '\(address)' is not host:port")
+            throw SettingsError("the HTTP address '\(address)' is not host:port")
         }
         var host = String(address[..<colon])
         if host.hasPrefix("[") && host.hasSuffix("]") { host = String(host.dropFirst().dropLast()) }

@@ -5,8 +5,8 @@ import ServiceLifecycle
 
 /// Opens the log for a command that only reads it beside a running gateway: writable (with the directory
 /// lock) when nobody holds it, else read-only, kept current by a ``LogRefresher``.
-enum SharedLog {
-    static func open(directory: String, logger: Logger) throws -> (log: DiskLog, refresher: LogRefresher?) {
+public enum SharedLog {
+    public static func open(directory: String, logger: Logger) throws -> (log: DiskLog, refresher: LogRefresher?) {
         var configuration = DiskLogConfiguration()
         configuration.fsync = .never
         configuration.diskFloorBytes = 0
@@ -24,12 +24,18 @@ enum SharedLog {
 
 /// Picks up, every 50 ms, what another process appended to a read-only log; the refresh wakes the
 /// processor waiting for records. The file reads run on a dispatch queue, off the cooperative pool.
-struct LogRefresher: Service {
-    let log: DiskLog
-    let logger: Logger
-    var interval: Duration = .milliseconds(50)
+public struct LogRefresher: Service {
+    public let log: DiskLog
+    public let logger: Logger
+    public var interval: Duration
 
-    func run() async throws {
+    public init(log: DiskLog, logger: Logger, interval: Duration = .milliseconds(50)) {
+        self.log = log
+        self.logger = logger
+        self.interval = interval
+    }
+
+    public func run() async throws {
         do {
             try await cancelWhenGracefulShutdown { try await refreshUntilCancelled() }
         } catch is CancellationError {}

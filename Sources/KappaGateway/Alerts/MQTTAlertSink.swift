@@ -1,4 +1,3 @@
-import KappaGateway
 import KappaMQTT
 import KappaStream
 import Logging
@@ -10,22 +9,22 @@ import Logging
 /// (not connected, queue full) drops the alert: the episode is in PostgreSQL either way. The first failure is
 /// logged; the rest are only counted (`kappa_alerts_dropped_total`), so a missing broker is one warning, not
 /// one per episode.
-struct MQTTAlertSink: AnomalyAlertSink {
-    static let defaultTopic = "alerts/{device}/{metric}"
+public struct MQTTAlertSink: AnomalyAlertSink {
+    public static let defaultTopic = "alerts/{device}/{metric}"
 
-    let client: MQTTClient
-    let topicTemplate: String
+    public let client: MQTTClient
+    public let topicTemplate: String
     let logger: Logger
     /// A publish that fails counts as failed and dropped: there is no retry (the client queues for us).
-    let counters = AlertCounters(sink: "mqtt")
+    public let counters = AlertCounters(sink: "mqtt")
 
-    init(client: MQTTClient, topicTemplate: String = Self.defaultTopic, logger: Logger) {
+    public init(client: MQTTClient, topicTemplate: String = Self.defaultTopic, logger: Logger) {
         self.client = client
         self.topicTemplate = topicTemplate
         self.logger = logger
     }
 
-    func topic(for episode: AnomalyEpisode) -> String {
+    public func topic(for episode: AnomalyEpisode) -> String {
         topicTemplate
             .replacing("{device}", with: episode.device)
             .replacing("{metric}", with: episode.metric)
@@ -33,7 +32,7 @@ struct MQTTAlertSink: AnomalyAlertSink {
             .replacing("{severity}", with: episode.severity.description)
     }
 
-    func announce(_ episodes: [AnomalyEpisode]) {
+    public func announce(_ episodes: [AnomalyEpisode]) {
         for episode in episodes {
             do {
                 try client.publish(topic: topic(for: episode), payload: Array(episode.jsonText.utf8), qos: .atLeastOnce)

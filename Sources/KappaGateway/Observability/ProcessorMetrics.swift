@@ -1,5 +1,4 @@
 import KappaCore
-import KappaGateway
 import KappaStream
 
 /// Processor lag and database health for /metrics and /readyz.

@@ -4,12 +4,12 @@ import KappaLog
 import Logging
 
 /// A readings log in a temporary directory for `kappa eval`: no fsync, no disk floor, removed on close.
-struct ThrowawayLog {
-    let log: DiskLog
-    let readings: DiskStream
+public struct ThrowawayLog {
+    public let log: DiskLog
+    public let readings: DiskStream
     private let directory: String
 
-    init(name: String) throws {
+    public init(name: String) throws {
         directory = FileManager.default.temporaryDirectory.appendingPathComponent("kappa-eval-\(name)-\(getpid())").path
         try? FileManager.default.removeItem(atPath: directory)
         var configuration = DiskLogConfiguration()
@@ -19,7 +19,7 @@ struct ThrowawayLog {
         readings = try log.createStream(named: KappaStreams.readings, partitionCount: KappaStreams.defaultReadingPartitions)
     }
 
-    func close() {
+    public func close() {
         log.close()
         try? FileManager.default.removeItem(atPath: directory)
     }

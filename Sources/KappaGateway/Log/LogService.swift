@@ -5,10 +5,14 @@ import ServiceLifecycle
 /// Owns the open log for the life of `kappa run`: first in the service group, so it is shut down last,
 /// after the bridge stopped writing and the processors made their final checkpoint; closing syncs every
 /// partition to disk.
-struct LogService: Service {
-    let log: DiskLog
+public struct LogService: Service {
+    public let log: DiskLog
 
-    func run() async throws {
+    public init(log: DiskLog) {
+        self.log = log
+    }
+
+    public func run() async throws {
         try? await gracefulShutdown()
         let log = self.log
         // close() fsyncs: keep it off the cooperative pool.

@@ -1,13 +1,15 @@
 /// Builds the Prometheus text exposition format (version 0.0.4), one family at a time.
-struct PrometheusText {
-    private(set) var text = ""
+public struct PrometheusText: Sendable {
+    public private(set) var text = ""
 
-    enum Kind: String {
+    public enum Kind: String, Sendable {
         case counter, gauge
     }
 
+    public init() {}
+
     /// Adds a metric family: its HELP and TYPE lines, then one sample per label set.
-    mutating func family(_ name: String, _ kind: Kind, help: String, samples: [(labels: [(String, String)], value: Double)]) {
+    public mutating func family(_ name: String, _ kind: Kind, help: String, samples: [(labels: [(String, String)], value: Double)]) {
         text += "# HELP \(name) \(help)\n# TYPE \(name) \(kind.rawValue)\n"
         for sample in samples {
             text += name
@@ -18,11 +20,11 @@ struct PrometheusText {
         }
     }
 
-    mutating func family(_ name: String, _ kind: Kind, help: String, value: Double) {
+    public mutating func family(_ name: String, _ kind: Kind, help: String, value: Double) {
         family(name, kind, help: help, samples: [([], value)])
     }
 
-    static func escape(_ value: String) -> String {
+    public static func escape(_ value: String) -> String {
         var escaped = ""
         for character in value {
             switch character {
@@ -35,7 +37,7 @@ struct PrometheusText {
         return escaped
     }
 
-    static func format(_ value: Double) -> String {
+    public static func format(_ value: Double) -> String {
         if value.isNaN { return "NaN" }
         if value.isInfinite { return value > 0 ? "+Inf" : "-Inf" }
         if value == value.rounded(), abs(value) < 1e15 { return String(Int64(value)) }
