@@ -20,7 +20,7 @@ let package = Package(
         .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.5.0"),
     ],
     targets: [
-        // C libraries: nothing but these two targets imports C.
+        // C libraries: nothing but these targets imports C.
         .systemLibrary(
             name: "CMosquitto",
             pkgConfig: "libmosquitto",
@@ -30,6 +30,11 @@ let package = Package(
             name: "CLibPQ",
             pkgConfig: "libpq",
             providers: [.apt(["libpq-dev"])]
+        ),
+        .systemLibrary(
+            name: "CNATS",
+            pkgConfig: "libnats",
+            providers: [.apt(["libnats-dev"])]
         ),
 
         .target(
@@ -52,6 +57,17 @@ let package = Package(
                 "KappaLog",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        // The log on a NATS JetStream cluster, behind KappaLog's PartitionedLog protocol.
+        .target(
+            name: "KappaJetStream",
+            dependencies: [
+                "CNATS",
+                "KappaCore",
+                "KappaLog",
+                .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: swiftSettings
         ),
