@@ -252,6 +252,11 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .testTarget(
+            name: "KappaJetStreamTests",
+            dependencies: ["KappaJetStream", "KappaLog", "KappaCore", "KappaMQTT", "KappaTestSupport", .product(name: "Logging", package: "swift-log")],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
             name: "KappaPostgresTests",
             dependencies: ["KappaPostgres", "KappaTestSupport", .product(name: "Logging", package: "swift-log")],
             swiftSettings: swiftSettings
