@@ -192,7 +192,9 @@ public final class JetStreamStream: LogStream {
         switch outcome {
         case nil: return "partition \(partition): no answer in time"
         case .stored(let sequence, let duplicate)?: return "partition \(partition): stored at sequence \(sequence)\(duplicate ? " as a duplicate" : ""), not where expected"
-        case .failed(let status, let errorCode, let text)?: return "partition \(partition): \(status) \(text) (JetStream error \(errorCode))"
+        case .failed(let status, let errorCode, let text)?:
+            let detail = text.isEmpty || text == status ? status : "\(status): \(text)"
+            return "partition \(partition): \(detail)\(errorCode == 0 ? "" : " (JetStream error \(errorCode))")"
         }
     }
 
@@ -337,7 +339,10 @@ public final class JetStreamStream: LogStream {
     private func offsets(cachedFor partition: Int) -> LogOffsetRange {
         partitionStates.withLock { states in
             let state = states[partition]
-            return LogOffsetRange(start: Int64(min(state.firstSequence, state.lastSequence + 1)) - 1, highWatermark: Int64(state.lastSequence))
+            // JetStream reports first sequence 0 for a stream that never held a message, and last + 1 for one
+            // emptied by its limits.
+            let start = min(max(state.firstSequence, 1) - 1, state.lastSequence)
+            return LogOffsetRange(start: Int64(start), highWatermark: Int64(state.lastSequence))
         }
     }
 
