@@ -199,6 +199,12 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .executableTarget(
+            name: "JetStreamBenchmark",
+            dependencies: ["BenchmarkSupport", "KappaCore", "KappaLog", "KappaJetStream", "KappaTestSupport", .product(name: "Logging", package: "swift-log")],
+            path: "Benchmarks/JetStreamBenchmark",
+            swiftSettings: swiftSettings
+        ),
+        .executableTarget(
             name: "CodecBenchmark",
             dependencies: ["KappaCore"],
             path: "Benchmarks/CodecBenchmark",

@@ -203,7 +203,8 @@ public final class JetStreamStream: LogStream {
     public func read(partition: Int, from offset: Int64, limits: LogReadLimits) throws(LogError) -> LogReadResult {
         try checkPartition(partition)
         var range = offsets(cachedFor: partition)
-        if offset > range.highWatermark || offset < range.start { range = try refreshOffsets(partition) }
+        // At or past the end, another writer may have appended since this process last looked.
+        if offset >= range.highWatermark || offset < range.start { range = try refreshOffsets(partition) }
         guard offset >= range.start, offset <= range.highWatermark else {
             var error = LogError(code: .offsetOutOfRange, message: "the offset is outside the partition's offsets \(range.start)..<\(range.highWatermark)")
             error.stream = name
@@ -275,9 +276,12 @@ public final class JetStreamStream: LogStream {
         return range.highWatermark
     }
 
+    /// This process's view, without a network round trip (lag metrics call it from async code): kept current
+    /// by its own appends, and refreshed from JetStream by opening the stream, by reads that reach the end, by
+    /// `waitForRecords` with a timeout and by seeking by time.
     public func offsets(partition: Int) -> LogOffsetRange {
         guard (0..<partitionCount).contains(partition) else { return LogOffsetRange(start: 0, highWatermark: 0) }
-        return (try? refreshOffsets(partition)) ?? offsets(cachedFor: partition)
+        return offsets(cachedFor: partition)
     }
 
     /// JetStream numbers every message and cannot leave sequence numbers out, so a partition cannot be moved

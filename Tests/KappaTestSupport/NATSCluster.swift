@@ -134,6 +134,19 @@ public final class NATSCluster: @unchecked Sendable {
         return false
     }
 
+    /// CPU time (user + system) a running node has used so far, from /proc; nil when it is not running.
+    public func cpuSeconds(node: Int) -> Double? {
+        guard isRunning(node: node),
+              let pid = (try? String(contentsOfFile: pidFile(node), encoding: .utf8))?.trimmingCharacters(in: .whitespacesAndNewlines),
+              let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
+              let afterName = stat.range(of: ") ")
+        else { return nil }
+        // Fields after the command name: state is field 3, utime 14 and stime 15 (in clock ticks).
+        let fields = stat[afterName.upperBound...].split(separator: " ")
+        guard fields.count > 12, let user = Double(fields[11]), let system = Double(fields[12]) else { return nil }
+        return (user + system) / Double(sysconf(Int32(_SC_CLK_TCK)))
+    }
+
     public func isRunning(node: Int) -> Bool {
         lock.withLock { servers[node]?.isRunning ?? false }
     }
