@@ -40,6 +40,28 @@ func appendRate(_ stream: some LogStream) async throws -> Double {
     return Double(recordCount) / seconds(elapsed)
 }
 
+/// Reads every partition from its start in reads of up to 10 000 records, as a processor's replay does;
+/// records per second.
+func readRate(_ stream: some LogStream) async throws -> Double {
+    let (count, elapsed) = try await Blocking.run {
+        var count = 0
+        let elapsed = try ContinuousClock().measure {
+            for partition in 0..<stream.partitionCount {
+                var offset = stream.offsets(partition: partition).start
+                while true {
+                    let result = try stream.read(partition: partition, from: offset, limits: LogReadLimits(maxRecords: 10_000, maxBytes: 1 << 20))
+                    if result.records.isEmpty { break }
+                    count += result.records.count
+                    offset = result.nextOffset
+                }
+            }
+        }
+        return (count, elapsed)
+    }
+    precondition(count == recordCount, "read back \(count) of \(recordCount) records")
+    return Double(count) / seconds(elapsed)
+}
+
 /// CPU seconds (user + system) this process has used, for where a run's CPU goes.
 func processCPUSeconds() -> Double {
     var usage = rusage()
@@ -58,12 +80,15 @@ print("JetStreamBenchmark: \(recordCount) records of ~64 bytes, \(partitionCount
 let directory = try TemporaryDirectory.make(prefix: "kappa-jetstream-benchmark")
 let disk = try DiskLog(directory: directory, logger: logger)
 let embeddedCPUBefore = processCPUSeconds()
-let embedded = try await appendRate(try disk.createStream(named: "readings", partitionCount: partitionCount))
+let embeddedStream = try disk.createStream(named: "readings", partitionCount: partitionCount)
+let embedded = try await appendRate(embeddedStream)
 let embeddedCPU = processCPUSeconds() - embeddedCPUBefore
+let embeddedRead = try await readRate(embeddedStream)
 disk.close()
 try? run("/bin/rm", ["-rf", directory])
 print("embedded disk log (fsync=\(DiskLogConfiguration().fsync)): \(format(embedded / 1000)) k records/s")
 print("  CPU during the appends: \(format(embeddedCPU)) s = \(format(embeddedCPU * 1e6 / Double(recordCount))) µs per record")
+print("  read back from the start (page cache warm): \(format(embeddedRead / 1000)) k records/s")
 
 for (nodes, replicas) in [(1, 1), (3, 3)] {
     let cluster = try await NATSCluster.start(nodes: nodes)
@@ -74,8 +99,10 @@ for (nodes, replicas) in [(1, 1), (3, 3)] {
     let rate = try await appendRate(stream)
     let client = processCPUSeconds() - clientBefore
     let servers = (0..<nodes).compactMap { cluster.cpuSeconds(node: $0) }.reduce(0, +) - serversBefore
+    let read = try await readRate(stream)
     log.close()
     cluster.stop()
     print("JetStream R\(replicas) (\(nodes) node\(nodes == 1 ? "" : "s"), file storage): \(format(rate / 1000)) k records/s; ratio JetStream/embedded = \(format(rate / embedded))")
     print("  CPU during the appends: client \(format(client)) s, nats-server(s) \(format(servers)) s = \(format((client + servers) * 1e6 / Double(recordCount))) µs per record")
+    print("  read back from the start: \(format(read / 1000)) k records/s; ratio JetStream/embedded = \(format(read / embeddedRead))")
 }

@@ -93,7 +93,7 @@ public final class JetStreamLog: PartitionedLog {
             defer { streams = [:] }
             return Array(streams.values)
         }
-        for stream in open { stream.closeWaiters() }
+        for stream in open { stream.close() }
         connection.close()
     }
 

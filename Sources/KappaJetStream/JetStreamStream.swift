@@ -26,6 +26,8 @@ public final class JetStreamStream: LogStream {
     private let partitionStates: Mutex<[PartitionState]>
     private let signals: [AppendSignal]
     private let registeredProgress = Mutex<[String: [Int: Int64]]>([:])
+    /// The read cursor of each partition that is not in use right now.
+    private let cursors = Mutex<[Int: NATSPullCursor]>([:])
 
     /// What this process knows of one partition.
     struct PartitionState {
@@ -212,21 +214,13 @@ public final class JetStreamStream: LogStream {
             error.offset = offset
             throw error
         }
-        let streamName = log.layout.streamName(name, partition: partition)
         var buffer: [UInt8] = []
         var bodies: [(offset: Int64, range: Range<Int>)] = []
         var next = offset
-        while next < range.highWatermark, bodies.count < limits.maxRecords, bodies.isEmpty || buffer.count < limits.maxBytes {
-            let start = buffer.count
-            guard try log.connection.appendMessage(stream: streamName, sequence: UInt64(next) + 1, to: &buffer) else {
-                var error = LogError(code: .offsetOutOfRange, message: "JetStream no longer holds the record (retention removed it)")
-                error.stream = name
-                error.partition = partition
-                error.offset = next
-                throw error
-            }
-            bodies.append((next, start..<buffer.count))
-            next += 1
+        if offset < range.highWatermark {
+            let wanted = Int(min(Int64(limits.maxRecords), range.highWatermark - offset))
+            try fetch(partition: partition, from: offset, count: wanted, maxBytes: limits.maxBytes, into: &buffer, bodies: &bodies)
+            next = bodies.last.map { $0.offset + 1 } ?? offset
         }
         let shared = buffer
         var records: [LogRecord] = []
@@ -242,6 +236,63 @@ public final class JetStreamStream: LogStream {
             records.append(LogRecord(offset: body.offset, eventTime: layout.eventTime, key: shared[layout.key], value: shared[layout.value]))
         }
         return LogReadResult(records: records, nextOffset: next)
+    }
+
+    /// Reads through a pull consumer kept per partition (one round trip for a whole batch); it continues where
+    /// the previous read of the partition ended, and is replaced when a read starts elsewhere. When the
+    /// consumer has nothing ready yet, one message is fetched directly, so a read of available records never
+    /// comes back empty.
+    private func fetch(partition: Int, from offset: Int64, count: Int, maxBytes: Int, into buffer: inout [UInt8], bodies: inout [(offset: Int64, range: Range<Int>)]) throws(LogError) {
+        let streamName = log.layout.streamName(name, partition: partition)
+        let sequence = UInt64(offset) + 1
+        var cursor = cursors.withLock { cursors in cursors.removeValue(forKey: partition) }
+        if let stale = cursor, stale.nextSequence != sequence {
+            stale.close()
+            cursor = nil
+        }
+        let current: NATSPullCursor
+        if let cursor {
+            current = cursor
+        } else {
+            current = try log.connection.makeCursor(stream: streamName, subject: log.layout.subject(name, partition: partition), startSequence: sequence)
+            current.nextSequence = sequence
+        }
+        var fetched: [(sequence: UInt64, range: Range<Int>)] = []
+        // A failed fetch (a first record larger than maxBytes, a consumer lost with its node) falls back to
+        // the direct read below, which either succeeds or reports the real problem.
+        try? log.connection.fetch(current, batch: count, maxBytes: maxBytes, into: &buffer, bodies: &fetched)
+        // The consumer delivers in sequence order from its start; stop at anything unexpected.
+        var expected = sequence
+        for body in fetched {
+            guard body.sequence == expected else { break }
+            bodies.append((Int64(body.sequence) - 1, body.range))
+            expected += 1
+        }
+        if bodies.isEmpty {
+            buffer.removeAll(keepingCapacity: true)
+            guard try log.connection.appendMessage(stream: streamName, sequence: sequence, to: &buffer) else {
+                current.close()
+                var error = LogError(code: .offsetOutOfRange, message: "JetStream no longer holds the record (retention removed it)")
+                error.stream = name
+                error.partition = partition
+                error.offset = offset
+                throw error
+            }
+            bodies.append((offset, 0..<buffer.count))
+            // The consumer did not deliver this record, so it can no longer continue from here.
+            current.close()
+            return
+        }
+        if bodies.count == fetched.count {
+            current.nextSequence = expected
+            let displaced = cursors.withLock { cursors in
+                defer { cursors[partition] = current }
+                return cursors[partition]
+            }
+            displaced?.close()
+        } else {
+            current.close()
+        }
     }
 
     public func read(partition: Int, from offset: Int64, limits: LogReadLimits) async throws -> LogReadResult {
@@ -327,8 +378,13 @@ public final class JetStreamStream: LogStream {
 
     // MARK: Helpers
 
-    func closeWaiters() {
+    func close() {
         for signal in signals { signal.close() }
+        let open = cursors.withLock { cursors in
+            defer { cursors = [:] }
+            return Array(cursors.values)
+        }
+        for cursor in open { cursor.close() }
     }
 
     private func checkPartition(_ partition: Int) throws(LogError) {

@@ -265,12 +265,90 @@ final class NATSConnection: @unchecked Sendable {
         }
     }
 
+    // MARK: Cursors
+
+    /// A pull subscription on an ephemeral, unacknowledged consumer of `stream` starting at `startSequence`.
+    func makeCursor(stream: String, subject: String, startSequence: UInt64) throws(LogError) -> NATSPullCursor {
+        var subscriptionOptions = jsSubOptions()
+        _ = jsSubOptions_Init(&subscriptionOptions)
+        var subscription: OpaquePointer?
+        var errorCode = jsErrCode(0)
+        let status = stream.withCString { streamName in
+            subscriptionOptions.Stream = streamName
+            subscriptionOptions.Config.DeliverPolicy = js_DeliverByStartSequence
+            subscriptionOptions.Config.OptStartSeq = startSequence
+            subscriptionOptions.Config.AckPolicy = js_AckNone
+            return js_PullSubscribe(&subscription, jetStream, subject, nil, nil, &subscriptionOptions, &errorCode)
+        }
+        guard status == NATS_OK, let subscription else { throw LogError.nats(status, call: "js_PullSubscribe", errorCode: errorCode, stream: stream) }
+        return NATSPullCursor(subscription: subscription)
+    }
+
+    /// Takes what the consumer has ready, up to `batch` messages and about `maxBytes`, without waiting for
+    /// more: each body is appended to `buffer`, and its stream sequence and place listed in order.
+    func fetch(_ cursor: NATSPullCursor, batch: Int, maxBytes: Int, into buffer: inout [UInt8], bodies: inout [(sequence: UInt64, range: Range<Int>)]) throws(LogError) {
+        var request = jsFetchRequest()
+        _ = jsFetchRequest_Init(&request)
+        request.Batch = Int32(clamping: batch)
+        request.MaxBytes = Int64(maxBytes)
+        request.NoWait = true
+        // The client waits this long for the server's answer; with NoWait the server answers at once with
+        // what is ready (a zero expiry makes the client give up before any answer).
+        request.Expires = requestTimeoutMilliseconds * 1_000_000
+        var list = natsMsgList()
+        let status = natsSubscription_FetchRequest(&list, cursor.subscription, &request)
+        defer { natsMsgList_Destroy(&list) }
+        if status == NATS_TIMEOUT || status == NATS_NOT_FOUND, list.Count == 0 { return }
+        guard status == NATS_OK else { throw LogError.nats(status, call: "natsSubscription_FetchRequest") }
+        for index in 0..<Int(list.Count) {
+            guard let message = list.Msgs[index] else { continue }
+            guard let sequence = Self.streamSequence(of: message) else { continue }
+            let start = buffer.count
+            Self.appendBody(of: message, to: &buffer)
+            bodies.append((sequence, start..<buffer.count))
+        }
+    }
+
+    /// A consumed message's stream sequence: from its JetStream metadata, or else from the message id the log
+    /// published it with, which is the sequence JetStream was told to store it at.
+    private static func streamSequence(of message: OpaquePointer) -> UInt64? {
+        var metadata: UnsafeMutablePointer<jsMsgMetaData>?
+        if natsMsg_GetMetaData(&metadata, message) == NATS_OK, let metadata {
+            defer { jsMsgMetaData_Destroy(metadata) }
+            return metadata.pointee.Sequence.Stream
+        }
+        var messageID: UnsafePointer<CChar>?
+        guard natsMsgHeader_Get(message, "Nats-Msg-Id", &messageID) == NATS_OK, let messageID else { return nil }
+        return UInt64(String(cString: messageID))
+    }
+
     static func text(_ status: natsStatus) -> String {
         natsStatus_GetText(status).map { String(cString: $0) } ?? "status \(status.rawValue)"
     }
 
     private static func check(_ status: natsStatus, _ call: String) throws(LogError) {
         guard status == NATS_OK else { throw LogError.nats(status, call: call) }
+    }
+}
+
+/// A pull subscription the log reads a partition through, and where it will read next.
+final class NATSPullCursor: @unchecked Sendable {
+    // @unchecked: one reader uses a cursor at a time (the stream hands it out and takes it back under a lock).
+    let subscription: OpaquePointer
+    var nextSequence: UInt64 = 0
+
+    init(subscription: OpaquePointer) {
+        self.subscription = subscription
+    }
+
+    /// Deletes the server's consumer; blocks on the network, so callers on blocking threads call it.
+    func close() {
+        _ = natsSubscription_Unsubscribe(subscription)
+    }
+
+    deinit {
+        // Without `close`, the server removes the idle ephemeral consumer by itself after a few seconds.
+        natsSubscription_Destroy(subscription)
     }
 }
 
