@@ -87,7 +87,8 @@ public final class JetStreamLog: PartitionedLog {
         try connection.streamNames().compactMap { layout.kappaStream(ofPartitionZero: $0) }.sorted()
     }
 
-    /// Closes the connection; appends and reads fail with ``LogError/Code/unavailable`` afterwards.
+    /// Deletes the read consumers and closes the connection; appends and reads fail with
+    /// ``LogError/Code/unavailable`` afterwards. Blocks on the network, like every other call here.
     public func close() {
         let open = streams.withLock { streams in
             defer { streams = [:] }
