@@ -21,7 +21,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-protobuf", from: "1.39.0"),
     ],
     targets: [
-        // C libraries: nothing but these two targets imports C.
+        // C libraries: nothing but these targets imports C.
         .systemLibrary(
             name: "CMosquitto",
             pkgConfig: "libmosquitto",
@@ -31,6 +31,11 @@ let package = Package(
             name: "CLibPQ",
             pkgConfig: "libpq",
             providers: [.apt(["libpq-dev"])]
+        ),
+        .systemLibrary(
+            name: "CNATS",
+            pkgConfig: "libnats",
+            providers: [.apt(["libnats-dev"])]
         ),
 
         .target(
@@ -53,6 +58,17 @@ let package = Package(
                 "KappaLog",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        // The log on a NATS JetStream cluster, behind KappaLog's PartitionedLog protocol.
+        .target(
+            name: "KappaJetStream",
+            dependencies: [
+                "CNATS",
+                "KappaCore",
+                "KappaLog",
+                .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: swiftSettings
         ),
@@ -227,6 +243,12 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .executableTarget(
+            name: "JetStreamBenchmark",
+            dependencies: ["BenchmarkSupport", "KappaCore", "KappaLog", "KappaJetStream", "KappaTestSupport", .product(name: "Logging", package: "swift-log")],
+            path: "Benchmarks/JetStreamBenchmark",
+            swiftSettings: swiftSettings
+        ),
+        .executableTarget(
             name: "CodecBenchmark",
             dependencies: ["KappaCore"],
             path: "Benchmarks/CodecBenchmark",
@@ -283,6 +305,11 @@ let package = Package(
         .testTarget(
             name: "KappaMQTTTests",
             dependencies: ["KappaMQTT", "KappaCore", "KappaLog", "KappaTestSupport", .product(name: "Logging", package: "swift-log")],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "KappaJetStreamTests",
+            dependencies: ["KappaJetStream", "KappaLog", "KappaCore", "KappaMQTT", "KappaTestSupport", .product(name: "Logging", package: "swift-log")],
             swiftSettings: swiftSettings
         ),
         .testTarget(

@@ -17,6 +17,7 @@ public struct LogError: Error, Sendable, CustomStringConvertible {
             case readOnly
             case invalidMetadata
             case directoryInUse
+            case unavailable
         }
 
         private let base: Base
@@ -43,6 +44,9 @@ public struct LogError: Error, Sendable, CustomStringConvertible {
         public static let invalidMetadata = Code(.invalidMetadata)
         /// Another process has the data directory open for writing.
         public static let directoryInUse = Code(.directoryInUse)
+        /// A log kept by a remote service (NATS JetStream) cannot be reached or did not confirm the append in
+        /// time; what was not confirmed is not in the log. Retry later: the MQTT bridge pauses intake on this.
+        public static let unavailable = Code(.unavailable)
 
         public var description: String { base.rawValue }
     }
@@ -62,6 +66,12 @@ public struct LogError: Error, Sendable, CustomStringConvertible {
     public var position: Int64?
     public var freeBytes: Int64?
     public var floorBytes: Int64?
+
+    /// Whether waiting and retrying the same operation may succeed: the bridge holds its messages on these
+    /// rather than leaving them for redelivery.
+    public var isTransient: Bool {
+        code == .belowDiskFloor || code == .unavailable
+    }
 
     public init(code: Code, message: String) {
         self.code = code

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Runs the whole test suite against a real mosquitto and a real PostgreSQL that the test harness starts
-# on free loopback ports in temporary directories (nothing to set up by hand).
+# Runs the whole test suite against a real mosquitto, NATS JetStream cluster and PostgreSQL that the test
+# harness starts on free loopback ports in temporary directories (nothing to set up by hand).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 bash deploy/local/install-dependencies.sh

@@ -4,7 +4,7 @@ import KappaCore
 ///
 /// Appends publish; synchronous waiters sleep on a condition variable, async waiters are continuations.
 /// Nothing polls.
-final class AppendSignal: Sendable {
+package final class AppendSignal: Sendable {
     private struct Waiter {
         var offset: Int64
         var continuation: CheckedContinuation<Void, any Error>
@@ -20,11 +20,11 @@ final class AppendSignal: Sendable {
 
     private let lock: ConditionLock<State>
 
-    init(highWatermark: Int64) {
+    package init(highWatermark: Int64) {
         lock = ConditionLock(State(highWatermark: highWatermark))
     }
 
-    func publish(highWatermark: Int64) {
+    package func publish(highWatermark: Int64) {
         let (ready, wakeThreads): ([Waiter], Bool) = lock.withLock { state in
             guard highWatermark > state.highWatermark else { return ([], false) }
             state.highWatermark = highWatermark
@@ -41,7 +41,7 @@ final class AppendSignal: Sendable {
         for waiter in ready { waiter.continuation.resume() }
     }
 
-    func close() {
+    package func close() {
         let waiters = lock.withLock { state in
             state.isClosed = true
             defer { state.asyncWaiters = [:] }
@@ -51,7 +51,7 @@ final class AppendSignal: Sendable {
         for waiter in waiters { waiter.continuation.resume(throwing: LogError(code: .closed, message: "the log was closed")) }
     }
 
-    func wait(for offset: Int64, timeout: Duration) -> Bool {
+    package func wait(for offset: Int64, timeout: Duration) -> Bool {
         let deadline = MonotonicClock.nanoseconds() &+ timeout.nanoseconds
         var registered = false
         let result = lock.wait(untilNanoseconds: deadline) { state -> Bool? in
@@ -69,7 +69,7 @@ final class AppendSignal: Sendable {
         return result ?? false
     }
 
-    func wait(for offset: Int64) async throws {
+    package func wait(for offset: Int64) async throws {
         let id = lock.withLock { state in
             defer { state.nextWaiterID += 1 }
             return state.nextWaiterID

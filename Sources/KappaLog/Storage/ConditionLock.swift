@@ -10,13 +10,13 @@ import KappaCore
 /// A mutex with a condition variable, for threads that block (group commit, synchronous readers, the flusher).
 ///
 /// `Synchronization.Mutex` has no condition variable, hence pthreads.
-final class ConditionLock<State>: @unchecked Sendable {
+package final class ConditionLock<State>: @unchecked Sendable {
     // @unchecked: `state` is only touched with `mutex` held, and the pthread objects live at stable heap addresses.
     private let mutex: UnsafeMutablePointer<pthread_mutex_t>
     private let condition: UnsafeMutablePointer<pthread_cond_t>
     private var state: State
 
-    init(_ state: State) {
+    package init(_ state: State) {
         self.state = state
         mutex = .allocate(capacity: 1)
         condition = .allocate(capacity: 1)
@@ -35,14 +35,14 @@ final class ConditionLock<State>: @unchecked Sendable {
         condition.deallocate()
     }
 
-    func withLock<Result>(_ body: (inout State) throws -> Result) rethrows -> Result {
+    package func withLock<Result>(_ body: (inout State) throws -> Result) rethrows -> Result {
         pthread_mutex_lock(mutex)
         defer { pthread_mutex_unlock(mutex) }
         return try body(&state)
     }
 
     /// Waits, with the lock held around `body`, until `body` returns non-nil or `deadline` (CLOCK_MONOTONIC ns) passes.
-    func wait<Result>(untilNanoseconds deadline: Int64? = nil, _ body: (inout State) -> Result?) -> Result? {
+    package func wait<Result>(untilNanoseconds deadline: Int64? = nil, _ body: (inout State) -> Result?) -> Result? {
         pthread_mutex_lock(mutex)
         defer { pthread_mutex_unlock(mutex) }
         while true {
@@ -57,13 +57,13 @@ final class ConditionLock<State>: @unchecked Sendable {
         }
     }
 
-    func broadcast() {
+    package func broadcast() {
         pthread_cond_broadcast(condition)
     }
 }
 
-enum MonotonicClock {
-    static func nanoseconds() -> Int64 {
+package enum MonotonicClock {
+    package static func nanoseconds() -> Int64 {
         var spec = timespec()
         clock_gettime(CLOCK_MONOTONIC, &spec)
         return Int64(spec.tv_sec) * 1_000_000_000 + Int64(spec.tv_nsec)

@@ -8,7 +8,7 @@ import Synchronization
 /// The ingestion service: subscribes to the broker and appends every message's readings to the log before
 /// its acknowledgement leaves.
 ///
-/// When the log refuses appends (free disk below the floor) the bridge holds the current message in the
+/// When the log refuses appends (free disk below the floor, a JetStream log unreachable) the bridge holds the current message in the
 /// network thread and tries again every `retryInterval`: nothing more is read from the broker, which keeps
 /// the rest in the persistent session. It says so in the log and in `statistics`, and resumes by itself.
 /// On graceful shutdown it disconnects (no more intake); the log is flushed by its owner afterwards.
@@ -161,7 +161,7 @@ final class BridgeMessageHandler: Sendable {
                 }
                 return true
             } catch {
-                let retryable = error.code == .belowDiskFloor
+                let retryable = error.isTransient
                 if heldSince == nil || ContinuousClock.now - lastWarning > .seconds(30) {
                     logger.warning(retryable
                         ? "log refuses appends; MQTT intake paused, the broker keeps the rest"

@@ -1,0 +1,217 @@
+import KappaCore
+import KappaJetStream
+import KappaLog
+import KappaMQTT
+import KappaTestSupport
+import Logging
+import Synchronization
+import Testing
+
+/// What happens to appends when NATS nodes die: each test runs its own cluster, since it kills nodes.
+@Suite("JetStream log: node failures and outages", .serialized, .timeLimit(.minutes(3)))
+struct JetStreamNodeFailureTests {
+    /// Appends batches like the MQTT bridge does (the same records again after a transient error) on a
+    /// dedicated thread until told to stop; returns every value it had acknowledged.
+    final class Appender: Sendable {
+        let stream: JetStreamStream
+        let acknowledged = Atomic<Int>(0)
+        let errors = Mutex<[String]>([])
+        private let stopRequested = Atomic<Bool>(false)
+
+        init(stream: JetStreamStream) {
+            self.stream = stream
+        }
+
+        func run() async throws -> [[UInt8]] {
+            try await Blocking.run { [self] in
+                var values: [[UInt8]] = []
+                var number = 0
+                while !stopRequested.load(ordering: .acquiring) {
+                    let batch = (number..<(number + 25)).map {
+                        LogAppendRecord(key: "device-\($0 % 13)", eventTime: testTime($0), value: testValue($0))
+                    }
+                    let seen = try appendRetrying(stream, batch, until: .now + .seconds(60))
+                    if !seen.isEmpty { errors.withLock { $0 += seen.map(\.description) } }
+                    values += batch.map(\.value)
+                    number += batch.count
+                    acknowledged.store(number, ordering: .releasing)
+                }
+                return values
+            }
+        }
+
+        func stop() { stopRequested.store(true, ordering: .releasing) }
+
+        func waitFor(moreThan count: Int, timeout: Duration) async throws -> Bool {
+            let deadline = ContinuousClock.now + timeout
+            while acknowledged.load(ordering: .acquiring) <= count {
+                guard ContinuousClock.now < deadline else { return false }
+                try await Task.sleep(for: .milliseconds(20))
+            }
+            return true
+        }
+    }
+
+    @Test("kill -9 one of three NATS nodes during appends, restart it: every record read back exactly once, offsets dense")
+    func killingOneNodeLosesAndDuplicatesNothing() async throws {
+        let cluster = try await NATSCluster.start(nodes: 3)
+        defer { cluster.stop() }
+        let log = try await Blocking.run { try connect(cluster, requestTimeout: .seconds(2)) }
+        defer { log.close() }
+        let stream = try await Blocking.run { try log.createStream(named: "readings", partitionCount: 3) }
+        let appender = Appender(stream: stream)
+        let appending = Task { try await appender.run() }
+
+        #expect(try await appender.waitFor(moreThan: 500, timeout: .seconds(30)))
+        let beforeKill = appender.acknowledged.load(ordering: .acquiring)
+        try cluster.kill(node: 0)
+        // Two of three nodes are a majority: after the streams that node led elect new leaders, appends go on.
+        #expect(try await appender.waitFor(moreThan: beforeKill + 500, timeout: .seconds(30)), "appends continue on two nodes")
+        try await cluster.restart(node: 0)
+        let afterRestart = appender.acknowledged.load(ordering: .acquiring)
+        #expect(try await appender.waitFor(moreThan: afterRestart + 500, timeout: .seconds(30)))
+        appender.stop()
+        let appended = try await appending.value
+
+        let partitions = try await Blocking.run { try (0..<3).map { try readAll(stream, partition: $0) } }
+        for (partition, records) in partitions.enumerated() {
+            #expect(records.map(\.offset) == (0..<Int64(records.count)).map { $0 }, "partition \(partition) dense from 0")
+        }
+        let readBack = partitions.flatMap { $0.map { Array($0.value) } }
+        #expect(readBack.count == appended.count, "as many records as acknowledged appends")
+        #expect(Set(readBack) == Set(appended), "the same records")
+        #expect(Set(readBack).count == readBack.count, "none twice")
+        testLogger.info("kill test", metadata: ["records": "\(appended.count)", "transient errors": "\(appender.errors.withLock { $0.count })"])
+    }
+
+    @Test("JetStream down: the bridge pauses intake and says why; NATS back: intake resumes by itself, every reading once")
+    func anOutagePausesTheBridgeUntilJetStreamIsBack() async throws {
+        let cluster = try await NATSCluster.start(nodes: 1)
+        defer { cluster.stop() }
+        let broker = try await MosquittoBroker.shared
+        let prefix = uniqueTopicPrefix("jetstream-outage")
+        let log = try await Blocking.run { try connect(cluster, replicas: 1, requestTimeout: .seconds(1)) }
+        defer { log.close() }
+        let (readings, deadLetters) = try await Blocking.run {
+            (try log.createStream(named: KappaStreams.readings, partitionCount: 4), try log.createStream(named: KappaStreams.deadLetters, partitionCount: 1))
+        }
+        let bridge = try makeBridge(broker, prefix: prefix, readings: readings, deadLetters: deadLetters)
+        let publisher = try await makePublisher(broker)
+        defer { publisher.disconnect() }
+        try await running(bridge) {
+            for index in 0..<100 {
+                try publisher.publish(topic: "\(prefix)/devices/d\(index % 7)/seq", payload: Array("\(index)".utf8))
+            }
+            #expect(try await waitForReadings(readings, count: 100).count == 100)
+
+            cluster.stop(node: 0)
+            for index in 100..<200 {
+                try publisher.publish(topic: "\(prefix)/devices/d\(index % 7)/seq", payload: Array("\(index)".utf8))
+            }
+            let deadline = ContinuousClock.now + .seconds(20)
+            while bridge.statistics.snapshot.pausedBecause == nil && ContinuousClock.now < deadline {
+                try await Task.sleep(for: .milliseconds(50))
+            }
+            let reason = bridge.statistics.snapshot.pausedBecause
+            #expect(reason?.contains("unavailable") == true, "the pause names the cause: \(reason ?? "not paused")")
+
+            try await cluster.restart(node: 0)
+            let all = try await waitForReadings(readings, count: 200, timeout: .seconds(60))
+            #expect(all.count == 200)
+            #expect(Set(all.map(\.value)) == Set((0..<200).map(Double.init)), "every reading exactly once")
+            #expect(bridge.statistics.snapshot.pausedBecause == nil, "resumed by itself")
+        }
+    }
+
+    @Test("kill -9 one of three NATS nodes under QoS 1 load through the MQTT bridge: every reading exactly once")
+    func theBridgeOverJetStreamSurvivesANodeKill() async throws {
+        let cluster = try await NATSCluster.start(nodes: 3)
+        defer { cluster.stop() }
+        let broker = try await MosquittoBroker.shared
+        let prefix = uniqueTopicPrefix("jetstream-kill")
+        let log = try await Blocking.run { try connect(cluster, requestTimeout: .seconds(2)) }
+        defer { log.close() }
+        let (readings, deadLetters) = try await Blocking.run {
+            (try log.createStream(named: KappaStreams.readings, partitionCount: 4), try log.createStream(named: KappaStreams.deadLetters, partitionCount: 1))
+        }
+        let bridge = try makeBridge(broker, prefix: prefix, readings: readings, deadLetters: deadLetters)
+        let publisher = try await makePublisher(broker)
+        defer { publisher.disconnect() }
+        let total = 3000
+        func publish(_ range: Range<Int>) async throws {
+            for index in range {
+                try publisher.publish(topic: "\(prefix)/devices/d\(index % 11)/seq", payload: Array("\(index)".utf8))
+                if index % 50 == 49 { try await Task.sleep(for: .milliseconds(10)) }
+            }
+        }
+        func waitForAppended(_ count: Int) async throws {
+            let deadline = ContinuousClock.now + .seconds(60)
+            while bridge.statistics.snapshot.readings < count && ContinuousClock.now < deadline {
+                try await Task.sleep(for: .milliseconds(20))
+            }
+        }
+        try await running(bridge) {
+            // The kill lands while the bridge is appending, and the restart after it appended more on two nodes.
+            try await publish(0..<1000)
+            try await waitForAppended(500)
+            try cluster.kill(node: 1)
+            try await publish(1000..<2000)
+            try await waitForAppended(1500)
+            #expect(bridge.statistics.snapshot.readings >= 1500, "intake goes on while one node of three is dead")
+            try await cluster.restart(node: 1)
+            try await publish(2000..<total)
+            let all = try await waitForReadings(readings, count: total, timeout: .seconds(90))
+            #expect(all.count == total, "as many readings as published")
+            #expect(Set(all.map(\.value)) == Set((0..<total).map(Double.init)), "every reading exactly once")
+        }
+    }
+
+    // MARK: Bridge helpers (as in KappaMQTTTests' bridge tests)
+
+    func makeBridge(_ broker: MosquittoBroker, prefix: String, readings: JetStreamStream, deadLetters: JetStreamStream) throws -> MQTTBridge {
+        let mqtt = MQTTConfiguration(
+            host: "127.0.0.1", port: broker.port, clientID: "bridge-\(UInt32.random(in: 0...UInt32.max))", cleanSession: false,
+            reconnectBackoff: .init(initial: .milliseconds(50), maximum: .milliseconds(500))
+        )
+        let routes = [try TopicRoute("\(prefix)/devices/{device}/{metric}", format: .number)]
+        return try MQTTBridge.make(
+            configuration: BridgeConfiguration(mqtt: mqtt, routes: routes, retryInterval: .milliseconds(100)),
+            readings: readings, deadLetters: deadLetters, logger: testLogger
+        )
+    }
+
+    func makePublisher(_ broker: MosquittoBroker) async throws -> MQTTClient {
+        let client = try MQTTClient.make(configuration: MQTTConfiguration(port: broker.port), logger: testLogger)
+        try client.start()
+        try await client.waitUntilConnected()
+        return client
+    }
+
+    func running(_ bridge: MQTTBridge, _ body: () async throws -> Void) async throws {
+        let service = Task { try await bridge.run() }
+        try await bridge.waitUntilSubscribed()
+        do {
+            try await body()
+            service.cancel()
+            try await service.value
+        } catch {
+            service.cancel()
+            _ = try? await service.value
+            throw error
+        }
+    }
+
+    /// Reads the whole stream until it holds `count` readings; a read that meets a leaderless partition (a
+    /// node just died) is transient and tried again.
+    func waitForReadings(_ stream: JetStreamStream, count: Int, timeout: Duration = .seconds(20)) async throws -> [Reading] {
+        let deadline = ContinuousClock.now + timeout
+        var readings: [Reading] = []
+        while true {
+            do {
+                readings = try await Blocking.run { try LogContents.readings(of: stream) }
+            } catch let error as LogError where error.isTransient && ContinuousClock.now < deadline {}
+            if readings.count >= count || ContinuousClock.now >= deadline { return readings }
+            try await Task.sleep(for: .milliseconds(200))
+        }
+    }
+}
