@@ -3,9 +3,9 @@
 public enum ProcessorCatalog {
     public static let builtIn: [ProcessorDescriptor] = [
         .rollups,
+        .anomalies,
         .devices,
         .archive,
-        .anomalies,
         .deadLetters,
     ]
 

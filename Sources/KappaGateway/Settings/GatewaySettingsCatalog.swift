@@ -1,3 +1,5 @@
+import KappaStorage
+
 /// Every setting of `kappa run`, in the order `kappa config show` and `deploy/kappa.example.yaml` list them.
 ///
 /// Precedence is flag, then environment variable, then the configuration file, then the default.
@@ -33,7 +35,7 @@ public enum GatewaySettingsCatalog {
     public static let databaseConnectTimeout = Setting("database.connect_timeout_seconds", flag: "--connect-timeout", environment: "KAPPA_DATABASE_CONNECT_TIMEOUT", default: "10", "Seconds to wait for PostgreSQL to answer when connecting.")
     public static let databaseMigrate = Setting("database.migrate", flag: "--migrate", environment: "KAPPA_MIGRATE", default: "true", "Migrate the schema on start (false: run `kappa db migrate` yourself).")
 
-    public static let roles = Setting("roles", flag: "--roles", environment: "KAPPA_ROLES", default: "bridge,rollups,anomalies,devices,archive,dead-letters", list: true, "Which parts run in this process.")
+    public static let roles = Setting("roles", flag: "--roles", environment: "KAPPA_ROLES", default: (["bridge"] + ProcessorCatalog.builtIn.map(\.name)).joined(separator: ","), list: true, "Which parts run in this process.")
     public static let http = Setting("http", flag: "--http", environment: "KAPPA_HTTP", default: "127.0.0.1:9464", "Address of /metrics, /healthz and /readyz.")
     public static let readyMaxLag = Setting("ready_max_lag_records", flag: "--ready-max-lag", environment: "KAPPA_READY_MAX_LAG", default: "100000", "Records of processor lag above which /readyz reports not ready.")
     public static let processorNice = Setting("processors.nice", flag: "--processor-nice", environment: "KAPPA_PROCESSOR_NICE", default: "10", "Nice value (0-19) of the processor threads; 0 turns it off.")
