@@ -8,14 +8,17 @@ public struct Reading: Hashable, Sendable {
     public var timeSource: TimeSource
     /// Topic parts other than device and metric (for example `site`), sorted by key.
     public var tags: [Tag]
+    /// The unit a route's payload mapping gives the metric (`°C`), kept with the reading; nil: none given.
+    public var unit: String?
 
-    public init(device: String, metric: String, time: Timestamp, value: Double, timeSource: TimeSource = .device, tags: [Tag] = []) {
+    public init(device: String, metric: String, time: Timestamp, value: Double, timeSource: TimeSource = .device, tags: [Tag] = [], unit: String? = nil) {
         self.device = device
         self.metric = metric
         self.time = time
         self.value = value
         self.timeSource = timeSource
         self.tags = tags
+        self.unit = unit
     }
 }
 
