@@ -16,7 +16,8 @@
 /// varint  packet identifier
 /// u32 LE  fingerprint
 /// ```
-/// Versions 3 and 4 are versions 1 and 2 with the reading's unit after the tags (before the delivery):
+/// Versions 0x81 and 0x82 are versions 1 and 2 with the reading's unit after the tags (before the
+/// delivery); the high bit says a unit follows:
 /// ```
 /// varint  unit length, UTF-8 bytes
 /// ```
@@ -25,8 +26,8 @@
 public enum ReadingRecord {
     public static let version: UInt8 = 1
     public static let versionWithDelivery: UInt8 = 2
-    public static let versionWithUnit: UInt8 = 3
-    public static let versionWithDeliveryAndUnit: UInt8 = 4
+    public static let versionWithUnit: UInt8 = 0x81
+    public static let versionWithDeliveryAndUnit: UInt8 = 0x82
 
     /// Appends the record to `bytes`; with a delivery, in version 2.
     public static func encode(_ reading: Reading, delivery: MessageDelivery? = nil, into bytes: inout [UInt8]) {
@@ -72,8 +73,9 @@ public enum ReadingRecord {
     public static func decodeWithDelivery(_ bytes: UnsafeRawBufferPointer) throws(RecordDecodingError) -> (reading: Reading, delivery: MessageDelivery?) {
         var reader = RecordReader(bytes)
         let recordVersion = try reader.byte()
-        guard (version...versionWithDeliveryAndUnit).contains(recordVersion) else {
-            throw RecordDecodingError(code: .unsupportedVersion, offset: 0)
+        switch recordVersion {
+        case version, versionWithDelivery, versionWithUnit, versionWithDeliveryAndUnit: break
+        default: throw RecordDecodingError(code: .unsupportedVersion, offset: 0)
         }
         let sourceOffset = reader.offset
         guard let timeSource = TimeSource(rawValue: try reader.byte()) else {

@@ -184,7 +184,7 @@ struct PayloadMappingCorpusTests {
         #expect(throws: PayloadMappingError.self) { try PayloadMapping(options: "colour=blue") }
     }
 
-    @Test("a reading's unit survives the log record (version 3 without a delivery, 4 with one); none keeps version 1")
+    @Test("a reading's unit survives the log record (version 0x81 without a delivery, 0x82 with one); none keeps version 1")
     func unitInTheRecord() throws {
         var reading = Reading(device: "d1", metric: "temperature", time: receivedAt, value: 21.5, tags: [Tag(key: "site", value: "a")])
         #expect(ReadingRecord.encode(reading).first == ReadingRecord.version)

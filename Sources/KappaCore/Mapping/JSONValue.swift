@@ -1,6 +1,6 @@
 /// A JSON document as a tree, for routes with a payload mapping: they read it by path. Routes without
 /// one never build it (``JSONTelemetryDecoder`` reads those in one pass).
-indirect enum JSONValue {
+enum JSONValue {
     /// Members in payload order; a repeated key keeps every occurrence (paths take the first).
     case object([(key: String, value: JSONValue)])
     case array([JSONValue])

@@ -46,15 +46,12 @@ struct MappedJSONDecoder {
             problems.append(DecodeProblem(reason: .noReadings, message: "readings path \(mapping.readings!) holds \(other?.excerpt ?? "nothing"), not an object or a list of objects", field: mapping.readings!.description))
             return
         }
-        // Fields the mapping reads as time, device or tags are not metrics.
-        var consumed = Set<String>()
-        for path in [mapping.time, mapping.device] + mapping.tagPaths.map(\.path) {
-            if let name = path?.lastMember { consumed.insert(name) }
-        }
+        let inList = Self.isArray(selected)
         for (position, object) in objects.enumerated() {
-            let objectPath = mapping.readings.map { objects.count > 1 || Self.isArray(selected) ? "\($0)[\(position)]" : "\($0)" } ?? (Self.isArray(selected) ? "[\(position)]" : "")
+            // Built only for a problem message: a path per field would cost more than decoding it.
+            let objectPath = ObjectPath(readings: mapping.readings, position: inList ? position : nil)
             guard case .object = object else {
-                problems.append(DecodeProblem(reason: .unsupportedFormat, message: "reading \(objectPath) is \(object.excerpt), not an object", field: objectPath))
+                problems.append(DecodeProblem(reason: .unsupportedFormat, message: "reading \(objectPath.text) is \(object.excerpt), not an object", field: objectPath.text))
                 continue
             }
             let first = readings.count
@@ -62,7 +59,7 @@ struct MappedJSONDecoder {
             if let metricPath = mapping.metric, let valuePath = mapping.value {
                 readNamedValue(object, root: root, metricPath: metricPath, valuePath: valuePath, at: objectPath, device: device, into: &readings, problems: &problems)
             } else {
-                readMembers(object, prefix: "", at: objectPath, device: device, consumed: consumed, tags: &objectTags, into: &readings, problems: &problems)
+                readMembers(object, prefix: "", at: objectPath, device: device, tags: &objectTags, into: &readings, problems: &problems)
             }
             for index in first..<readings.count { readings[index].tags = objectTags }
             stamp(&readings, from: first, object: object, root: root, at: objectPath, problems: &problems)
@@ -77,19 +74,34 @@ struct MappedJSONDecoder {
         return false
     }
 
-    /// Keys name the metrics; nested objects are flattened with `.`.
+    /// Where a reading object is, for problem messages.
+    struct ObjectPath {
+        var readings: JSONPath?
+        var position: Int?
+
+        var text: String {
+            (readings?.description ?? "") + (position.map { "[\($0)]" } ?? "")
+        }
+    }
+
+    /// Whether the mapping reads a top-level field of a reading object as time, device or tag: then it is
+    /// not a metric.
+    private func isConsumed(_ key: String) -> Bool {
+        mapping.time?.lastMember == key || mapping.device?.lastMember == key || mapping.tagPaths.contains { $0.path.lastMember == key }
+    }
+
+    /// Keys name the metrics; nested objects are flattened with `.` (`prefix` holds the enclosing keys).
     private func readMembers(
-        _ object: JSONValue, prefix: String, at path: String, device: String, consumed: Set<String>, tags: inout [Tag],
+        _ object: JSONValue, prefix: String, at path: ObjectPath, device: String, tags: inout [Tag],
         into readings: inout [Reading], problems: inout [DecodeProblem]
     ) {
         guard case .object(let members) = object else { return }
         for (key, value) in members {
             if mapping.ignored.contains(key) { continue }
-            if prefix.isEmpty && consumed.contains(key) { continue }
-            let name = prefix + key
-            let fieldPath = "\(path)/\(key)"
+            if prefix.isEmpty && isConsumed(key) { continue }
+            let name = prefix.isEmpty ? key : prefix + key
             if case .object = value {
-                readMembers(value, prefix: name + ".", at: fieldPath, device: device, consumed: consumed, tags: &tags, into: &readings, problems: &problems)
+                readMembers(value, prefix: name + ".", at: path, device: device, tags: &tags, into: &readings, problems: &problems)
                 continue
             }
             if case .string(let text) = value, mapping.tagKeys.contains(key) {
@@ -98,7 +110,7 @@ struct MappedJSONDecoder {
             }
             if !mapping.include.isEmpty && !mapping.include.contains(name) { continue }
             if mapping.exclude.contains(name) { continue }
-            if let number = number(value, at: fieldPath, problems: &problems) {
+            if let number = number(value, at: "\(path.text)/\(name.split(separator: ".", omittingEmptySubsequences: false).joined(separator: "/"))", problems: &problems) {
                 readings.append(Reading(device: device, metric: name, time: receivedAt, value: number, timeSource: .received, unit: mapping.units[name]))
             }
         }
@@ -106,26 +118,26 @@ struct MappedJSONDecoder {
 
     /// One reading per object: its metric and value by path (`{"name": "temperature", "v": 21.5}`).
     private func readNamedValue(
-        _ object: JSONValue, root: JSONValue, metricPath: JSONPath, valuePath: JSONPath, at path: String, device: String,
+        _ object: JSONValue, root: JSONValue, metricPath: JSONPath, valuePath: JSONPath, at path: ObjectPath, device: String,
         into readings: inout [Reading], problems: inout [DecodeProblem]
     ) {
         guard case .string(let name)? = metricPath.resolve(root: root, current: object) else {
-            problems.append(DecodeProblem(reason: .unsupportedFormat, message: "reading \(path): metric path \(metricPath) holds \(metricPath.resolve(root: root, current: object)?.excerpt ?? "nothing"), not a name", field: metricPath.description))
+            problems.append(DecodeProblem(reason: .unsupportedFormat, message: "reading \(path.text): metric path \(metricPath) holds \(metricPath.resolve(root: root, current: object)?.excerpt ?? "nothing"), not a name", field: metricPath.description))
             return
         }
         if mapping.ignored.contains(name) || mapping.exclude.contains(name) || (!mapping.include.isEmpty && !mapping.include.contains(name)) { return }
         guard let value = valuePath.resolve(root: root, current: object) else { return }
-        if let number = number(value, at: "\(path) \(valuePath)", problems: &problems) {
+        if let number = number(value, at: "\(path.text) \(valuePath)", problems: &problems) {
             readings.append(Reading(device: device, metric: name, time: receivedAt, value: number, timeSource: .received, unit: mapping.units[name]))
         }
     }
 
     /// A field's value, or nil when it is skipped (null, an unmapped string or array) or reported.
-    private func number(_ value: JSONValue, at path: String, problems: inout [DecodeProblem]) -> Double? {
+    private func number(_ value: JSONValue, at path: @autoclosure () -> String, problems: inout [DecodeProblem]) -> Double? {
         switch value {
         case .number(let number, _):
             guard number.isFinite else {
-                problems.append(DecodeProblem(reason: .nonFiniteValue, message: "\(path) is \(value.excerpt), beyond the range of a Double", field: path))
+                problems.append(DecodeProblem(reason: .nonFiniteValue, message: "\(path()) is \(value.excerpt), beyond the range of a Double", field: path()))
                 return nil
             }
             return number
@@ -137,19 +149,19 @@ struct MappedJSONDecoder {
             if let state = mapping.states[text] { return state }
             if let number = Double(text), number.isFinite, text.first.map({ $0.isNumber || $0 == "-" || $0 == "." }) == true { return number }
             if mapping.strings == .deadLetter {
-                problems.append(DecodeProblem(reason: .nonNumericValue, message: "\(path) is \(value.excerpt), not a number nor a listed state", field: path))
+                problems.append(DecodeProblem(reason: .nonNumericValue, message: "\(path()) is \(value.excerpt), not a number nor a listed state", field: path()))
             }
             return nil
         case .array, .object:
             if mapping.strings == .deadLetter {
-                problems.append(DecodeProblem(reason: .unsupportedValue, message: "\(path) is \(value.excerpt) where a number was expected", field: path))
+                problems.append(DecodeProblem(reason: .unsupportedValue, message: "\(path()) is \(value.excerpt) where a number was expected", field: path()))
             }
             return nil
         }
     }
 
     /// Gives the object's readings their time from the time path (relative paths from the object).
-    private func stamp(_ readings: inout [Reading], from first: Int, object: JSONValue, root: JSONValue, at path: String, problems: inout [DecodeProblem]) {
+    private func stamp(_ readings: inout [Reading], from first: Int, object: JSONValue, root: JSONValue, at path: ObjectPath, problems: inout [DecodeProblem]) {
         guard let timePath = mapping.time, first < readings.count else { return }
         guard let value = timePath.resolve(root: root, current: object), !Self.isNull(value) else { return }
         guard let time = timestamp(value) else {
@@ -164,7 +176,7 @@ struct MappedJSONDecoder {
         }
         let dropped = limits.stamp(&readings, from: first, with: time, receivedAt: receivedAt)
         if dropped > 0 {
-            problems.append(.timestampOutOfRange(time, receivedAt: receivedAt, rejected: dropped, subject: "time path \(timePath) of \(path.isEmpty ? "the payload" : path):", field: timePath.description, byteOffset: 0))
+            problems.append(.timestampOutOfRange(time, receivedAt: receivedAt, rejected: dropped, subject: "time path \(timePath) of \(path.text.isEmpty ? "the payload" : path.text):", field: timePath.description, byteOffset: 0))
         }
     }
 
