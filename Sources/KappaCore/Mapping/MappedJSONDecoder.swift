@@ -7,7 +7,7 @@
 /// with `.`. Fields the time, device or tag paths point at are not read as metrics. Every problem names
 /// the path and the offending value.
 struct MappedJSONDecoder {
-    let mapping: PayloadMapping
+    let mapping: PayloadMapping.Rules
     let match: TopicMatch
     let limits: DecodingLimits
     let receivedAt: Timestamp
@@ -198,7 +198,7 @@ struct MappedJSONDecoder {
         }
     }
 
-    private static func timestamp(text: String, format: PayloadMapping.TimeFormat) -> Timestamp? {
+    private static func timestamp(text: String, format: PayloadMapping.Rules.TimeFormat) -> Timestamp? {
         var bytes = Array(text.utf8)
         return bytes.withUnsafeBytes { raw -> Timestamp? in
             switch format {
@@ -231,7 +231,7 @@ struct MappedJSONDecoder {
         number < 10 ? "0\(number)" : "\(number)"
     }
 
-    private static func describe(_ format: PayloadMapping.TimeFormat) -> String {
+    private static func describe(_ format: PayloadMapping.Rules.TimeFormat) -> String {
         switch format {
         case .auto: "auto (epoch s/ms/µs/ns or RFC 3339)"
         case .epoch(let unit): "epoch \(unit.rawValue)"
