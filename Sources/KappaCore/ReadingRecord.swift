@@ -16,28 +16,15 @@
 /// varint  packet identifier
 /// u32 LE  fingerprint
 /// ```
-/// Versions 0x81 and 0x82 are versions 1 and 2 with the reading's unit after the tags (before the
-/// delivery); the high bit says a unit follows:
-/// ```
-/// varint  unit length, UTF-8 bytes
-/// ```
-/// A reading without a unit is written in version 1 or 2, byte for byte as before units existed.
 /// Fixed-width fields first, so that a reader after only time and value (rollups) can stop early.
 public enum ReadingRecord {
     public static let version: UInt8 = 1
     public static let versionWithDelivery: UInt8 = 2
-    public static let versionWithUnit: UInt8 = 0x81
-    public static let versionWithDeliveryAndUnit: UInt8 = 0x82
 
     /// Appends the record to `bytes`; with a delivery, in version 2.
     public static func encode(_ reading: Reading, delivery: MessageDelivery? = nil, into bytes: inout [UInt8]) {
         bytes.reserveCapacity(bytes.count + 24 + reading.device.utf8.count + reading.metric.utf8.count + 2)
-        switch (delivery == nil, reading.unit == nil) {
-        case (true, true): bytes.append(version)
-        case (false, true): bytes.append(versionWithDelivery)
-        case (true, false): bytes.append(versionWithUnit)
-        case (false, false): bytes.append(versionWithDeliveryAndUnit)
-        }
+        bytes.append(delivery == nil ? version : versionWithDelivery)
         bytes.append(reading.timeSource.rawValue)
         RecordWriter.appendFixed64(UInt64(bitPattern: reading.time.nanosecondsSinceEpoch), to: &bytes)
         RecordWriter.appendFixed64(reading.value.bitPattern, to: &bytes)
@@ -47,9 +34,6 @@ public enum ReadingRecord {
         for tag in reading.tags {
             RecordWriter.appendString(tag.key, to: &bytes)
             RecordWriter.appendString(tag.value, to: &bytes)
-        }
-        if let unit = reading.unit {
-            RecordWriter.appendString(unit, to: &bytes)
         }
         if let delivery {
             RecordWriter.appendVarint(delivery.sequence, to: &bytes)
@@ -73,9 +57,8 @@ public enum ReadingRecord {
     public static func decodeWithDelivery(_ bytes: UnsafeRawBufferPointer) throws(RecordDecodingError) -> (reading: Reading, delivery: MessageDelivery?) {
         var reader = RecordReader(bytes)
         let recordVersion = try reader.byte()
-        switch recordVersion {
-        case version, versionWithDelivery, versionWithUnit, versionWithDeliveryAndUnit: break
-        default: throw RecordDecodingError(code: .unsupportedVersion, offset: 0)
+        guard recordVersion == version || recordVersion == versionWithDelivery else {
+            throw RecordDecodingError(code: .unsupportedVersion, offset: 0)
         }
         let sourceOffset = reader.offset
         guard let timeSource = TimeSource(rawValue: try reader.byte()) else {
@@ -99,12 +82,8 @@ public enum ReadingRecord {
                 tags.append(Tag(key: key, value: try reader.string()))
             }
         }
-        var unit: String? = nil
-        if recordVersion == versionWithUnit || recordVersion == versionWithDeliveryAndUnit {
-            unit = try reader.string()
-        }
         var delivery: MessageDelivery? = nil
-        if recordVersion == versionWithDelivery || recordVersion == versionWithDeliveryAndUnit {
+        if recordVersion == versionWithDelivery {
             let sequence = try reader.varint()
             let packetOffset = reader.offset
             guard let packetID = UInt16(exactly: try reader.varint()) else {
@@ -113,7 +92,7 @@ public enum ReadingRecord {
             delivery = MessageDelivery(sequence: sequence, packetID: packetID, fingerprint: try reader.fixed32())
         }
         try reader.finish()
-        let reading = Reading(device: device, metric: metric, time: time, value: value, timeSource: timeSource, tags: tags, unit: unit)
+        let reading = Reading(device: device, metric: metric, time: time, value: value, timeSource: timeSource, tags: tags)
         return (reading, delivery)
     }
 

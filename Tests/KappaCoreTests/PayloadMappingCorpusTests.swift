@@ -52,7 +52,7 @@ struct PayloadMappingCorpusTests {
         #expect(decoded.problems.isEmpty)
         #expect(decoded.values == ["AM2301.Temperature": 21.4, "AM2301.Humidity": 55, "AM2301.DewPoint": 12])
         let noonUTC = try time("2026-05-01T12:00:00Z")
-        #expect(decoded.readings.allSatisfy { $0.time == noonUTC && $0.tags == [Tag(key: "TempUnit", value: "C")] })
+        #expect(decoded.readings.allSatisfy { $0.time == noonUTC && $0.tags.filter { $0.key != Tag.unitKey } == [Tag(key: "TempUnit", value: "C")] })
         #expect(decoded.readings.first { $0.metric == "AM2301.Humidity" }?.unit == "%")
 
         let stateRoute = try TopicRoute("tele/{device}/STATE", format: .json, mapping: PayloadMapping(options:
@@ -114,7 +114,9 @@ struct PayloadMappingCorpusTests {
         #expect(decoded.values == ["temperature": 19.75, "humidity": 61, "battery_ok": 1])
         let expected = Timestamp(nanosecondsSinceEpoch: try time("2026-05-01T12:00:00Z").nanosecondsSinceEpoch + 123_456_789)
         let tags = [Tag(key: "application", value: "cellar@ttn"), Tag(key: "gateway", value: "gw-cellar"), Tag(key: "status", value: "ok")]
-        #expect(decoded.readings.allSatisfy { $0.device == "cellar-th-01" && $0.time == expected && $0.tags == tags })
+        #expect(decoded.readings.allSatisfy { $0.device == "cellar-th-01" && $0.time == expected && $0.tags.filter { $0.key != Tag.unitKey } == tags })
+        #expect(decoded.readings.first { $0.metric == "humidity" }?.unit == "%")
+        #expect(decoded.readings.first { $0.metric == "battery_ok" }?.unit == nil)
     }
 
     @Test("a list of name/value objects, each with its own epoch-millisecond time")
@@ -184,19 +186,17 @@ struct PayloadMappingCorpusTests {
         #expect(throws: PayloadMappingError.self) { try PayloadMapping(options: "colour=blue") }
     }
 
-    @Test("a reading's unit survives the log record (version 0x81 without a delivery, 0x82 with one); none keeps version 1")
+    @Test("a reading's unit is its tag 'unit', kept in the log record; a reading without one is encoded as before")
     func unitInTheRecord() throws {
-        var reading = Reading(device: "d1", metric: "temperature", time: receivedAt, value: 21.5, tags: [Tag(key: "site", value: "a")])
-        #expect(ReadingRecord.encode(reading).first == ReadingRecord.version)
+        var reading = Reading(device: "d1", metric: "temperature", time: receivedAt, value: 21.5, tags: [Tag(key: "site", value: "a"), Tag(key: "zone", value: "b")])
+        let without = ReadingRecord.encode(reading)
         reading.unit = "°C"
+        #expect(reading.tags.map(\.key) == ["site", "unit", "zone"])
         let bytes = ReadingRecord.encode(reading)
-        #expect(bytes.first == ReadingRecord.versionWithUnit)
-        #expect(try ReadingRecord.decode(bytes) == reading)
-        let delivery = MessageDelivery(sequence: 7, packetID: 9, fingerprint: 0xDEAD_BEEF)
-        let withDelivery = ReadingRecord.encode(reading, delivery: delivery)
-        #expect(withDelivery.first == ReadingRecord.versionWithDeliveryAndUnit)
-        let decoded = try withDelivery.withUnsafeBytes { raw in try ReadingRecord.decodeWithDelivery(raw) }
-        #expect(decoded.reading == reading)
-        #expect(decoded.delivery == delivery)
+        #expect(bytes.first == ReadingRecord.version)
+        #expect(bytes.count > without.count)
+        #expect(try ReadingRecord.decode(bytes).unit == "°C")
+        reading.unit = nil
+        #expect(ReadingRecord.encode(reading) == without)
     }
 }

@@ -61,7 +61,10 @@ struct MappedJSONDecoder {
             } else {
                 readMembers(object, prefix: "", at: objectPath, device: device, tags: &objectTags, into: &readings, problems: &problems)
             }
-            for index in first..<readings.count { readings[index].tags = objectTags }
+            for index in first..<readings.count {
+                readings[index].tags = objectTags
+                if let unit = mapping.units[readings[index].metric] { readings[index].unit = unit }
+            }
             stamp(&readings, from: first, object: object, root: root, at: objectPath, problems: &problems)
         }
         if readings.count == firstReading && problems.count == firstProblem && objects.isEmpty {
@@ -111,7 +114,7 @@ struct MappedJSONDecoder {
             if !mapping.include.isEmpty && !mapping.include.contains(name) { continue }
             if mapping.exclude.contains(name) { continue }
             if let number = number(value, at: "\(path.text)/\(name.split(separator: ".", omittingEmptySubsequences: false).joined(separator: "/"))", problems: &problems) {
-                readings.append(Reading(device: device, metric: name, time: receivedAt, value: number, timeSource: .received, unit: mapping.units[name]))
+                readings.append(Reading(device: device, metric: name, time: receivedAt, value: number, timeSource: .received))
             }
         }
     }
@@ -128,7 +131,7 @@ struct MappedJSONDecoder {
         if mapping.ignored.contains(name) || mapping.exclude.contains(name) || (!mapping.include.isEmpty && !mapping.include.contains(name)) { return }
         guard let value = valuePath.resolve(root: root, current: object) else { return }
         if let number = number(value, at: "\(path.text) \(valuePath)", problems: &problems) {
-            readings.append(Reading(device: device, metric: name, time: receivedAt, value: number, timeSource: .received, unit: mapping.units[name]))
+            readings.append(Reading(device: device, metric: name, time: receivedAt, value: number, timeSource: .received))
         }
     }
 
