@@ -202,8 +202,10 @@ struct MappedJSONDecoder {
     }
 
     private static func timestamp(text: String, format: PayloadMapping.Rules.TimeFormat) -> Timestamp? {
-        var bytes = Array(text.utf8)
-        return bytes.withUnsafeBytes { raw -> Timestamp? in
+        var text = text
+        // The string's own UTF-8, without a copy.
+        return text.withUTF8 { utf8 -> Timestamp? in
+            let raw = UnsafeRawBufferPointer(utf8)
             switch format {
             case .auto:
                 if let time = RFC3339.timestamp(raw, from: 0, to: raw.count) { return time }
@@ -225,7 +227,7 @@ struct MappedJSONDecoder {
             // A zone-less time is the configured offset's local time: read it as if it said so.
             let sign = offset < 0 ? "-" : "+"
             let magnitude = abs(offset)
-            bytes += Array("\(sign)\(twoDigits(magnitude / 3_600)):\(twoDigits(magnitude % 3_600 / 60))".utf8)
+            let bytes = Array(text.utf8) + Array("\(sign)\(twoDigits(magnitude / 3_600)):\(twoDigits(magnitude % 3_600 / 60))".utf8)
             return bytes.withUnsafeBytes { RFC3339.timestamp($0, from: 0, to: $0.count) }
         }()
     }
