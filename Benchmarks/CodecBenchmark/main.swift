@@ -121,6 +121,56 @@ print("\("bare number".padding(toLength: 24, withPad: " ", startingAt: 0))  \(mi
 let influx = kappaRate(lineProtocol, .lineProtocol)
 print("\("line protocol (10 x 4)".padding(toLength: 24, withPad: " ", startingAt: 0))  \(millions(influx.messages))    \(millions(influx.readings))     (no Foundation equivalent)")
 
+// MARK: A mapped route (issue 16) beside JSONDecoder on the same payloads
+
+let nestedPayload = #"{"meta":{"site":"berlin"},"time":"2024-11-23T22:13:20.5Z","data":{"sensors":{"env":{"temperature":21.5,"humidity":40.1,"pressure":1013.25,"battery":3.71,"status":"ok"}}}}"#
+
+struct NestedTelemetry: Decodable {
+    struct Meta: Decodable { var site: String }
+    struct Data: Decodable {
+        struct Sensors: Decodable {
+            struct Environment: Decodable {
+                var temperature: Double
+                var humidity: Double
+                var pressure: Double
+                var battery: Double
+                var status: String
+            }
+            var env: Environment
+        }
+        var sensors: Sensors
+    }
+    var meta: Meta
+    var time: String
+    var data: Data
+}
+
+@MainActor func mappedRate(_ payload: String, options: String) -> (messages: Double, readings: Double) {
+    let bytes = Array(payload.utf8)
+    let mapping = try! PayloadMapping(options: options)
+    let match = TopicMatch(format: .json, device: "sensor-0042", tags: [Tag(key: "site", value: "berlin")], mapping: mapping)
+    let at = Timestamp(rfc3339: "2024-11-23T22:14:00Z")!
+    var perMessage = 0
+    let (messages, sink) = bytes.withUnsafeBytes { raw in
+        rate {
+            readings.removeAll(keepingCapacity: true)
+            problems.removeAll(keepingCapacity: true)
+            decoder.decode(match: match, payload: raw, receivedAt: at, into: &readings, problems: &problems)
+            perMessage = readings.count
+            precondition(problems.isEmpty && readings.count == 4, "benchmark payload must decode cleanly: \(problems)")
+            return readings.count
+        }
+    }
+    sinks &+= sink
+    return (messages, messages * Double(perMessage))
+}
+
+print("")
+print("Mapped route: readings under a 3-level path, time by path (RFC 3339), a string as a tag; JSONDecoder into a struct of the same shape")
+let mapped = mappedRate(nestedPayload, options: "readings=/data/sensors/env;time=/time;time_format=rfc3339;tags=status")
+let mappedFoundation = foundationRate(nestedPayload, as: NestedTelemetry.self)
+print("\("JSON, 3-level path (4)".padding(toLength: 24, withPad: " ", startingAt: 0))  \(millions(mapped.messages))    \(millions(mapped.readings))     \(millions(mappedFoundation))     \(String(format: "%5.1fx", mapped.messages / mappedFoundation))")
+
 // MARK: Binary records beside a plain copy of the same bytes
 
 let sample = Reading(

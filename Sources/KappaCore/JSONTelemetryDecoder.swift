@@ -350,7 +350,7 @@ struct JSONTelemetryDecoder {
     }
 
     /// Scans a string at `index` (on its opening quote), checking escapes and UTF-8.
-    private mutating func scanString() throws(Fatal) -> ScannedString {
+    mutating func scanString() throws(Fatal) -> ScannedString {
         let start = index + 1
         var i = start
         var hasEscapes = false
@@ -435,7 +435,7 @@ struct JSONTelemetryDecoder {
     }
 
     /// The key as a String, unescaped.
-    private mutating func keyString(_ key: ScannedString) -> String {
+    mutating func keyString(_ key: ScannedString) -> String {
         if !key.hasEscapes {
             return String(decoding: UnsafeRawBufferPointer(rebasing: bytes[key.start..<key.end]), as: UTF8.self)
         }
@@ -477,7 +477,7 @@ struct JSONTelemetryDecoder {
         }
     }
 
-    private mutating func scanNumber() throws(Fatal) -> DecimalNumber {
+    mutating func scanNumber() throws(Fatal) -> DecimalNumber {
         switch DecimalNumber.scan(bytes, at: &index, lenient: false) {
         case .number(let number):
             return number
@@ -486,7 +486,7 @@ struct JSONTelemetryDecoder {
         }
     }
 
-    private mutating func expectLiteral(_ literal: StaticString) throws(Fatal) {
+    mutating func expectLiteral(_ literal: StaticString) throws(Fatal) {
         let expected = UnsafeRawBufferPointer(start: literal.utf8Start, count: literal.utf8CodeUnitCount)
         guard index + expected.count <= bytes.count,
               bytes[index..<(index + expected.count)].elementsEqual(expected)
@@ -546,7 +546,7 @@ struct JSONTelemetryDecoder {
         }
     }
 
-    private func checkDepth(_ depth: Int) throws(Fatal) {
+    func checkDepth(_ depth: Int) throws(Fatal) {
         if depth > limits.maxNestingDepth {
             throw Fatal(problem: DecodeProblem(
                 reason: .nestingTooDeep,
@@ -557,7 +557,7 @@ struct JSONTelemetryDecoder {
     }
 
     @inline(__always)
-    private mutating func skipWhitespace() {
+    mutating func skipWhitespace() {
         while index < bytes.count {
             switch bytes[index] {
             case UInt8(ascii: " "), UInt8(ascii: "\n"), UInt8(ascii: "\r"), UInt8(ascii: "\t"): index += 1
@@ -568,12 +568,12 @@ struct JSONTelemetryDecoder {
 
     // MARK: Messages
 
-    private func syntax(_ what: String, at offset: Int? = nil) -> Fatal {
+    func syntax(_ what: String, at offset: Int? = nil) -> Fatal {
         let offset = offset ?? index
         return Fatal(problem: DecodeProblem(reason: .malformedJSON, message: "\(what) at byte \(offset)", byteOffset: offset))
     }
 
-    private func describeByte(at offset: Int) -> String {
+    func describeByte(at offset: Int) -> String {
         guard offset < bytes.count else { return "the end of the payload" }
         return PayloadExcerpt.describe(byte: bytes[offset])
     }

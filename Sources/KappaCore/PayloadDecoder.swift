@@ -45,6 +45,11 @@ public struct PayloadDecoder: Sendable {
         defer { limits.names.removeInvalidNames(in: &readings, from: firstReading, match: match, problems: &problems) }
         switch match.format {
         case .json:
+            if let mapping = match.mapping {
+                MappedJSONDecoder(mapping: mapping.rules, match: match, limits: limits, receivedAt: receivedAt)
+                    .decode(bytes: payload, into: &readings, problems: &problems)
+                return
+            }
             var decoder = JSONTelemetryDecoder(bytes: payload, limits: limits, match: match, receivedAt: receivedAt)
             decoder.decode(into: &readings, problems: &problems)
         case .number:

@@ -33,7 +33,7 @@ public struct TopicRouter: Sendable {
                 return TopicMatch(
                     routeIndex: index, format: route.format,
                     device: captures.device, metric: captures.metric, tags: captures.tags,
-                    lineProtocolDeviceTag: route.lineProtocolDeviceTag
+                    lineProtocolDeviceTag: route.lineProtocolDeviceTag, mapping: route.mapping
                 )
             }
         }

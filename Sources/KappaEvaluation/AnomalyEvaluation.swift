@@ -94,7 +94,7 @@ public enum AnomalyEvaluation {
             while let message = fleet.next() {
                 labels += message.labels
                 for reading in message.readings {
-                    batch.append(LogAppendRecord(key: reading.device, eventTime: reading.time, value: ReadingRecord.encode(reading)))
+                    batch.append(LogAppendRecord(reading: reading))
                 }
                 if batch.count >= 10_000 {
                     _ = try stream.append(batch)

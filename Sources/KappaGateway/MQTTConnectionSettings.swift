@@ -1,39 +1,45 @@
 import KappaMQTT
 
-/// How to reach the broker (URL, user, password, protocol, keepalive, TLS), resolved from ``SettingsLayers``.
-/// `kappa run` and `kappa-sim` both use it, so the same flags, variables and file keys reach the same broker.
-public enum MQTTConnectionSettings {
+extension MQTTConnectionSettings {
+    /// The broker settings from ``SettingsLayers`` (flag, environment, file, default), resolved by KappaMQTT's
+    /// rules; a failure names the setting and where its value came from. `kappa run` and `kappa-sim` both
+    /// call it, so the same flags, variables and file keys reach the same broker.
     public static func resolve(_ layers: SettingsLayers) throws(SettingsError) -> MQTTConfiguration {
         let read = SettingReader(layers: layers)
         typealias Key = GatewaySettingsCatalog
-        var mqtt = try read.parse(Key.mqttURL) { text throws(SettingsError) in
-            do { return try MQTTConfiguration(url: text) } catch { throw SettingsError("\(error)") }
-        }!
-        if let username = try read.text(Key.mqttUsername) { mqtt.username = username }
-        if let (setting, value) = layers.higher(Key.mqttPasswordFile, Key.mqttPassword) {
-            mqtt.password = setting == Key.mqttPassword ? value.text : try Secrets.firstLine(of: value.text, setting, value)
-            if mqtt.username == nil {
-                throw SettingsError(setting, value, "a broker password needs a user name (mqtt://user@host or mqtt.username)")
-            }
+        let password = layers.higher(Key.mqttPasswordFile, Key.mqttPassword).map { setting, value -> Password in
+            setting == Key.mqttPassword ? .text(value.text) : .file(path: value.text)
         }
-        mqtt.protocolVersion = try read.parse(Key.mqttProtocol) { text throws(SettingsError) in
-            switch text {
-            case "3.1.1", "311", "3": return .v311
-            case "5", "5.0": return .v5
-            default: throw SettingsError("use 3.1.1 or 5, not '\(text)'")
-            }
-        }!
-        mqtt.keepAlive = .seconds(try read.integer(Key.mqttKeepalive, in: 5...65_535)!)
-        let caFile = try read.path(Key.mqttTLSCA)
-        let certificate = try read.path(Key.mqttTLSCertificate)
-        let key = try read.path(Key.mqttTLSKey)
-        if caFile != nil || certificate != nil || key != nil || mqtt.tls != nil {
-            if (certificate == nil) != (key == nil) {
-                let given = certificate == nil ? Key.mqttTLSKey : Key.mqttTLSCertificate
-                throw SettingsError(given, layers.value(given)!, "a client certificate needs both mqtt.tls.cert_file and mqtt.tls.key_file")
-            }
-            mqtt.tls = MQTTConfiguration.TLS(caFile: caFile, certificateFile: certificate, keyFile: key)
+        let settings = MQTTConnectionSettings(
+            url: try read.text(Key.mqttURL)!,
+            username: try read.text(Key.mqttUsername),
+            password: password,
+            protocolVersion: try read.text(Key.mqttProtocol),
+            keepAlive: try read.text(Key.mqttKeepalive),
+            tlsCAFile: try read.path(Key.mqttTLSCA),
+            tlsCertificateFile: try read.path(Key.mqttTLSCertificate),
+            tlsKeyFile: try read.path(Key.mqttTLSKey)
+        )
+        do {
+            return try settings.resolve()
+        } catch {
+            let setting = setting(for: error.field)
+            throw SettingsError(setting, layers.value(setting)!, error.message)
         }
-        return mqtt
+    }
+
+    private static func setting(for field: Field) -> Setting {
+        typealias Key = GatewaySettingsCatalog
+        switch field {
+        case .url: return Key.mqttURL
+        case .username: return Key.mqttUsername
+        case .password: return Key.mqttPassword
+        case .passwordFile: return Key.mqttPasswordFile
+        case .protocolVersion: return Key.mqttProtocol
+        case .keepAlive: return Key.mqttKeepalive
+        case .tlsCAFile: return Key.mqttTLSCA
+        case .tlsCertificateFile: return Key.mqttTLSCertificate
+        case .tlsKeyFile: return Key.mqttTLSKey
+        }
     }
 }

@@ -1,5 +1,3 @@
-import CMosquitto
-
 /// An MQTT failure: what went wrong, with libmosquitto's code and text where it came from the library.
 public struct MQTTError: Error, CustomStringConvertible, Sendable {
     /// What kind of failure. A struct rather than an enum so that new codes do not break callers.
@@ -42,28 +40,4 @@ public struct MQTTError: Error, CustomStringConvertible, Sendable {
         if let reasonCode { text += " (reason code \(reasonCode))" }
         return text
     }
-
-    /// Wraps a libmosquitto return code, naming the call.
-    static func library(_ rc: Int32, _ call: String) -> MQTTError {
-        let text: String
-        if rc == Int32(MOSQ_ERR_ERRNO.rawValue) {
-            text = String(cString: strerror(errno))
-        } else {
-            text = String(cString: mosquitto_strerror(rc))
-        }
-        return MQTTError(code: .library, libraryCode: rc, message: "\(call): \(text)")
-    }
-
-    /// Throws unless `rc` is MOSQ_ERR_SUCCESS.
-    static func check(_ rc: Int32, _ call: String) throws {
-        if rc != Int32(MOSQ_ERR_SUCCESS.rawValue) {
-            throw library(rc, call)
-        }
-    }
 }
-
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Musl)
-import Musl
-#endif

@@ -1,15 +1,23 @@
 import Foundation
 import KappaCore
 
-/// `TEMPLATE[=FORMAT]` of `--topic`, `KAPPA_TOPICS` and the file's `topics`. `line_protocol+device_tag`
-/// lets the lines' `device` tag name the device, for a trusted aggregator that speaks for many.
+/// `TEMPLATE[=FORMAT][;MAPPING OPTION=VALUE…]` of `--topic`, `KAPPA_TOPICS` and the file's `topics`.
+/// `line_protocol+device_tag` lets the lines' `device` tag name the device, for a trusted aggregator that
+/// speaks for many; options after `;` are a JSON route's payload mapping (docs/payload-mapping.md).
 enum TopicSpecification {
     static let deviceTagSuffix = "+device_tag"
 
     static func routes(_ texts: [String]) throws(SettingsError) -> [TopicRoute] {
         var routes: [TopicRoute] = []
-        for text in texts {
-            var template = text
+        for specification in texts {
+            let text = specification.prefix { $0 != ";" }
+            var mapping: PayloadMapping? = nil
+            if text.count < specification.count {
+                do { mapping = try PayloadMapping(options: specification.dropFirst(text.count + 1)) } catch {
+                    throw SettingsError("payload mapping of \(text): \(error)")
+                }
+            }
+            var template = String(text)
             var format: PayloadFormat? = nil
             var deviceTag = false
             if let equals = text.lastIndex(of: "=") {
@@ -27,8 +35,11 @@ enum TopicSpecification {
                 }
                 format = known
             }
+            guard mapping == nil || format == .json else {
+                throw SettingsError("a payload mapping for \(template) needs the json format (\(template)=json;…)")
+            }
             do {
-                routes.append(try TopicRoute(template, format: format, lineProtocolDeviceTag: deviceTag))
+                routes.append(try TopicRoute(template, format: format, lineProtocolDeviceTag: deviceTag, mapping: mapping))
             } catch {
                 throw SettingsError("topic template '\(template)': \(error)")
             }

@@ -99,7 +99,7 @@ public final class MessageIngestor: @unchecked Sendable {
         if redeliveries.mayBeRedelivery(packetID: packetID) {
             let before = readings.count
             readings.removeAll { reading in
-                redeliveries.holds(packetID: packetID, fingerprint: fingerprint, partition: readingsStream.partition(forKey: reading.device))
+                redeliveries.holds(packetID: packetID, fingerprint: fingerprint, partition: readingsStream.partition(forKey: ReadingLogEntry.key(ofDevice: reading.device)))
             }
             statistics.redelivered(readings: before - readings.count, wholeMessage: readings.isEmpty)
             guard !readings.isEmpty else { return Outcome(readings: 0, deadLetters: deadLetters) }
@@ -119,7 +119,7 @@ public final class MessageIngestor: @unchecked Sendable {
         for reading in readings {
             if reading.device != keyDevice {
                 keyDevice = reading.device
-                key = Array(reading.device.utf8)
+                key = ReadingLogEntry.key(ofDevice: reading.device)
                 if delivery != nil { partition = readingsStream.partition(forKey: key) }
             }
             var recordDelivery: MessageDelivery? = nil
@@ -128,7 +128,7 @@ public final class MessageIngestor: @unchecked Sendable {
                 pendingDeliveries.append((delivery, partition))
                 recordDelivery = delivery
             }
-            records.append(LogAppendRecord(key: key, eventTime: reading.time, value: ReadingRecord.encode(reading, delivery: recordDelivery)))
+            records.append(LogAppendRecord(ReadingLogEntry(reading, key: key, delivery: recordDelivery)))
         }
     }
 

@@ -20,7 +20,7 @@ final class MosquittoHandle: @unchecked Sendable {
             throw MQTTError(code: .invalidConfiguration, message: "mosquitto_new: \(reason)")
         }
         let handle = MosquittoHandle(pointer: pointer)
-        try MQTTError.check(mosquitto_threaded_set(pointer, true), "mosquitto_threaded_set")
+        try MosquittoConnection.check(mosquitto_threaded_set(pointer, true), "mosquitto_threaded_set")
         return handle
     }
 

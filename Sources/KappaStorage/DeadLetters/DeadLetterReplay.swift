@@ -94,7 +94,7 @@ public struct DeadLetterReplay: Sendable {
         var records: [LogAppendRecord] = []
         for index in claimed {
             for reading in candidates[index].readings {
-                records.append(LogAppendRecord(key: reading.device, eventTime: reading.time, value: ReadingRecord.encode(reading)))
+                records.append(LogAppendRecord(reading: reading))
             }
         }
         let stream = readings

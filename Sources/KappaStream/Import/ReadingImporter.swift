@@ -64,7 +64,7 @@ public struct ReadingImporter {
             switch parser.parse(Substring(decoding: line, as: UTF8.self)) {
             case .success(let readings):
                 for reading in readings {
-                    pending.append(LogAppendRecord(key: reading.device, eventTime: reading.time, value: ReadingRecord.encode(reading)))
+                    pending.append(LogAppendRecord(reading: reading))
                 }
                 summary.readings += readings.count
             case .failure(let problem):
