@@ -10,8 +10,9 @@ import Darwin
 /// they have not read) gives way to work that cannot (the bridge taking messages from the broker).
 ///
 /// On Linux the nice value belongs to a thread, not to the process (`setpriority(PRIO_PROCESS, 0, …)` changes
-/// the caller only). A thread's nice can be raised without privileges but not lowered again, so a pool thread
-/// that once ran a processor stays at the lower priority; every thread that runs processors ends up there.
+/// the caller only). A thread's nice can be raised without privileges but not lowered again, so it is called
+/// only on threads that belong to the low-priority work for their whole life (`ProcessorExecutor`'s), never on
+/// a cooperative-pool thread, which would stay lowered for everything else it runs.
 public enum ThreadNiceness {
     /// Raises the calling thread's nice value to `nice` (0…19) if it is lower; 0 leaves it as it is.
     @inline(__always)

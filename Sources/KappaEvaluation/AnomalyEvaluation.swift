@@ -85,29 +85,41 @@ public enum AnomalyEvaluation {
         for seed in seeds {
             var scenario = scenario
             scenario.seed = seed
-            let log = try ThrowawayLog(name: "seed-\(seed)")
-            defer { log.close() }
-            let stream = log.readings
-            var fleet = Fleet(scenario)
-            var labels: [GroundTruthLabel] = []
-            var batch: [LogAppendRecord] = []
-            while let message = fleet.next() {
-                labels += message.labels
-                for reading in message.readings {
-                    batch.append(LogAppendRecord(reading: reading))
+            let scenarioOfSeed = scenario
+            // Simulating appends to a log on disk: off the cooperative pool.
+            let (log, labels, appended) = try await Blocking.run { () throws -> (ThrowawayLog, [GroundTruthLabel], Int) in
+                let log = try ThrowawayLog(name: "seed-\(seed)")
+                var fleet = Fleet(scenarioOfSeed)
+                var labels: [GroundTruthLabel] = []
+                var batch: [LogAppendRecord] = []
+                var appended = 0
+                while let message = fleet.next() {
+                    labels += message.labels
+                    for reading in message.readings {
+                        batch.append(LogAppendRecord(reading: reading))
+                    }
+                    if batch.count >= 10_000 {
+                        _ = try log.readings.append(batch)
+                        appended += batch.count
+                        batch.removeAll(keepingCapacity: true)
+                    }
                 }
-                if batch.count >= 10_000 {
-                    _ = try stream.append(batch)
-                    readingCount += batch.count
-                    batch.removeAll(keepingCapacity: true)
-                }
+                _ = try log.readings.append(batch)
+                appended += batch.count
+                labels += fleet.finish()
+                return (log, labels, appended)
             }
-            _ = try stream.append(batch)
-            readingCount += batch.count
-            labels += fleet.finish()
-            let (episodes, _) = try await episodes(log: log.log, configuration: configuration)
+            readingCount += appended
+            let found: [AnomalyEpisode]
+            do {
+                found = try await episodes(log: log.log, configuration: configuration).episodes
+            } catch {
+                await Blocking.run { log.close() }
+                throw error
+            }
+            await Blocking.run { log.close() }
             let prefix = "s\(seed)/"
-            allEpisodes += episodes.map { episode in
+            allEpisodes += found.map { episode in
                 var episode = episode
                 episode.device = prefix + episode.device
                 return episode

@@ -4,7 +4,7 @@ import KappaLog
 import Logging
 
 /// A readings log in a temporary directory for `kappa eval`: no fsync, no disk floor, removed on close.
-public struct ThrowawayLog {
+public struct ThrowawayLog: Sendable {
     public let log: DiskLog
     public let readings: DiskStream
     private let directory: String

@@ -13,15 +13,33 @@ public enum DeadLetterReplaying {
         try await database.withConnection(logger: logger) { connection in
             var configuration = settings.log
             configuration.fsync = .never
-            let log = try LogDirectory(path: settings.dataDirectory).openExclusive(configuration: configuration, while: "while replaying dead letters", logger: logger)
-            defer { log.close() }
-            guard try log.streamNames().contains(KappaStreams.deadLetters) else { return nil }
-            let replay = DeadLetterReplay(
-                deadLetters: try log.openStream(named: KappaStreams.deadLetters),
-                readings: try log.createStream(named: KappaStreams.readings, partitionCount: settings.readingPartitions),
-                router: TopicRouter(routes: settings.bridge.routes), decoder: PayloadDecoder(), schema: database.schema
-            )
-            return try await replay.run(connection)
+            // Opening recovers the log and closing flushes it: both off the cooperative pool.
+            let directory = LogDirectory(path: settings.dataDirectory)
+            let readingPartitions = settings.readingPartitions
+            let logConfiguration = configuration
+            let log = try await Blocking.run {
+                try directory.openExclusive(configuration: logConfiguration, while: "while replaying dead letters", logger: logger)
+            }
+            do {
+                let streams = try await Blocking.run { () throws -> (deadLetters: DiskStream, readings: DiskStream)? in
+                    guard try log.streamNames().contains(KappaStreams.deadLetters) else { return nil }
+                    return (try log.openStream(named: KappaStreams.deadLetters), try log.createStream(named: KappaStreams.readings, partitionCount: readingPartitions))
+                }
+                guard let streams else {
+                    await Blocking.run { log.close() }
+                    return nil
+                }
+                let replay = DeadLetterReplay(
+                    deadLetters: streams.deadLetters, readings: streams.readings,
+                    router: TopicRouter(routes: settings.bridge.routes), decoder: PayloadDecoder(), schema: database.schema
+                )
+                let summary = try await replay.run(connection)
+                await Blocking.run { log.close() }
+                return summary
+            } catch {
+                await Blocking.run { log.close() }
+                throw error
+            }
         }
     }
 }
