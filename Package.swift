@@ -56,6 +56,7 @@ let package = Package(
                 "CMosquitto",
                 "KappaCore",
                 "KappaLog",
+                "KappaSparkplug",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
@@ -304,7 +305,7 @@ let package = Package(
         ),
         .testTarget(
             name: "KappaMQTTTests",
-            dependencies: ["KappaMQTT", "KappaCore", "KappaLog", "KappaTestSupport", .product(name: "Logging", package: "swift-log")],
+            dependencies: ["KappaMQTT", "KappaCore", "KappaLog", "KappaSparkplug", "KappaTestSupport", .product(name: "Logging", package: "swift-log")],
             swiftSettings: swiftSettings
         ),
         .testTarget(

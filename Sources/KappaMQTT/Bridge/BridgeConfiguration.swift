@@ -1,4 +1,5 @@
 import KappaCore
+import KappaSparkplug
 
 /// How the MQTT bridge subscribes and decodes.
 public struct BridgeConfiguration: Sendable {
@@ -16,6 +17,9 @@ public struct BridgeConfiguration: Sendable {
     public var decodingLimits: DecodingLimits
     /// While the log refuses appends (disk floor), how often to try the held message again.
     public var retryInterval: Duration
+    /// Also subscribe `spBv1.0/#` and decode what arrives there as Sparkplug B (docs/sparkplug.md) instead of
+    /// through the routes.
+    public var sparkplug: Bool
 
     public init(
         mqtt: MQTTConfiguration = MQTTConfiguration(clientID: "kappa-gateway", cleanSession: false),
@@ -23,7 +27,8 @@ public struct BridgeConfiguration: Sendable {
         qos: MQTTQoS = .atLeastOnce,
         shareGroup: String? = nil,
         decodingLimits: DecodingLimits = .default,
-        retryInterval: Duration = .seconds(1)
+        retryInterval: Duration = .seconds(1),
+        sparkplug: Bool = false
     ) {
         self.mqtt = mqtt
         self.routes = routes
@@ -31,12 +36,17 @@ public struct BridgeConfiguration: Sendable {
         self.shareGroup = shareGroup
         self.decodingLimits = decodingLimits
         self.retryInterval = retryInterval
+        self.sparkplug = sparkplug
     }
 
     /// The subscriptions the routes need: each message arrives once however the templates overlap.
+    ///
+    /// The Sparkplug subscription is never shared: an edge node's births and data must reach the one session
+    /// that resolves its aliases, so with a share group only one gateway of the group should turn Sparkplug on.
     public var subscriptions: [MQTTSubscription] {
-        TopicRouter(routes: routes).subscriptionPlan.filters.map { filter in
+        let routed = TopicRouter(routes: routes).subscriptionPlan.filters.map { filter in
             MQTTSubscription(shareGroup.map { "$share/\($0)/\(filter)" } ?? filter, qos: qos)
         }
+        return sparkplug ? routed + [MQTTSubscription(SparkplugTopic.subscriptionFilter, qos: .atLeastOnce)] : routed
     }
 }

@@ -39,7 +39,7 @@ public final class MQTTBridge: Service, Sendable {
         let ingestor = MessageIngestor(
             router: TopicRouter(routes: configuration.routes),
             decoder: PayloadDecoder(limits: configuration.decodingLimits),
-            readings: readings, deadLetters: deadLetters, statistics: statistics
+            readings: readings, deadLetters: deadLetters, statistics: statistics, sparkplug: configuration.sparkplug
         )
         let handler = BridgeMessageHandler(ingestor: ingestor, retryInterval: configuration.retryInterval, logger: logger)
         let client = try MQTTClient.make(
@@ -48,6 +48,7 @@ public final class MQTTBridge: Service, Sendable {
             onBatchEnd: { handler.commit() },
             onConnect: { sessionPresent in ingestor.connectionStarted(sessionPresent: sessionPresent) }
         )
+        handler.sendCommands(through: client)
         return MQTTBridge(configuration: configuration, statistics: statistics, client: client, handler: handler, logger: logger)
     }
 
@@ -128,11 +129,17 @@ final class BridgeMessageHandler: Sendable {
     private let retryInterval: Duration
     private let logger: Logger
     private let stopping = Atomic<Bool>(false)
+    /// Where Sparkplug rebirth requests go; set once the client exists (the client needs this handler first).
+    private let commandClient = Mutex<MQTTClient?>(nil)
 
     init(ingestor: MessageIngestor, retryInterval: Duration, logger: Logger) {
         self.ingestor = ingestor
         self.retryInterval = retryInterval
         self.logger = logger
+    }
+
+    func sendCommands(through client: MQTTClient) {
+        commandClient.withLock { $0 = client }
     }
 
     func stopRequested() {
@@ -159,6 +166,7 @@ final class BridgeMessageHandler: Sendable {
                     ingestor.statistics.resume()
                     logger.notice("log accepts appends again; MQTT intake resumed", metadata: ["kappa.held": "\(ContinuousClock.now - heldSince)"])
                 }
+                sendRebirthRequests()
                 return true
             } catch {
                 let retryable = error.isTransient
@@ -179,6 +187,21 @@ final class BridgeMessageHandler: Sendable {
                     return false
                 }
                 sleep(retryInterval)
+            }
+        }
+    }
+
+    /// Queues the Sparkplug rebirth requests of the committed burst. QoS 0 and no waiting: libmosquitto writes
+    /// them with the burst's acknowledgements, and a lost one is asked again at the edge node's next misstep.
+    private func sendRebirthRequests() {
+        let commands = ingestor.takeRebirthCommands()
+        guard !commands.isEmpty, let client = commandClient.withLock({ $0 }) else { return }
+        for command in commands {
+            do {
+                try client.publish(topic: command.topic, payload: command.payload, qos: .atMostOnce)
+                logger.info("Sparkplug rebirth requested", metadata: ["mqtt.topic": "\(command.topic)"])
+            } catch {
+                logger.warning("Sparkplug rebirth request not sent", metadata: ["mqtt.topic": "\(command.topic)", "kappa.error": "\(error)"])
             }
         }
     }

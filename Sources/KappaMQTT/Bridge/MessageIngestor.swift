@@ -30,8 +30,12 @@ public final class MessageIngestor: @unchecked Sendable {
     private var redeliveries = RedeliveryFilter()
     /// The deliveries staged since the last commit, with their partitions, noted in `redeliveries` once stored.
     private var pendingDeliveries: [(delivery: MessageDelivery, partition: Int)] = []
+    /// With Sparkplug on, what `spBv1.0/…` messages go to instead of the routes; nil costs routed topics one test.
+    private var sparkplug: SparkplugIntake?
 
-    public init(router: TopicRouter, decoder: PayloadDecoder, readings: any LogStream, deadLetters: any LogStream, statistics: BridgeStatistics) {
+    /// - Parameter sparkplug: decode `spBv1.0/…` topics as Sparkplug B (`BridgeConfiguration.sparkplug`).
+    public init(router: TopicRouter, decoder: PayloadDecoder, readings: any LogStream, deadLetters: any LogStream, statistics: BridgeStatistics, sparkplug: Bool = false) {
+        self.sparkplug = sparkplug ? SparkplugIntake() : nil
         self.router = router
         self.decoder = decoder
         self.readingsStream = readings
@@ -75,12 +79,17 @@ public final class MessageIngestor: @unchecked Sendable {
         problems.removeAll(keepingCapacity: true)
         stagedMessages += 1
 
-        let match = router.match(topic: topic)
-        statistics.messageReceived(bytes: payload.count, route: match?.routeIndex)
-        if let match {
-            decoder.decode(match: match, payload: payload, receivedAt: receivedAt, into: &readings, problems: &problems)
+        if sparkplug != nil && SparkplugIntake.claims(topic) {
+            statistics.messageReceived(bytes: payload.count, route: nil)
+            sparkplug?.decode(topic: topic, payload: payload, receivedAt: receivedAt, into: &readings, problems: &problems)
         } else {
-            problems.append(.unknownTopic(topic, filters: subscribedFilters))
+            let match = router.match(topic: topic)
+            statistics.messageReceived(bytes: payload.count, route: match?.routeIndex)
+            if let match {
+                decoder.decode(match: match, payload: payload, receivedAt: receivedAt, into: &readings, problems: &problems)
+            } else {
+                problems.append(.unknownTopic(topic, filters: subscribedFilters))
+            }
         }
         // One dead letter per message, its payload capped: a message of many bad elements, or of many
         // megabytes, must still fit one log batch, or it could never be acknowledged.
@@ -157,6 +166,12 @@ public final class MessageIngestor: @unchecked Sendable {
         }
         statistics.intakePressure.burstCommitted(messages: stagedMessages)
         stagedMessages = 0
+    }
+
+    /// The Sparkplug rebirth requests decided since the last call, to publish once their burst is committed.
+    /// Those of a discarded burst are kept: the edge node is out of step whether or not its message was stored.
+    public func takeRebirthCommands() -> [(topic: String, payload: [UInt8])] {
+        sparkplug?.takeRebirthCommands() ?? []
     }
 
     /// Drops what was staged and not committed (its messages were not acknowledged and come again).

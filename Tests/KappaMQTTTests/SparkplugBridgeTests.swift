@@ -1,0 +1,222 @@
+import Foundation
+import KappaCore
+import KappaLog
+import KappaMQTT
+import KappaSparkplug
+import KappaTestSupport
+import Logging
+import Testing
+
+/// Sparkplug B through the bridge: the ingestor alone, then a real mosquitto with an edge node publishing
+/// through a plain MQTT client.
+@Suite("Sparkplug B in the bridge", .serialized, .timeLimit(.minutes(2)))
+struct SparkplugBridgeTests {
+    let logger = Logger(label: "kappa.test.sparkplug-bridge")
+    let start = Timestamp(millisecondsSinceEpoch: 1_764_500_000_000)
+
+    func uniqueGroup() -> String { "kappa-test-\(UInt64.random(in: 0...UInt64.max))" }
+
+    func ingestor(_ log: TemporaryLog, sparkplug: Bool) -> MessageIngestor {
+        MessageIngestor(
+            router: TopicRouter(routes: TopicRoute.defaults), decoder: PayloadDecoder(),
+            readings: log.readings, deadLetters: log.deadLetters, statistics: BridgeStatistics(routeCount: TopicRoute.defaults.count),
+            sparkplug: sparkplug
+        )
+    }
+
+    @Test("off, a spBv1.0 topic goes through the routes as before (here: no route, so unknown_topic)")
+    func offLeavesSparkplugTopicsToTheRoutes() throws {
+        let log = try TemporaryLog()
+        defer { log.log.close() }
+        var edge = SparkplugEdgeNodePublisher(edgeNode: SparkplugEdgeNode(group: "plant", node: "edge-1"))
+        let birth = try edge.nodeBirth([("Supply/Voltage", 230)], at: start)
+        let outcome = try ingestor(log, sparkplug: false).ingest(topic: birth.topic, payload: birth.payload, receivedAt: start)
+        #expect(outcome.readings == 0 && outcome.deadLetters == 1)
+        #expect(try LogContents.deadLetters(of: log.deadLetters).map(\.reason) == [.unknownTopic])
+    }
+
+    @Test("on, births and aliased data become readings; commands, STATE and odd spBv1.0 topics are ignored")
+    func ingestorDecodesSparkplug() throws {
+        let log = try TemporaryLog()
+        defer { log.log.close() }
+        let ingest = ingestor(log, sparkplug: true)
+        var edge = SparkplugEdgeNodePublisher(edgeNode: SparkplugEdgeNode(group: "plant", node: "edge-1"))
+        let later = start.adding(nanoseconds: 5_000_000_000)
+        for message in [
+            try edge.nodeBirth([("Supply/Voltage", 230)], at: start),
+            try edge.deviceBirth("boiler", [("Temperature", 80)], at: start),
+            try edge.data("boiler", [("Temperature", 81.5, later)], at: later),
+        ] {
+            try ingest.ingest(topic: message.topic, payload: message.payload, receivedAt: later)
+        }
+        for ignored in ["spBv1.0/STATE/host-1", "spBv1.0/plant/NCMD/edge-1", "spBv1.0/plant/DCMD/edge-1/boiler", "spBv1.0/plant/NOPE/edge-1", "spBv1.0/x"] {
+            let outcome = try ingest.ingest(topic: ignored, payload: Array("{}".utf8), receivedAt: later)
+            #expect(outcome.readings == 0 && outcome.deadLetters == 0, "\(ignored)")
+        }
+        // A JSON route's topic still decodes as before beside them.
+        try ingest.ingest(topic: "devices/d1/pressure", payload: Array("1013".utf8), receivedAt: later)
+
+        let readings = try LogContents.readings(of: log.readings)
+        #expect(readings.map { "\($0.device) \($0.metric)=\($0.value)" }.sorted() == [
+            "d1 pressure=1013.0", "plant/edge-1 Supply/Voltage=230.0", "plant/edge-1/boiler Temperature=80.0", "plant/edge-1/boiler Temperature=81.5",
+        ])
+        #expect(readings.first { $0.value == 81.5 }?.time == later)
+        #expect(try LogContents.deadLetters(of: log.deadLetters).isEmpty)
+        #expect(ingest.takeRebirthCommandTopics().isEmpty)
+    }
+
+    // MARK: - Through mosquitto
+
+    func bridge(_ broker: MosquittoBroker, log: TemporaryLog) throws -> MQTTBridge {
+        var mqtt = MQTTConfiguration(host: "127.0.0.1", port: broker.port, clientID: "sparkplug-bridge-\(UInt32.random(in: 0...UInt32.max))", cleanSession: false,
+                                     reconnectBackoff: .init(initial: .milliseconds(50), maximum: .milliseconds(500)))
+        mqtt.keepAlive = .seconds(5)
+        let prefix = uniqueTopicPrefix("sparkplug")
+        let routes = [try TopicRoute("\(prefix)/devices/{device}/{metric}", format: .number)]
+        return try MQTTBridge.make(
+            configuration: BridgeConfiguration(mqtt: mqtt, routes: routes, retryInterval: .milliseconds(100), sparkplug: true),
+            readings: log.readings, deadLetters: log.deadLetters, logger: logger
+        )
+    }
+
+    func client(_ broker: MosquittoBroker, collector: MessageCollector? = nil) async throws -> MQTTClient {
+        var handler: MQTTClient.MessageHandler = { _ in }
+        if let collector { handler = collector.handler }
+        let client = try MQTTClient.make(configuration: MQTTConfiguration(port: broker.port), logger: logger, onMessage: handler)
+        try client.start()
+        try await client.waitUntilConnected()
+        return client
+    }
+
+    /// The log's readings and dead letters of one Sparkplug group (other tests may publish on the same broker).
+    func contents(_ log: TemporaryLog, group: String) throws -> (readings: [Reading], deadLetters: [DeadLetter]) {
+        (try LogContents.readings(of: log.readings).filter { $0.device.hasPrefix("\(group)/") },
+         try LogContents.deadLetters(of: log.deadLetters).filter { $0.topic.hasPrefix("spBv1.0/\(group)/") })
+    }
+
+    func waitFor(_ log: TemporaryLog, group: String, readings: Int = 0, deadLetters: Int = 0) async throws -> (readings: [Reading], deadLetters: [DeadLetter]) {
+        let deadline = ContinuousClock.now + .seconds(15)
+        var found = try contents(log, group: group)
+        while (found.readings.count < readings || found.deadLetters.count < deadLetters) && ContinuousClock.now < deadline {
+            try await Task.sleep(for: .milliseconds(20))
+            found = try contents(log, group: group)
+        }
+        return found
+    }
+
+    @Test("NBIRTH, DBIRTH and DDATA by alias from an edge node become readings named and timed by the metrics")
+    func birthsThenAliasedData() async throws {
+        let broker = try await MosquittoBroker.shared
+        let log = try TemporaryLog()
+        defer { log.log.close() }
+        let group = uniqueGroup()
+        let bridge = try bridge(broker, log: log)
+        let publisher = try await client(broker)
+        defer { publisher.disconnect() }
+        let service = Task { try await bridge.run() }
+        defer { service.cancel() }
+        try await bridge.waitUntilSubscribed()
+
+        var edge = SparkplugEdgeNodePublisher(edgeNode: SparkplugEdgeNode(group: group, node: "edge-1"), birthSequence: 3)
+        let now = Timestamp.now()
+        let birthTime = Timestamp(millisecondsSinceEpoch: now.nanosecondsSinceEpoch / 1_000_000 - 10_000)
+        let dataTimes = (1...3).map { Timestamp(millisecondsSinceEpoch: birthTime.nanosecondsSinceEpoch / 1_000_000 + Int64($0) * 1_000) }
+        var messages = [
+            try edge.nodeBirth([("Supply/Voltage", 230)], at: birthTime),
+            try edge.deviceBirth("boiler", [("Temperature", 80), ("Pressure", 1.5)], at: birthTime),
+        ]
+        for (step, time) in dataTimes.enumerated() {
+            messages.append(try edge.data("boiler", [("Temperature", 80 + Double(step + 1)), ("Pressure", 1.5 + Double(step + 1) / 10)].map { ($0.0, $0.1, time) }, at: time))
+        }
+        // The data names its metrics by alias only: their names are in the births, not in the data.
+        for data in messages.suffix(3) {
+            #expect(!data.payload.contains(subsequence: Array("Temperature".utf8)))
+        }
+        for message in messages {
+            try await publisher.publishAndWait(topic: message.topic, payload: message.payload)
+        }
+
+        let found = try await waitFor(log, group: group, readings: 9)
+        service.cancel()
+        _ = try? await service.value
+        let boiler = "\(group)/edge-1/boiler"
+        var expected = [
+            Reading(device: "\(group)/edge-1", metric: "Supply/Voltage", time: birthTime, value: 230),
+            Reading(device: boiler, metric: "Temperature", time: birthTime, value: 80),
+            Reading(device: boiler, metric: "Pressure", time: birthTime, value: 1.5),
+        ]
+        for (step, time) in dataTimes.enumerated() {
+            expected.append(Reading(device: boiler, metric: "Temperature", time: time, value: 80 + Double(step + 1)))
+            expected.append(Reading(device: boiler, metric: "Pressure", time: time, value: 1.5 + Double(step + 1) / 10))
+        }
+        #expect(Set(found.readings.map { "\($0.device) \($0.metric) \($0.time) \($0.value)" })
+            == Set(expected.map { "\($0.device) \($0.metric) \($0.time) \($0.value)" }))
+        #expect(found.readings.count == expected.count)
+        #expect(found.readings.allSatisfy { $0.timeSource == .device })
+        #expect(found.deadLetters.isEmpty)
+    }
+
+    @Test("DDATA before any birth: a sparkplug_no_birth dead letter and one NCMD rebirth request to that edge node")
+    func dataBeforeBirthAsksForRebirth() async throws {
+        let broker = try await MosquittoBroker.shared
+        let log = try TemporaryLog()
+        defer { log.log.close() }
+        let group = uniqueGroup()
+        let commands = MessageCollector()
+        let commandSubscriber = try await client(broker, collector: commands)
+        defer { commandSubscriber.disconnect() }
+        try await commandSubscriber.subscribe([MQTTSubscription("spBv1.0/\(group)/NCMD/edge-7", qos: .atLeastOnce)])
+        let bridge = try bridge(broker, log: log)
+        let publisher = try await client(broker)
+        defer { publisher.disconnect() }
+        let service = Task { try await bridge.run() }
+        defer { service.cancel() }
+        try await bridge.waitUntilSubscribed()
+
+        // An edge node whose births the gateway never saw (it was born before the gateway started).
+        var edge = SparkplugEdgeNodePublisher(edgeNode: SparkplugEdgeNode(group: group, node: "edge-7"))
+        _ = try edge.nodeBirth([("Supply/Voltage", 230)], at: start)
+        _ = try edge.deviceBirth("pump", [("Flow", 12)], at: start)
+        let now = Timestamp.now()
+        let first = try edge.data("pump", [("Flow", 12.5, now)], at: now)
+        let second = try edge.data("pump", [("Flow", 13, now)], at: now)
+        try await publisher.publishAndWait(topic: first.topic, payload: first.payload)
+        try await publisher.publishAndWait(topic: second.topic, payload: second.payload)
+        // The hosts' STATE is no telemetry: no dead letter.
+        try await publisher.publishAndWait(topic: "spBv1.0/STATE/\(group)-host", payload: Array(#"{"online":true,"timestamp":1}"#.utf8))
+
+        let found = try await waitFor(log, group: group, deadLetters: 2)
+        let requests = await commands.waitFor(count: 1)
+        // Anything more would have come by now: the second DDATA, the STATE and the request itself (which
+        // comes back to the bridge) have all been handled.
+        try await Task.sleep(for: .milliseconds(500))
+        service.cancel()
+        _ = try? await service.value
+
+        #expect(found.deadLetters.map(\.reason) == [.sparkplugNoBirth, .sparkplugNoBirth])
+        #expect(found.deadLetters.map(\.topic) == [first.topic, second.topic])
+        #expect(found.deadLetters.first?.payload == first.payload)
+        #expect(found.deadLetters.first?.message.contains("before its NBIRTH") == true)
+        #expect(found.readings.isEmpty)
+        #expect(try LogContents.deadLetters(of: log.deadLetters).filter { $0.topic.contains("STATE") || $0.topic.contains("NCMD") }.isEmpty)
+
+        // Rate-limited: two messages out of step, one request.
+        #expect(requests.count == 1)
+        #expect(commands.count == 1)
+        let request = try #require(requests.first)
+        #expect(request.topic == "spBv1.0/\(group)/NCMD/edge-7")
+        #expect(request.payload.contains(subsequence: Array("Node Control/Rebirth".utf8)))
+    }
+}
+
+extension MessageIngestor {
+    /// The topics of the rebirth requests pending, taking them.
+    func takeRebirthCommandTopics() -> [String] { takeRebirthCommands().map(\.topic) }
+}
+
+extension Array where Element == UInt8 {
+    func contains(subsequence: [UInt8]) -> Bool {
+        guard subsequence.count <= count else { return false }
+        return (0...(count - subsequence.count)).contains { start in self[start..<(start + subsequence.count)].elementsEqual(subsequence) }
+    }
+}
