@@ -73,7 +73,8 @@ public struct GatewaySettings: Sendable {
         if let topics = layers.value(Key.topics), topics.origin != .defaultValue {
             do { routes = try TopicSpecification.routes(topics.texts) } catch { throw SettingsError(Key.topics, topics, error.description) }
         }
-        let bridge = BridgeConfiguration(mqtt: mqtt, routes: routes, qos: qos, shareGroup: try read.text(Key.mqttShareGroup))
+        var bridge = BridgeConfiguration(mqtt: mqtt, routes: routes, qos: qos, shareGroup: try read.text(Key.mqttShareGroup))
+        bridge.sparkplug = try read.boolean(Key.sparkplug)!
 
         // Log
         var log = DiskLogConfiguration()

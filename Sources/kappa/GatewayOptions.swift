@@ -48,6 +48,9 @@ struct GatewayOptions: ParsableArguments {
     @Option(name: .customLong("topic"), help: help(Key.topics, "template[=format]", extra: "Repeat for several, e.g. --topic 'sites/{site}/{device}/{metric}=number'."))
     var topics: [String] = []
 
+    @Flag(inversion: .prefixedNo, help: ArgumentHelp("Also subscribe spBv1.0/# and decode Sparkplug B there (docs/sparkplug.md). Env: KAPPA_SPARKPLUG. Default: false."))
+    var sparkplug: Bool?
+
     @Option(help: help(Key.dataDirectory, "dir"))
     var dataDir: String?
 
@@ -91,6 +94,7 @@ struct GatewayOptions: ParsableArguments {
         flags[Key.mqttTLSCertificate] = mqttTLSCertificate.map { [$0] }
         flags[Key.mqttTLSKey] = mqttTLSKey.map { [$0] }
         flags[Key.topics] = topics.isEmpty ? nil : topics
+        flags[Key.sparkplug] = sparkplug.map { [$0 ? "true" : "false"] }
         flags[Key.dataDirectory] = dataDir.map { [$0] }
         flags[Key.logPartitions] = partitions.map { [$0] }
         flags[Key.logFsync] = fsync.map { [$0] }

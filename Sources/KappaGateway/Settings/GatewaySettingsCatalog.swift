@@ -19,6 +19,7 @@ public enum GatewaySettingsCatalog {
     public static let mqttTLSCertificate = Setting("mqtt.tls.cert_file", flag: "--mqtt-tls-cert", environment: "KAPPA_MQTT_TLS_CERT", "Client certificate (PEM) for brokers that require one.")
     public static let mqttTLSKey = Setting("mqtt.tls.key_file", flag: "--mqtt-tls-key", environment: "KAPPA_MQTT_TLS_KEY", "Private key (PEM) of the client certificate.")
     public static let topics = Setting("topics", flag: "--topic", environment: "KAPPA_TOPICS", default: "devices/{device}/telemetry=json,devices/{device}/{metric}=number", list: true, "Topic templates and their payload formats (json, number, line_protocol; line_protocol+device_tag lets the lines' device tag name the device).")
+    public static let sparkplug = Setting("sparkplug", flag: "--sparkplug", environment: "KAPPA_SPARKPLUG", default: "false", "Also subscribe spBv1.0/# and decode Sparkplug B there: births, aliases, data, rebirth requests (docs/sparkplug.md).")
 
     public static let dataDirectory = Setting("data_dir", flag: "--data-dir", environment: "KAPPA_DATA_DIR", default: "./data", "Directory of the partitioned log.")
     public static let logPartitions = Setting("log.partitions", flag: "--partitions", environment: "KAPPA_PARTITIONS", default: "8", "Partitions of a new readings stream (fixed once created).")
@@ -52,7 +53,7 @@ public enum GatewaySettingsCatalog {
     public static let all: [Setting] = [
         config,
         mqttURL, mqttUsername, mqttPassword, mqttPasswordFile, mqttClientID, mqttShareGroup, mqttQoS, mqttProtocol,
-        mqttKeepalive, mqttTLSCA, mqttTLSCertificate, mqttTLSKey, topics,
+        mqttKeepalive, mqttTLSCA, mqttTLSCertificate, mqttTLSKey, topics, sparkplug,
         dataDirectory, logPartitions, logFsync, logDiskFloor, logRetention,
         database, databasePasswordFile, databaseSchema, databaseSSLMode, databaseSSLRootCert, databaseApplicationName,
         databaseConnectTimeout, databaseMigrate,
