@@ -10,8 +10,9 @@ import KappaLog
 /// (in the kernel's page cache at least). It throws only when the log refused; then nothing staged may be
 /// acknowledged.
 public final class MessageIngestor: @unchecked Sendable {
-    // @unchecked: the scratch buffers are used only by `ingest`, which its one caller (the MQTT network
-    // thread) never runs concurrently. The log streams are thread-safe.
+    // @unchecked: the scratch buffers and the Sparkplug session are used only by `ingest`/`stage`/`commit`
+    // and `takeRebirthCommands`, which their one caller (the MQTT network thread) never runs concurrently.
+    // The log streams are thread-safe.
     public let router: TopicRouter
     public let decoder: PayloadDecoder
     public let statistics: BridgeStatistics
