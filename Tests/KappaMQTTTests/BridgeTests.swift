@@ -329,6 +329,11 @@ struct MQTTBridgeTests {
             log.log.diskFloorBytes = 0  // space is back
             let readings = try await waitForReadings(log, count: 200)
             #expect(Set(readings.map(\.value)) == Set((0..<200).map(Double.init)))
+            // The readings are readable a moment before the bridge returns from the append and clears the pause.
+            let resumedDeadline = ContinuousClock.now + .seconds(5)
+            while bridge.statistics.snapshot.pausedBecause != nil && ContinuousClock.now < resumedDeadline {
+                try await Task.sleep(for: .milliseconds(20))
+            }
             #expect(bridge.statistics.snapshot.pausedBecause == nil)
         }
     }
