@@ -121,6 +121,7 @@ let package = Package(
                 "KappaPostgres",
                 "KappaStorage",
                 "KappaStream",
+                "KappaJetStream",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),

@@ -12,16 +12,16 @@ import UnixSignals
 /// The running parts of `kappa run`, in start order (the service group stops them in reverse): the log, the
 /// alert publishers, the processors, the MQTT bridge, the HTTP endpoints.
 public struct Gateway: Sendable {
-    public var log: DiskLog
+    public var log: GatewayLog
     /// The streams the bridge appends to.
-    public var streams: [DiskStream]
+    public var streams: [any LogStream]
     public var bridge: MQTTBridge?
     public var services: [any Service]
 
     /// What the processors' part of the gateway is built from.
     public struct ProcessorWiring: Sendable {
         public var roles: [ProcessorRole]
-        public var log: DiskLog
+        public var log: GatewayLog
         public var database: PostgresConfiguration
         public var settings: GatewaySettings
         public var alertSink: (any AnomalyAlertSink)?
@@ -34,18 +34,26 @@ public struct Gateway: Sendable {
     public typealias ProcessorsFactory = @Sendable (ProcessorWiring) throws -> (services: [any Service], reporting: any ProcessorReporting)
 
     /// Opens the log and builds every service `settings` asks for; starts nothing. Blocks (opening the log
-    /// recovers it): call it off the cooperative pool.
+    /// recovers it, or connects to JetStream and checks its streams): call it off the cooperative pool.
     public static func make(settings: GatewaySettings, logger: Logger, processors makeProcessors: ProcessorsFactory) throws -> Gateway {
-        try FileManager.default.createDirectory(atPath: settings.dataDirectory, withIntermediateDirectories: true)
-        let log = try DiskLog(directory: settings.dataDirectory, configuration: settings.log, logger: logger)
-        if log.truncatedTailCount > 0 {
-            logger.warning("log recovery cut the end of partitions (see above whether records were lost)", metadata: ["kappa.count": "\(log.truncatedTailCount)"])
+        let log = try GatewayLog.open(settings: settings, logger: logger)
+        let readings: any LogStream
+        let deadLetters: any LogStream
+        do {
+            if let disk = log.disk {
+                if disk.truncatedTailCount > 0 {
+                    logger.warning("log recovery cut the end of partitions (see above whether records were lost)", metadata: ["kappa.count": "\(disk.truncatedTailCount)"])
+                }
+                for loss in disk.recordedLosses where !loss.acknowledged {
+                    logger.error("the log lost acknowledged records (not acknowledged yet: /readyz stays not ready)", metadata: ["kappa.loss": "\(loss)"])
+                }
+            }
+            readings = try log.openOrCreate(KappaStreams.readings, partitions: settings.readingPartitions)
+            deadLetters = try log.openOrCreate(KappaStreams.deadLetters, partitions: KappaStreams.defaultDeadLetterPartitions)
+        } catch {
+            log.close()
+            throw error
         }
-        for loss in log.recordedLosses where !loss.acknowledged {
-            logger.error("the log lost acknowledged records (not acknowledged yet: /readyz stays not ready)", metadata: ["kappa.loss": "\(loss)"])
-        }
-        let readings = try openOrCreate(log, KappaStreams.readings, partitions: settings.readingPartitions)
-        let deadLetters = try openOrCreate(log, KappaStreams.deadLetters, partitions: KappaStreams.defaultDeadLetterPartitions)
         var services: [any Service] = [LogService(log: log)]
         var bridge: MQTTBridge? = nil
         let intake = IntakePressure()
@@ -82,7 +90,9 @@ public struct Gateway: Sendable {
     /// are first moved past what the processors committed, before any service starts: the bridge must not
     /// append at offsets the processors already count as done.
     public func run(settings: GatewaySettings, logger: Logger) async throws {
-        if let database = settings.database {
+        // JetStream cannot lose its tail the way one disk can, nor skip offsets: each processor still checks
+        // its committed offsets against the log when it starts, and stops with a clear error if they are beyond it.
+        if let database = settings.database, log.disk != nil {
             await CommittedOffsetsFloor.apply(to: streams, database: database, schema: settings.databaseSchema, logger: logger)
         }
         var configuration = ServiceGroupConfiguration(
@@ -125,12 +135,6 @@ public struct Gateway: Sendable {
         return (sinks.isEmpty ? nil : AlertFanOut(sinks), services, counters)
     }
 
-    private static func openOrCreate(_ log: DiskLog, _ name: String, partitions: Int) throws -> DiskStream {
-        if try log.streamNames().contains(name) {
-            return try log.openStream(named: name)
-        }
-        return try log.createStream(named: name, partitionCount: partitions)
-    }
 }
 
 /// Runs an MQTT client for the life of the service group (the anomaly alerts' publisher).

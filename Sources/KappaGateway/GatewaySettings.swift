@@ -41,6 +41,8 @@ public struct GatewaySettings: Sendable {
     public var bridge: BridgeConfiguration
     public var dataDirectory: String
     public var log: DiskLogConfiguration
+    /// The embedded log (in `dataDirectory`, configured by `log`) or a JetStream cluster.
+    public var logLocation: LogLocation = .embedded
     public var readingPartitions: Int
     public var database: PostgresConfiguration?
     public var databaseSchema: String
@@ -88,6 +90,12 @@ public struct GatewaySettings: Sendable {
         }!
         log.diskFloorBytes = Int64(try read.integer(Key.logDiskFloor, in: 0...(1 << 40))!) << 20
         log.retention.maxAge = .seconds(try read.integer(Key.logRetention, in: 1...(24 * 365 * 100))! * 3600)
+
+        let replicas = try read.parse(Key.logReplicas) { text throws(SettingsError) -> Int in
+            guard let replicas = Int(text.trimmed), [1, 3, 5].contains(replicas) else { throw SettingsError("must be 1, 3 or 5, not '\(text)'") }
+            return replicas
+        }!
+        let logLocation = try read.parse(Key.logURL) { text throws(SettingsError) in try LogLocation.parse(text, replicas: replicas) } ?? .embedded
 
         // Database: only what is given; processors need it, the bridge alone does not.
         var database: PostgresConfiguration? = nil
@@ -174,6 +182,7 @@ public struct GatewaySettings: Sendable {
                 return text
             }!,
             log: log,
+            logLocation: logLocation,
             readingPartitions: try read.integer(Key.logPartitions, in: 1...1024)!,
             database: database,
             databaseSchema: schema,

@@ -27,6 +27,9 @@ struct CommandLineInputTests {
         (["db", "ping", "--database", "postgresql://kappa@127.0.0.1/kappa?pass%77ord=x"], [:], "Do not put the password on the command line"),
         (["run", "--database", "host=127.0.0.1 password='a b'"], [:], "Do not put the database password on the command line"),
         (["run", "--qos", "0"], [:], "mqtt.qos (flag --qos): must be 1 or 2"),
+        (["run", "--log", "http://127.0.0.1:4222"], [:], "log.url (flag --log): must be nats://host:port"),
+        (["run"], ["KAPPA_LOG": "nats://127.0.0.1:4222,127.0.0.1"], "log.url (environment variable KAPPA_LOG): '127.0.0.1' is not host:port"),
+        (["run", "--log", "nats://127.0.0.1:4222", "--log-replicas", "2"], [:], "log.replicas (flag --log-replicas): must be 1, 3 or 5"),
         (["run", "--no-such-flag"], [:], "Unknown option '--no-such-flag'"),
         (["config", "check", "/nonexistent/kappa.yaml"], [:], "cannot read the configuration file /nonexistent/kappa.yaml"),
     ]

@@ -88,7 +88,9 @@ public final class NATSCluster: @unchecked Sendable {
         lock.withLock { servers[node] = server }
     }
 
-    /// Waits until every running node answers a JetStream account request (it has a meta leader).
+    /// Waits until every running node answers a JetStream account request (it has a meta leader), then,
+    /// when every node runs, until the cluster can place a stream on all of them: a meta leader that has
+    /// not heard from every peer yet refuses replicated streams ("no suitable peers for placement").
     public func waitUntilReady(timeout: Duration = .seconds(30)) async throws {
         let deadline = ContinuousClock.now + timeout
         for node in clientPorts.indices where isRunning(node: node) {
@@ -99,6 +101,41 @@ public final class NATSCluster: @unchecked Sendable {
                 try await Task.sleep(for: .milliseconds(200))
             }
         }
+        guard clientPorts.indices.allSatisfy({ isRunning(node: $0) }) else { return }
+        let probe = "HARNESS_PROBE_\(UInt32.random(in: 0...UInt32.max))"
+        let configuration = #"{"name":"\#(probe)","subjects":["_harness.\#(probe)"],"storage":"file","num_replicas":\#(clientPorts.count)}"#
+        while !Self.jetStreamRequestSucceeds(port: clientPorts[0], subject: "$JS.API.STREAM.CREATE.\(probe)", payload: configuration,
+                                             response: "io.nats.jetstream.api.v1.stream_create_response") {
+            guard ContinuousClock.now < deadline else {
+                throw TestEnvironmentError.serverDidNotStart(name: "JetStream placement on \(clientPorts.count) nodes", log: logTail(node: 0))
+            }
+            try await Task.sleep(for: .milliseconds(200))
+        }
+        _ = Self.jetStreamRequestSucceeds(port: clientPorts[0], subject: "$JS.API.STREAM.DELETE.\(probe)", payload: "",
+                                          response: "io.nats.jetstream.api.v1.stream_delete_response")
+    }
+
+    /// One JetStream API request over a plain socket; true when its answer of type `response` holds no error.
+    private static func jetStreamRequestSucceeds(port: Int, subject: String, payload: String, response: String) -> Bool {
+        guard let fd = LoopbackPort.connectedSocket(port) else { return false }
+        defer { close(fd) }
+        let request = "CONNECT {\"verbose\":false,\"headers\":true,\"no_responders\":true}\r\nSUB _probe.reply 1\r\nPUB \(subject) _probe.reply \(payload.utf8.count)\r\n\(payload)\r\nPING\r\n"
+        _ = request.withCString { send(fd, $0, strlen($0), 0) }
+        var received = ""
+        var buffer = [UInt8](repeating: 0, count: 4096)
+        let deadline = ContinuousClock.now + .seconds(5)
+        while ContinuousClock.now < deadline {
+            let count = recv(fd, &buffer, buffer.count, 0)
+            guard count > 0 else { return false }
+            received += String(decoding: buffer[0..<count], as: UTF8.self)
+            if let range = received.range(of: response) {
+                // The JSON may arrive in pieces: wait for its end before looking for an error.
+                guard received[range.upperBound...].contains("\r\n") else { continue }
+                return !received.contains("\"error\"")
+            }
+            if received.contains("NATS/1.0 503") { return false }
+        }
+        return false
     }
 
     /// Sends `$JS.API.INFO` over a plain socket (the NATS text protocol) and looks for an answer that is not

@@ -5,13 +5,17 @@ import KappaMQTT
 /// Renders what the gateway's parts report as Prometheus metrics, at scrape time (no global registry:
 /// every figure is read from the part that owns it).
 public struct GatewayMetrics: Sendable {
-    public let log: DiskLog
-    public let streams: [DiskStream]
+    public let log: GatewayLog
+    public let streams: [any LogStream]
     public let bridge: MQTTBridge?
     public let processors: (any ProcessorReporting)?
     public var alerts: [AlertCounters]
 
     public init(log: DiskLog, streams: [DiskStream], bridge: MQTTBridge?, processors: (any ProcessorReporting)?, alerts: [AlertCounters] = []) {
+        self.init(log: .disk(log), streams: streams, bridge: bridge, processors: processors, alerts: alerts)
+    }
+
+    public init(log: GatewayLog, streams: [any LogStream], bridge: MQTTBridge?, processors: (any ProcessorReporting)?, alerts: [AlertCounters] = []) {
         self.log = log
         self.streams = streams
         self.bridge = bridge
@@ -42,16 +46,44 @@ public struct GatewayMetrics: Sendable {
         var starts: [(labels: [(String, String)], value: Double)] = []
         for stream in streams {
             for partition in 0..<stream.partitionCount {
-                let summary = stream.summary(partition: partition)
                 let labels = [("stream", stream.name), ("partition", String(partition))]
-                bytes.append((labels, Double(summary.bytes)))
-                highWatermarks.append((labels, Double(summary.offsets.highWatermark)))
-                starts.append((labels, Double(summary.offsets.start)))
+                let offsets: LogOffsetRange
+                if let disk = stream as? DiskStream {
+                    let summary = disk.summary(partition: partition)
+                    bytes.append((labels, Double(summary.bytes)))
+                    offsets = summary.offsets
+                } else {
+                    // JetStream's offsets as last refreshed by the bridge and the processors (no request here).
+                    offsets = stream.offsets(partition: partition)
+                }
+                highWatermarks.append((labels, Double(offsets.highWatermark)))
+                starts.append((labels, Double(offsets.start)))
             }
         }
-        out.family("kappa_log_bytes", .gauge, help: "Bytes on disk per log partition.", samples: bytes)
+        if log.disk != nil {
+            out.family("kappa_log_bytes", .gauge, help: "Bytes on disk per log partition.", samples: bytes)
+        }
         out.family("kappa_log_high_watermark", .gauge, help: "Offset the next record of the partition will get.", samples: highWatermarks)
         out.family("kappa_log_start_offset", .gauge, help: "First offset still stored in the partition.", samples: starts)
+        if let disk = log.disk {
+            renderDiskLog(disk, into: &out)
+        } else if let connected = log.isJetStreamConnected {
+            out.family("kappa_log_nats_connected", .gauge, help: "1 while the JetStream log's client is connected to a NATS server.", value: connected ? 1 : 0)
+        }
+        processors?.renderMetrics(into: &out)
+        if !alerts.isEmpty {
+            out.family("kappa_alerts_sent_total", .counter, help: "Anomaly alerts delivered, by sink (mqtt: handed to the client; webhook: answered 2xx).",
+                       samples: alerts.map { ([("sink", $0.sink)], Double($0.sent)) })
+            out.family("kappa_alerts_failed_total", .counter, help: "Failed attempts to deliver an anomaly alert, by sink (each retry counts).",
+                       samples: alerts.map { ([("sink", $0.sink)], Double($0.failed)) })
+            out.family("kappa_alerts_dropped_total", .counter, help: "Anomaly alerts given up on, by sink (queue full or retries exhausted; the episode stays in PostgreSQL).",
+                       samples: alerts.map { ([("sink", $0.sink)], Double($0.dropped)) })
+        }
+        return out.text
+    }
+
+    /// What only the embedded log reports: recovery, losses, the disk floor.
+    private func renderDiskLog(_ log: DiskLog, into out: inout PrometheusText) {
         out.family("kappa_log_recovered_tails_total", .counter, help: "Torn or corrupt tails cut off when the log was opened.", value: Double(log.truncatedTailCount))
         let losses = log.recordedLosses
         var lostByPartition: [String: (labels: [(String, String)], lost: Int64, unacknowledged: Int64)] = [:]
@@ -73,16 +105,6 @@ public struct GatewayMetrics: Sendable {
         out.family("kappa_log_records_lost_unacknowledged", .gauge, help: "Lost records no operator acknowledged yet (kappa log acknowledge-loss); /readyz is not ready while above 0.",
                    samples: lostSamples.map { ($0.labels, Double($0.unacknowledged)) })
         out.family("kappa_log_disk_floor_bytes", .gauge, help: "Free disk below which appends are refused.", value: Double(log.diskFloorBytes))
-        processors?.renderMetrics(into: &out)
-        if !alerts.isEmpty {
-            out.family("kappa_alerts_sent_total", .counter, help: "Anomaly alerts delivered, by sink (mqtt: handed to the client; webhook: answered 2xx).",
-                       samples: alerts.map { ([("sink", $0.sink)], Double($0.sent)) })
-            out.family("kappa_alerts_failed_total", .counter, help: "Failed attempts to deliver an anomaly alert, by sink (each retry counts).",
-                       samples: alerts.map { ([("sink", $0.sink)], Double($0.failed)) })
-            out.family("kappa_alerts_dropped_total", .counter, help: "Anomaly alerts given up on, by sink (queue full or retries exhausted; the episode stays in PostgreSQL).",
-                       samples: alerts.map { ([("sink", $0.sink)], Double($0.dropped)) })
-        }
-        return out.text
     }
 }
 

@@ -46,7 +46,11 @@ public enum HTTPEndpoints {
                 reasons.append("intake paused: \(paused)")
             }
         }
-        let lost = metrics.log.recordedLosses.filter { !$0.acknowledged }
+        if metrics.log.isJetStreamConnected == false {
+            reasons.append("the JetStream log is not connected to any NATS server (it reconnects by itself)")
+        }
+        // Only the embedded log records losses; JetStream's replicas do not report any to Kappa.
+        let lost = metrics.log.disk?.recordedLosses.filter { !$0.acknowledged } ?? []
         if !lost.isEmpty {
             let described = lost.prefix(5).map(\.description).joined(separator: "; ")
             reasons.append("the log lost \(lost.reduce(0) { $0 + $1.count }) acknowledged records: \(described)\(lost.count > 5 ? "; …" : ""); `kappa log acknowledge-loss` once handled")

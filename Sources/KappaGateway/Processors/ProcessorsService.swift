@@ -12,7 +12,7 @@ import Synchronization
 /// in an inner service group until graceful shutdown, when each makes its final checkpoint.
 public struct ProcessorsService: Service {
     let roles: [ProcessorRole]
-    let log: DiskLog
+    let log: any PartitionedLog
     let database: PostgresConfiguration
     let schema: String
     let migrate: Bool
@@ -26,7 +26,7 @@ public struct ProcessorsService: Service {
 
     /// `roles` are processor names (``ProcessorCatalog``); unknown ones are left out.
     public init(
-        roles: [String], log: DiskLog, database: PostgresConfiguration, schema: String, migrate: Bool,
+        roles: [String], log: any PartitionedLog, database: PostgresConfiguration, schema: String, migrate: Bool,
         configuration: ProcessorConfiguration, status: ProcessorStatus, health: DatabaseHealth,
         alertSink: (any AnomalyAlertSink)?, intake: IntakePressure?, logger: Logger
     ) {

@@ -10,7 +10,7 @@ extension Gateway {
         let health = DatabaseHealth(database: wiring.database, logger: wiring.logger)
         let settings = wiring.settings
         let processors = ProcessorsService(
-            roles: wiring.roles.map(\.rawValue), log: wiring.log, database: wiring.database, schema: settings.databaseSchema,
+            roles: wiring.roles.map(\.rawValue), log: wiring.log.partitioned, database: wiring.database, schema: settings.databaseSchema,
             migrate: settings.migrate, configuration: settings.processors, status: status, health: health,
             alertSink: wiring.alertSink, intake: wiring.intake, logger: wiring.logger
         )

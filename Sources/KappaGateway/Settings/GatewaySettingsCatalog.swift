@@ -22,6 +22,8 @@ public enum GatewaySettingsCatalog {
     public static let sparkplug = Setting("sparkplug", flag: "--sparkplug", environment: "KAPPA_SPARKPLUG", default: "false", "Also subscribe spBv1.0/# and decode Sparkplug B there: births, aliases, data, rebirth requests (docs/sparkplug.md).")
 
     public static let dataDirectory = Setting("data_dir", flag: "--data-dir", environment: "KAPPA_DATA_DIR", default: "./data", "Directory of the partitioned log.")
+    public static let logURL = Setting("log.url", flag: "--log", environment: "KAPPA_LOG", "Where the log lives: empty for the embedded log in data_dir, or nats://host:port[,host:port…] for a NATS JetStream cluster.")
+    public static let logReplicas = Setting("log.replicas", flag: "--log-replicas", environment: "KAPPA_LOG_REPLICAS", default: "3", "Copies JetStream keeps of each partition (1, 3 or 5); only with a nats:// log.")
     public static let logPartitions = Setting("log.partitions", flag: "--partitions", environment: "KAPPA_PARTITIONS", default: "8", "Partitions of a new readings stream (fixed once created).")
     public static let logFsync = Setting("log.fsync", flag: "--fsync", environment: "KAPPA_FSYNC", default: "interval", "When the log fsyncs: interval (every 100 ms), always (group commit) or never.")
     public static let logDiskFloor = Setting("log.disk_floor_mb", flag: "--disk-floor-mb", environment: "KAPPA_DISK_FLOOR_MB", default: "256", "Free disk (MiB) below which intake pauses.")
@@ -54,7 +56,7 @@ public enum GatewaySettingsCatalog {
         config,
         mqttURL, mqttUsername, mqttPassword, mqttPasswordFile, mqttClientID, mqttShareGroup, mqttQoS, mqttProtocol,
         mqttKeepalive, mqttTLSCA, mqttTLSCertificate, mqttTLSKey, topics, sparkplug,
-        dataDirectory, logPartitions, logFsync, logDiskFloor, logRetention,
+        dataDirectory, logURL, logReplicas, logPartitions, logFsync, logDiskFloor, logRetention,
         database, databasePasswordFile, databaseSchema, databaseSSLMode, databaseSSLRootCert, databaseApplicationName,
         databaseConnectTimeout, databaseMigrate,
         roles, http, readyMaxLag, processorNice, logLevel, logFormat,

@@ -117,7 +117,7 @@ public final class ProcessorRunner<Store: CheckpointStore>: Service, Sendable {
                 for partition in 0..<stream.partitionCount where machine.batchRoom > 0 {
                     var partitionLimits = limits
                     partitionLimits.maxRecords = min(limits.maxRecords, machine.batchRoom)
-                    let result = try await stream.read(partition: partition, from: machine.offsets[partition], limits: partitionLimits)
+                    let result = try await readWaitingOutUnavailableLog(partition: partition, from: machine.offsets[partition], limits: partitionLimits)
                     // Reading into lost offsets (LogStream.ensureNextOffset) returns no records and the offset after them.
                     for record in result.records {
                         processor.apply(record, partition: partition)
@@ -279,6 +279,24 @@ public final class ProcessorRunner<Store: CheckpointStore>: Service, Sendable {
                 do { try await session.reset() } catch {
                     logger.debug("Reconnecting failed", metadata: [StreamLoggingKey.error: "\(error)"])
                 }
+            }
+        }
+    }
+
+    /// A log that is briefly unavailable (a JetStream partition electing a new leader after a node died, the
+    /// client reconnecting) is waited out, as the bridge waits it out for appends; nothing of this partition
+    /// was applied yet, so the read simply starts again at the same offset. Other log errors stop the processor.
+    private func readWaitingOutUnavailableLog(partition: Int, from offset: Int64, limits: LogReadLimits) async throws -> LogReadResult {
+        var delay = configuration.retryInitialDelay
+        while true {
+            do {
+                return try await stream.read(partition: partition, from: offset, limits: limits)
+            } catch let error as LogError where error.isTransient {
+                logger.warning("Log unavailable; retrying the read", metadata: [
+                    StreamLoggingKey.partition: "\(partition)", StreamLoggingKey.error: "\(error)", StreamLoggingKey.retryIn: "\(delay)",
+                ])
+                try await Task.sleep(for: delay)
+                delay = min(delay * 2, min(configuration.retryMaxDelay, .seconds(2)))
             }
         }
     }

@@ -1,0 +1,79 @@
+import Foundation
+import KappaCore
+import KappaTestSupport
+import Testing
+
+/// `kappa run --log nats://…`: every role on a 3-node JetStream cluster, a real mosquitto and PostgreSQL.
+@Suite("kappa run on a JetStream log", .serialized, .timeLimit(.minutes(3)))
+struct JetStreamLogTests {
+    static let publishers = 4
+    static let perDevice = 8_000
+
+    @Test("4 publishers at QoS 1, kill -9 one of 3 NATS nodes during the load, restart it: rollups, archive and registry count every reading once")
+    func natsNodeKilledDuringLoad() async throws {
+        let cluster = try await NATSCluster.start(nodes: 3)
+        defer { cluster.stop() }
+        try await GatewayUnderTest.withFresh(name: "jetstream") { gateway in
+            let prefix = gateway.topicPrefix
+            let process = try await gateway.start(extraArguments: ["--log", cluster.urls.joined(separator: ","), "--partitions", "4"])
+            #expect(process.output.contains("the log is on NATS JetStream"), "\(process.output.suffix(3000))")
+
+            let start = Timestamp.now().nanosecondsSinceEpoch / 1_000_000 - 86_400_000
+            var publishing: [KappaProcess] = []
+            for device in 1...Self.publishers {
+                let lines = "\(gateway.root)/publisher-\(device).txt"
+                let payloads = (0..<Self.perDevice).map { index in #"{"ts":\#(start + Int64(index) * 1_000),"v":\#(index)}"# }
+                try (payloads.joined(separator: "\n") + "\n").write(toFile: lines, atomically: true, encoding: .utf8)
+                publishing.append(try KappaProcess(
+                    executablePath: "/bin/sh",
+                    arguments: ["-c", "exec mosquitto_pub -p \(gateway.broker.port) -q 1 -l -t '\(prefix)/devices/d\(device)/telemetry' < '\(lines)'"],
+                    outputFile: "\(gateway.root)/publisher-\(device).log"
+                ))
+            }
+            // Kill a node while the bridge appends, so some partitions lose their leader mid-batch.
+            let appendedBeforeKill = await gateway.eventually(timeout: .seconds(20), every: .milliseconds(50)) {
+                try await gateway.metrics().total("kappa_readings_appended_total") >= 2_000
+            }
+            #expect(appendedBeforeKill, "the bridge did not append 2000 readings before the kill")
+            try cluster.kill(node: 0)
+            try await Task.sleep(for: .seconds(2))
+            let appendedWhileDown = try await gateway.metrics().total("kappa_readings_appended_total")
+            try await cluster.restart(node: 0)
+            for publisher in publishing {
+                let status = await publisher.waitForExit(timeout: .seconds(60))
+                #expect(status == 0, "mosquitto_pub: \(publisher.output)")
+            }
+
+            let expected = Int64(Self.publishers * Self.perDevice)
+            let settled = await gateway.eventually(timeout: .seconds(60), every: .milliseconds(500)) {
+                let rollups = try await gateway.scalar("SELECT coalesce(sum(count), 0)::bigint FROM kappa.rollups_1m")
+                let archived = try await gateway.scalar("SELECT count(*) FROM kappa.readings")
+                let registered = try await gateway.scalar("SELECT coalesce(sum(readings), 0)::bigint FROM kappa.devices")
+                return rollups >= expected && archived >= expected && registered >= expected
+            }
+            #expect(settled, "the processors did not catch up with \(expected) readings:\n\(process.output.suffix(3000))")
+            // Let any straggler land, then count exactly, per device.
+            try await Task.sleep(for: .seconds(1))
+            for device in 1...Self.publishers {
+                let name = "d\(device)"
+                let rollups = try await gateway.scalar("SELECT coalesce(sum(count), 0)::bigint FROM kappa.rollups_1m WHERE device = '\(name)'")
+                let archived = try await gateway.scalar("SELECT count(*) FROM kappa.readings WHERE device = '\(name)'")
+                let registered = try await gateway.scalar("SELECT coalesce(sum(readings), 0)::bigint FROM kappa.devices WHERE device = '\(name)'")
+                #expect(rollups == Int64(Self.perDevice), "\(name): rollups count \(rollups) of \(Self.perDevice) readings")
+                #expect(archived == Int64(Self.perDevice), "\(name): archive holds \(archived) of \(Self.perDevice) readings")
+                #expect(registered == Int64(Self.perDevice), "\(name): registry counts \(registered) of \(Self.perDevice) readings")
+            }
+            let total = try await gateway.scalar("SELECT coalesce(sum(count), 0)::bigint FROM kappa.rollups_1m")
+            #expect(total == expected, "rollups count \(total) of \(expected) readings")
+            // What the run went through, for the note: readings appended by the end of the outage, and whether intake paused.
+            let metrics = try await gateway.metrics()
+            print("JetStream node kill: \(Int(appendedWhileDown)) of \(expected) readings appended 2 s after the kill; redelivered readings \(Int(metrics.total("kappa_mqtt_redelivered_readings_total"))); NATS connected \(Int(metrics.total("kappa_log_nats_connected")))")
+            #expect(metrics.total("kappa_log_nats_connected") == 1)
+            #expect(metrics.values("kappa_log_bytes").isEmpty, "JetStream reports no bytes on disk")
+            #expect(await gateway.readinessStatus() == 200)
+
+            process.signal(SIGTERM)
+            #expect(await process.waitForExit(timeout: .seconds(30)) == 0, "\(process.output.suffix(3000))")
+        }
+    }
+}
