@@ -116,16 +116,7 @@ struct JSONTelemetryDecoder {
                 ))
             }
             element += 1
-            skipWhitespace()
-            guard index < bytes.count else { throw syntax("the array is not closed") }
-            if bytes[index] == UInt8(ascii: ",") {
-                index += 1
-            } else if bytes[index] == UInt8(ascii: "]") {
-                index += 1
-                return
-            } else {
-                throw syntax("expected ',' or ']' in the array, found \(describeByte(at: index))")
-            }
+            guard try continuesAfterElement(closedBy: UInt8(ascii: "]")) else { return }
         }
     }
 
@@ -216,16 +207,7 @@ struct JSONTelemetryDecoder {
                 }
             }
 
-            skipWhitespace()
-            guard index < bytes.count else { throw syntax("the object is not closed") }
-            if bytes[index] == UInt8(ascii: ",") {
-                index += 1
-            } else if bytes[index] == UInt8(ascii: "}") {
-                index += 1
-                return
-            } else {
-                throw syntax("expected ',' or '}' in the object, found \(describeByte(at: index))")
-            }
+            guard try continuesAfterElement(closedBy: UInt8(ascii: "}")) else { return }
         }
     }
 
@@ -347,6 +329,24 @@ struct JSONTelemetryDecoder {
         var start: Int
         var end: Int
         var hasEscapes: Bool
+    }
+
+    /// After an object member or array element: consumes the `,` before the next one (true) or the closing
+    /// `close` (false), and names what was found instead.
+    @inline(__always)
+    mutating func continuesAfterElement(closedBy close: UInt8) throws(Fatal) -> Bool {
+        skipWhitespace()
+        guard index < bytes.count else { throw syntax("the \(close == UInt8(ascii: "}") ? "object" : "array") is not closed") }
+        if bytes[index] == UInt8(ascii: ",") {
+            index += 1
+            return true
+        }
+        guard bytes[index] == close else {
+            let container = close == UInt8(ascii: "}") ? "object" : "array"
+            throw syntax("expected ',' or '\(Character(Unicode.Scalar(close)))' in the \(container), found \(describeByte(at: index))")
+        }
+        index += 1
+        return false
     }
 
     /// Scans a string at `index` (on its opening quote), checking escapes and UTF-8.

@@ -141,23 +141,7 @@ public final class NATSCluster: @unchecked Sendable {
     /// Sends `$JS.API.INFO` over a plain socket (the NATS text protocol) and looks for an answer that is not
     /// an error: the account info only comes once the cluster has a JetStream meta leader.
     private static func jetStreamAnswers(port: Int) -> Bool {
-        guard let fd = LoopbackPort.connectedSocket(port) else { return false }
-        defer { close(fd) }
-        let request = "CONNECT {\"verbose\":false,\"headers\":true,\"no_responders\":true}\r\nSUB _probe.reply 1\r\nPUB $JS.API.INFO _probe.reply 0\r\n\r\nPING\r\n"
-        _ = request.withCString { send(fd, $0, strlen($0), 0) }
-        var received = ""
-        var buffer = [UInt8](repeating: 0, count: 4096)
-        let deadline = ContinuousClock.now + .seconds(3)
-        while ContinuousClock.now < deadline {
-            let count = recv(fd, &buffer, buffer.count, 0)
-            guard count > 0 else { return false }
-            received += String(decoding: buffer[0..<count], as: UTF8.self)
-            if received.contains("io.nats.jetstream.api.v1.account_info_response") {
-                return !received.contains("\"error\"")
-            }
-            if received.contains("503") { return false }
-        }
-        return false
+        jetStreamRequestSucceeds(port: port, subject: "$JS.API.INFO", payload: "", response: "io.nats.jetstream.api.v1.account_info_response")
     }
 
     /// CPU time (user + system) a running node has used so far, from /proc; nil when it is not running.

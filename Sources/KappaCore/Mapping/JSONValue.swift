@@ -59,16 +59,7 @@ extension JSONTelemetryDecoder {
                 index += 1
                 skipWhitespace()
                 members.append((key, try parseValue(depth: depth + 1)))
-                skipWhitespace()
-                guard index < bytes.count else { throw syntax("the object is not closed") }
-                if bytes[index] == UInt8(ascii: ",") {
-                    index += 1
-                } else if bytes[index] == UInt8(ascii: "}") {
-                    index += 1
-                    return .object(members)
-                } else {
-                    throw syntax("expected ',' or '}' in the object, found \(describeByte(at: index))")
-                }
+                guard try continuesAfterElement(closedBy: UInt8(ascii: "}")) else { return .object(members) }
             }
         case UInt8(ascii: "["):
             try checkDepth(depth)
@@ -82,16 +73,7 @@ extension JSONTelemetryDecoder {
             while true {
                 skipWhitespace()
                 elements.append(try parseValue(depth: depth + 1))
-                skipWhitespace()
-                guard index < bytes.count else { throw syntax("the array is not closed") }
-                if bytes[index] == UInt8(ascii: ",") {
-                    index += 1
-                } else if bytes[index] == UInt8(ascii: "]") {
-                    index += 1
-                    return .array(elements)
-                } else {
-                    throw syntax("expected ',' or ']' in the array, found \(describeByte(at: index))")
-                }
+                guard try continuesAfterElement(closedBy: UInt8(ascii: "]")) else { return .array(elements) }
             }
         case UInt8(ascii: "\""):
             return .string(keyString(try scanString()))
