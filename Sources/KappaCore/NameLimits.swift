@@ -80,18 +80,19 @@ extension NameLimits {
     }
 
     /// Removes the readings from `first` on whose names break the limits, one problem per reading
-    /// removed. The topic's names were checked already (`problem(with:)`), so only what the payload
-    /// named is looked at: metric names always, device and tags where they differ from the topic's.
-    func removeInvalidNames(in readings: inout [Reading], from first: Int, match: TopicMatch, problems: inout [DecodeProblem]) {
+    /// removed. With a `match`, the topic's names were checked already (`problem(with:)`), so only what the
+    /// payload named is looked at: metric names always, device and tags where they differ from the topic's.
+    /// Without one (readings no topic template made), every name is.
+    func removeInvalidNames(in readings: inout [Reading], from first: Int, match: TopicMatch?, problems: inout [DecodeProblem]) {
         var kept = first
         for position in first..<readings.count {
             let reading = readings[position]
             var problem: DecodeProblem?
-            if match.metric == nil || reading.metric != match.metric, let flaw = Self.flaw(in: reading.metric, maxBytes: maxMetricBytes) {
+            if match?.metric == nil || reading.metric != match?.metric, let flaw = Self.flaw(in: reading.metric, maxBytes: maxMetricBytes) {
                 problem = DecodeProblem(reason: .invalidMetric, message: "the metric name \(Self.excerpt(reading.metric)) \(flaw)", field: nil)
-            } else if reading.device != match.device, let flaw = Self.flaw(in: reading.device, maxBytes: maxDeviceBytes) {
+            } else if reading.device != match?.device, let flaw = Self.flaw(in: reading.device, maxBytes: maxDeviceBytes) {
                 problem = DecodeProblem(reason: .invalidDevice, message: "the device id \(Self.excerpt(reading.device)) in the payload \(flaw)", field: reading.metric)
-            } else if reading.tags != match.tags {
+            } else if reading.tags != match?.tags {
                 problem = tagsProblem(reading.tags, in: "the payload of metric '\(Self.excerpt(reading.metric, quoted: false))'")
             }
             if let problem {

@@ -21,11 +21,8 @@ public struct PayloadDecoder: Sendable {
         match: TopicMatch, payload: UnsafeRawBufferPointer, receivedAt: Timestamp,
         into readings: inout [Reading], problems: inout [DecodeProblem]
     ) {
-        guard payload.count <= limits.maxPayloadBytes else {
-            problems.append(DecodeProblem(
-                reason: .oversizedPayload,
-                message: "payload of \(payload.count) bytes exceeds the limit of \(limits.maxPayloadBytes) bytes"
-            ))
+        if let problem = sizeProblem(payloadBytes: payload.count) {
+            problems.append(problem)
             return
         }
         guard payload.contains(where: { !BareNumberDecoder.isWhitespace($0) }) else {
@@ -61,6 +58,43 @@ public struct PayloadDecoder: Sendable {
             }
             LineProtocolDecoder(bytes: payload, match: match, receivedAt: receivedAt, limits: limits)
                 .decode(into: &readings, problems: &problems)
+        }
+    }
+
+    /// The problem with a payload of `payloadBytes` bytes being too large to decode, or nil.
+    public func sizeProblem(payloadBytes: Int) -> DecodeProblem? {
+        guard payloadBytes > limits.maxPayloadBytes else { return nil }
+        return DecodeProblem(
+            reason: .oversizedPayload,
+            message: "payload of \(payloadBytes) bytes exceeds the limit of \(limits.maxPayloadBytes) bytes"
+        )
+    }
+
+    /// Holds readings that another decoder made (Sparkplug B) to the limits every reading meets: those from
+    /// `first` on whose names break `DecodingLimits.names`, or whose time lies outside the accepted window, are
+    /// removed and reported.
+    public func admit(_ readings: inout [Reading], from first: Int, receivedAt: Timestamp, problems: inout [DecodeProblem]) {
+        limits.names.removeInvalidNames(in: &readings, from: first, match: nil, problems: &problems)
+        var kept = first
+        var outside = 0
+        var example: Reading?
+        for position in first..<readings.count {
+            let reading = readings[position]
+            guard limits.accepts(reading.time, receivedAt: receivedAt) else {
+                outside += 1
+                if example == nil { example = reading }
+                continue
+            }
+            if kept != position { readings[kept] = reading }
+            kept += 1
+        }
+        readings.removeSubrange(kept...)
+        if let example {
+            problems.append(DecodeProblem(
+                reason: .timestampOutOfRange,
+                message: "\(outside) reading(s) lie outside the accepted window around the receive time \(receivedAt), the first of metric '\(NameLimits.excerpt(example.metric, quoted: false))' at \(example.time)",
+                field: example.metric
+            ))
         }
     }
 

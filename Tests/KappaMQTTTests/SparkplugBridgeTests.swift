@@ -65,6 +65,28 @@ struct SparkplugBridgeTests {
         #expect(ingest.takeRebirthCommandTopics().isEmpty)
     }
 
+    @Test("hostile Sparkplug input meets the limits routed payloads meet: bad names, times far off, oversized payloads")
+    func hostileInputMeetsTheDecodingLimits() throws {
+        let log = try TemporaryLog()
+        defer { log.log.close() }
+        let ingest = ingestor(log, sparkplug: true)
+        var edge = SparkplugEdgeNodePublisher(edgeNode: SparkplugEdgeNode(group: "plant", node: "edge-1"))
+        let longName = String(repeating: "m", count: 10_000)
+        let birth = try edge.nodeBirth([("ok", 1), ("bad\u{0}name", 2), (longName, 3)], at: start)
+        try ingest.ingest(topic: birth.topic, payload: birth.payload, receivedAt: start)
+        let farFuture = start.adding(nanoseconds: 10 * 365 * 86_400 * 1_000_000_000)
+        let data = try edge.data(nil, [("ok", 4, farFuture), ("ok", 5, start)], at: start)
+        try ingest.ingest(topic: data.topic, payload: data.payload, receivedAt: start)
+        let huge = try edge.data(nil, (0..<20_000).map { ("ok", Double($0), start) }, at: start)
+        #expect(huge.payload.count > DecodingLimits.default.maxPayloadBytes)
+        let hugeOutcome = try ingest.ingest(topic: huge.topic, payload: huge.payload, receivedAt: start)
+        #expect(hugeOutcome.readings == 0)
+
+        #expect(try LogContents.readings(of: log.readings).map(\.value) == [1, 5])
+        let reasons = Set(try LogContents.deadLetters(of: log.deadLetters).map(\.reason))
+        #expect(reasons == [.invalidMetric, .timestampOutOfRange, .oversizedPayload])
+    }
+
     // MARK: - Through mosquitto
 
     func bridge(_ broker: MosquittoBroker, log: TemporaryLog) throws -> MQTTBridge {

@@ -82,7 +82,7 @@ public final class MessageIngestor: @unchecked Sendable {
 
         if sparkplug != nil && SparkplugIntake.claims(topic) {
             statistics.messageReceived(bytes: payload.count, route: nil)
-            sparkplug?.decode(topic: topic, payload: payload, receivedAt: receivedAt, into: &readings, problems: &problems)
+            sparkplug?.decode(topic: topic, payload: payload, receivedAt: receivedAt, decoder: decoder, into: &readings, problems: &problems)
         } else {
             let match = router.match(topic: topic)
             statistics.messageReceived(bytes: payload.count, route: match?.routeIndex)

@@ -20,7 +20,11 @@ struct SparkplugIntake {
 
     /// Decodes one message into `readings` and `problems`. Commands, the hosts' `STATE` and any other topic
     /// that is not a node or device message carry no telemetry: they change nothing and are not dead-lettered.
-    mutating func decode(topic: String, payload: [UInt8], receivedAt: Timestamp, into readings: inout [Reading], problems: inout [DecodeProblem]) {
+    /// The payload size limit, the name limits and the time window are `decoder`'s, as for routed topics.
+    mutating func decode(
+        topic: String, payload: [UInt8], receivedAt: Timestamp, decoder: PayloadDecoder,
+        into readings: inout [Reading], problems: inout [DecodeProblem]
+    ) {
         guard let sparkplugTopic = SparkplugTopic(topic) else { return }
         switch sparkplugTopic.messageType {
         case .nodeCommand, .deviceCommand:
@@ -28,9 +32,16 @@ struct SparkplugIntake {
         default:
             break
         }
+        if let problem = decoder.sizeProblem(payloadBytes: payload.count) {
+            // Not parsed at all: a birth this large declares nothing, so its data asks for a rebirth later.
+            problems.append(problem)
+            return
+        }
         let outcome = session.receive(topic: sparkplugTopic, payload: payload, receivedAt: receivedAt)
+        let first = readings.count
         readings += outcome.readings
         problems += outcome.problems
+        decoder.admit(&readings, from: first, receivedAt: receivedAt, problems: &problems)
         if outcome.rebirthNeeded, rebirths.shouldRequest(sparkplugTopic.edgeNode, now: receivedAt),
            let command = try? RebirthRequests.command(for: sparkplugTopic.edgeNode, now: receivedAt) {
             pendingRebirths.append(command)
