@@ -108,7 +108,7 @@ import Testing
         try await ProcessorHarness.runUntilCaughtUp(log: log, database: database, roles: Self.roles)
 
         var configuration = Self.configuration(version: "v2")
-        configuration.maxBatchRecords = 300
+        configuration.maxBatchRecords = 50  // many small checkpoints: the stop below lands well before the end
         let connection = try await database.connect()
         for role in Self.roles {
             let replay = Replay(
