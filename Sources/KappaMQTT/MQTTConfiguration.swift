@@ -43,6 +43,22 @@ public struct MQTTConfiguration: Sendable, Equatable {
         }
     }
 
+    /// The message the broker publishes for the client when its connection ends without a DISCONNECT (MQTT's
+    /// last will): a Sparkplug edge node's NDEATH, a host's offline `STATE`.
+    public struct Will: Sendable, Equatable {
+        public var topic: String
+        public var payload: [UInt8]
+        public var qos: MQTTQoS
+        public var retain: Bool
+
+        public init(topic: String, payload: [UInt8], qos: MQTTQoS = .atLeastOnce, retain: Bool = false) {
+            self.topic = topic
+            self.payload = payload
+            self.qos = qos
+            self.retain = retain
+        }
+    }
+
     public var host: String
     public var port: Int
     /// The client id. Required for a persistent session (`cleanSession == false`); nil lets the library make one.
@@ -60,6 +76,8 @@ public struct MQTTConfiguration: Sendable, Equatable {
     public var reconnectBackoff: ReconnectBackoff
     /// How many outgoing QoS ≥ 1 messages may await their acknowledgement at once.
     public var maxInflightMessages: Int
+    /// Set on every connection attempt; nil: none.
+    public var will: Will?
 
     public init(
         host: String = "127.0.0.1",

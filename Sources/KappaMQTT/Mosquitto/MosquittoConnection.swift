@@ -71,6 +71,12 @@ final class MosquittoConnection: Sendable {
             mosquitto_int_option(pointer, MOSQ_OPT_SEND_MAXIMUM, Int32(clamping: max(1, configuration.maxInflightMessages))),
             "mosquitto_int_option(SEND_MAXIMUM)"
         )
+        if let will = configuration.will {
+            try check(
+                mosquitto_will_set(pointer, will.topic, Int32(will.payload.count), will.payload, will.qos.rawValue, will.retain),
+                "mosquitto_will_set"
+            )
+        }
         if let username = configuration.username {
             try check(mosquitto_username_pw_set(pointer, username, configuration.password), "mosquitto_username_pw_set")
         }
