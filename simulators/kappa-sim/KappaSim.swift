@@ -43,8 +43,8 @@ struct KappaSim: AsyncParsableCommand {
         The family formats need a payload mapping and sparkplug needs
         --sparkplug: --print-routes prints what to give 'kappa run' so
         that every reading maps, with no dead letter:
-          kappa run $(kappa-sim --format tasmota --print-routes)
-        (eval, or paste: the routes are quoted for a shell.)
+          eval kappa run $(kappa-sim --format tasmota --print-routes)
+        (the routes are quoted for a shell: eval them, or paste them.)
 
         Time: real time by default (--speed realtime, or a factor like 60). --fast simulates event time \
         from --start (default: now minus --duration, or minus a day) as fast as the broker takes it. Stop \
