@@ -43,8 +43,7 @@ public struct MQTTConfiguration: Sendable, Equatable {
         }
     }
 
-    /// The message the broker publishes for the client when its connection ends without a DISCONNECT (MQTT's
-    /// last will): a Sparkplug edge node's NDEATH, a host's offline `STATE`.
+    /// The message the broker publishes for the client when the connection ends without a DISCONNECT.
     public struct Will: Sendable, Equatable {
         public var topic: String
         public var payload: [UInt8]
@@ -76,7 +75,7 @@ public struct MQTTConfiguration: Sendable, Equatable {
     public var reconnectBackoff: ReconnectBackoff
     /// How many outgoing QoS ≥ 1 messages may await their acknowledgement at once.
     public var maxInflightMessages: Int
-    /// Set on every connection attempt; nil: none.
+    /// Set before every connect: what the broker announces if this client dies.
     public var will: Will?
 
     public init(

@@ -71,12 +71,6 @@ final class MosquittoConnection: Sendable {
             mosquitto_int_option(pointer, MOSQ_OPT_SEND_MAXIMUM, Int32(clamping: max(1, configuration.maxInflightMessages))),
             "mosquitto_int_option(SEND_MAXIMUM)"
         )
-        if let will = configuration.will {
-            try check(
-                mosquitto_will_set(pointer, will.topic, Int32(will.payload.count), will.payload, will.qos.rawValue, will.retain),
-                "mosquitto_will_set"
-            )
-        }
         if let username = configuration.username {
             try check(mosquitto_username_pw_set(pointer, username, configuration.password), "mosquitto_username_pw_set")
         }
@@ -91,6 +85,14 @@ final class MosquittoConnection: Sendable {
             )
             if tls.allowHostnameMismatch {
                 try check(mosquitto_tls_insecure_set(pointer, true), "mosquitto_tls_insecure_set")
+            }
+        }
+        if let will = configuration.will {
+            try will.payload.withUnsafeBytes { buffer in
+                try check(
+                    mosquitto_will_set(pointer, will.topic, Int32(buffer.count), buffer.baseAddress, will.qos.rawValue, will.retain),
+                    "mosquitto_will_set"
+                )
             }
         }
         mosquitto_connect_v5_callback_set(pointer, mosquittoOnConnect)
