@@ -186,6 +186,7 @@ let package = Package(
             dependencies: [
                 "KappaCore",
                 "KappaMQTT",
+                "KappaSparkplug",
                 .product(name: "Logging", package: "swift-log"),
             ],
             path: "simulators/KappaSimulator",
@@ -332,7 +333,10 @@ let package = Package(
         ),
         .testTarget(
             name: "KappaSimulatorTests",
-            dependencies: ["KappaSimulator", "KappaStream", "KappaCore", "KappaMQTT", "KappaTestSupport", .product(name: "Logging", package: "swift-log")],
+            dependencies: [
+                "KappaSimulator", "KappaStream", "KappaCore", "KappaMQTT", "KappaSparkplug", "KappaTestSupport",
+                .product(name: "Logging", package: "swift-log"), .product(name: "SwiftProtobuf", package: "swift-protobuf"),
+            ],
             swiftSettings: swiftSettings
         ),
         .testTarget(

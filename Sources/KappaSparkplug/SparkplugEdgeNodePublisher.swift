@@ -78,6 +78,13 @@ public struct SparkplugEdgeNodePublisher: Sendable {
         return Message(topic: SparkplugTopic(edgeNode: edgeNode, messageType: .nodeDeath).topic, payload: try payload.serializedBytes())
     }
 
+    /// Whether an NCMD payload asks the edge node to rebirth (`Node Control/Rebirth` set to true), as a host
+    /// does when it lost the node's aliases; false for anything else, unparsable payloads included.
+    public static func isRebirthRequest(_ payload: [UInt8]) -> Bool {
+        guard let command = try? Kappa_Sparkplug_Payload(serializedBytes: payload) else { return false }
+        return command.metrics.contains { $0.name == "Node Control/Rebirth" && $0.booleanValue }
+    }
+
     private mutating func declare(_ values: [(metric: String, value: Double)], device: String, time: Timestamp) -> [Kappa_Sparkplug_Payload.Metric] {
         values.map { entry in
             let alias = nextAlias

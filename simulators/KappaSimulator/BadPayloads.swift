@@ -1,4 +1,5 @@
 import KappaCore
+import KappaSparkplug
 
 /// Payloads the gateway must dead-letter, with the reason it should give.
 enum BadPayloads {
@@ -10,7 +11,7 @@ enum BadPayloads {
         var ts: [UInt8] = []
         PayloadBytes.appendInteger(timestampMilliseconds, to: &ts)
         switch format {
-        case .json, .values, .batch:
+        case .json, .values, .batch, .zigbee2mqtt, .tasmota, .shelly, .ttn:
             switch variant % 4 {
             case 0:
                 // Cut off mid-number, as a lost TCP segment or a buggy firmware would.
@@ -26,6 +27,10 @@ enum BadPayloads {
             return variant % 2 == 0 ? (Array("twenty-one".utf8), .malformedNumber) : ([], .emptyPayload)
         case .line:
             return variant % 2 == 0 ? (Array("\(metric),device=".utf8), .malformedLineProtocol) : ([], .emptyPayload)
+        case .sparkplug:
+            // No empty payload: that is a valid protobuf message with no fields. Text where protobuf is
+            // expected, or a varint cut off as a lost segment would.
+            return variant % 2 == 0 ? (Array("\(metric) is 21.5".utf8), .sparkplugMalformed) : ([0x08, 0xFF, 0xFF], .sparkplugMalformed)
         }
     }
 
@@ -42,7 +47,7 @@ enum BadPayloads {
             bytes.append(contentsOf: head)
             bytes.append(contentsOf: repeatElement(UInt8(ascii: "a"), count: size - head.count - 1))
             bytes.append(UInt8(ascii: "\""))
-        case .json, .values, .batch:
+        case .json, .values, .batch, .zigbee2mqtt, .tasmota, .shelly, .ttn, .sparkplug:
             bytes.append(contentsOf: #"{"ts":"#.utf8)
             PayloadBytes.appendInteger(timestampMilliseconds, to: &bytes)
             bytes.append(contentsOf: #","note":""#.utf8)

@@ -1,4 +1,5 @@
 import KappaCore
+import KappaSparkplug
 
 /// What a device tick hands back to the fleet: messages to send now, messages held back until a later
 /// simulated time, and labels that became final.
@@ -50,6 +51,16 @@ struct ActiveSkew {
 /// One device of the fleet: identity, topics, signal, its random streams and what is in progress.
 struct DeviceState {
     let id: String
+    let index: Int
+    let kind: DeviceKind
+    /// The device and metric names the gateway stores (and the labels name): the simulator's own, or as the
+    /// format's family or Sparkplug layout names them.
+    let storedDevice: String
+    let storedMetrics: [String]
+    let family: DeviceFamily?
+    /// The Sparkplug format's edge node of this device.
+    let edgeNode: SparkplugEdgeNode?
+    /// Where its telemetry goes: `devices/{device}/telemetry`, the family's topic, or its Sparkplug DDATA topic.
     let telemetryTopic: String
     let metricTopics: [String]
     let lineTopic: String
@@ -67,13 +78,28 @@ struct DeviceState {
     var skew: ActiveSkew?
     var heldOutOfOrder: SimulatedMessage?
     var batch: [(time: Int64, timestamp: Int64, values: [Double])] = []
+    /// Messages sent so far (a family's frame counter).
+    var sent = 0
 
     init(index: Int, scenario: FleetScenario, encoder: PayloadEncoder) {
         let kind = scenario.kinds[index % scenario.kinds.count]
         let id = scenario.deviceID(index)
         self.id = id
+        self.index = index
+        self.kind = kind
         let prefix = scenario.normalizedPrefix
-        telemetryTopic = "\(prefix)devices/\(id)/telemetry"
+        family = scenario.format.family
+        if scenario.format == .sparkplug {
+            let edgeNode = scenario.sparkplug.edgeNode(ofDevice: index)
+            self.edgeNode = edgeNode
+            telemetryTopic = SparkplugTopic(edgeNode: edgeNode, messageType: .deviceData, device: id).topic
+            storedDevice = scenario.sparkplug.storedDevice(id, index: index)
+        } else {
+            edgeNode = nil
+            telemetryTopic = family?.topic(prefix: prefix, device: id) ?? "\(prefix)devices/\(id)/telemetry"
+            storedDevice = id
+        }
+        storedMetrics = family?.storedMetrics(kind) ?? kind.metrics.map(\.name)
         metricTopics = scenario.format == .number ? kind.metrics.map { "\(prefix)devices/\(id)/\($0.name)" } : []
         lineTopic = prefix + scenario.lineTopic.replacingAll("{device}", with: id)
         self.encoder = encoder
@@ -129,7 +155,7 @@ struct DeviceState {
             active.last = time
             if active.ticksDone >= active.ticksTotal {
                 output.labels.append(GroundTruthLabel(
-                    device: id, metric: "*", kind: .chaos(.clockSkew),
+                    device: storedDevice, metric: "*", kind: .chaos(.clockSkew),
                     start: Timestamp(millisecondsSinceEpoch: active.start), end: Timestamp(millisecondsSinceEpoch: active.last),
                     offsetMilliseconds: active.offsetMilliseconds
                 ))
@@ -145,30 +171,44 @@ struct DeviceState {
         addBadMessages(scenario, time: time, into: &output)
     }
 
+    /// The readings the gateway stores from a tick's message: the metrics, and a family's extra fields.
     private func readings(timestamp: Int64, values: [Double], source: TimeSource = .device) -> [Reading] {
         let time = Timestamp(millisecondsSinceEpoch: timestamp)
-        return zip(signal.metrics, values).map { metric, value in
-            Reading(device: id, metric: metric.name, time: time, value: value, timeSource: source)
+        let tags = family?.tags(kind, index: index) ?? []
+        var readings = zip(storedMetrics, values).map { metric, value in
+            Reading(device: storedDevice, metric: metric, time: time, value: value, timeSource: source, tags: tags)
         }
+        for extra in family?.extraReadings(kind) ?? [] {
+            readings.append(Reading(device: storedDevice, metric: extra.metric, time: time, value: extra.value, timeSource: source, tags: tags))
+        }
+        return readings
     }
 
     private mutating func messages(_ scenario: FleetScenario, time: Int64, timestamp: Int64, values: [Double]) -> [SimulatedMessage] {
         let eventTime = Timestamp(millisecondsSinceEpoch: time)
         var payload: [UInt8] = []
         payload.reserveCapacity(128)
+        sent += 1
         switch scenario.format {
+        case .zigbee2mqtt, .tasmota, .shelly, .ttn:
+            family!.encode(device: id, index: index, kind: kind, timestampMilliseconds: timestamp, values: values, counter: sent, to: &payload)
+        case .sparkplug:
+            let content = SparkplugContent(edgeNode: edgeNode!, device: id, metrics: signal.metrics.map(\.name), values: values,
+                                           time: Timestamp(millisecondsSinceEpoch: timestamp))
+            return [SimulatedMessage(device: storedDevice, topic: telemetryTopic, payload: [], eventTime: eventTime, sendTime: eventTime,
+                                     readings: readings(timestamp: timestamp, values: values), sparkplug: content)]
         case .json:
             encoder.object(timestampMilliseconds: timestamp, values: values, to: &payload)
         case .values:
             encoder.valuesObject(timestampMilliseconds: timestamp, values: values, to: &payload)
         case .line:
             encoder.lines(device: id, timestampMilliseconds: timestamp, values: values, to: &payload)
-            return [SimulatedMessage(device: id, topic: lineTopic, payload: payload, eventTime: eventTime, sendTime: eventTime,
+            return [SimulatedMessage(device: storedDevice, topic: lineTopic, payload: payload, eventTime: eventTime, sendTime: eventTime,
                                      readings: readings(timestamp: timestamp, values: values))]
         case .number:
             return zip(signal.metrics, values).enumerated().map { position, pair in
                 SimulatedMessage(
-                    device: id, topic: metricTopics[position], payload: PayloadEncoder.number(pair.1), eventTime: eventTime, sendTime: eventTime,
+                    device: storedDevice, topic: metricTopics[position], payload: PayloadEncoder.number(pair.1), eventTime: eventTime, sendTime: eventTime,
                     readings: [Reading(device: id, metric: pair.0.name, time: eventTime, value: pair.1, timeSource: .received)]
                 )
             }
@@ -177,7 +217,7 @@ struct DeviceState {
             guard batch.count >= max(1, scenario.batchSize) else { return [] }
             return [takeBatch(sendTime: time)]
         }
-        return [SimulatedMessage(device: id, topic: telemetryTopic, payload: payload, eventTime: eventTime, sendTime: eventTime,
+        return [SimulatedMessage(device: storedDevice, topic: telemetryTopic, payload: payload, eventTime: eventTime, sendTime: eventTime,
                                  readings: readings(timestamp: timestamp, values: values))]
     }
 
@@ -193,7 +233,7 @@ struct DeviceState {
         payload.append(UInt8(ascii: "]"))
         let last = batch.last?.time ?? sendTime
         batch.removeAll(keepingCapacity: true)
-        return SimulatedMessage(device: id, topic: telemetryTopic, payload: payload, eventTime: Timestamp(millisecondsSinceEpoch: last),
+        return SimulatedMessage(device: storedDevice, topic: telemetryTopic, payload: payload, eventTime: Timestamp(millisecondsSinceEpoch: last),
                                 sendTime: Timestamp(millisecondsSinceEpoch: sendTime), readings: all)
     }
 
@@ -233,6 +273,8 @@ struct DeviceState {
 
     private mutating func addBadMessages(_ scenario: FleetScenario, time: Int64, into output: inout TickOutput) {
         let eventTime = Timestamp(millisecondsSinceEpoch: time)
+        // Sent as they are, on the edge node's connection.
+        let sparkplug = edgeNode.map { SparkplugContent(edgeNode: $0, device: id, time: eventTime) }
         // Bad messages go to the topic of the first metric where topics name metrics.
         let metricIndex = 0
         let topic: String = switch scenario.format {
@@ -246,17 +288,17 @@ struct DeviceState {
                 metric: signal.metrics[metricIndex].name
             )
             output.ready.append(SimulatedMessage(
-                device: id, topic: topic, payload: payload, eventTime: eventTime, sendTime: eventTime, readings: [],
-                labels: [GroundTruthLabel(device: id, metric: "*", kind: .chaos(.malformed), start: eventTime, end: eventTime, topic: topic, reason: reason)],
-                chaos: .malformed
+                device: storedDevice, topic: topic, payload: payload, eventTime: eventTime, sendTime: eventTime, readings: [],
+                labels: [GroundTruthLabel(device: storedDevice, metric: "*", kind: .chaos(.malformed), start: eventTime, end: eventTime, topic: topic, reason: reason)],
+                chaos: .malformed, sparkplug: sparkplug
             ))
         }
         if chaosRandom.chance(scenario.chaos.oversized) {
             let payload = BadPayloads.oversized(format: scenario.format, excess: chaosRandom.integer(1...65_536), timestampMilliseconds: time)
             output.ready.append(SimulatedMessage(
-                device: id, topic: topic, payload: payload, eventTime: eventTime, sendTime: eventTime, readings: [],
-                labels: [GroundTruthLabel(device: id, metric: "*", kind: .chaos(.oversized), start: eventTime, end: eventTime, topic: topic, reason: .oversizedPayload)],
-                chaos: .oversized
+                device: storedDevice, topic: topic, payload: payload, eventTime: eventTime, sendTime: eventTime, readings: [],
+                labels: [GroundTruthLabel(device: storedDevice, metric: "*", kind: .chaos(.oversized), start: eventTime, end: eventTime, topic: topic, reason: .oversizedPayload)],
+                chaos: .oversized, sparkplug: sparkplug
             ))
         }
     }
@@ -296,7 +338,7 @@ struct DeviceState {
 
     func label(for anomaly: ActiveAnomaly) -> GroundTruthLabel {
         GroundTruthLabel(
-            device: id, metric: anomaly.metric.map { signal.metrics[$0].name } ?? "*", kind: .anomaly(anomaly.kind),
+            device: storedDevice, metric: anomaly.metric.map { storedMetrics[$0] } ?? "*", kind: .anomaly(anomaly.kind),
             start: Timestamp(millisecondsSinceEpoch: anomaly.start), end: Timestamp(millisecondsSinceEpoch: anomaly.last)
         )
     }

@@ -81,7 +81,7 @@ public struct Fleet: MessageSource {
             }
             if let skew = devices[index].skew {
                 labels.append(GroundTruthLabel(
-                    device: devices[index].id, metric: "*", kind: .chaos(.clockSkew),
+                    device: devices[index].storedDevice, metric: "*", kind: .chaos(.clockSkew),
                     start: Timestamp(millisecondsSinceEpoch: skew.start), end: Timestamp(millisecondsSinceEpoch: skew.last),
                     offsetMilliseconds: skew.offsetMilliseconds
                 ))

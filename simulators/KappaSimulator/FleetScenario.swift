@@ -26,6 +26,8 @@ public struct FleetScenario: Hashable, Sendable {
     public var anomalyRate: Double
     public var anomalyKinds: [AnomalyKind]
     public var chaos: ChaosRates
+    /// Groups and edge nodes of the `sparkplug` format.
+    public var sparkplug: SparkplugFleetLayout
 
     public init(
         seed: UInt64 = 1,
@@ -41,7 +43,8 @@ public struct FleetScenario: Hashable, Sendable {
         jitter: Double = 0.1,
         anomalyRate: Double = 0,
         anomalyKinds: [AnomalyKind] = AnomalyKind.allCases,
-        chaos: ChaosRates = .none
+        chaos: ChaosRates = .none,
+        sparkplug: SparkplugFleetLayout = SparkplugFleetLayout()
     ) {
         self.seed = seed
         self.deviceCount = deviceCount
@@ -57,6 +60,7 @@ public struct FleetScenario: Hashable, Sendable {
         self.anomalyRate = anomalyRate
         self.anomalyKinds = anomalyKinds
         self.chaos = chaos
+        self.sparkplug = sparkplug
     }
 
     /// `kind-NNNNN`: five digits, more for fleets past 100 000.

@@ -1,6 +1,8 @@
 import KappaCore
 import KappaMQTT
+import KappaSparkplug
 import Logging
+import Synchronization
 
 /// Publishes messages over MQTT connections (a pool the devices share, or one per device), in order per
 /// device, with at most `PublishOptions.window` messages per connection unacknowledged.
@@ -15,6 +17,11 @@ import Logging
 ///
 /// Order: publishing runs on a serial executor (see `run(_:)`); the task sending a slice's last message is
 /// enqueued there before the publishing task yields, so it sends before the next slice is queued.
+///
+/// Sparkplug messages (`SimulatedMessage.sparkplug`) go over one connection per edge node, whatever the
+/// layout: its client id is the prefix followed by `{group}-{edge node}`, its will the node's NDEATH, and it
+/// listens for the host's rebirth requests on its NCMD topic. Each slice is encoded just before it is sent
+/// (`SimulatedEdgeNode`), so births come first after a rebirth request or a reconnect.
 public final class MQTTFleetPublisher {
     public let options: PublishOptions
     public let statistics: RunStatistics
@@ -30,18 +37,27 @@ public final class MQTTFleetPublisher {
         var count: Int
     }
 
+    /// Set from the network thread when the host asks the edge node to rebirth; taken by the publishing task.
+    private final class RebirthFlag: Sendable {
+        let requested = Atomic(false)
+    }
+
     private final class Lane {
         var client: MQTTClient
         let clientID: String?
+        /// Set for a Sparkplug edge node's connection.
+        var edgeNode: SimulatedEdgeNode?
+        let rebirth: RebirthFlag
         /// Sent and not yet confirmed, oldest first.
         var slices: [Slice] = []
         var unconfirmed = 0
         var sinceReconnect = 0
         var outgoing: [SimulatedMessage] = []
 
-        init(client: MQTTClient, clientID: String?) {
+        init(client: MQTTClient, clientID: String?, rebirth: RebirthFlag = RebirthFlag()) {
             self.client = client
             self.clientID = clientID
+            self.rebirth = rebirth
         }
     }
 
@@ -63,11 +79,12 @@ public final class MQTTFleetPublisher {
         }
     }
 
-    private func openClient(clientID: String?) async throws -> MQTTClient {
+    private func openClient(clientID: String?, will: MQTTConfiguration.Will? = nil, onMessage: @escaping MQTTClient.MessageHandler = { _ in }) async throws -> MQTTClient {
         var configuration = options.mqtt
         configuration.maxInflightMessages = max(configuration.maxInflightMessages, 1)
         if let clientID { configuration.clientID = clientID }
-        let client = try MQTTClient.make(configuration: configuration, logger: logger)
+        configuration.will = will
+        let client = try MQTTClient.make(configuration: configuration, logger: logger, onMessage: onMessage)
         try client.start()
         do {
             try await client.waitUntilConnected(timeout: options.connectTimeout)
@@ -91,7 +108,9 @@ public final class MQTTFleetPublisher {
         return Int(hash % UInt64(count))
     }
 
-    private func lane(for device: String) async throws -> Lane {
+    private func lane(for message: SimulatedMessage) async throws -> Lane {
+        if let sparkplug = message.sparkplug { return try await lane(for: sparkplug.edgeNode) }
+        let device = message.device
         switch options.layout {
         case .pooled:
             return lanes[Self.pooledLane(for: device, of: lanes.count)]
@@ -106,6 +125,52 @@ public final class MQTTFleetPublisher {
         }
     }
 
+    /// The edge node's connection, opened with its NDEATH as the will and subscribed to its NCMD topic.
+    private func lane(for edgeNode: SparkplugEdgeNode) async throws -> Lane {
+        let key = "spBv1.0/" + edgeNode.kappaDevice
+        if let lane = laneOfDevice[key] { return lane }
+        let clientID = options.clientIDPrefix + "\(edgeNode.group)-\(edgeNode.node)"
+        let node = SimulatedEdgeNode(edgeNode: edgeNode)
+        let rebirth = RebirthFlag()
+        let client = try await openEdgeNodeClient(node, clientID: clientID, rebirth: rebirth)
+        let lane = Lane(client: client, clientID: clientID, rebirth: rebirth)
+        lane.edgeNode = node
+        lanes.append(lane)
+        laneOfDevice[key] = lane
+        statistics.recordConnection()
+        return lane
+    }
+
+    private func openEdgeNodeClient(_ node: SimulatedEdgeNode, clientID: String, rebirth: RebirthFlag) async throws -> MQTTClient {
+        let death = try node.death()
+        let commandTopic = SparkplugTopic(edgeNode: node.edgeNode, messageType: .nodeCommand).topic
+        let client = try await openClient(clientID: clientID, will: MQTTConfiguration.Will(topic: death.topic, payload: death.payload)) { command in
+            if command.topic == commandTopic, SparkplugEdgeNodePublisher.isRebirthRequest(command.payload) {
+                rebirth.requested.store(true, ordering: .relaxed)
+            }
+        }
+        do {
+            try await client.subscribe([MQTTSubscription(commandTopic, qos: .atLeastOnce)])
+        } catch {
+            await Blocking.run { client.disconnect() }
+            throw SimulatorError(code: .connectionFailed, message: "edge node \(node.edgeNode) cannot subscribe to \(commandTopic): \(error)")
+        }
+        return client
+    }
+
+    /// An edge node's part of a slice as it goes out now: births first where due (see `SimulatedEdgeNode`).
+    private func encode(_ messages: ArraySlice<SimulatedMessage>, on lane: Lane) throws -> ArraySlice<SimulatedMessage> {
+        guard var node = lane.edgeNode else { return messages }
+        var encoded: [SimulatedMessage] = []
+        encoded.reserveCapacity(messages.count + 1)
+        for message in messages {
+            if lane.rebirth.requested.exchange(false, ordering: .relaxed) { node.requestRebirth() }
+            encoded += try node.encode(message)
+        }
+        lane.edgeNode = node
+        return encoded[...]
+    }
+
     /// Runs `body`, which calls `publish` and `finish`, on the publisher's serial executor (see the type's
     /// comment on order).
     public func run<Value>(_ body: () async throws -> Value) async throws -> Value {
@@ -118,7 +183,7 @@ public final class MQTTFleetPublisher {
     public func publish(_ batch: [SimulatedMessage]) async throws {
         var touched: [Lane] = []
         for message in batch {
-            let lane = try await lane(for: message.device)
+            let lane = try await lane(for: message)
             if lane.outgoing.isEmpty { touched.append(lane) }
             lane.outgoing.append(message)
         }
@@ -133,7 +198,7 @@ public final class MQTTFleetPublisher {
                     while !lane.slices.isEmpty { await settleOldest(lane) }
                     try await reconnect(lane)
                 }
-                await send(lane.outgoing[start..<end], on: lane)
+                await send(try encode(lane.outgoing[start..<end], on: lane), on: lane)
                 start = end
             }
             lane.outgoing.removeAll(keepingCapacity: true)
@@ -144,6 +209,9 @@ public final class MQTTFleetPublisher {
     public func finish() async {
         for lane in lanes {
             while !lane.slices.isEmpty { await settleOldest(lane) }
+        }
+        for lane in lanes where lane.edgeNode != nil {
+            await announceDeath(lane)
         }
         let clients = lanes.map(\.client)
         lanes.removeAll()
@@ -190,10 +258,32 @@ public final class MQTTFleetPublisher {
         }
     }
 
-    /// Chaos: drops the connection and opens a new one (everything sent so far is acknowledged first).
+    /// An edge node leaving on purpose publishes its NDEATH itself: a DISCONNECT tells the broker not to.
+    private func announceDeath(_ lane: Lane) async {
+        guard let node = lane.edgeNode else { return }
+        do {
+            let death = try node.death()
+            try await lane.client.publishAndWait(topic: death.topic, payload: death.payload, qos: .atLeastOnce)
+        } catch {
+            statistics.recordError()
+            logger.warning("the edge node's NDEATH was not acknowledged", metadata: ["kappa.problem": "\(error)"])
+        }
+    }
+
+    /// Chaos: drops the connection and opens a new one (everything sent so far is acknowledged first). An edge
+    /// node announces its death, and starts a new session on the new connection (next `bdSeq`, births first).
     private func reconnect(_ lane: Lane) async throws {
         let old = lane.client
+        await announceDeath(lane)
         await Blocking.run { old.disconnect() }
+        if var node = lane.edgeNode {
+            node.startNewSession()
+            lane.edgeNode = node
+            lane.client = try await openEdgeNodeClient(node, clientID: lane.clientID!, rebirth: lane.rebirth)
+            lane.sinceReconnect = 0
+            statistics.recordReconnect()
+            return
+        }
         lane.client = try await openClient(clientID: lane.clientID)
         lane.sinceReconnect = 0
         statistics.recordReconnect()

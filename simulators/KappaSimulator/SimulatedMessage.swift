@@ -3,7 +3,8 @@ import KappaCore
 /// One message the fleet sends, with what it means: the readings a correct decoder finds in it and the
 /// ground-truth labels that became final when it was generated.
 public struct SimulatedMessage: Hashable, Sendable {
-    /// The device that sent it (publishers keep one device on one connection).
+    /// The device that sent it, as the gateway stores it (publishers keep one device on one connection):
+    /// the simulator's id, or `{group}/{edge node}/{device}` in the Sparkplug format.
     public var device: String
     public var topic: String
     public var payload: [UInt8]
@@ -19,8 +20,11 @@ public struct SimulatedMessage: Hashable, Sendable {
     public var labels: [GroundTruthLabel]
     /// The fault this message is, if it is one (a duplicate copy, a late or malformed message, …).
     public var chaos: ChaosKind?
+    /// In the Sparkplug format: the edge node that sends it and what it encodes at publish time (`topic` is
+    /// then the device's DDATA topic and `payload` empty, unless the message is sent as it is).
+    public var sparkplug: SparkplugContent?
 
-    public init(device: String, topic: String, payload: [UInt8], eventTime: Timestamp, sendTime: Timestamp, readings: [Reading], labels: [GroundTruthLabel] = [], chaos: ChaosKind? = nil) {
+    public init(device: String, topic: String, payload: [UInt8], eventTime: Timestamp, sendTime: Timestamp, readings: [Reading], labels: [GroundTruthLabel] = [], chaos: ChaosKind? = nil, sparkplug: SparkplugContent? = nil) {
         self.device = device
         self.topic = topic
         self.payload = payload
@@ -29,6 +33,7 @@ public struct SimulatedMessage: Hashable, Sendable {
         self.readings = readings
         self.labels = labels
         self.chaos = chaos
+        self.sparkplug = sparkplug
     }
 
     /// Whether the gateway should dead-letter it.

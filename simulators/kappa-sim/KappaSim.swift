@@ -27,6 +27,24 @@ struct KappaSim: AsyncParsableCommand {
           line     --line-topic (default influx/{device}), line protocol;
                    give the gateway a route for it:
                    --topic 'influx/{device}=line_protocol'
+          zigbee2mqtt  zigbee2mqtt/{device}, flat, last_seen ISO 8601,
+                   "state":"ON", booleans, linkquality, update
+          tasmota  tele/{device}/SENSOR, {"Time":<local, no zone>,
+                   "SCD30"|"ANALOG"|"ENERGY":{...},"TempUnit":"C"}
+          shelly   {device}/events/rpc, Shelly Gen2 NotifyStatus: src,
+                   params.ts (epoch s), "switch:0":{...,"output":true}
+          ttn      v3/kappa-sim@ttn/devices/{device}/up, The Things Stack
+                   uplink: decoded_payload, received_at (RFC 3339, ns)
+          sparkplug  Sparkplug B: group --sparkplug-group, edge nodes
+                   edge-NNNN of --devices-per-edge-node devices each;
+                   NBIRTH (bdSeq), DBIRTH per device, DDATA by alias
+                   with seq, NDEATH as the will; answers NCMD rebirth.
+                   The gateway stores {group}/edge-NNNN/{device}.
+        The family formats need a payload mapping and sparkplug needs
+        --sparkplug: --print-routes prints what to give 'kappa run' so
+        that every reading maps, with no dead letter:
+          eval kappa run $(kappa-sim --format tasmota --print-routes)
+        (the routes are quoted for a shell: eval them, or paste them.)
 
         Time: real time by default (--speed realtime, or a factor like 60). --fast simulates event time \
         from --start (default: now minus --duration, or minus a day) as fast as the broker takes it. Stop \
@@ -70,6 +88,11 @@ struct KappaSim: AsyncParsableCommand {
           # chaos: late, reordered, malformed messages, connection drops
           kappa-sim --fast --duration 6h --late-rate 0.01 \\
             --out-of-order-rate 0.01 --malformed-rate 0.001 --drop-every 50000
+          # a Tasmota fleet, and the routes for the gateway
+          kappa-sim --format tasmota --print-routes
+          kappa-sim --format tasmota --devices 20 --labels truth.jsonl
+          # 100 devices as 10 Sparkplug B edge nodes
+          kappa-sim --format sparkplug --devices 100 --devices-per-edge-node 10
           # a recorded series at 60x (see 'kappa-sim replay-csv --help')
           kappa-sim replay-csv recorded.csv --device pump-00001 \\
             --metric pressure --speed 60
@@ -103,8 +126,17 @@ struct KappaSim: AsyncParsableCommand {
     @Option(help: ArgumentHelp("First simulated event time (RFC 3339 or epoch). Default: now, or in fast mode now minus --duration.", valueName: "time"))
     var start: String?
 
-    @Option(help: ArgumentHelp("Payload format: json, number, values, batch, line.", valueName: "format"))
+    @Option(help: ArgumentHelp("Payload format: \(TelemetryFormat.allCases.map(\.rawValue).joined(separator: ", ")).", valueName: "format"))
     var format: String = "json"
+
+    @Flag(help: "Print the kappa run arguments (--topic routes, --sparkplug) that map every reading of --format, and exit.")
+    var printRoutes = false
+
+    @Option(help: ArgumentHelp("Sparkplug group id of the sparkplug format.", valueName: "group"))
+    var sparkplugGroup: String = "kappa-sim"
+
+    @Option(help: "Devices per Sparkplug edge node in the sparkplug format (one MQTT connection each).")
+    var devicesPerEdgeNode: Int = 10
 
     @Option(help: "Ticks per message in the batch format.")
     var batchSize: Int = 10
@@ -146,7 +178,19 @@ struct KappaSim: AsyncParsableCommand {
 
     func validate() throws {
         guard devices >= 1 else { throw ValidationError("--devices must be at least 1") }
-        guard TelemetryFormat(rawValue: format) != nil else { throw ValidationError("--format must be one of json, number, values, batch, line") }
+        guard let telemetryFormat = TelemetryFormat(rawValue: format) else {
+            throw ValidationError("--format must be one of \(TelemetryFormat.allCases.map(\.rawValue).joined(separator: ", "))")
+        }
+        guard devicesPerEdgeNode >= 1 else { throw ValidationError("--devices-per-edge-node must be at least 1") }
+        if telemetryFormat == .sparkplug {
+            guard !sparkplugGroup.isEmpty, !sparkplugGroup.contains(where: { "/+#".contains($0) }) else {
+                throw ValidationError("--sparkplug-group must be non-empty without '/', '+' or '#'")
+            }
+            let edgeNodes = (devices + devicesPerEdgeNode - 1) / devicesPerEdgeNode
+            guard edgeNodes <= PerDeviceConnections.maximumDevices else {
+                throw ValidationError("\(edgeNodes) Sparkplug edge nodes (one connection each) are too many: raise --devices-per-edge-node")
+            }
+        }
         _ = try parsedKinds()
         _ = try parsedAnomalyKinds()
         _ = try parsedCadence()
@@ -205,15 +249,24 @@ struct KappaSim: AsyncParsableCommand {
             format: TelemetryFormat(rawValue: format)!, batchSize: batchSize, topicPrefix: connection.topicPrefix, lineTopic: lineTopic,
             cadence: try parsedCadence(), anomalyRate: anomalyRate, anomalyKinds: try parsedAnomalyKinds(),
             chaos: ChaosRates(duplicate: duplicateRate, outOfOrder: outOfOrderRate, late: lateRate, clockSkew: clockSkewRate,
-                              malformed: malformedRate, oversized: oversizedRate)
+                              malformed: malformedRate, oversized: oversizedRate),
+            sparkplug: SparkplugFleetLayout(group: sparkplugGroup, devicesPerEdgeNode: devicesPerEdgeNode)
         )
     }
 
     func run() async throws {
+        let telemetryFormat = TelemetryFormat(rawValue: format)!
+        if printRoutes {
+            let routes = SimulatorRoutes(format: telemetryFormat, topicPrefix: connection.topicPrefix, lineTopic: lineTopic)
+            print(routes.arguments.joined(separator: "\n"))
+            return
+        }
         let fleet = Fleet(try scenario(now: .now()))
+        // Sparkplug edge nodes open their own connections (one each, with its will), not the shared ones.
+        let edgeNodes = telemetryFormat == .sparkplug ? (devices + devicesPerEdgeNode - 1) / devicesPerEdgeNode : nil
         try await RunCommand.execute(
             source: fleet, devices: devices, options: connection, pacing: pacing, limit: count,
-            labels: labels, labelsFormat: labelsFormat, dropEvery: dropEvery
+            labels: labels, labelsFormat: labelsFormat, dropEvery: dropEvery, edgeNodes: edgeNodes
         )
     }
 }

@@ -7,17 +7,21 @@ import Logging
 enum RunCommand {
     static func execute<Source: MessageSource>(
         source: Source, devices: Int, options: ConnectionOptions, pacing: Pacing, limit: Int?,
-        labels labelsPath: String?, labelsFormat: LabelFileFormat? = nil, dropEvery: Int? = nil
+        labels labelsPath: String?, labelsFormat: LabelFileFormat? = nil, dropEvery: Int? = nil, edgeNodes: Int? = nil
     ) async throws {
         var logger = Logger(label: "kappa-sim")
         // Reconnection attempts are logged at warning by the MQTT client; the run reports what matters itself.
         logger.logLevel = .error
         let statistics = RunStatistics()
-        let publishOptions = try options.publishOptions(dropEvery: dropEvery)
-        let publisher = MQTTFleetPublisher(options: publishOptions, statistics: statistics, logger: logger)
-        if publishOptions.layout == .perDevice {
+        var publishOptions = try options.publishOptions(dropEvery: dropEvery)
+        if let edgeNodes {
+            // No shared connections: each edge node opens its own when it first sends.
+            publishOptions.layout = .perDevice
+            try PerDeviceConnections.reserve(devices: edgeNodes)
+        } else if publishOptions.layout == .perDevice {
             try PerDeviceConnections.reserve(devices: devices)
         }
+        let publisher = MQTTFleetPublisher(options: publishOptions, statistics: statistics, logger: logger)
         let labels = try labelsPath.map { try LabelFileWriter(path: $0, format: labelsFormat) }
         try await publisher.connect()
 
@@ -32,7 +36,7 @@ enum RunCommand {
             FileHandle.standardError.write(Data((line + "\n").utf8))
         }
         let started = ContinuousClock.now
-        var run = SimulationRun(source: source, pacing: pacing, limit: limit, batchSize: publishOptions.window * min(options.connections.connectionCount(devices: devices), 16))
+        var run = SimulationRun(source: source, pacing: pacing, limit: limit, batchSize: publishOptions.window * min(edgeNodes ?? options.connections.connectionCount(devices: devices), 16))
         try await run.run(publisher: publisher, labels: labels, stop: stop)
         progress?.stop()
         let elapsed = ContinuousClock.now - started
