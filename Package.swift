@@ -322,7 +322,7 @@ let package = Package(
         ),
         .testTarget(
             name: "KappaStreamTests",
-            dependencies: ["KappaStream", "KappaStorage", "KappaLog", "KappaCore", "KappaPostgres", "KappaTestSupport", .product(name: "Logging", package: "swift-log")],
+            dependencies: ["KappaStream", "KappaStorage", "KappaLog", "KappaJetStream", "KappaCore", "KappaPostgres", "KappaTestSupport", .product(name: "Logging", package: "swift-log")],
             swiftSettings: swiftSettings
         ),
         // The checkpoint loop's decisions as a value: no harness, no I/O.

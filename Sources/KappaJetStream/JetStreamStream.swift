@@ -6,12 +6,15 @@ import Synchronization
 /// One Kappa stream on JetStream: partition `p` is the JetStream stream `<prefix>_<name>_<p>`, and offset
 /// `o` is that stream's sequence `o + 1`.
 ///
-/// **Dense offsets.** This process is the partition's only writer (several gateways are a later step). Each
-/// message is published with `Nats-Expected-Last-Sequence` set to the sequence before it, so JetStream stores
-/// it at exactly the sequence the appender chose or refuses it: a retry can never store a record twice or
-/// out of order, and a publish that fails makes every later one of the same append fail too. Message ids
-/// (`Nats-Msg-Id` = the intended sequence) cover the first record of a partition, where JetStream cannot
-/// express "expect an empty stream". The streams deny deleting single messages, so no holes appear later.
+/// **Dense offsets.** Each message is published with `Nats-Expected-Last-Sequence` set to the sequence before
+/// it, so JetStream stores it at exactly the sequence the appender chose or refuses it: a retry can never store
+/// a record twice or out of order, and a publish that fails makes every later one of the same append fail too.
+/// Message ids (`Nats-Msg-Id` = the intended sequence) cover the first record of a partition, where JetStream
+/// cannot express "expect an empty stream". The streams deny deleting single messages, so no holes appear later.
+///
+/// **Several writers** (gateways sharing the log): a writer whose view of a partition's end is stale is
+/// refused (wrong last sequence, or the intended sequence's message id already taken) and tries again after
+/// the new end at once; which of its records were stored is decided by comparing contents, never assumed.
 ///
 /// **Durability.** An append returns only when JetStream acknowledged every message in it (for replicas 3: a
 /// majority stored it). If some acknowledgement does not come within the request timeout, the append throws
@@ -66,7 +69,30 @@ public final class JetStreamStream: LogStream {
 
     public func append(_ records: [LogAppendRecord]) throws(LogError) -> [LogPosition] {
         guard !records.isEmpty else { return [] }
-        return try log.appendLock.withLock { _ throws(LogError) in try appendHoldingLock(records) }
+        return try log.appendLock.withLock { _ throws(LogError) in
+            // Another gateway appending to the same partition makes JetStream refuse this one's expected last
+            // sequence: nothing of the refused records was stored, so try again at once after the new end.
+            var attempt = 1
+            while true {
+                switch try appendHoldingLock(records) {
+                case .stored(let positions):
+                    return positions
+                case .overtaken(let error):
+                    guard attempt < Self.attemptsAgainstOtherWriters else { throw error }
+                    attempt += 1
+                }
+            }
+        }
+    }
+
+    /// Several gateways appending to one partition race for each sequence; a loser learns the new end and
+    /// tries again. Past this many lost races in one append, it reports the log unavailable (the bridge retries).
+    static let attemptsAgainstOtherWriters = 50
+
+    private enum AppendOutcome {
+        case stored([LogPosition])
+        /// Another writer took the sequences; the unstored records were refused, not stored.
+        case overtaken(LogError)
     }
 
     /// One partition's share of an append: which records to publish after `baseSequence`.
@@ -76,10 +102,12 @@ public final class JetStreamStream: LogStream {
         var indices: [Int]
         /// Records of `indices` already stored by an earlier attempt of the same append.
         var alreadyStored: Int
+        /// Where the first of them is.
+        var alreadyStoredFrom: UInt64 = 0
         var baseSequence: UInt64
     }
 
-    private func appendHoldingLock(_ records: [LogAppendRecord]) throws(LogError) -> [LogPosition] {
+    private func appendHoldingLock(_ records: [LogAppendRecord]) throws(LogError) -> AppendOutcome {
         var indicesByPartition = [[Int]](repeating: [], count: partitionCount)
         for (index, record) in records.enumerated() {
             indicesByPartition[partition(forKey: record.key)].append(index)
@@ -114,6 +142,7 @@ public final class JetStreamStream: LogStream {
 
         var positions = [LogPosition](repeating: LogPosition(partition: 0, offset: 0), count: records.count)
         var problems: [String] = []
+        var overtaken = true
         var stored: [(partition: Int, lastSequence: UInt64)] = []
         for plan in plans {
             let toPublish = plan.indices.count - plan.alreadyStored
@@ -123,13 +152,14 @@ public final class JetStreamStream: LogStream {
                 let key = PublishKey(subject: plan.subject, messageID: String(sequence))
                 guard case .stored(let storedAt, let duplicate)? = outcomes[key], storedAt == sequence, !duplicate else {
                     problems.append(Self.describe(outcomes[key], partition: plan.partition))
+                    if !Self.refusedForAnotherWriter(outcomes[key]) { overtaken = false }
                     break
                 }
                 acknowledged += 1
             }
             for (position, index) in plan.indices.enumerated() {
                 let sequence = position < plan.alreadyStored
-                    ? plan.baseSequence - UInt64(plan.alreadyStored - position) + 1
+                    ? plan.alreadyStoredFrom + UInt64(position)
                     : plan.baseSequence + UInt64(position - plan.alreadyStored) + 1
                 positions[index] = LogPosition(partition: plan.partition, offset: Int64(sequence) - 1)
             }
@@ -143,7 +173,7 @@ public final class JetStreamStream: LogStream {
                 // Every partition of a failed append remembers it, the complete ones too: the bridge retries
                 // the whole batch, and their records must not be stored again.
                 states[plan.partition].unresolved = complete ? nil : UnresolvedAppend(
-                    baseSequence: plan.baseSequence - UInt64(plan.alreadyStored),
+                    baseSequence: plan.alreadyStored > 0 ? plan.alreadyStoredFrom - 1 : plan.baseSequence,
                     records: plan.indices.map { records[$0] }
                 )
             }
@@ -153,9 +183,21 @@ public final class JetStreamStream: LogStream {
             let reason = sendFailure.map { "\($0)" } ?? problems.first ?? "no acknowledgement"
             var error = LogError(code: .unavailable, message: "JetStream did not acknowledge every record of the append within \(log.configuration.requestTimeout): \(reason)")
             error.stream = name
+            if overtaken, sendFailure == nil { return .overtaken(error) }
             throw error
         }
-        return positions
+        return .stored(positions)
+    }
+
+    /// JetStream answered that it did not store the message because another writer got there first: its
+    /// expected last sequence was wrong (error 10071), or its message id (the intended sequence) was already
+    /// used by another writer's message.
+    private static func refusedForAnotherWriter(_ outcome: PublishOutcome?) -> Bool {
+        switch outcome {
+        case .failed(_, let errorCode, _)?: return errorCode == 10071
+        case .stored(_, let duplicate)?: return duplicate
+        case nil: return false
+        }
     }
 
     /// Where a partition's records go. After an append that gave up, asks JetStream how far the partition
@@ -168,13 +210,22 @@ public final class JetStreamStream: LogStream {
         }
         let info = try streamInfo(partition: partition)
         let landed = info.lastSequence >= unresolved.baseSequence ? Int(info.lastSequence - unresolved.baseSequence) : 0
+        // What landed after the base may be another gateway's records: this append's are those that JetStream
+        // holds right after the base (each was published expecting the one before), so compare the contents.
+        let streamName = log.layout.streamName(name, partition: partition)
         var alreadyStored = 0
-        let retried = landed <= unresolved.records.count && landed <= indices.count
-            && (0..<landed).allSatisfy { position in Self.same(records[indices[position]], unresolved.records[position]) }
-        if landed > 0, retried {
-            alreadyStored = landed
-        } else if landed > 0 {
-            log.logger.warning("an append that reported failure had stored records and was not retried as it was; its messages come again from the broker", metadata: [
+        var body: [UInt8] = []
+        while alreadyStored < min(landed, unresolved.records.count, indices.count),
+              Self.same(records[indices[alreadyStored]], unresolved.records[alreadyStored]) {
+            body.removeAll(keepingCapacity: true)
+            guard try log.connection.appendMessage(stream: streamName, sequence: unresolved.baseSequence + UInt64(alreadyStored) + 1, to: &body),
+                  let layout = JetStreamRecordFormat.decode(body, body: 0..<body.count),
+                  Self.same(records[indices[alreadyStored]], LogAppendRecord(key: Array(body[layout.key]), eventTime: layout.eventTime, value: Array(body[layout.value])))
+            else { break }
+            alreadyStored += 1
+        }
+        if landed > 0, !Self.same(records[indices[0]], unresolved.records[0]) {
+            log.logger.warning("an append that reported failure may have stored records and was not retried as it was; its messages come again from the broker", metadata: [
                 "kappa.stream": "\(name)", "kappa.partition": "\(partition)", "kappa.records": "\(landed)",
             ])
         }
@@ -183,7 +234,8 @@ public final class JetStreamStream: LogStream {
             states[partition].firstSequence = info.firstSequence
         }
         signals[partition].publish(highWatermark: Int64(info.lastSequence))
-        return PartitionPlan(partition: partition, subject: subject, indices: indices, alreadyStored: alreadyStored, baseSequence: info.lastSequence)
+        return PartitionPlan(partition: partition, subject: subject, indices: indices, alreadyStored: alreadyStored,
+                             alreadyStoredFrom: unresolved.baseSequence + 1, baseSequence: info.lastSequence)
     }
 
     private static func same(_ left: LogAppendRecord, _ right: LogAppendRecord) -> Bool {

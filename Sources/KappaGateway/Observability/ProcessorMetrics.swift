@@ -26,6 +26,21 @@ struct ProcessorMetrics: ProcessorReporting {
         out.family("kappa_processor_duplicates_total", .counter, help: "Redelivered readings not counted twice.", samples: samples { Double($0.duplicates) })
         out.family("kappa_processor_late_readings_total", .counter, help: "Readings merged into an already closed bucket.", samples: samples { Double($0.lateReadings) })
         out.family("kappa_processor_undecodable_total", .counter, help: "Log records that did not decode.", samples: samples { Double($0.undecodable) })
+        out.family("kappa_processor_owned_partitions", .gauge, help: "Log partitions this gateway's processor consumes (its share when gateways share the log).", samples: samples {
+            Double($0.ownedPartitions.count)
+        })
+        out.family("kappa_processor_owns_partition", .gauge, help: "1 for each log partition this gateway's processor consumes.", samples: snapshots.flatMap { snapshot in
+            snapshot.ownedPartitions.map { (labels: [("processor", snapshot.processor), ("partition", String($0))], value: 1.0) }
+        })
+        out.family("kappa_processor_partitions_claimed_total", .counter, help: "Partitions claimed: at start, from a gateway that died or handed them over.", samples: samples {
+            Double($0.partitionsClaimed)
+        })
+        out.family("kappa_processor_partitions_released_total", .counter, help: "Partitions handed over to a gateway holding fewer than its share.", samples: samples {
+            Double($0.partitionsReleased)
+        })
+        out.family("kappa_processor_fenced_total", .counter, help: "Times another gateway had committed partitions this one consumed; its uncommitted work was dropped.", samples: samples {
+            Double($0.fenced)
+        })
         // A processor's failed checkpoint is news the pinger may not have yet; both must be clear for "up".
         let databaseAnswers = health.problem == nil && snapshots.allSatisfy { $0.databaseProblem == nil }
         out.family("kappa_database_up", .gauge, help: "1 while PostgreSQL answers the pinger and every processor.", value: databaseAnswers ? 1 : 0)

@@ -4,7 +4,8 @@ public import KappaStream
 public import Logging
 
 /// The PostgreSQL ``CheckpointStore``: one connection per runner; each checkpoint writes the processor's output
-/// (its ``OutputWriter``), the rejected records and the fenced offsets in one transaction.
+/// (its ``OutputWriter``), the rejected records and the fenced offsets in one transaction. The same connection
+/// holds the runner's partition claims (``PartitionLocks``) when gateways share the log.
 public struct PostgresCheckpointStore<Writer: OutputWriter>: CheckpointStore {
     public let database: PostgresConfiguration
     public let offsets: ProcessorOffsets
@@ -29,6 +30,8 @@ public final class PostgresCheckpointSession<Writer: OutputWriter>: CheckpointSe
 
     private let connection: PostgresConnection
     private let store: PostgresCheckpointStore<Writer>
+    /// Whether this connection holds the partition members' shared lock (a reconnect loses it).
+    private var joinedMembers = false
 
     init(connection: PostgresConnection, store: PostgresCheckpointStore<Writer>) {
         self.connection = connection
@@ -71,7 +74,25 @@ public final class PostgresCheckpointSession<Writer: OutputWriter>: CheckpointSe
     }
 
     public func reset() async throws {
+        joinedMembers = false
         try await connection.reset()
+    }
+
+    public func partitionClaims(partitionCount: Int) async throws -> PartitionClaims {
+        let locks = PartitionLocks(offsets: store.offsets)
+        if !joinedMembers {
+            try await locks.join(connection)
+            joinedMembers = true
+        }
+        return try await locks.claims(partitionCount: partitionCount, connection)
+    }
+
+    public func claim(partition: Int) async throws -> Bool {
+        try await PartitionLocks(offsets: store.offsets).claim(partition: partition, connection)
+    }
+
+    public func release(partition: Int) async throws {
+        try await PartitionLocks(offsets: store.offsets).release(partition: partition, connection)
     }
 
     public func close() async {

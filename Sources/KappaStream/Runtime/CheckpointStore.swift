@@ -32,8 +32,18 @@ public protocol CheckpointSession<Processor>: AnyObject {
     /// it, else the data-dependent error it met.
     func trial(_ processor: Processor) async throws -> (any CheckpointStoreError)?
 
-    /// Reconnects after a transient failure.
+    /// Reconnects after a transient failure. Partition claims do not survive it: the runner checks them again.
     func reset() async throws
+
+    /// Who holds the partitions of `partitionCount` (see ``PartitionOwnership/shared(rebalanceInterval:)``),
+    /// after making this session a member if it is not one yet.
+    func partitionClaims(partitionCount: Int) async throws -> PartitionClaims
+
+    /// Claims `partition` for this session unless another holds it; whether this session holds it now.
+    func claim(partition: Int) async throws -> Bool
+
+    /// Gives up this session's claim on `partition` (after its last checkpoint, so the next owner starts there).
+    func release(partition: Int) async throws
 
     func close() async
 }

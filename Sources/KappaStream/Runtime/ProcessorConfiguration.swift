@@ -31,6 +31,8 @@ public struct ProcessorConfiguration: Sendable {
     /// behind defers its reads and checkpoints, for at most `longest` since its last checkpoint, so it keeps
     /// making progress under an endless backlog. nil never defers.
     public var intakeDeferral: IntakeDeferral? = IntakeDeferral()
+    /// Every partition (one gateway, embedded log) or a share claimed among the gateways sharing the log.
+    public var ownership: PartitionOwnership = .everyPartition
     /// First and longest pause between PostgreSQL retries.
     public var retryInitialDelay: Duration = .milliseconds(200)
     public var retryMaxDelay: Duration = .seconds(10)

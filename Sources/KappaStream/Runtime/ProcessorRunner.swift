@@ -3,9 +3,10 @@ public import KappaLog
 public import Logging
 public import ServiceLifecycle
 
-/// Runs one processor as a `Service`: a consumer of every partition of its stream that commits the
-/// processor's output and the offsets it consumed in one transaction of its ``CheckpointStore``, and so resumes
-/// exactly where the store says after a crash. The decisions (read, give way, checkpoint, wait, stop) are the
+/// Runs one processor as a `Service`: a consumer of every partition of its stream (or, when gateways share the
+/// log, of the partitions it claims: ``PartitionOwnership``) that commits the processor's output and the
+/// offsets it consumed in one transaction of its ``CheckpointStore``, and so resumes exactly where the store
+/// says after a crash; a commit another runner fenced off starts it again from the committed offsets. The decisions (read, give way, checkpoint, wait, stop) are the
 /// ``CheckpointStateMachine``'s; this type does the I/O they call for.
 ///
 /// Loop: read batches round-robin over the partitions and apply them; checkpoint when `maxBatchRecords` are
@@ -81,14 +82,128 @@ public final class ProcessorRunner<Store: CheckpointStore>: Service, Sendable {
     }
 
     private func consume(_ session: Store.Session) async throws {
-        guard let offsets = try await retrying("load offsets", session: session, { try await self.loadOffsets(session) }) else { return }
+        switch configuration.ownership {
+        case .everyPartition:
+            let all = Array(0..<stream.partitionCount)
+            status.update(name) { $0.ownedPartitions = all }
+            _ = try await consume(session, partitions: all)
+        case .shared(let rebalanceInterval):
+            try await consumeShared(session, rebalanceInterval: rebalanceInterval)
+        }
+    }
+
+    /// How one pass over a set of owned partitions ended.
+    private enum PassEnd {
+        /// Shutdown (after its last checkpoint).
+        case stopped
+        /// Checkpointed so that claims can change: `release` are to be handed over now; partitions claimed
+        /// during the pass join the next one.
+        case rebalance(release: [Int])
+        /// Another runner moved the offsets of a partition this one consumed: everything since the last commit
+        /// is dropped, and the next pass starts again from the committed offsets.
+        case fenced
+    }
+
+    /// Several gateways share the log: passes over the partitions this runner holds, the claims checked
+    /// between passes and every `rebalanceInterval` during one.
+    private func consumeShared(_ session: Store.Session, rebalanceInterval: Duration) async throws {
+        let partitionCount = stream.partitionCount
+        while !Task.isCancelled {
+            // Between passes nothing is pending, so claims can be given up and taken freely.
+            guard let claims = try await retrying("partition claims", session: session, {
+                try await session.partitionClaims(partitionCount: partitionCount)
+            }) else { return }
+            var owned = Set(claims.holders.filter { $0.value == claims.me }.keys)
+            let plan = claims.plan(owned: owned, partitionCount: partitionCount)
+            for partition in plan.release {
+                guard try await release(partition, session: session) else { return }
+                owned.remove(partition)
+            }
+            for partition in plan.claim {
+                guard let claimed = try await claim(partition, session: session) else { return }
+                if claimed { owned.insert(partition) }
+            }
+            let partitions = owned.sorted()
+            status.update(name) { $0.ownedPartitions = partitions }
+            if partitions.isEmpty {
+                // Every partition has its owner: wait for one to die or to hand one over. Their lag is theirs.
+                status.update(name) { $0.lagRecords = 0 }
+                do { try await Task.sleep(for: rebalanceInterval) } catch { return }
+                continue
+            }
+            switch try await consume(session, partitions: partitions, rebalanceInterval: rebalanceInterval) {
+            case .stopped:
+                return
+            case .rebalance(let handedOver):
+                for partition in handedOver {
+                    guard try await release(partition, session: session) else { return }
+                }
+            case .fenced:
+                continue
+            }
+        }
+    }
+
+    /// Claims a free partition; nil when shutdown interrupted.
+    private func claim(_ partition: Int, session: Store.Session) async throws -> Bool? {
+        guard let claimed = try await retrying("claim partition", session: session, { try await session.claim(partition: partition) }) else { return nil }
+        if claimed {
+            status.update(name) { $0.partitionsClaimed += 1 }
+            logger.notice("Partition claimed: this gateway consumes it from its committed offset", metadata: [StreamLoggingKey.partition: "\(partition)"])
+        }
+        return claimed
+    }
+
+    /// Hands a partition over (its work is committed); false when shutdown interrupted.
+    private func release(_ partition: Int, session: Store.Session) async throws -> Bool {
+        guard try await retrying("release partition", session: session, { try await session.release(partition: partition) }) != nil else { return false }
+        status.update(name) { $0.partitionsReleased += 1 }
+        logger.notice("Partition handed over: another gateway holds fewer than its share", metadata: [StreamLoggingKey.partition: "\(partition)"])
+        return true
+    }
+
+    /// During a pass: whether the claims call for ending it (`.rebalance`, `.fenced`) or not (nil). Lost
+    /// claims (a reconnect drops them) are taken again while free; one another session holds means fenced.
+    private func checkClaims(_ session: Store.Session, partitions: [Int]) async throws -> PassEnd? {
+        let partitionCount = stream.partitionCount
+        guard let claims = try await retrying("partition claims", session: session, {
+            try await session.partitionClaims(partitionCount: partitionCount)
+        }) else { return nil }
+        let plan = claims.plan(owned: Set(partitions), partitionCount: partitionCount)
+        for partition in plan.lost {
+            if claims.holders[partition] == nil, let claimed = try await retrying("claim partition", session: session, {
+                try await session.claim(partition: partition)
+            }), claimed { continue }
+            logger.warning("Partition taken over by another gateway; dropping this gateway's uncommitted work on it", metadata: [
+                StreamLoggingKey.partition: "\(partition)",
+            ])
+            return .fenced
+        }
+        var claimedAny = false
+        for partition in plan.claim {
+            if try await claim(partition, session: session) == true { claimedAny = true }
+        }
+        return claimedAny || !plan.release.isEmpty ? .rebalance(release: plan.release) : nil
+    }
+
+    /// Consumes `partitions` (the others are left alone) from their committed offsets with a fresh processor,
+    /// loaded and resumed as after a restart, until shutdown or (shared ownership) until the claims change.
+    private func consume(_ session: Store.Session, partitions: [Int], rebalanceInterval: Duration? = nil) async throws -> PassEnd {
+        guard let loaded = try await retrying("load offsets", session: session, { try await self.loadOffsets(session, partitions: partitions) }) else { return .stopped }
+        // Partitions another gateway consumes are not read: their duplicate windows need not be rebuilt.
+        var offsets = loaded
+        for partition in 0..<stream.partitionCount where !partitions.contains(partition) {
+            offsets[partition] = min(loaded[partition], stream.offsets(partition: partition).start)
+        }
         var processor = makeProcessor()
         let prepared: Void? = try await retrying("prepare", session: session) { () async throws -> Void in
             try await session.load(into: processor, stream: self.stream, offsets: offsets)
             try await processor.resume(stream: self.stream, offsets: offsets)
         }
-        guard prepared != nil else { return }
-        logger.info("Processor resumed", metadata: [StreamLoggingKey.offsets: "\(offsets)"])
+        guard prepared != nil else { return .stopped }
+        logger.info("Processor resumed", metadata: [
+            StreamLoggingKey.offsets: "\(partitions.map { offsets[$0] })", StreamLoggingKey.partition: "\(partitions)",
+        ])
         status.update(name) { $0.isRunning = true }
         defer { status.update(name) { $0.isRunning = false } }
 
@@ -101,20 +216,35 @@ public final class ProcessorRunner<Store: CheckpointStore>: Service, Sendable {
             now: clock.now
         )
         var newestEventTime: Timestamp?
+        var nextClaimsCheck = rebalanceInterval.map { clock.now + $0 }
+        var passEnd: PassEnd?
         while true {
+            if passEnd == nil, let due = nextClaimsCheck, let rebalanceInterval, clock.now >= due, !Task.isCancelled {
+                nextClaimsCheck = clock.now + rebalanceInterval
+                switch try await checkClaims(session, partitions: partitions) {
+                case .fenced?:
+                    status.update(name) { $0.fenced += 1 }
+                    return .fenced
+                case let end?:
+                    // A last checkpoint of this pass, then the claims change.
+                    passEnd = end
+                case nil:
+                    break
+                }
+            }
             let reading = machine.offsets
-            switch machine.iterationStarts(now: clock.now, isCancelled: Task.isCancelled, intakeBacklogged: intake?.isBacklogged ?? false,
-                                           lag: { lag(behind: reading) }) {
+            switch machine.iterationStarts(now: clock.now, isCancelled: Task.isCancelled || passEnd != nil, intakeBacklogged: intake?.isBacklogged ?? false,
+                                           lag: { lag(behind: reading, partitions: partitions) }) {
             case .deferToIntake:
                 // The lag keeps growing meanwhile, and /metrics and /readyz must show it.
-                report(committed: machine.committed, newestEventTime: newestEventTime, checkpointDuration: nil, counters: processor.counters)
+                report(committed: machine.committed, partitions: partitions, newestEventTime: newestEventTime, checkpointDuration: nil, counters: processor.counters)
                 status.update(name) { $0.intakeDeferrals += 1 }
                 try? await Task.sleep(for: .milliseconds(20))
                 continue
             case .finish:
                 break
             case .read:
-                for partition in 0..<stream.partitionCount where machine.batchRoom > 0 {
+                for partition in partitions where machine.batchRoom > 0 {
                     var partitionLimits = limits
                     partitionLimits.maxRecords = min(limits.maxRecords, machine.batchRoom)
                     let result = try await readWaitingOutUnavailableLog(partition: partition, from: machine.offsets[partition], limits: partitionLimits)
@@ -138,45 +268,54 @@ public final class ProcessorRunner<Store: CheckpointStore>: Service, Sendable {
                             try await session.commit(processor, rejected: rejected, offsets: offsets, previous: committed)
                         }
                         break
+                    } catch let error as ProcessorError where error.code == .concurrentInstance && rebalanceInterval != nil {
+                        // Two runners believed they owned a partition; the other committed first. Nothing of this
+                        // transaction landed, and what this runner computed since its last commit is dropped.
+                        logger.warning("Checkpoint fenced: another gateway committed these partitions first; dropping the uncommitted work and starting again from the committed offsets", metadata: [
+                            StreamLoggingKey.error: "\(error)",
+                        ])
+                        status.update(name) { $0.fenced += 1 }
+                        return .fenced
                     } catch let error as any CheckpointStoreError where error.dependsOnData && rejected.count < configuration.maxBatchRecords {
                         // One bad record must not stop every device: find it, set it aside, commit the rest.
                         guard let replacement = try await setAside(after: error, committed: committed, offsets: offsets,
-                                                                   rejected: &rejected, session: session) else { return }
+                                                                   rejected: &rejected, session: session) else { return .stopped }
                         processor = replacement
                     }
                 }
-                guard written != nil else { return }
+                guard written != nil else { return .stopped }
                 processor.committed()
                 machine.checkpointCommitted(now: clock.now)
                 let duration = clock.now - started
                 do {
-                    try stream.registerProgress(consumer: consumerName, offsets: Dictionary(uniqueKeysWithValues: offsets.enumerated().map { ($0, $1) }))
+                    try stream.registerProgress(consumer: consumerName, offsets: Dictionary(uniqueKeysWithValues: partitions.map { ($0, offsets[$0]) }))
                 } catch {
                     logger.warning("Could not register progress with the log", metadata: [StreamLoggingKey.error: "\(error)"])
                 }
-                report(committed: offsets, newestEventTime: newestEventTime, checkpointDuration: duration, counters: processor.counters)
+                report(committed: offsets, partitions: partitions, newestEventTime: newestEventTime, checkpointDuration: duration, counters: processor.counters)
             case .report:
-                report(committed: machine.committed, newestEventTime: newestEventTime, checkpointDuration: nil, counters: processor.counters)
+                report(committed: machine.committed, partitions: partitions, newestEventTime: newestEventTime, checkpointDuration: nil, counters: processor.counters)
             case .keepPending:
                 break
             }
 
             switch machine.iterationEnds(now: clock.now) {
             case .stop:
-                return
+                return passEnd ?? .stopped
             case .waitForRecords(let timeout):
-                await waitForRecords(from: machine.offsets, timeout: timeout)
+                let untilClaimsCheck = nextClaimsCheck.map { max($0 - clock.now, .milliseconds(1)) } ?? timeout
+                await waitForRecords(from: machine.offsets, partitions: partitions, timeout: min(timeout, untilClaimsCheck))
             case .readOn:
                 break
             }
         }
     }
 
-    /// Records in the log after `offsets`, over every partition.
-    private func lag(behind offsets: [Int64]) -> Int64 {
+    /// Records in the log after `offsets`, over the partitions this runner consumes.
+    private func lag(behind offsets: [Int64], partitions: [Int]) -> Int64 {
         var lag: Int64 = 0
-        for (partition, offset) in offsets.enumerated() {
-            lag += max(0, stream.offsets(partition: partition).highWatermark - offset)
+        for partition in partitions {
+            lag += max(0, stream.offsets(partition: partition).highWatermark - offsets[partition])
         }
         return lag
     }
@@ -212,12 +351,17 @@ public final class ProcessorRunner<Store: CheckpointStore>: Service, Sendable {
 
     // MARK: Offsets
 
-    private func loadOffsets(_ session: Store.Session) async throws -> [Int64] {
+    /// The committed offsets of every partition; only those of `partitions` are checked against the log.
+    private func loadOffsets(_ session: Store.Session, partitions: [Int]) async throws -> [Int64] {
         let stored = try await session.loadOffsets()
         var offsets: [Int64] = []
         for partition in 0..<stream.partitionCount {
             let range = stream.offsets(partition: partition)
             let offset = stored[partition] ?? range.start
+            guard partitions.contains(partition) else {
+                offsets.append(offset)
+                continue
+            }
             if offset < range.start {
                 logger.warning("Retention deleted records this processor had not committed; skipping them", metadata: [
                     StreamLoggingKey.partition: "\(partition)", StreamLoggingKey.offsets: "\(offset)..<\(range.start)",
@@ -238,10 +382,11 @@ public final class ProcessorRunner<Store: CheckpointStore>: Service, Sendable {
 
     // MARK: Waiting and retrying
 
-    private func waitForRecords(from offsets: [Int64], timeout: Duration) async {
+    private func waitForRecords(from offsets: [Int64], partitions: [Int], timeout: Duration) async {
         let stream = self.stream
         await withTaskGroup(of: Void.self) { group in
-            for (partition, offset) in offsets.enumerated() {
+            for partition in partitions {
+                let offset = offsets[partition]
                 group.addTask { try? await stream.waitForRecords(partition: partition, from: offset) }
             }
             group.addTask { try? await Task.sleep(for: timeout) }
@@ -318,8 +463,8 @@ public final class ProcessorRunner<Store: CheckpointStore>: Service, Sendable {
         return true
     }
 
-    private func report(committed: [Int64], newestEventTime: Timestamp?, checkpointDuration: Duration?, counters: ProcessorCounters) {
-        let lag = lag(behind: committed)
+    private func report(committed: [Int64], partitions: [Int], newestEventTime: Timestamp?, checkpointDuration: Duration?, counters: ProcessorCounters) {
+        let lag = lag(behind: committed, partitions: partitions)
         let lagSeconds = lag > 0 ? newestEventTime.map { max(0, Timestamp.now().secondsSinceEpoch - $0.secondsSinceEpoch) } ?? 0 : 0
         status.update(name) { snapshot in
             snapshot.lagRecords = lag

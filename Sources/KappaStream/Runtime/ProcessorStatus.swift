@@ -31,6 +31,16 @@ public final class ProcessorStatus: Sendable {
         public var isRunning = false
         /// The last PostgreSQL failure, until a checkpoint succeeds again (readiness reports it).
         public var databaseProblem: String?
+        /// The log partitions this gateway's runner consumes: all of them with the embedded log, its claimed
+        /// share when gateways share the log.
+        public var ownedPartitions: [Int] = []
+        /// Partitions claimed (at start, from a gateway that died or handed them over).
+        public var partitionsClaimed: Int = 0
+        /// Partitions handed over to another gateway (above the fair share).
+        public var partitionsReleased: Int = 0
+        /// Times another runner had moved the offsets of a partition this one consumed: its uncommitted work
+        /// was dropped and it started again from the committed offsets.
+        public var fenced: Int = 0
 
         public init(processor: String) {
             self.processor = processor
