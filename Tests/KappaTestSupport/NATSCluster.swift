@@ -199,8 +199,8 @@ public final class NATSCluster: @unchecked Sendable {
         try? FileManager.default.removeItem(atPath: directory)
     }
 
-    public func logTail(node: Int) -> String {
-        lock.withLock { servers[node]?.logTail() } ?? "(node \(node) not running)"
+    public func logTail(node: Int, lines: Int = 30) -> String {
+        lock.withLock { servers[node]?.logTail(lines: lines) } ?? "(node \(node) not running)"
     }
 
     deinit {
