@@ -154,6 +154,7 @@ let package = Package(
             dependencies: [
                 "KappaCommandLine",
                 "KappaGateway",
+                "KappaJetStream",
                 "KappaEvaluation",
                 "KappaCore",
                 "KappaLog",
