@@ -104,4 +104,81 @@ struct JetStreamCommandTests {
             #expect(mismatch.output.contains("replicas 3, expected 1"), "\(mismatch.output)")
         }
     }
+
+    /// Publishes `count` timestamped readings of each device from `first` on, and waits for the publishers.
+    func publish(_ gateway: GatewayUnderTest, devices: Int, from first: Int, count: Int, start: Int64, tag: String) async throws {
+        var publishers: [KappaProcess] = []
+        for device in 1...devices {
+            let lines = "\(gateway.root)/\(tag)-\(device).txt"
+            let payloads = (first..<(first + count)).map { index in #"{"ts":\#(start + Int64(index) * 1_000),"v":\#(index % 89)}"# }
+            try (payloads.joined(separator: "\n") + "\n").write(toFile: lines, atomically: true, encoding: .utf8)
+            publishers.append(try KappaProcess(
+                executablePath: "/bin/sh",
+                arguments: ["-c", "exec mosquitto_pub -p \(gateway.broker.port) -q 1 -l -t '\(gateway.topicPrefix)/devices/d\(device)/telemetry' < '\(lines)'"],
+                outputFile: "\(gateway.root)/\(tag)-\(device).log"
+            ))
+        }
+        for publisher in publishers { #expect(await publisher.waitForExit(timeout: .seconds(60)) == 0, "\(publisher.output)") }
+    }
+
+    func waitForRollups(_ gateway: GatewayUnderTest, _ expected: Int64, _ process: KappaProcess) async {
+        let reached = await gateway.eventually(timeout: .seconds(60)) {
+            try await gateway.scalar("SELECT coalesce(sum(count), 0)::bigint FROM kappa.rollups_1m") >= expected
+        }
+        #expect(reached, "the rollups did not reach \(expected):\n\(process.output.suffix(2000))")
+    }
+
+    @Test("log migrate then continue: processors on the embedded log, migrate (twice, the second continuing where the first ended), the gateway on JetStream with more load: every reading counted exactly once")
+    func migrateThenContinue() async throws {
+        let cluster = try await NATSCluster.start(nodes: 3)
+        defer { cluster.stop() }
+        let logURL = cluster.urls.joined(separator: ",")
+        try await GatewayUnderTest.withFresh(name: "jetstream-migrate") { gateway in
+            let root = gateway.root
+            let start = Timestamp.now().nanosecondsSinceEpoch / 1_000_000 - 86_400_000
+            let devices = 3, batch = 1_000
+
+            // First load on the embedded log; migrate.
+            var process = try await gateway.start(extraArguments: ["--partitions", "4"])
+            try await publish(gateway, devices: devices, from: 0, count: batch, start: start, tag: "first")
+            await waitForRollups(gateway, Int64(devices * batch), process)
+            process.signal(SIGTERM)
+            #expect(await process.waitForExit(timeout: .seconds(30)) == 0)
+            let first = try await kappa(["log", "migrate", "--data-dir", gateway.dataDirectory, "--to", logURL], in: root, name: "migrate-1")
+            #expect(first.status == 0, "\(first.output)")
+            #expect(first.output.contains("Copied \(devices * batch) records"), "\(first.output)")
+
+            // More on the embedded log after the first copy (as if the first run had been cut short): the
+            // second run copies only what is new, then verifies all of it.
+            process = try await gateway.start(extraArguments: ["--partitions", "4"])
+            try await publish(gateway, devices: devices, from: batch, count: batch, start: start, tag: "second")
+            await waitForRollups(gateway, Int64(2 * devices * batch), process)
+            process.signal(SIGTERM)
+            #expect(await process.waitForExit(timeout: .seconds(30)) == 0)
+            let second = try await kappa(["log", "migrate", "--data-dir", gateway.dataDirectory, "--to", logURL], in: root, name: "migrate-2")
+            #expect(second.status == 0, "\(second.output)")
+            #expect(second.output.contains("Copied \(devices * batch) records"), "only the new records: \(second.output)")
+            #expect(second.output.contains("all \(2 * devices * batch) records verified"), "\(second.output)")
+            let again = try await kappa(["log", "migrate", "--data-dir", gateway.dataDirectory, "--to", logURL], in: root, name: "migrate-3")
+            #expect(again.status == 0 && again.output.contains("Copied 0 records"), "a finished migration is a no-op: \(again.output)")
+
+            // The gateway on JetStream with more load: processors continue from their checkpoints.
+            process = try await gateway.start(extraArguments: ["--log", logURL, "--partitions", "4"])
+            try await publish(gateway, devices: devices, from: 2 * batch, count: batch, start: start, tag: "third")
+            let total = Int64(3 * devices * batch)
+            await waitForRollups(gateway, total, process)
+            #expect(await gateway.eventually(timeout: .seconds(30)) { try await gateway.scalar("SELECT count(*) FROM kappa.readings") >= total })
+            try await Task.sleep(for: .seconds(1))
+            for device in 1...devices {
+                let rollups = try await gateway.scalar("SELECT coalesce(sum(count), 0)::bigint FROM kappa.rollups_1m WHERE device = 'd\(device)'")
+                let archived = try await gateway.scalar("SELECT count(*) FROM kappa.readings WHERE device = 'd\(device)'")
+                #expect(rollups == Int64(3 * batch), "d\(device): rollups count \(rollups) of \(3 * batch)")
+                #expect(archived == Int64(3 * batch), "d\(device): archive holds \(archived) of \(3 * batch)")
+            }
+            process.signal(SIGTERM)
+            #expect(await process.waitForExit(timeout: .seconds(30)) == 0)
+            let verify = try await kappa(["log", "verify", "--log", logURL], in: root, name: "verify")
+            #expect(verify.status == 0 && verify.output.contains("\(total) records"), "\(verify.output)")
+        }
+    }
 }
