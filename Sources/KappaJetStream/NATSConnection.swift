@@ -79,7 +79,9 @@ final class NATSConnection: @unchecked Sendable {
                 // append meanwhile reports the log unavailable, which pauses intake until NATS is up.
                 if let connectionPointer { natsConnection_Destroy(connectionPointer) }
                 connectionPointer = nil
-                try check(natsOptions_SetRetryOnFailedConnect(options, true, nil, nil), "natsOptions_SetRetryOnFailedConnect")
+                // With a connected callback, natsConnection_Connect returns NATS_NOT_YET_CONNECTED at once;
+                // without one it blocks until connected, forever with unlimited reconnects.
+                try check(natsOptions_SetRetryOnFailedConnect(options, true, natsConnectedLater, nil), "natsOptions_SetRetryOnFailedConnect")
                 status = natsConnection_Connect(&connectionPointer, options)
             }
             guard status == NATS_OK || status == NATS_NOT_YET_CONNECTED, let connection = connectionPointer else {
@@ -411,6 +413,10 @@ private func publishAcknowledged(
         ))
     }
 }
+
+/// The connected callback of a connection that started without a reachable server: nothing to do (reads and
+/// appends find the connection up), but libnats only returns from connecting early when there is one.
+private func natsConnectedLater(_ connection: OpaquePointer?, _ closure: UnsafeMutableRawPointer?) {}
 
 /// `nats_Open` once per process, before the first connection; Swift runs a global's initialiser once.
 private let natsLibraryOpened: Bool = {

@@ -181,4 +181,30 @@ struct JetStreamCommandTests {
             #expect(verify.status == 0 && verify.output.contains("\(total) records"), "\(verify.output)")
         }
     }
+
+    @Test("kappa run on a NATS cluster that never answers waits log.nats.startup_wait_seconds saying why, then exits; refused credentials exit at once naming the settings")
+    func unreachableAndRefused() async throws {
+        let root = try TemporaryDirectory.make(prefix: "kappa-nats-start")
+        let nowhere = "nats://127.0.0.1:\(LoopbackPort.free())"
+        let started = ContinuousClock.now
+        let waited = try await kappa([
+            "run", "--roles", "bridge", "--log", nowhere, "--nats-startup-wait", "8", "--data-dir", "\(root)/data",
+            "--http", "127.0.0.1:\(LoopbackPort.free())",
+        ], in: root, name: "unreachable", timeout: .seconds(60))
+        #expect(waited.status != nil && waited.status != 0, "\(waited.output)")
+        #expect(waited.output.contains("the NATS cluster does not answer yet; waiting for it"), "\(waited.output)")
+        #expect(waited.output.contains("the NATS cluster did not answer within log.nats.startup_wait_seconds"), "\(waited.output)")
+        #expect(ContinuousClock.now - started >= .seconds(8), "it waited")
+
+        let cluster = try await NATSCluster.start(nodes: 1, authorization: .user("kappa", password: "right-one"))
+        defer { cluster.stop() }
+        let process = try KappaProcess(arguments: ["log", "info", "--log", cluster.urls[0], "--log-replicas", "1", "--nats-user", "kappa"],
+                                       environment: ["KAPPA_NATS_PASSWORD": "wrong-one"], outputFile: "\(root)/refused.log")
+        #expect(await process.waitForExit(timeout: .seconds(20)) != 0, "\(process.output)")
+        #expect(process.output.contains("NATS refused the connection"), "\(process.output)")
+        let accepted = try KappaProcess(arguments: ["log", "info", "--log", cluster.urls[0], "--log-replicas", "1", "--nats-user", "kappa"],
+                                        environment: ["KAPPA_NATS_PASSWORD": "right-one"], outputFile: "\(root)/accepted.log")
+        #expect(await accepted.waitForExit(timeout: .seconds(20)) == 0, "\(accepted.output)")
+        #expect(accepted.output.contains("JetStream log on"), "\(accepted.output)")
+    }
 }

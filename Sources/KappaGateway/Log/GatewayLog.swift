@@ -68,7 +68,12 @@ public enum GatewayLog: Sendable {
             while true {
                 do {
                     return try Self.openOrCreate(log, name, partitions: partitions)
-                } catch where error.isTransient && ContinuousClock.now < deadline {
+                } catch where error.isTransient {
+                    guard ContinuousClock.now < deadline else {
+                        var failure = error
+                        failure.message = "the NATS cluster did not answer within log.nats.startup_wait_seconds (\(startupWait)): \(error.message)"
+                        throw failure
+                    }
                     if lastWarning.map({ ContinuousClock.now - $0 >= .seconds(5) }) ?? true {
                         logger?.warning("the NATS cluster does not answer yet; waiting for it", metadata: [
                             "kappa.stream": "\(name)", "kappa.error": "\(error)",
