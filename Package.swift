@@ -154,6 +154,7 @@ let package = Package(
             dependencies: [
                 "KappaCommandLine",
                 "KappaGateway",
+                "KappaJetStream",
                 "KappaEvaluation",
                 "KappaCore",
                 "KappaLog",
@@ -247,7 +248,7 @@ let package = Package(
         ),
         .executableTarget(
             name: "JetStreamBenchmark",
-            dependencies: ["BenchmarkSupport", "KappaCore", "KappaLog", "KappaJetStream", "KappaTestSupport", .product(name: "Logging", package: "swift-log")],
+            dependencies: ["BenchmarkSupport", "KappaCore", "KappaLog", "KappaJetStream", "KappaMQTT", "KappaTestSupport", .product(name: "Logging", package: "swift-log")],
             path: "Benchmarks/JetStreamBenchmark",
             swiftSettings: swiftSettings
         ),

@@ -103,6 +103,40 @@ if set(grants) - {"USAGE", "SELECT"}: sys.exit(f"{reader} is granted more than U
 PY
 ok "compose.yaml parses; its services, files, volumes and secrets are consistent; the Dockerfile builds with the Swift of Package.swift's tools version; Grafana reads through a read-only role"
 
+# --- the JetStream cluster variant ---------------------------------------------------------------------------
+python3 - "$deploy/compose" <<'PY' || fail "compose.cluster.yaml"
+import os, sys, yaml
+here = sys.argv[1]
+base = yaml.safe_load(open(os.path.join(here, "compose.yaml")))
+cluster = yaml.safe_load(open(os.path.join(here, "compose.cluster.yaml")))
+services = {**base["services"], **cluster["services"]}
+nodes = [name for name in cluster["services"] if name.startswith("nats-")]
+if len(nodes) != 3: sys.exit(f"3 NATS nodes expected, found {nodes}")
+gateways = [name for name in services if name == "kappa" or name.startswith("kappa-")]
+if len(gateways) != 3: sys.exit(f"3 gateways expected, found {gateways}")
+secrets = {**(base.get("secrets") or {}), **(cluster.get("secrets") or {})}
+volumes = {**(base.get("volumes") or {}), **(cluster.get("volumes") or {})}
+for name, service in cluster["services"].items():
+    for secret in service.get("secrets") or []:
+        if secret not in secrets: sys.exit(f"{name}: secret {secret} not declared")
+    for volume in service.get("volumes") or []:
+        source = volume.split(":")[0]
+        if source.startswith("."):
+            if not os.path.exists(os.path.join(here, source)): sys.exit(f"{name}: mounts missing file {source}")
+        elif source not in volumes: sys.exit(f"{name}: volume {source} not declared")
+    for dependency in service.get("depends_on") or []:
+        if dependency not in services: sys.exit(f"{name} depends on unknown service {dependency}")
+urls = {services[name]["environment"]["KAPPA_LOG"] for name in gateways}
+if len(urls) != 1 or not all(f"{node}:4222" in next(iter(urls)) for node in nodes): sys.exit(f"the gateways' KAPPA_LOG {urls} does not name every node")
+if sorted(services[name]["environment"]["KAPPA_MQTT_CLIENT_ID"] for name in gateways) != ["kappa-1", "kappa-2", "kappa-3"]: sys.exit("each gateway needs its own client id")
+PY
+if command -v nats-server >/dev/null 2>&1; then
+    output="$(SERVER_NAME=check NATS_PASSWORD=check nats-server -t -c "$deploy/nats/cluster.conf" 2>&1)" || fail "nats-server rejects nats/cluster.conf: $output"
+    ok "compose.cluster.yaml: 3 NATS nodes and 3 gateways, consistent; nats-server accepts nats/cluster.conf"
+else
+    note "nats-server not installed: nats/cluster.conf not checked"
+fi
+
 # --- Prometheus and Grafana provisioning ------------------------------------------------------------------------
 python3 - "$deploy" <<'PY' || fail "Prometheus or Grafana provisioning"
 import json, os, re, sys, yaml

@@ -1,7 +1,8 @@
 // Append rate of the log on NATS JetStream (replicas 1 on one node, replicas 3 on a 3-node cluster) beside the
 // embedded disk log, on the same records in the same run, as ratios. The NATS servers are real nats-server
 // processes on loopback, started and stopped here by the test harness.
-// Run: swift run -c release JetStreamBenchmark [--records N] [--batch N]
+// Then end to end (EndToEnd.swift): the MQTT bridge into each log beside mosquitto_sub on the same backlog.
+// Run: swift build -c release --product JetStreamBenchmark && .build/release/JetStreamBenchmark [--records N] [--batch N] [--messages N]
 import BenchmarkSupport
 import KappaCore
 import KappaJetStream
@@ -15,6 +16,8 @@ import Glibc
 
 let recordCount = Int(option("--records") ?? "") ?? 200_000
 let batchSize = Int(option("--batch") ?? "") ?? 500
+let messageCount = Int(option("--messages") ?? "") ?? 20_000
+var appendRates: [String: Double] = [:]
 let partitionCount = 4
 let logger = Logger(label: "kappa.jetstream.benchmark", factory: { _ in SwiftLogNoOpLogHandler() })
 
@@ -86,6 +89,7 @@ let embeddedCPU = processCPUSeconds() - embeddedCPUBefore
 let embeddedRead = try await readRate(embeddedStream)
 disk.close()
 try? run("/bin/rm", ["-rf", directory])
+appendRates["embedded"] = embedded
 print("embedded disk log (fsync=\(DiskLogConfiguration().fsync)): \(format(embedded / 1000)) k records/s")
 print("  CPU during the appends: \(format(embeddedCPU)) s = \(format(embeddedCPU * 1e6 / Double(recordCount))) µs per record")
 print("  read back from the start (page cache warm): \(format(embeddedRead / 1000)) k records/s")
@@ -100,9 +104,12 @@ for (nodes, replicas) in [(1, 1), (3, 3)] {
     let client = processCPUSeconds() - clientBefore
     let servers = (0..<nodes).compactMap { cluster.cpuSeconds(node: $0) }.reduce(0, +) - serversBefore
     let read = try await readRate(stream)
+    appendRates["JetStream R\(replicas)"] = rate
     log.close()
     cluster.stop()
     print("JetStream R\(replicas) (\(nodes) node\(nodes == 1 ? "" : "s"), file storage): \(format(rate / 1000)) k records/s; ratio JetStream/embedded = \(format(rate / embedded))")
     print("  CPU during the appends: client \(format(client)) s, nats-server(s) \(format(servers)) s = \(format((client + servers) * 1e6 / Double(recordCount))) µs per record")
     print("  read back from the start: \(format(read / 1000)) k records/s; ratio JetStream/embedded = \(format(read / embeddedRead))")
 }
+
+try await endToEnd(messages: messageCount, appendRates: appendRates)

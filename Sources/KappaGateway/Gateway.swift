@@ -48,8 +48,9 @@ public struct Gateway: Sendable {
                     logger.error("the log lost acknowledged records (not acknowledged yet: /readyz stays not ready)", metadata: ["kappa.loss": "\(loss)"])
                 }
             }
-            readings = try log.openOrCreate(KappaStreams.readings, partitions: settings.readingPartitions)
-            deadLetters = try log.openOrCreate(KappaStreams.deadLetters, partitions: KappaStreams.defaultDeadLetterPartitions)
+            let wait = settings.natsAccess.startupWait
+            readings = try log.openOrCreate(KappaStreams.readings, partitions: settings.readingPartitions, startupWait: wait, logger: logger)
+            deadLetters = try log.openOrCreate(KappaStreams.deadLetters, partitions: KappaStreams.defaultDeadLetterPartitions, startupWait: wait, logger: logger)
         } catch {
             log.close()
             throw error

@@ -43,6 +43,8 @@ public struct GatewaySettings: Sendable {
     public var log: DiskLogConfiguration
     /// The embedded log (in `dataDirectory`, configured by `log`) or a JetStream cluster.
     public var logLocation: LogLocation = .embedded
+    /// Credentials, TLS and the start-up wait of a nats:// log.
+    public var natsAccess = NATSAccess()
     public var readingPartitions: Int
     public var database: PostgresConfiguration?
     public var databaseSchema: String
@@ -175,7 +177,7 @@ public struct GatewaySettings: Sendable {
                 throw SettingsError(Key.anomaly, layers.value(Key.anomaly)!, "\(error)")
             }
         }
-        return GatewaySettings(
+        var settings = GatewaySettings(
             bridge: bridge,
             dataDirectory: try read.parse(Key.dataDirectory) { text throws(SettingsError) in
                 guard !text.isEmpty else { throw SettingsError("must name a directory") }
@@ -196,5 +198,7 @@ public struct GatewaySettings: Sendable {
             maxReadyLagRecords: Int64(try read.integer(Key.readyMaxLag, in: 1...Int(Int32.max))!),
             alerts: try AlertSettings.resolve(&read)
         )
+        settings.natsAccess = try NATSAccess.resolve(layers)
+        return settings
     }
 }

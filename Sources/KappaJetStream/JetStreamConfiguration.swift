@@ -24,6 +24,14 @@ public struct JetStreamConfiguration: Sendable {
     public var token: String?
     /// A CA bundle to verify the servers' TLS certificates; setting it makes the connection require TLS.
     public var trustedCertificates: String?
+    /// A client certificate and its key (PEM files), for servers that verify clients.
+    public var certificateFile: String?
+    public var keyFile: String?
+    /// A credentials file (user JWT and NKey seed) for decentralised NATS authentication.
+    public var credentialsFile: String?
+    /// Opening an existing stream accepts the replica count it was created with instead of refusing it as a
+    /// mismatch (commands that only read or inspect; `kappa log verify` reports the difference).
+    public var acceptsExistingReplicas = false
 
     public init(
         servers: [String],

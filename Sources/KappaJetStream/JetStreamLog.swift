@@ -118,13 +118,19 @@ public final class JetStreamLog: PartitionedLog {
         return count
     }
 
-    private func check(_ info: JetStreamStreamInfo, against expected: JetStreamStreamSpecification, stream: String, partition: Int) throws(LogError) {
+    /// What differs between a partition's JetStream stream and what Kappa creates, in words.
+    func differences(_ info: JetStreamStreamInfo, from expected: JetStreamStreamSpecification, includingReplicas: Bool = true) -> [String] {
         var differences: [String] = []
         if info.subjects != [expected.subject] { differences.append("subjects \(info.subjects), expected [\(expected.subject)]") }
         if !info.isFileStorage { differences.append("memory storage, expected file storage") }
-        if info.replicas != expected.replicas { differences.append("replicas \(info.replicas), expected \(expected.replicas)") }
+        if includingReplicas && info.replicas != expected.replicas { differences.append("replicas \(info.replicas), expected \(expected.replicas)") }
         if info.description != expected.description { differences.append("description '\(info.description)', expected '\(expected.description)'") }
         if !info.denyDelete { differences.append("message deletion allowed, expected denied (deletions would punch holes into offsets)") }
+        return differences
+    }
+
+    private func check(_ info: JetStreamStreamInfo, against expected: JetStreamStreamSpecification, stream: String, partition: Int) throws(LogError) {
+        let differences = differences(info, from: expected, includingReplicas: !configuration.acceptsExistingReplicas)
         guard differences.isEmpty else {
             var error = LogError(code: .streamMismatch, message: "JetStream stream \(info.name) differs from Kappa's settings: \(differences.joined(separator: "; "))")
             error.stream = stream

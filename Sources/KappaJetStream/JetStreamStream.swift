@@ -37,6 +37,8 @@ public final class JetStreamStream: LogStream {
         /// The last sequence known stored; the high watermark is this value (offset = sequence - 1).
         var lastSequence: UInt64
         var firstSequence: UInt64
+        /// The highest sequence JetStream acknowledged to this process: it must never report less.
+        var acknowledgedSequence: UInt64 = 0
         /// Set when an append gave up on this partition: JetStream may hold more of it than acknowledged.
         var unresolved: UnresolvedAppend?
     }
@@ -170,6 +172,7 @@ public final class JetStreamStream: LogStream {
         for (plan, progress) in zip(plans, stored) {
             partitionStates.withLock { states in
                 states[plan.partition].lastSequence = max(states[plan.partition].lastSequence, progress.lastSequence)
+                states[plan.partition].acknowledgedSequence = max(states[plan.partition].acknowledgedSequence, progress.lastSequence)
                 // Every partition of a failed append remembers it, the complete ones too: the bridge retries
                 // the whole batch, and their records must not be stored again.
                 states[plan.partition].unresolved = complete ? nil : UnresolvedAppend(
@@ -209,6 +212,7 @@ public final class JetStreamStream: LogStream {
             return PartitionPlan(partition: partition, subject: subject, indices: indices, alreadyStored: 0, baseSequence: state.lastSequence)
         }
         let info = try streamInfo(partition: partition)
+        reportLostAcknowledgements(partition: partition, info: info)
         let landed = info.lastSequence >= unresolved.baseSequence ? Int(info.lastSequence - unresolved.baseSequence) : 0
         // What landed after the base may be another gateway's records: this append's are those that JetStream
         // holds right after the base (each was published expecting the one before), so compare the contents.
@@ -458,6 +462,21 @@ public final class JetStreamStream: LogStream {
         }
     }
 
+    /// A replicated stream that reports fewer messages than it acknowledged has lost acknowledged records (a
+    /// server fault: their MQTT messages were acknowledged too). Nothing can bring them back from here, so it
+    /// is said loudly, once per partition and drop.
+    private func reportLostAcknowledgements(partition: Int, info: JetStreamStreamInfo) {
+        let acknowledged = partitionStates.withLock { states in
+            defer { states[partition].acknowledgedSequence = min(states[partition].acknowledgedSequence, info.lastSequence) }
+            return states[partition].acknowledgedSequence
+        }
+        guard info.lastSequence < acknowledged else { return }
+        log.logger.error("JetStream reports fewer records than it acknowledged: acknowledged records are gone", metadata: [
+            "kappa.stream": "\(name)", "kappa.partition": "\(partition)",
+            "kappa.acknowledged_offsets": "..<\(acknowledged)", "kappa.high_watermark": "\(info.lastSequence)",
+        ])
+    }
+
     private func streamInfo(partition: Int) throws(LogError) -> JetStreamStreamInfo {
         let streamName = log.layout.streamName(name, partition: partition)
         guard let info = try log.connection.streamInfo(named: streamName) else {
@@ -472,6 +491,7 @@ public final class JetStreamStream: LogStream {
     private func refreshOffsets(_ partition: Int) throws(LogError) -> LogOffsetRange {
         try checkPartition(partition)
         let info = try streamInfo(partition: partition)
+        reportLostAcknowledgements(partition: partition, info: info)
         partitionStates.withLock { states in
             // An append may already know a higher sequence than this answer, which may come from a lagging view.
             states[partition].lastSequence = max(states[partition].lastSequence, info.lastSequence)

@@ -12,6 +12,13 @@ struct JetStreamStreamInfo: Sendable {
     /// The first sequence still stored; `lastSequence + 1` when the stream is empty.
     var firstSequence: UInt64
     var lastSequence: UInt64
+    var messages: UInt64 = 0
+    var bytes: UInt64 = 0
+    /// Sequences inside first…last that hold no message (interior deletes).
+    var deletedCount: UInt64 = 0
+    /// Replicas that are offline or not current, by name; and the stream's leader (nil for a single server).
+    var leader: String? = nil
+    var laggingReplicas: [String] = []
 }
 
 /// What the log asks JetStream to create.
@@ -58,9 +65,25 @@ final class NATSConnection: @unchecked Sendable {
         let acknowledgements = PublishAcknowledgements()
         do throws(LogError) {
             try configure(options, configuration)
-            let status = natsConnection_Connect(&connectionPointer, options)
-            // Not yet connected is no failure: with retry-on-failed-connect the client keeps trying, and an
-            // append meanwhile reports the log unavailable, which pauses intake until NATS is up.
+            // First one plain attempt: refused credentials or TLS must be an error now (with retry-on-failed-
+            // connect, libnats would keep retrying them inside natsConnection_Connect forever).
+            var status = natsConnection_Connect(&connectionPointer, options)
+            if status == NATS_CONNECTION_AUTH_FAILED || status == NATS_NOT_PERMITTED || status == NATS_SSL_ERROR {
+                var error = LogError.nats(status, call: "natsConnection_Connect")
+                error.code = .invalidArgument
+                error.message = "NATS refused the connection (\(text(status))): check log.nats.user/password/token/creds_file and the TLS settings"
+                throw error
+            }
+            if status != NATS_OK {
+                // Not reachable yet is no failure: with retry-on-failed-connect the client keeps trying, and an
+                // append meanwhile reports the log unavailable, which pauses intake until NATS is up.
+                if let connectionPointer { natsConnection_Destroy(connectionPointer) }
+                connectionPointer = nil
+                // With a connected callback, natsConnection_Connect returns NATS_NOT_YET_CONNECTED at once;
+                // without one it blocks until connected, forever with unlimited reconnects.
+                try check(natsOptions_SetRetryOnFailedConnect(options, true, natsConnectedLater, nil), "natsOptions_SetRetryOnFailedConnect")
+                status = natsConnection_Connect(&connectionPointer, options)
+            }
             guard status == NATS_OK || status == NATS_NOT_YET_CONNECTED, let connection = connectionPointer else {
                 throw LogError.nats(status, call: "natsConnection_Connect")
             }
@@ -95,7 +118,6 @@ final class NATSConnection: @unchecked Sendable {
         try check(natsOptions_SetMaxReconnect(options, -1), "natsOptions_SetMaxReconnect")
         try check(natsOptions_SetReconnectWait(options, configuration.reconnectWait.wholeMilliseconds), "natsOptions_SetReconnectWait")
         try check(natsOptions_SetTimeout(options, configuration.requestTimeout.wholeMilliseconds), "natsOptions_SetTimeout")
-        try check(natsOptions_SetRetryOnFailedConnect(options, true, nil, nil), "natsOptions_SetRetryOnFailedConnect")
         // A server that dies without closing its socket is noticed within seconds, not the default minutes.
         try check(natsOptions_SetPingInterval(options, 2_000), "natsOptions_SetPingInterval")
         try check(natsOptions_SetMaxPingsOut(options, 2), "natsOptions_SetMaxPingsOut")
@@ -105,9 +127,16 @@ final class NATSConnection: @unchecked Sendable {
         if let token = configuration.token {
             try check(natsOptions_SetToken(options, token), "natsOptions_SetToken")
         }
+        if let credentials = configuration.credentialsFile {
+            try check(natsOptions_SetUserCredentialsFromFiles(options, credentials, nil), "natsOptions_SetUserCredentialsFromFiles")
+        }
         if let trusted = configuration.trustedCertificates {
             try check(natsOptions_SetSecure(options, true), "natsOptions_SetSecure")
             try check(natsOptions_LoadCATrustedCertificates(options, trusted), "natsOptions_LoadCATrustedCertificates")
+        }
+        if let certificate = configuration.certificateFile, let key = configuration.keyFile {
+            try check(natsOptions_SetSecure(options, true), "natsOptions_SetSecure")
+            try check(natsOptions_LoadCertificatesChain(options, certificate, key), "natsOptions_LoadCertificatesChain")
         }
     }
 
@@ -179,7 +208,7 @@ final class NATSConnection: @unchecked Sendable {
         let subjects = (0..<Int(configuration.SubjectsLen)).compactMap { index in
             configuration.Subjects[index].map { String(cString: $0) }
         }
-        return JetStreamStreamInfo(
+        var result = JetStreamStreamInfo(
             name: String(cString: configuration.Name),
             subjects: subjects,
             description: configuration.Description.map { String(cString: $0) } ?? "",
@@ -189,6 +218,17 @@ final class NATSConnection: @unchecked Sendable {
             firstSequence: info.pointee.State.FirstSeq,
             lastSequence: info.pointee.State.LastSeq
         )
+        result.messages = info.pointee.State.Msgs
+        result.bytes = info.pointee.State.Bytes
+        result.deletedCount = info.pointee.State.NumDeleted
+        if let cluster = info.pointee.Cluster?.pointee {
+            result.leader = cluster.Leader.map { String(cString: $0) }
+            for index in 0..<Int(cluster.ReplicasLen) {
+                guard let peer = cluster.Replicas[index]?.pointee, peer.Offline || !peer.Current else { continue }
+                result.laggingReplicas.append(peer.Name.map { String(cString: $0) } ?? "?")
+            }
+        }
+        return result
     }
 
     // MARK: Messages
@@ -373,6 +413,10 @@ private func publishAcknowledged(
         ))
     }
 }
+
+/// The connected callback of a connection that started without a reachable server: nothing to do (reads and
+/// appends find the connection up), but libnats only returns from connecting early when there is one.
+private func natsConnectedLater(_ connection: OpaquePointer?, _ closure: UnsafeMutableRawPointer?) {}
 
 /// `nats_Open` once per process, before the first connection; Swift runs a global's initialiser once.
 private let natsLibraryOpened: Bool = {

@@ -20,13 +20,13 @@ struct DeadLettersCommand: AsyncParsableCommand {
 
     struct List: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "The dead letters in the log: position, time, topic, reason, message.")
-        @OptionGroup var data: DataDirectoryOptions
+        @OptionGroup var logOptions: CommandLogOptions
         @Option(help: "Show at most this many (the newest).") var limit = 100
 
         func run() async throws {
-            let log = try data.openReadOnly()
+            let (log, _) = try logOptions.open(.readOnly, logger: Logger(label: "kappa.dead-letters"))
             defer { log.close() }
-            guard let entries = try await DeadLetterListing.newest(in: log, limit: limit) else { return }
+            guard let entries = try await DeadLetterListing.newest(in: log.partitioned, limit: limit) else { return }
             print("position\treceived\ttopic\treason\tmessage")
             for entry in entries {
                 let letter = entry.letter
@@ -42,6 +42,7 @@ struct DeadLettersCommand: AsyncParsableCommand {
             discussion: "Each dead letter is replayed at most once (claims are kept in PostgreSQL). Stop `kappa run` first: this appends to the log."
         )
         @OptionGroup var gateway: GatewayOptions
+        @OptionGroup var logLocation: LogLocationOptions
         @OptionGroup var database: DatabaseOptions
         @OptionGroup var schema: SchemaOptions
 
@@ -50,7 +51,8 @@ struct DeadLettersCommand: AsyncParsableCommand {
             let settings: GatewaySettings
             do {
                 // Routes and the log as `kappa run` would resolve them; the database comes from --database here.
-                let layers = try SettingsLayers.load(flags: gateway.flags, environment: ProcessInfo.processInfo.environment)
+                let flags = gateway.flags.merging(logLocation.flags) { first, _ in first }
+                let layers = try SettingsLayers.load(flags: flags, environment: ProcessInfo.processInfo.environment)
                 settings = try GatewaySettings.resolve(layers)
             } catch {
                 throw ValidationError(error.description)

@@ -12,7 +12,8 @@ struct ImportCommand: ParsableCommand {
         abstract: "Append historical readings from CSV, JSON lines or line protocol files to the log.",
         discussion: """
             Each reading keeps its own event time and is encoded as the MQTT bridge encodes it, so processors \
-            and replays treat it like live data. Needs the log to itself: stop `kappa run` first.
+            and replays treat it like live data. Needs the log to itself: stop `kappa run` first (a JetStream log, \
+            --log nats://…, has no lock to enforce that: a running gateway's appends would collide with the import's).
 
             csv: a header, then rows separated by `,`, `;` or tab (found from the header, or --delimiter). Long \
             files have time and value columns, plus device and metric (or --device/--metric); wide files have \
@@ -36,7 +37,7 @@ struct ImportCommand: ParsableCommand {
     var timezone = "UTC"
     @Option(help: "Partitions of the readings stream if it has to be created.") var partitions = KappaStreams.defaultReadingPartitions
     @Option(help: "Bad lines shown individually before only counting them.") var showBadLines = 20
-    @OptionGroup var data: DataDirectoryOptions
+    @OptionGroup var logOptions: CommandLogOptions
 
     func validate() throws {
         guard ImportFormat(rawValue: format) != nil else { throw ValidationError("--format must be csv, jsonl or line.") }
@@ -56,7 +57,10 @@ struct ImportCommand: ParsableCommand {
         var badLinesShown = 0
         let historicalImport = HistoricalImport(format: ImportFormat(rawValue: format)!, device: device, metric: metric, csv: try csvOptions(), partitions: partitions)
         let summary = try reportingInputErrors {
-            try historicalImport.run(files: files, directory: data.directory, logger: Logger(label: "kappa.import"), onBadLine: { bad in
+            let logger = Logger(label: "kappa.import")
+            let (log, _) = try logOptions.open(.exclusive(activity: "while importing"), logger: logger)
+            defer { log.close() }
+            return try historicalImport.run(files: files, log: log, onBadLine: { bad in
                 badLinesShown += 1
                 if badLinesShown <= showBadLines { StandardError.write("\(bad.file):\(bad.line): \(bad.problem)\n") }
             }, onProgress: { totals in

@@ -1,6 +1,8 @@
 import ArgumentParser
+import Foundation
 import KappaCore
 import KappaGateway
+import KappaJetStream
 import KappaLog
 import Logging
 
@@ -17,7 +19,7 @@ struct LogCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "log",
         abstract: "Inspect the partitioned log.",
-        subcommands: [Info.self, Tail.self, Dump.self, Verify.self, AcknowledgeLoss.self, AppendTest.self]
+        subcommands: [Info.self, Tail.self, Dump.self, Verify.self, Migrate.self, AcknowledgeLoss.self, AppendTest.self]
     )
 }
 
@@ -37,12 +39,19 @@ struct DataDirectoryOptions: ParsableArguments {
 
 extension LogCommand {
     struct Info: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Streams, partitions, offsets, sizes and event-time ranges.")
-        @OptionGroup var data: DataDirectoryOptions
+        static let configuration = CommandConfiguration(abstract: "Streams, partitions, offsets, sizes and event-time ranges (on JetStream: offsets, sizes, replicas and leaders).")
+        @OptionGroup var logOptions: CommandLogOptions
 
         func run() throws {
-            let log = try data.openReadOnly()
+            let (log, _) = try logOptions.open(.readOnly, logger: Logger(label: "kappa.log"))
             defer { log.close() }
+            switch log {
+            case .disk(let disk): try Self.describe(disk)
+            case .jetStream(let jetStream): try Self.describe(jetStream, expectedReplicas: try logOptions.settings().logLocation.replicas)
+            }
+        }
+
+        static func describe(_ log: DiskLog) throws {
             for name in try log.streamNames() {
                 let stream = try log.openStream(named: name)
                 print("stream \(name): \(stream.partitionCount) partitions")
@@ -59,20 +68,34 @@ extension LogCommand {
                 }
             }
         }
+
+        static func describe(_ log: JetStreamLog, expectedReplicas: Int) throws {
+            print("JetStream log on \(log.configuration.servers.joined(separator: ","))")
+            for name in try log.streamNames() {
+                let reports = try log.partitionReports(of: name, expectedReplicas: expectedReplicas)
+                print("stream \(name): \(reports.count) partitions")
+                for report in reports {
+                    var line = "  partition \(report.partition) (\(report.jetStreamName)): offsets \(report.offsets.start)..<\(report.offsets.highWatermark) (\(report.messages) records), \(report.bytes) bytes, replicas \(report.replicas)"
+                    if let leader = report.leader { line += ", leader \(leader)" }
+                    if !report.laggingReplicas.isEmpty { line += ", offline or behind: \(report.laggingReplicas.joined(separator: ", "))" }
+                    print(line)
+                }
+            }
+        }
     }
 
     struct Tail: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Print the newest records of a stream and follow new ones.")
-        @OptionGroup var data: DataDirectoryOptions
+        @OptionGroup var logOptions: CommandLogOptions
         @Option(help: "The stream.") var stream = "readings"
         @Option(help: "Records to show from the end of each partition before following.") var last: Int64 = 10
         @Flag(name: .customLong("no-follow"), help: "Print and exit instead of following.") var noFollow = false
 
         func run() async throws {
-            let log = try data.openReadOnly()
+            let (log, _) = try logOptions.open(.readOnly, logger: Logger(label: "kappa.log"))
             defer { log.close() }
             let stream = try log.openStream(named: self.stream)
-            try await LogInspection.tail(of: stream, in: log, last: last, follow: !noFollow) { partition, record in
+            try await LogInspection.tail(of: stream, last: last, follow: !noFollow, refresh: { try log.disk?.refreshFromDisk() }) { partition, record in
                 print(RecordFormatting.line(stream: stream.name, partition: partition, record))
             }
         }
@@ -80,14 +103,14 @@ extension LogCommand {
 
     struct Dump: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Print records of one partition from an offset.")
-        @OptionGroup var data: DataDirectoryOptions
+        @OptionGroup var logOptions: CommandLogOptions
         @Option(help: "The stream.") var stream = "readings"
         @Option(help: "The partition.") var partition: Int
         @Option(help: "The first offset.") var from: Int64 = 0
         @Option(help: "How many records (default: to the end).") var count: Int?
 
         func run() throws {
-            let log = try data.openReadOnly()
+            let (log, _) = try logOptions.open(.readOnly, logger: Logger(label: "kappa.log"))
             defer { log.close() }
             let stream = try log.openStream(named: self.stream)
             try LogInspection.forEachRecord(of: stream, partition: partition, from: from, count: count) { record in
@@ -98,17 +121,36 @@ extension LogCommand {
 
     struct Verify: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Check every batch's CRC and framing, and list recorded losses.",
+            abstract: "Check every batch's CRC and framing, and list recorded losses (on JetStream: stream configurations, dense offsets, every record).",
             discussion: """
             Exit status: 0 when everything is intact (a torn tail after a crash is what recovery cuts: no loss), \
             2 on corruption, 3 when acknowledged records were lost and no operator acknowledged it yet \
-            (`kappa log acknowledge-loss`).
+            (`kappa log acknowledge-loss`). On JetStream (--log nats://…): 2 when a partition's stream differs \
+            from what Kappa creates (replicas against --log-replicas), has offsets without a message, a replica \
+            offline or behind, or a record that does not read back at its offset or decode.
             """
         )
-        @OptionGroup var data: DataDirectoryOptions
+        @OptionGroup var logOptions: CommandLogOptions
 
         func run() throws {
-            let report = try LogVerifier.verify(directory: data.path)
+            let settings = try logOptions.settings()
+            if case .jetStream = settings.logLocation {
+                let (log, _) = try GatewayLog.openForCommand(settings: settings, access: .readOnly, logger: Logger(label: "kappa.log"))
+                defer { log.close() }
+                guard case .jetStream(let jetStream) = log else { return }
+                var lastProgress = ContinuousClock.now
+                let report = try jetStream.verify(expectedReplicas: settings.logLocation.replicas) { records in
+                    guard ContinuousClock.now - lastProgress >= .seconds(2) else { return }
+                    lastProgress = ContinuousClock.now
+                    StandardError.write("\(records) records read\n")
+                }
+                print("\(report.streams) streams, \(report.partitions) partitions, \(report.records) records, \(report.bytes) bytes checked on JetStream")
+                for problem in report.problems { print(problem) }
+                if !report.problems.isEmpty { throw ExitCode(2) }
+                print("ok")
+                return
+            }
+            let report = try LogVerifier.verify(directory: settings.dataDirectory)
             print("\(report.streams) streams, \(report.partitions) partitions, \(report.segments) segments, \(report.batches) batches, \(report.records) records, \(report.bytes) bytes checked")
             for problem in report.problems { print(problem) }
             if !report.corruptions.isEmpty {
@@ -123,6 +165,56 @@ extension LogCommand {
                 throw ExitCode(3)
             }
             print(report.problems.contains(where: \.isTornTail) ? "ok (torn tails are cut by recovery when the log is next opened)" : "ok")
+        }
+    }
+
+    struct Migrate: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Copy the embedded log into NATS JetStream, every record at its offset, so processors continue on it.",
+            discussion: """
+            Stop `kappa run` first (the embedded log is opened with its lock). Each partition is copied from \
+            offset 0 to its end and then verified record by record; an interrupted run, or more records taken \
+            after an earlier migration, is completed by running the same command again. Then start \
+            `kappa run --log nats://…` with the same database: processors continue from their checkpoints. \
+            A partition whose oldest records retention already deleted cannot keep its offsets and is refused.
+
+            Example:
+
+            kappa log migrate --data-dir /var/lib/kappa --to nats://n1:4222,n2:4222,n3:4222
+            """
+        )
+        @OptionGroup var data: DataDirectoryOptions
+        @Option(help: ArgumentHelp("The JetStream cluster to copy into.", valueName: "nats://host:port,…")) var to: String
+        @OptionGroup var location: LogLocationOptions
+
+        func run() throws {
+            let logger = Logger(label: "kappa.log")
+            var flags = location.flags
+            flags[GatewaySettingsCatalog.logURL] = [to]
+            flags[GatewaySettingsCatalog.dataDirectory] = data.dataDirectory.map { [$0] }
+            let settings = try reportingInputErrors {
+                try GatewaySettings.resolve(try SettingsLayers.load(flags: flags, environment: ProcessInfo.processInfo.environment))
+            }
+            guard case .jetStream(let servers, let replicas) = settings.logLocation else {
+                throw ValidationError("--to must name a NATS cluster, nats://host:port[,host:port…].")
+            }
+            var configuration = DiskLogConfiguration()
+            configuration.fsync = .never
+            let source = try reportingInputErrors {
+                try LogDirectory(path: settings.dataDirectory).openExclusive(configuration: configuration, while: "while migrating the log", logger: logger)
+            }
+            defer { source.close() }
+            let target = try JetStreamLog.connect(configuration: settings.natsAccess.configuration(servers: servers, replicas: replicas), logger: logger)
+            defer { target.close() }
+            let clock = ContinuousClock()
+            let started = clock.now
+            var lastProgress = started
+            let summary = try LogMigration(source: source, target: target).run { progress in
+                guard clock.now - lastProgress >= .seconds(2) else { return }
+                lastProgress = clock.now
+                StandardError.write("\(progress.stream) partition \(progress.partition): \(progress.copied)/\(progress.target) records on JetStream\n")
+            }
+            print("Copied \(summary.copied) records (\(summary.streams) streams, \(summary.partitions) partitions) from \(settings.dataDirectory) to \(servers.joined(separator: ",")) in \(clock.now - started); all \(summary.verified) records verified at their offsets.")
         }
     }
 

@@ -42,7 +42,7 @@ struct ReplayCommand: AsyncParsableCommand {
     var processorNice: Int32 = 10
     @Option(help: "Records consumed before a checkpoint is forced.") var maxBatch = 50_000
     @Option(help: ArgumentHelp("Milliseconds between progress lines on stderr.", visibility: .hidden)) var progressMilliseconds = 1000
-    @OptionGroup var data: DataDirectoryOptions
+    @OptionGroup var logOptions: CommandLogOptions
     @OptionGroup var database: DatabaseOptions
     @OptionGroup var schema: SchemaOptions
 
@@ -62,7 +62,6 @@ struct ReplayCommand: AsyncParsableCommand {
     func run() async throws {
         var logger = Logger(label: "kappa.replay")
         logger.logLevel = .notice
-        let role = ProcessorRole(rawValue: processor)!
         let kappaDatabase = try database.kappaDatabase(schema: schema)
         try await kappaDatabase.migrate(logger: logger)
 
@@ -73,10 +72,18 @@ struct ReplayCommand: AsyncParsableCommand {
         tuning.deviceOfflineAfterSeconds = offlineAfterSeconds
         tuning.archiveRetentionDays = archiveRetentionDays
 
-        let (log, refresher) = try SharedLog.open(directory: data.path, logger: logger)
+        let (log, refresher) = try logOptions.open(.shared, logger: logger)
         defer { log.close() }
+        switch log {
+        case .disk(let disk): try await replay(on: disk, refresher: refresher, tuning: tuning, database: kappaDatabase, logger: logger)
+        case .jetStream(let jetStream): try await replay(on: jetStream, refresher: nil, tuning: tuning, database: kappaDatabase, logger: logger)
+        }
+    }
+
+    /// The replay itself, on either log (`Replay` is generic over the log's type).
+    private func replay<Log: PartitionedLog>(on log: Log, refresher: LogRefresher?, tuning: ProcessorTuning, database kappaDatabase: KappaDatabase, logger: Logger) async throws {
         let replay = Replay(
-            role: role, start: ReplayStart(argument: from)!, configuration: tuning.configuration, log: log,
+            role: ProcessorRole(rawValue: processor)!, start: ReplayStart(argument: from)!, configuration: tuning.configuration, log: log,
             database: kappaDatabase.configuration, schema: kappaDatabase.schema, logger: logger
         )
         let preparation = try await replay.prepare()

@@ -9,11 +9,7 @@ struct RunOptions: ParsableArguments {
 
     @OptionGroup var gateway: GatewayOptions
 
-    @Option(name: .customLong("log"), help: help(Key.logURL, "nats://host:port,…"))
-    var logURL: String?
-
-    @Option(name: .customLong("log-replicas"), help: help(Key.logReplicas, "n"))
-    var logReplicas: String?
+    @OptionGroup var logLocation: LogLocationOptions
 
     @Option(help: help(Key.database, "url"))
     var database: String?
@@ -73,9 +69,7 @@ struct RunOptions: ParsableArguments {
     }
 
     var flags: [Setting: [String]] {
-        var flags = gateway.flags
-        flags[Key.logURL] = logURL.map { [$0] }
-        flags[Key.logReplicas] = logReplicas.map { [$0] }
+        var flags = gateway.flags.merging(logLocation.flags) { first, _ in first }
         flags[Key.database] = database.map { [$0] }
         flags[Key.databasePasswordFile] = passwordFile.map { [$0] }
         flags[Key.databaseSchema] = schema.map { [$0] }

@@ -167,6 +167,15 @@ struct JetStreamNodeFailureTests {
             try await publish(2000..<total)
             let all = try await waitForReadings(readings, count: total, timeout: .seconds(90))
             let state = "bridge appended \(bridge.statistics.snapshot.readings), paused: \(bridge.statistics.snapshot.pausedBecause ?? "no")"
+            testLogger.notice("node kill under the bridge", metadata: [
+                "readings": "\(all.count)", "bridge": "\(state)",
+                "high watermarks": "\((0..<readings.partitionCount).map { readings.offsets(partition: $0).highWatermark })",
+            ])
+            if all.count != total {
+                let missing = Set(0..<total).subtracting(all.map { Int($0.value) }).sorted()
+                testLogger.error("readings missing", metadata: ["values": "\(missing)"])
+                for node in 0..<3 { testLogger.error("nats-server \(node) log", metadata: ["tail": "\(cluster.logTail(node: node, lines: 200))"]) }
+            }
             // Open bug (issue 18): once in a CI run under full-suite load, 2,987 of 3,000 readings were in the log
             // after 90 s. Whether the bridge was stuck retrying or records went missing is not known yet; `state`
             // says which when it happens again. Recorded, not hidden: a failure here shows as a known issue.

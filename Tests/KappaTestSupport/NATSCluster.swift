@@ -11,13 +11,37 @@ public final class NATSCluster: @unchecked Sendable {
     public let routePorts: [Int]
     public let directory: String
     private let executable: String
+    /// What clients must present, when the servers require it.
+    public let authorization: Authorization?
     private let lock = NSLock()
     private var servers: [ChildServer?]
 
     /// `nats://127.0.0.1:port` of every node, for the client's server list.
     public var urls: [String] { clientPorts.map { "nats://127.0.0.1:\($0)" } }
 
-    private init(nodes: Int, directory: String, executable: String) {
+    /// Client authentication the servers require: a user and password, or a token.
+    public enum Authorization: Sendable {
+        case user(String, password: String)
+        case token(String)
+
+        var configuration: String {
+            switch self {
+            case .user(let user, let password): "authorization { user: \"\(user)\", password: \"\(password)\" }"
+            case .token(let token): "authorization { token: \"\(token)\" }"
+            }
+        }
+
+        /// The fields of the text protocol's CONNECT that present it.
+        var connectFields: String {
+            switch self {
+            case .user(let user, let password): #","user":"\#(user)","pass":"\#(password)""#
+            case .token(let token): #","auth_token":"\#(token)""#
+            }
+        }
+    }
+
+    private init(nodes: Int, directory: String, executable: String, authorization: Authorization?) {
+        self.authorization = authorization
         clientPorts = (0..<nodes).map { _ in LoopbackPort.free() }
         routePorts = nodes > 1 ? (0..<nodes).map { _ in LoopbackPort.free() } : []
         self.directory = directory
@@ -27,12 +51,12 @@ public final class NATSCluster: @unchecked Sendable {
 
     /// Starts `nodes` servers (1 or 3) and waits until JetStream answers on every one of them; a cluster is
     /// ready when its nodes have elected a JetStream meta leader, which `waitUntilReady` checks.
-    public static func start(nodes: Int = 3) async throws -> NATSCluster {
+    public static func start(nodes: Int = 3, authorization: Authorization? = nil) async throws -> NATSCluster {
         precondition(nodes == 1 || nodes == 3, "a single node or a cluster of three")
         guard let executable = ["/usr/bin/nats-server", "/usr/sbin/nats-server", "/usr/local/bin/nats-server"]
             .first(where: { FileManager.default.isExecutableFile(atPath: $0) })
         else { throw TestEnvironmentError.missingTool("nats-server") }
-        let cluster = NATSCluster(nodes: nodes, directory: try TemporaryDirectory.make(prefix: "kappa-nats"), executable: executable)
+        let cluster = NATSCluster(nodes: nodes, directory: try TemporaryDirectory.make(prefix: "kappa-nats"), executable: executable, authorization: authorization)
         for node in 0..<nodes {
             try cluster.writeConfiguration(node: node)
             try cluster.launch(node: node)
@@ -64,6 +88,7 @@ public final class NATSCluster: @unchecked Sendable {
             "  max_file_store: 1GB",
             "}",
         ]
+        if let authorization { lines.append(authorization.configuration) }
         if clientPorts.count > 1 {
             let routes = routePorts.enumerated().filter { $0.offset != node }.map { "nats-route://127.0.0.1:\($0.element)" }
             lines += [
@@ -94,7 +119,7 @@ public final class NATSCluster: @unchecked Sendable {
     public func waitUntilReady(timeout: Duration = .seconds(30)) async throws {
         let deadline = ContinuousClock.now + timeout
         for node in clientPorts.indices where isRunning(node: node) {
-            while !Self.jetStreamAnswers(port: clientPorts[node]) {
+            while !Self.jetStreamAnswers(port: clientPorts[node], authorization: authorization) {
                 guard ContinuousClock.now < deadline else {
                     throw TestEnvironmentError.serverDidNotStart(name: "JetStream on nats-server \(node)", log: logTail(node: node))
                 }
@@ -105,21 +130,21 @@ public final class NATSCluster: @unchecked Sendable {
         let probe = "HARNESS_PROBE_\(UInt32.random(in: 0...UInt32.max))"
         let configuration = #"{"name":"\#(probe)","subjects":["_harness.\#(probe)"],"storage":"file","num_replicas":\#(clientPorts.count)}"#
         while !Self.jetStreamRequestSucceeds(port: clientPorts[0], subject: "$JS.API.STREAM.CREATE.\(probe)", payload: configuration,
-                                             response: "io.nats.jetstream.api.v1.stream_create_response") {
+                                             response: "io.nats.jetstream.api.v1.stream_create_response", authorization: authorization) {
             guard ContinuousClock.now < deadline else {
                 throw TestEnvironmentError.serverDidNotStart(name: "JetStream placement on \(clientPorts.count) nodes", log: logTail(node: 0))
             }
             try await Task.sleep(for: .milliseconds(200))
         }
         _ = Self.jetStreamRequestSucceeds(port: clientPorts[0], subject: "$JS.API.STREAM.DELETE.\(probe)", payload: "",
-                                          response: "io.nats.jetstream.api.v1.stream_delete_response")
+                                          response: "io.nats.jetstream.api.v1.stream_delete_response", authorization: authorization)
     }
 
     /// One JetStream API request over a plain socket; true when its answer of type `response` holds no error.
-    private static func jetStreamRequestSucceeds(port: Int, subject: String, payload: String, response: String) -> Bool {
+    private static func jetStreamRequestSucceeds(port: Int, subject: String, payload: String, response: String, authorization: Authorization?) -> Bool {
         guard let fd = LoopbackPort.connectedSocket(port) else { return false }
         defer { close(fd) }
-        let request = "CONNECT {\"verbose\":false,\"headers\":true,\"no_responders\":true}\r\nSUB _probe.reply 1\r\nPUB \(subject) _probe.reply \(payload.utf8.count)\r\n\(payload)\r\nPING\r\n"
+        let request = "CONNECT {\"verbose\":false,\"headers\":true,\"no_responders\":true\(authorization?.connectFields ?? "")}\r\nSUB _probe.reply 1\r\nPUB \(subject) _probe.reply \(payload.utf8.count)\r\n\(payload)\r\nPING\r\n"
         _ = request.withCString { send(fd, $0, strlen($0), 0) }
         var received = ""
         var buffer = [UInt8](repeating: 0, count: 4096)
@@ -140,8 +165,8 @@ public final class NATSCluster: @unchecked Sendable {
 
     /// Sends `$JS.API.INFO` over a plain socket (the NATS text protocol) and looks for an answer that is not
     /// an error: the account info only comes once the cluster has a JetStream meta leader.
-    private static func jetStreamAnswers(port: Int) -> Bool {
-        jetStreamRequestSucceeds(port: port, subject: "$JS.API.INFO", payload: "", response: "io.nats.jetstream.api.v1.account_info_response")
+    private static func jetStreamAnswers(port: Int, authorization: Authorization?) -> Bool {
+        jetStreamRequestSucceeds(port: port, subject: "$JS.API.INFO", payload: "", response: "io.nats.jetstream.api.v1.account_info_response", authorization: authorization)
     }
 
     /// CPU time (user + system) a running node has used so far, from /proc; nil when it is not running.
@@ -199,8 +224,8 @@ public final class NATSCluster: @unchecked Sendable {
         try? FileManager.default.removeItem(atPath: directory)
     }
 
-    public func logTail(node: Int) -> String {
-        lock.withLock { servers[node]?.logTail() } ?? "(node \(node) not running)"
+    public func logTail(node: Int, lines: Int = 30) -> String {
+        lock.withLock { servers[node]?.logTail(lines: lines) } ?? "(node \(node) not running)"
     }
 
     deinit {

@@ -5,7 +5,7 @@
 # The toolchain matches Package.swift's swift-tools-version (deploy/validate.sh checks it).
 FROM swift:6.1-noble AS build
 RUN apt-get update \
-    && apt-get install -y --no-install-recommends libmosquitto-dev libpq-dev pkg-config \
+    && apt-get install -y --no-install-recommends libmosquitto-dev libpq-dev libnats-dev pkg-config \
     && rm -rf /var/lib/apt/lists/*
 WORKDIR /build
 # Resolve dependencies in their own layer, so source edits do not refetch them.
@@ -15,14 +15,19 @@ COPY . .
 RUN swift build -c release --static-swift-stdlib --product kappa \
     && swift build -c release --static-swift-stdlib --product kappa-sim \
     && mkdir /staging \
-    && cp "$(swift build -c release --show-bin-path)/kappa" "$(swift build -c release --show-bin-path)/kappa-sim" /staging/
+    && cp "$(swift build -c release --show-bin-path)/kappa" "$(swift build -c release --show-bin-path)/kappa-sim" /staging/ \
+    && mkdir /staging/lib \
+    && cp -L $(ldd /staging/kappa | awk '/libnats/ { print $3 }') /staging/lib/
 
 FROM ubuntu:noble
 RUN apt-get update \
-    && apt-get install -y --no-install-recommends libmosquitto1 libpq5 ca-certificates tzdata \
+    && apt-get install -y --no-install-recommends libmosquitto1 libpq5 libssl3t64 libprotobuf-c1 ca-certificates tzdata \
     && rm -rf /var/lib/apt/lists/* \
     && useradd --system --home-dir /var/lib/kappa --create-home --shell /usr/sbin/nologin kappa
 COPY --from=build /staging/kappa /staging/kappa-sim /usr/local/bin/
+# libnats (the JetStream log's client) from the build stage: its runtime package name changes with its version.
+COPY --from=build /staging/lib/ /usr/local/lib/
+RUN ldconfig
 USER kappa
 WORKDIR /var/lib/kappa
 VOLUME /var/lib/kappa

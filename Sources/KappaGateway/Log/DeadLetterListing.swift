@@ -11,7 +11,7 @@ public enum DeadLetterListing {
 
     /// Up to `limit` of the newest dead letters of each partition, partition by partition, oldest first;
     /// records that do not decode are skipped. Nil when the log has no dead-letter stream.
-    public static func newest(in log: DiskLog, limit: Int) async throws -> [Entry]? {
+    public static func newest(in log: some PartitionedLog, limit: Int) async throws -> [Entry]? {
         guard try log.streamNames().contains(KappaStreams.deadLetters) else { return nil }
         let stream = try log.openStream(named: KappaStreams.deadLetters)
         var entries: [Entry] = []

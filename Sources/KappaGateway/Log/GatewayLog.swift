@@ -18,7 +18,7 @@ public enum GatewayLog: Sendable {
             try FileManager.default.createDirectory(atPath: settings.dataDirectory, withIntermediateDirectories: true)
             return .disk(try DiskLog(directory: settings.dataDirectory, configuration: settings.log, logger: logger))
         case .jetStream(let servers, let replicas):
-            let configuration = JetStreamConfiguration(servers: servers, replicas: replicas)
+            let configuration = settings.natsAccess.configuration(servers: servers, replicas: replicas)
             logger.notice("the log is on NATS JetStream; it does not report bytes per partition, recovery, recorded losses or a disk floor, and log.fsync, log.disk_floor_mb and log.retention_hours do not apply to it", metadata: [
                 "kappa.nats": "\(servers.joined(separator: ","))", "kappa.replicas": "\(replicas)",
             ])
@@ -55,11 +55,35 @@ public enum GatewayLog: Sendable {
         }
     }
 
-    /// Opens stream `name`, creating it with `partitions` partitions if the log does not hold it yet.
-    func openOrCreate(_ name: String, partitions: Int) throws(LogError) -> any LogStream {
+    /// Opens stream `name`, creating it with `partitions` partitions if the log does not hold it yet. A
+    /// JetStream cluster that does not answer yet (starting with the gateway, or a moment unreachable) is
+    /// waited for and asked again for up to `startupWait`, with a warning saying why, before it is an error.
+    func openOrCreate(_ name: String, partitions: Int, startupWait: Duration = .zero, logger: Logger? = nil) throws(LogError) -> any LogStream {
         switch self {
-        case .disk(let log): try Self.openOrCreate(log, name, partitions: partitions)
-        case .jetStream(let log): try Self.openOrCreate(log, name, partitions: partitions)
+        case .disk(let log):
+            return try Self.openOrCreate(log, name, partitions: partitions)
+        case .jetStream(let log):
+            let deadline = ContinuousClock.now + startupWait
+            var lastWarning: ContinuousClock.Instant? = nil
+            while true {
+                do {
+                    return try Self.openOrCreate(log, name, partitions: partitions)
+                } catch where error.isTransient {
+                    guard ContinuousClock.now < deadline else {
+                        var failure = error
+                        failure.message = "the NATS cluster did not answer within log.nats.startup_wait_seconds (\(startupWait)): \(error.message)"
+                        throw failure
+                    }
+                    if lastWarning.map({ ContinuousClock.now - $0 >= .seconds(5) }) ?? true {
+                        logger?.warning("the NATS cluster does not answer yet; waiting for it", metadata: [
+                            "kappa.stream": "\(name)", "kappa.error": "\(error)",
+                            "kappa.gives_up_in": "\(deadline - ContinuousClock.now)",
+                        ])
+                        lastWarning = ContinuousClock.now
+                    }
+                    Thread.sleep(forTimeInterval: 0.5)
+                }
+            }
         }
     }
 

@@ -54,7 +54,15 @@ public struct HistoricalImport {
         configuration.fsync = .never
         let log = try directory.openExclusive(configuration: configuration, while: "while importing", logger: logger)
         defer { log.close() }
-        let importer = ReadingImporter(stream: try log.createStream(named: KappaStreams.readings, partitionCount: partitions))
+        return try run(files: files, log: .disk(log), onBadLine: onBadLine, onProgress: onProgress)
+    }
+
+    /// Imports `files` in order into `log` (embedded or JetStream), which the caller opened for appending.
+    public func run(
+        files: [String], log: GatewayLog,
+        onBadLine: (ReadingImporter.BadLine) -> Void, onProgress: (ReadingImporter.Summary) -> Void
+    ) throws -> ReadingImporter.Summary {
+        let importer = ReadingImporter(stream: try log.openOrCreateStream(named: KappaStreams.readings, partitions: partitions))
         var summary = ReadingImporter.Summary()
         let clock = ContinuousClock()
         var lastProgress = clock.now

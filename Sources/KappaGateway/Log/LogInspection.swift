@@ -5,7 +5,7 @@ public enum LogInspection {
     /// Hands `body` the records of one partition from `offset`, at most `count` of them (nil: to the end),
     /// reading in batches so a long partition is never held in memory at once.
     public static func forEachRecord(
-        of stream: DiskStream, partition: Int, from offset: Int64, count: Int?, _ body: (LogRecord) -> Void
+        of stream: any LogStream, partition: Int, from offset: Int64, count: Int?, _ body: (LogRecord) -> Void
     ) throws {
         var offset = offset
         var remaining = count ?? .max
@@ -24,6 +24,14 @@ public enum LogInspection {
     public static func tail(
         of stream: DiskStream, in log: DiskLog, last: Int64, follow: Bool, _ body: (Int, LogRecord) -> Void
     ) async throws {
+        try await tail(of: stream, last: last, follow: follow, refresh: { try log.refreshFromDisk() }, body)
+    }
+
+    /// As above for either log: `refresh` picks up what another process appended (the embedded log's files;
+    /// a JetStream log's reads at the end ask the cluster themselves).
+    public static func tail(
+        of stream: any LogStream, last: Int64, follow: Bool, refresh: () throws -> Void, _ body: (Int, LogRecord) -> Void
+    ) async throws {
         var offsets = (0..<stream.partitionCount).map { partition in
             let range = stream.offsets(partition: partition)
             return max(range.start, range.highWatermark - last)
@@ -39,7 +47,7 @@ public enum LogInspection {
             if read { continue }
             if !follow { return }
             try await Task.sleep(for: .milliseconds(200))
-            try log.refreshFromDisk()
+            try refresh()
         }
     }
 }

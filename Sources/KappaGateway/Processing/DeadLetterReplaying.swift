@@ -11,19 +11,15 @@ public enum DeadLetterReplaying {
     /// stream; nil when the log has no dead letters. Needs the log to itself.
     public static func replay(settings: GatewaySettings, database: KappaDatabase, logger: Logger) async throws -> DeadLetterReplay.Summary? {
         try await database.withConnection(logger: logger) { connection in
-            var configuration = settings.log
-            configuration.fsync = .never
-            // Opening recovers the log and closing flushes it: both off the cooperative pool.
-            let directory = LogDirectory(path: settings.dataDirectory)
-            let readingPartitions = settings.readingPartitions
-            let logConfiguration = configuration
+            // Opening recovers the log (or connects to JetStream) and closing flushes it: off the cooperative pool.
             let log = try await Blocking.run {
-                try directory.openExclusive(configuration: logConfiguration, while: "while replaying dead letters", logger: logger)
+                try GatewayLog.openForCommand(settings: settings, access: .exclusive(activity: "while replaying dead letters"), logger: logger).log
             }
             do {
-                let streams = try await Blocking.run { () throws -> (deadLetters: DiskStream, readings: DiskStream)? in
+                let readingPartitions = settings.readingPartitions
+                let streams = try await Blocking.run { () throws -> (deadLetters: any LogStream, readings: any LogStream)? in
                     guard try log.streamNames().contains(KappaStreams.deadLetters) else { return nil }
-                    return (try log.openStream(named: KappaStreams.deadLetters), try log.createStream(named: KappaStreams.readings, partitionCount: readingPartitions))
+                    return (try log.openStream(named: KappaStreams.deadLetters), try log.openOrCreateStream(named: KappaStreams.readings, partitions: readingPartitions))
                 }
                 guard let streams else {
                     await Blocking.run { log.close() }

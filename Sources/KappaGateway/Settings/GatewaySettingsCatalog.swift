@@ -24,6 +24,16 @@ public enum GatewaySettingsCatalog {
     public static let dataDirectory = Setting("data_dir", flag: "--data-dir", environment: "KAPPA_DATA_DIR", default: "./data", "Directory of the partitioned log.")
     public static let logURL = Setting("log.url", flag: "--log", environment: "KAPPA_LOG", "Where the log lives: empty for the embedded log in data_dir, or nats://host:port[,host:port…] for a NATS JetStream cluster.")
     public static let logReplicas = Setting("log.replicas", flag: "--log-replicas", environment: "KAPPA_LOG_REPLICAS", default: "3", "Copies JetStream keeps of each partition (1, 3 or 5); only with a nats:// log.")
+    public static let natsUser = Setting("log.nats.user", flag: "--nats-user", environment: "KAPPA_NATS_USER", "NATS user name, with log.nats.password_file or KAPPA_NATS_PASSWORD; only with a nats:// log.")
+    public static let natsPassword = Setting("log.nats.password", flag: nil, environment: "KAPPA_NATS_PASSWORD", secret: true, "NATS password; only from the environment (or a password file).")
+    public static let natsPasswordFile = Setting("log.nats.password_file", flag: "--nats-password-file", environment: "KAPPA_NATS_PASSWORD_FILE", "File whose first line is the NATS password.")
+    public static let natsToken = Setting("log.nats.token", flag: nil, environment: "KAPPA_NATS_TOKEN", secret: true, "NATS authentication token; only from the environment (or a token file).")
+    public static let natsTokenFile = Setting("log.nats.token_file", flag: "--nats-token-file", environment: "KAPPA_NATS_TOKEN_FILE", "File whose first line is the NATS authentication token.")
+    public static let natsCredentials = Setting("log.nats.creds_file", flag: "--nats-creds", environment: "KAPPA_NATS_CREDS", "NATS credentials file (user JWT and NKey seed, as nsc writes it).")
+    public static let natsTLSCA = Setting("log.nats.tls.ca_file", flag: "--nats-tls-ca", environment: "KAPPA_NATS_TLS_CA", "CA certificate (PEM) that signed the NATS servers' certificates; turns TLS on.")
+    public static let natsTLSCertificate = Setting("log.nats.tls.cert_file", flag: "--nats-tls-cert", environment: "KAPPA_NATS_TLS_CERT", "Client certificate (PEM) for NATS servers that verify clients.")
+    public static let natsTLSKey = Setting("log.nats.tls.key_file", flag: "--nats-tls-key", environment: "KAPPA_NATS_TLS_KEY", "Private key (PEM) of the NATS client certificate.")
+    public static let natsStartupWait = Setting("log.nats.startup_wait_seconds", flag: "--nats-startup-wait", environment: "KAPPA_NATS_STARTUP_WAIT_SECONDS", default: "60", "Seconds a start waits for the NATS cluster to answer (it retries meanwhile) before giving up.")
     public static let logPartitions = Setting("log.partitions", flag: "--partitions", environment: "KAPPA_PARTITIONS", default: "8", "Partitions of a new readings stream (fixed once created).")
     public static let logFsync = Setting("log.fsync", flag: "--fsync", environment: "KAPPA_FSYNC", default: "interval", "When the log fsyncs: interval (every 100 ms), always (group commit) or never.")
     public static let logDiskFloor = Setting("log.disk_floor_mb", flag: "--disk-floor-mb", environment: "KAPPA_DISK_FLOOR_MB", default: "256", "Free disk (MiB) below which intake pauses.")
@@ -56,7 +66,8 @@ public enum GatewaySettingsCatalog {
         config,
         mqttURL, mqttUsername, mqttPassword, mqttPasswordFile, mqttClientID, mqttShareGroup, mqttQoS, mqttProtocol,
         mqttKeepalive, mqttTLSCA, mqttTLSCertificate, mqttTLSKey, topics, sparkplug,
-        dataDirectory, logURL, logReplicas, logPartitions, logFsync, logDiskFloor, logRetention,
+        dataDirectory, logURL, logReplicas, natsUser, natsPassword, natsPasswordFile, natsToken, natsTokenFile, natsCredentials,
+        natsTLSCA, natsTLSCertificate, natsTLSKey, natsStartupWait, logPartitions, logFsync, logDiskFloor, logRetention,
         database, databasePasswordFile, databaseSchema, databaseSSLMode, databaseSSLRootCert, databaseApplicationName,
         databaseConnectTimeout, databaseMigrate,
         roles, http, readyMaxLag, processorNice, logLevel, logFormat,

@@ -19,7 +19,7 @@ public enum LogLocation: Sendable, Equatable {
             var server = String(part).trimmed
             if server.hasPrefix(scheme) { server = String(server.dropFirst(scheme.count)) }
             guard !server.contains("@") else {
-                throw SettingsError("must not hold credentials (user@…): NATS user, password and token are not settings yet")
+                throw SettingsError("must not hold credentials (user@…): use log.nats.user with log.nats.password_file or KAPPA_NATS_PASSWORD, log.nats.token_file or log.nats.creds_file")
             }
             guard let colon = server.lastIndex(of: ":"), colon != server.startIndex,
                   let port = Int(server[server.index(after: colon)...]), (1...65_535).contains(port),
@@ -30,5 +30,10 @@ public enum LogLocation: Sendable, Equatable {
             servers.append(scheme + server)
         }
         return .jetStream(servers: servers, replicas: replicas)
+    }
+
+    /// The replica count a nats:// log asks for (3 for the embedded log, where it means nothing).
+    public var replicas: Int {
+        if case .jetStream(_, let replicas) = self { replicas } else { 3 }
     }
 }
