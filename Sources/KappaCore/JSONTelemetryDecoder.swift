@@ -434,6 +434,15 @@ struct JSONTelemetryDecoder {
         return scratch.elementsEqual(expected)
     }
 
+    /// Whether a scanned key is `name`'s UTF-8 (after unescaping), without making a String of it.
+    mutating func keyEquals(_ key: ScannedString, _ name: [UInt8]) -> Bool {
+        if !key.hasEscapes {
+            return key.end - key.start == name.count && bytes[key.start..<key.end].elementsEqual(name)
+        }
+        unescape(key)
+        return scratch == name
+    }
+
     /// The key as a String, unescaped.
     mutating func keyString(_ key: ScannedString) -> String {
         if !key.hasEscapes {
@@ -495,7 +504,7 @@ struct JSONTelemetryDecoder {
     }
 
     /// Skips any value at `index`, checking its syntax, so that what follows can be decoded.
-    private mutating func skipValue(depth: Int) throws(Fatal) {
+    mutating func skipValue(depth: Int) throws(Fatal) {
         guard index < bytes.count else { throw syntax("expected a value") }
         switch bytes[index] {
         case UInt8(ascii: "\""):
@@ -530,16 +539,7 @@ struct JSONTelemetryDecoder {
                     skipWhitespace()
                 }
                 try skipValue(depth: depth + 1)
-                skipWhitespace()
-                guard index < bytes.count else { throw syntax(isObject ? "the object is not closed" : "the array is not closed") }
-                if bytes[index] == UInt8(ascii: ",") {
-                    index += 1
-                } else if bytes[index] == close {
-                    index += 1
-                    return
-                } else {
-                    throw syntax("expected ',' or '\(Character(Unicode.Scalar(close)))', found \(describeByte(at: index))")
-                }
+                guard try continuesAfterElement(closedBy: close) else { return }
             }
         default:
             throw syntax("expected a value, found \(describeByte(at: index))")
