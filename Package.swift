@@ -252,7 +252,7 @@ let package = Package(
         ),
         .executableTarget(
             name: "CodecBenchmark",
-            dependencies: ["KappaCore"],
+            dependencies: ["KappaCore", "KappaSparkplug"],
             path: "Benchmarks/CodecBenchmark",
             swiftSettings: swiftSettings
         ),
