@@ -223,16 +223,29 @@ struct MappedJSONDecoder {
                 return EpochTimestamp.timestamp(from: number)
             case .rfc3339:
                 return RFC3339.timestamp(raw, from: 0, to: raw.count)
-            case .local:
+            case .local, .zone:
                 return nil
             }
         } ?? {
-            guard case .local(let offset) = format else { return nil }
-            // A zone-less time is the configured offset's local time: read it as if it said so.
-            let sign = offset < 0 ? "-" : "+"
-            let magnitude = abs(offset)
-            let bytes = Array(text.utf8) + Array("\(sign)\(twoDigits(magnitude / 3_600)):\(twoDigits(magnitude % 3_600 / 60))".utf8)
-            return bytes.withUnsafeBytes { RFC3339.timestamp($0, from: 0, to: $0.count) }
+            switch format {
+            case .local(let offset):
+                // A zone-less time is the configured offset's local time: read it as if it said so.
+                let sign = offset < 0 ? "-" : "+"
+                let magnitude = abs(offset)
+                let bytes = Array(text.utf8) + Array("\(sign)\(twoDigits(magnitude / 3_600)):\(twoDigits(magnitude % 3_600 / 60))".utf8)
+                return bytes.withUnsafeBytes { RFC3339.timestamp($0, from: 0, to: $0.count) }
+            case .zone(let zone):
+                // Read as if it were UTC, then moved back by the zone's offset at that local time.
+                let bytes = Array(text.utf8) + [UInt8(ascii: "Z")]
+                guard let asUTC = bytes.withUnsafeBytes({ RFC3339.timestamp($0, from: 0, to: $0.count) }) else { return nil }
+                let nanoseconds = asUTC.nanosecondsSinceEpoch
+                let localSeconds = nanoseconds >= 0 ? nanoseconds / 1_000_000_000 : (nanoseconds - 999_999_999) / 1_000_000_000
+                let offset = localSeconds - zone.secondsSinceEpoch(ofLocal: localSeconds)
+                let (instant, overflow) = nanoseconds.subtractingReportingOverflow(offset * 1_000_000_000)
+                return overflow ? nil : Timestamp(nanosecondsSinceEpoch: instant)
+            default:
+                return nil
+            }
         }()
     }
 
@@ -246,6 +259,7 @@ struct MappedJSONDecoder {
         case .epoch(let unit): "epoch \(unit.rawValue)"
         case .rfc3339: "RFC 3339"
         case .local(let offset): "local time at UTC\(offset < 0 ? "-" : "+")\(twoDigits(abs(offset) / 3_600)):\(twoDigits(abs(offset) % 3_600 / 60))"
+        case .zone(let zone): "local time in \(zone.name)"
         }
     }
 

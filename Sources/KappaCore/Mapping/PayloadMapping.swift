@@ -77,6 +77,9 @@ extension PayloadMapping {
             /// A date-time without a zone (`2024-05-01T12:00:00`, `2024-05-01 12:00:00.5`), local to a fixed
             /// UTC offset in seconds.
             case local(offsetSeconds: Int)
+            /// A date-time without a zone, local to a named zone with its daylight saving rules
+            /// (`local:Europe/Berlin`; ``ZoneRules`` says how times at a transition are read).
+            case zone(ZoneRules)
         }
 
         public enum EpochUnit: String, Hashable, Sendable {
@@ -186,6 +189,9 @@ extension PayloadMapping {
             case "rfc3339": return .rfc3339
             default:
                 if let unit = EpochUnit(rawValue: text) { return .epoch(unit) }
+                if text.hasPrefix("local:") {
+                    return .zone(try ZoneRules(named: String(text.dropFirst("local:".count))))
+                }
                 if text.hasPrefix("local") {
                     let zone = text.dropFirst("local".count)
                     if zone.isEmpty || zone == "Z" || zone == "UTC" { return .local(offsetSeconds: 0) }
@@ -196,7 +202,7 @@ extension PayloadMapping {
                         return .local(offsetSeconds: sign * (hours * 3_600 + minutes * 60))
                     }
                 }
-                throw PayloadMappingError("time_format: use auto, s, ms, us, ns, rfc3339 or local±HH:MM, not '\(text)'")
+                throw PayloadMappingError("time_format: use auto, s, ms, us, ns, rfc3339, local±HH:MM or local:ZONE (local:Europe/Berlin), not '\(text)'")
             }
         }
 
