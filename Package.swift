@@ -254,7 +254,7 @@ let package = Package(
         ),
         .executableTarget(
             name: "CodecBenchmark",
-            dependencies: ["KappaCore"],
+            dependencies: ["KappaCore", "KappaSparkplug"],
             path: "Benchmarks/CodecBenchmark",
             swiftSettings: swiftSettings
         ),

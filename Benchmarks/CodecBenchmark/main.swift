@@ -1,7 +1,8 @@
 // Decode throughput of KappaCore's payload codecs beside Foundation's decoders on the same payloads,
-// and the binary record encode/decode rate beside a plain byte copy. Run: swift run -c release CodecBenchmark
+// Sparkplug B beside the JSON route, and the binary record encode/decode rate beside a plain byte copy. Run: swift run -c release CodecBenchmark
 import Foundation
 import KappaCore
+import KappaSparkplug
 
 // MARK: Payloads, shaped like what devices send
 
@@ -36,11 +37,21 @@ struct ValuesTelemetry: Decodable {
 
 // MARK: Measuring
 
+/// The case to run under callgrind (see "One case under callgrind"), or nil to time every case.
+let profiledCase = ProcessInfo.processInfo.environment["CODEC_PROFILE"]
+let profiledCalls = 20_000
+let warmUpCalls = 1_000
+
 /// Runs `body` (one call = one message) in growing rounds until `seconds` have passed; calls per second.
+/// When profiling, exactly `profiledCalls` calls, untimed.
 func rate(seconds: Double = 1.5, _ body: () -> Int) -> (perSecond: Double, sink: Int) {
     let clock = ContinuousClock()
     var sink = 0
-    for _ in 0..<1_000 { sink &+= body() }  // warm up
+    for _ in 0..<warmUpCalls { sink &+= body() }
+    if profiledCase != nil {
+        for _ in 0..<profiledCalls { sink &+= body() }
+        return (0, sink)
+    }
     var calls = 0
     var batch = 1_000
     let start = clock.now
@@ -82,10 +93,10 @@ var sinks = 0
     return (messages, messages * Double(perMessage))
 }
 
-@MainActor func foundationRate<T: Decodable>(_ payload: String, as type: T.Type) -> Double {
+@MainActor func foundationRate<T: Decodable>(_ payload: String, as type: T.Type, seconds: Double = 1.5) -> Double {
     let data = Data(payload.utf8)
     let jsonDecoder = JSONDecoder()
-    let (messages, sink) = rate {
+    let (messages, sink) = rate(seconds: seconds) {
         (try? jsonDecoder.decode(T.self, from: data)) == nil ? 0 : 1
     }
     sinks &+= sink
@@ -101,28 +112,9 @@ var sinks = 0
     return messages
 }
 
-// MARK: Codecs beside Foundation
-
-print("Payload decoding, messages/s (readings/s), same process, same payloads")
-print("codec                     KappaCore msg/s   readings/s     JSONDecoder msg/s  ratio    JSONSerialization msg/s  ratio")
-for (name, payload, codable) in [
-    ("JSON object (4 fields)", telemetryObject, Telemetry.self as any Decodable.Type),
-    ("JSON values (4 fields)", valuesObject, ValuesTelemetry.self),
-    ("JSON batch (10 x 4)", batchArray, [Telemetry].self),
-] {
-    let kappa = kappaRate(payload, .json)
-    let foundation = foundationRate(payload, as: codable)
-    let serialization = serializationRate(payload)
-    print("\(name.padding(toLength: 24, withPad: " ", startingAt: 0))  \(millions(kappa.messages))    \(millions(kappa.readings))     \(millions(foundation))     \(String(format: "%5.1fx", kappa.messages / foundation))   \(millions(serialization))           \(String(format: "%5.1fx", kappa.messages / serialization))")
-}
-let bare = kappaRate(bareNumber, .number, metric: "temperature")
-let bareFoundation = foundationRate(bareNumber, as: Double.self)
-print("\("bare number".padding(toLength: 24, withPad: " ", startingAt: 0))  \(millions(bare.messages))    \(millions(bare.readings))     \(millions(bareFoundation))     \(String(format: "%5.1fx", bare.messages / bareFoundation))")
-let influx = kappaRate(lineProtocol, .lineProtocol)
-print("\("line protocol (10 x 4)".padding(toLength: 24, withPad: " ", startingAt: 0))  \(millions(influx.messages))    \(millions(influx.readings))     (no Foundation equivalent)")
-
 // MARK: A mapped route (issue 16) beside JSONDecoder on the same payloads
 
+let nestedOptions = "readings=/data/sensors/env;time=/time;time_format=rfc3339;tags=status"
 let nestedPayload = #"{"meta":{"site":"berlin"},"time":"2024-11-23T22:13:20.5Z","data":{"sensors":{"env":{"temperature":21.5,"humidity":40.1,"pressure":1013.25,"battery":3.71,"status":"ok"}}}}"#
 
 struct NestedTelemetry: Decodable {
@@ -145,14 +137,14 @@ struct NestedTelemetry: Decodable {
     var data: Data
 }
 
-@MainActor func mappedRate(_ payload: String, options: String) -> (messages: Double, readings: Double) {
+@MainActor func mappedRate(_ payload: String, options: String, seconds: Double = 1.5) -> (messages: Double, readings: Double) {
     let bytes = Array(payload.utf8)
     let mapping = try! PayloadMapping(options: options)
     let match = TopicMatch(format: .json, device: "sensor-0042", tags: [Tag(key: "site", value: "berlin")], mapping: mapping)
     let at = Timestamp(rfc3339: "2024-11-23T22:14:00Z")!
     var perMessage = 0
     let (messages, sink) = bytes.withUnsafeBytes { raw in
-        rate {
+        rate(seconds: seconds) {
             readings.removeAll(keepingCapacity: true)
             problems.removeAll(keepingCapacity: true)
             decoder.decode(match: match, payload: raw, receivedAt: at, into: &readings, problems: &problems)
@@ -165,11 +157,101 @@ struct NestedTelemetry: Decodable {
     return (messages, messages * Double(perMessage))
 }
 
+// MARK: Sparkplug B: DDATA by alias after the births that declared the aliases
+
+let sparkplugMetricsPerMessage = 16
+
+/// Decodes DDATA messages of `sparkplugMetricsPerMessage` metrics, each named by the alias its DBIRTH declared,
+/// as the bridge's Sparkplug intake does: topic, session (protobuf, aliases, `seq`), then the limits every
+/// reading meets. 256 messages in turn, so `seq` runs on without a gap.
+@MainActor func sparkplugRate() -> (messages: Double, metrics: Double) {
+    let at = Timestamp(rfc3339: "2024-11-23T22:14:00Z")!
+    var publisher = SparkplugEdgeNodePublisher(edgeNode: SparkplugEdgeNode(group: "plant-berlin", node: "line-4"))
+    let names = (0..<sparkplugMetricsPerMessage).map { "press-\($0 / 4)/\(["temperature", "pressure", "vibration", "current"][$0 % 4])" }
+    let births = [
+        try! publisher.nodeBirth([], at: at),
+        try! publisher.deviceBirth("cell-7", names.map { ($0, 0) }, at: at),
+    ]
+    let data = (0..<256).map { round in
+        try! publisher.data("cell-7", names.enumerated().map { ($1, Double(round) + Double($0) / 10, at) }, at: at)
+    }
+    var session = SparkplugSession()
+    for birth in births {
+        _ = session.receive(topic: SparkplugTopic(birth.topic)!, payload: birth.payload, receivedAt: at)
+    }
+    var next = 0
+    let (messages, sink) = rate {
+        let message = data[next]
+        next = (next + 1) & 255
+        readings.removeAll(keepingCapacity: true)
+        problems.removeAll(keepingCapacity: true)
+        let outcome = session.receive(topic: SparkplugTopic(message.topic)!, payload: message.payload, receivedAt: at)
+        readings += outcome.readings
+        problems += outcome.problems
+        decoder.admit(&readings, from: 0, receivedAt: at, problems: &problems)
+        precondition(problems.isEmpty && !outcome.rebirthNeeded && readings.count == sparkplugMetricsPerMessage, "benchmark messages must decode cleanly: \(problems)")
+        return readings.count
+    }
+    sinks &+= sink
+    return (messages, messages * Double(sparkplugMetricsPerMessage))
+}
+
+// MARK: One case under callgrind
+
+// `CODEC_PROFILE=mapped valgrind --tool=callgrind .build/release/CodecBenchmark` runs one case a fixed number
+// of times instead of timing every case: instruction counts repeat on a loaded machine where rates do not.
+if let profiledCase {
+    switch profiledCase {
+    case "object": _ = kappaRate(telemetryObject, .json)
+    case "values": _ = kappaRate(valuesObject, .json)
+    case "batch": _ = kappaRate(batchArray, .json)
+    case "mapped": _ = mappedRate(nestedPayload, options: nestedOptions)
+    case "sparkplug": _ = sparkplugRate()
+    default:
+        print("CODEC_PROFILE: object, values, batch, mapped or sparkplug, not '\(profiledCase)'")
+        exit(2)
+    }
+    print("CODEC_PROFILE=\(profiledCase): \(profiledCalls) calls after \(warmUpCalls) to warm up")
+    exit(0)
+}
+
+// MARK: Codecs beside Foundation
+
+print("Payload decoding, messages/s (readings/s), same process, same payloads")
+print("codec                     KappaCore msg/s   readings/s     JSONDecoder msg/s  ratio    JSONSerialization msg/s  ratio")
+for (name, payload, codable) in [
+    ("JSON object (4 fields)", telemetryObject, Telemetry.self as any Decodable.Type),
+    ("JSON values (4 fields)", valuesObject, ValuesTelemetry.self),
+    ("JSON batch (10 x 4)", batchArray, [Telemetry].self),
+] {
+    let kappa = kappaRate(payload, .json)
+    let foundation = foundationRate(payload, as: codable)
+    let serialization = serializationRate(payload)
+    print("\(name.padding(toLength: 24, withPad: " ", startingAt: 0))  \(millions(kappa.messages))    \(millions(kappa.readings))     \(millions(foundation))     \(String(format: "%5.1fx", kappa.messages / foundation))   \(millions(serialization))           \(String(format: "%5.1fx", kappa.messages / serialization))")
+}
+let bare = kappaRate(bareNumber, .number, metric: "temperature")
+let bareFoundation = foundationRate(bareNumber, as: Double.self)
+print("\("bare number".padding(toLength: 24, withPad: " ", startingAt: 0))  \(millions(bare.messages))    \(millions(bare.readings))     \(millions(bareFoundation))     \(String(format: "%5.1fx", bare.messages / bareFoundation))")
+let influx = kappaRate(lineProtocol, .lineProtocol)
+print("\("line protocol (10 x 4)".padding(toLength: 24, withPad: " ", startingAt: 0))  \(millions(influx.messages))    \(millions(influx.readings))     (no Foundation equivalent)")
+
 print("")
 print("Mapped route: readings under a 3-level path, time by path (RFC 3339), a string as a tag; JSONDecoder into a struct of the same shape")
-let mapped = mappedRate(nestedPayload, options: "readings=/data/sensors/env;time=/time;time_format=rfc3339;tags=status")
-let mappedFoundation = foundationRate(nestedPayload, as: NestedTelemetry.self)
-print("\("JSON, 3-level path (4)".padding(toLength: 24, withPad: " ", startingAt: 0))  \(millions(mapped.messages))    \(millions(mapped.readings))     \(millions(mappedFoundation))     \(String(format: "%5.1fx", mapped.messages / mappedFoundation))")
+// Measured in turn, five times, so that a change of load on a shared machine hits both sides: the medians of the
+// rates and of the five ratios, and the lowest ratio.
+var mappedRounds: [(mapped: (messages: Double, readings: Double), foundation: Double)] = []
+for _ in 0..<5 {
+    mappedRounds.append((mappedRate(nestedPayload, options: nestedOptions, seconds: 0.5), foundationRate(nestedPayload, as: NestedTelemetry.self, seconds: 0.5)))
+}
+func median(_ values: [Double]) -> Double { values.sorted()[values.count / 2] }
+let mappedRatios = mappedRounds.map { $0.mapped.messages / $0.foundation }
+print("\("JSON, 3-level path (4)".padding(toLength: 24, withPad: " ", startingAt: 0))  \(millions(median(mappedRounds.map(\.mapped.messages))))    \(millions(median(mappedRounds.map(\.mapped.readings))))     \(millions(median(mappedRounds.map(\.foundation))))     \(String(format: "%5.1fx", median(mappedRatios)))   (5 rounds in turn, lowest ratio \(String(format: "%.1fx", mappedRatios.min()!)))")
+
+print("")
+print("Sparkplug B DDATA, \(sparkplugMetricsPerMessage) metrics by alias per message, beside the JSON object route (readings/s)")
+let sparkplug = sparkplugRate()
+let sparkplugComparator = kappaRate(telemetryObject, .json)
+print("\("Sparkplug DDATA (\(sparkplugMetricsPerMessage))".padding(toLength: 24, withPad: " ", startingAt: 0))  \(millions(sparkplug.messages))    \(millions(sparkplug.metrics))     JSON object \(millions(sparkplugComparator.readings)) readings/s   ratio \(String(format: "%5.2fx", sparkplug.metrics / sparkplugComparator.readings))")
 
 // MARK: Binary records beside a plain copy of the same bytes
 

@@ -434,6 +434,22 @@ struct JSONTelemetryDecoder {
         return scratch.elementsEqual(expected)
     }
 
+    /// Whether a scanned key is `name`'s UTF-8 (after unescaping), without making a String of it.
+    mutating func keyEquals(_ key: ScannedString, _ name: [UInt8]) -> Bool {
+        if !key.hasEscapes {
+            guard key.end - key.start == name.count else { return false }
+            // A plain loop: the generic `elementsEqual` of a slice and an array cost several times more.
+            var offset = 0
+            while offset < name.count {
+                if bytes[key.start + offset] != name[offset] { return false }
+                offset += 1
+            }
+            return true
+        }
+        unescape(key)
+        return scratch == name
+    }
+
     /// The key as a String, unescaped.
     mutating func keyString(_ key: ScannedString) -> String {
         if !key.hasEscapes {
@@ -495,7 +511,7 @@ struct JSONTelemetryDecoder {
     }
 
     /// Skips any value at `index`, checking its syntax, so that what follows can be decoded.
-    private mutating func skipValue(depth: Int) throws(Fatal) {
+    mutating func skipValue(depth: Int) throws(Fatal) {
         guard index < bytes.count else { throw syntax("expected a value") }
         switch bytes[index] {
         case UInt8(ascii: "\""):
@@ -530,16 +546,7 @@ struct JSONTelemetryDecoder {
                     skipWhitespace()
                 }
                 try skipValue(depth: depth + 1)
-                skipWhitespace()
-                guard index < bytes.count else { throw syntax(isObject ? "the object is not closed" : "the array is not closed") }
-                if bytes[index] == UInt8(ascii: ",") {
-                    index += 1
-                } else if bytes[index] == close {
-                    index += 1
-                    return
-                } else {
-                    throw syntax("expected ',' or '\(Character(Unicode.Scalar(close)))', found \(describeByte(at: index))")
-                }
+                guard try continuesAfterElement(closedBy: close) else { return }
             }
         default:
             throw syntax("expected a value, found \(describeByte(at: index))")

@@ -31,13 +31,21 @@ public struct NameLimits: Hashable, Sendable {
         let utf8 = name.utf8
         if utf8.isEmpty { return "is empty" }
         if utf8.count > maxBytes { return "is \(utf8.count) bytes long, over the limit of \(maxBytes)" }
+        // Every reading's names pass here: a loop over the contiguous bytes, not the UTF-8 view's iterator.
+        let control = utf8.withContiguousStorageIfAvailable { firstControlCharacter(in: $0) } ?? firstControlCharacter(in: utf8)
+        guard let (byte, at) = control else { return nil }
+        return "has the control character U+\(hex4(UInt32(byte))) at byte \(at)"
+    }
+
+    /// The first control character's last byte and the offset where it starts.
+    @inline(__always)
+    private static func firstControlCharacter(in bytes: some Sequence<UInt8>) -> (byte: UInt8, offset: Int)? {
         var offset = 0
         var previous: UInt8 = 0
-        for byte in utf8 {
+        for byte in bytes {
             // C1 controls are U+0080–U+009F, encoded C2 80 … C2 9F.
             if byte < 0x20 || byte == 0x7F || (previous == 0xC2 && byte >= 0x80 && byte <= 0x9F) {
-                let at = byte < 0x80 ? offset : offset - 1
-                return "has the control character U+\(hex4(UInt32(byte))) at byte \(at)"
+                return (byte, byte < 0x80 ? offset : offset - 1)
             }
             previous = byte
             offset += 1
@@ -64,16 +72,17 @@ extension NameLimits {
     }
 
     /// The problem with one reading's tags, or nil.
-    func tagsProblem(_ tags: [Tag], in place: String) -> DecodeProblem? {
+    /// `place` is only worked out for a problem: every mapped reading's tags are checked.
+    func tagsProblem(_ tags: [Tag], in place: @autoclosure () -> String) -> DecodeProblem? {
         if tags.count > maxTags {
-            return DecodeProblem(reason: .invalidTag, message: "\(place) gives \(tags.count) tags, over the limit of \(maxTags)")
+            return DecodeProblem(reason: .invalidTag, message: "\(place()) gives \(tags.count) tags, over the limit of \(maxTags)")
         }
         for tag in tags {
             if let flaw = Self.flaw(in: tag.key, maxBytes: maxTagKeyBytes) {
-                return DecodeProblem(reason: .invalidTag, message: "the tag key \(Self.excerpt(tag.key)) in \(place) \(flaw)")
+                return DecodeProblem(reason: .invalidTag, message: "the tag key \(Self.excerpt(tag.key)) in \(place()) \(flaw)")
             }
             if let flaw = Self.flaw(in: tag.value, maxBytes: maxTagValueBytes) {
-                return DecodeProblem(reason: .invalidTag, message: "the value of tag '\(Self.excerpt(tag.key, quoted: false))' in \(place) \(flaw)", field: tag.key)
+                return DecodeProblem(reason: .invalidTag, message: "the value of tag '\(Self.excerpt(tag.key, quoted: false))' in \(place()) \(flaw)", field: tag.key)
             }
         }
         return nil
@@ -85,24 +94,45 @@ extension NameLimits {
     /// Without one (readings no topic template made), every name is.
     func removeInvalidNames(in readings: inout [Reading], from first: Int, match: TopicMatch?, problems: inout [DecodeProblem]) {
         var kept = first
+        var checked = CheckedNames(metric: match?.metric, device: match?.device, tags: match?.tags)
         for position in first..<readings.count {
-            let reading = readings[position]
-            var problem: DecodeProblem?
-            if match?.metric == nil || reading.metric != match?.metric, let flaw = Self.flaw(in: reading.metric, maxBytes: maxMetricBytes) {
-                problem = DecodeProblem(reason: .invalidMetric, message: "the metric name \(Self.excerpt(reading.metric)) \(flaw)", field: nil)
-            } else if reading.device != match?.device, let flaw = Self.flaw(in: reading.device, maxBytes: maxDeviceBytes) {
-                problem = DecodeProblem(reason: .invalidDevice, message: "the device id \(Self.excerpt(reading.device)) in the payload \(flaw)", field: reading.metric)
-            } else if reading.tags != match?.tags {
-                problem = tagsProblem(reading.tags, in: "the payload of metric '\(Self.excerpt(reading.metric, quoted: false))'")
-            }
-            if let problem {
+            if let problem = problem(with: readings[position], besides: &checked) {
                 problems.append(problem)
-            } else {
-                if kept != position { readings[kept] = reading }
-                kept += 1
+                continue
             }
+            if kept != position { readings[kept] = readings[position] }
+            kept += 1
         }
         readings.removeSubrange(kept...)
+    }
+
+    /// Names known to be good: the topic's, and the payload's last device and tags, which the readings of
+    /// one object (or one Sparkplug message) share, so that each is checked once, not per reading.
+    private struct CheckedNames {
+        var metric: String?
+        var device: String?
+        var tags: [Tag]?
+        var payloadDevice: String?
+        var payloadTags: [Tag]?
+    }
+
+    private func problem(with reading: Reading, besides checked: inout CheckedNames) -> DecodeProblem? {
+        if reading.metric != checked.metric, let flaw = Self.flaw(in: reading.metric, maxBytes: maxMetricBytes) {
+            return DecodeProblem(reason: .invalidMetric, message: "the metric name \(Self.excerpt(reading.metric)) \(flaw)", field: nil)
+        }
+        if reading.device != checked.device, reading.device != checked.payloadDevice {
+            if let flaw = Self.flaw(in: reading.device, maxBytes: maxDeviceBytes) {
+                return DecodeProblem(reason: .invalidDevice, message: "the device id \(Self.excerpt(reading.device)) in the payload \(flaw)", field: reading.metric)
+            }
+            checked.payloadDevice = reading.device
+        }
+        if reading.tags != checked.tags, reading.tags != checked.payloadTags {
+            if let problem = tagsProblem(reading.tags, in: "the payload of metric '\(Self.excerpt(reading.metric, quoted: false))'") {
+                return problem
+            }
+            checked.payloadTags = reading.tags
+        }
+        return nil
     }
 
     /// A name as shown in a problem message: its first 40 bytes, control and non-ASCII bytes escaped.

@@ -43,7 +43,7 @@ public struct PayloadDecoder: Sendable {
         switch match.format {
         case .json:
             if let mapping = match.mapping {
-                MappedJSONDecoder(mapping: mapping.rules, match: match, limits: limits, receivedAt: receivedAt)
+                MappedJSONDecoder(mapping: mapping.rules, rootPaths: mapping.rootPaths, match: match, limits: limits, receivedAt: receivedAt)
                     .decode(bytes: payload, into: &readings, problems: &problems)
                 return
             }

@@ -104,6 +104,8 @@ public struct SparkplugSession: Sendable {
         into outcome: inout SparkplugOutcome
     ) {
         let payloadTime = payload.hasTimestamp ? Timestamp(sparkplugMilliseconds: payload.timestamp) : nil
+        // Once per message, not per metric: two string interpolations per metric cost more than their readings.
+        let device = topic.kappaDevice
         for metric in payload.metrics {
             guard let definition = definitions.resolve(metric) else {
                 outcome.problems.append(DecodeProblem(
@@ -124,7 +126,7 @@ public struct SparkplugSession: Sendable {
             }
             MetricFlattening.append(
                 metric, named: definition.name, type: metric.hasDatatype ? metric.datatype : definition.dataType,
-                device: topic.kappaDevice, time: time, source: source, to: &outcome
+                device: device, time: time, source: source, to: &outcome
             )
         }
     }

@@ -37,7 +37,8 @@ public struct SparkplugTopic: Hashable, Sendable {
     /// Parses `topic`; nil when it is not a Sparkplug B node or device message (the host's `STATE` topic, a
     /// foreign namespace, an unknown type, empty levels, or a level count that does not fit the type).
     public init?(_ topic: String) {
-        let levels = topic.split(separator: "/", omittingEmptySubsequences: false)
+        // Split as UTF-8 bytes: by Character, parsing the topic cost a third of decoding a 16-metric DDATA.
+        let levels = topic.utf8.split(separator: UInt8(ascii: "/"), omittingEmptySubsequences: false).map(Substring.init)
         guard levels.count == 4 || levels.count == 5, levels[0] == Self.namespace,
               let type = MessageType(rawValue: String(levels[2])),
               type.isDeviceMessage == (levels.count == 5),

@@ -2,7 +2,7 @@
 # Installs the system packages Kappa builds and tests against (Debian/Ubuntu), if any are missing.
 set -euo pipefail
 
-packages=(mosquitto mosquitto-clients libmosquitto-dev nats-server libnats-dev libpq-dev postgresql postgresql-contrib openssl pkg-config curl git)
+packages=(mosquitto mosquitto-clients libmosquitto-dev nats-server libnats-dev libpq-dev postgresql postgresql-contrib openssl pkg-config curl git tzdata)
 missing=()
 for package in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")

@@ -17,6 +17,15 @@ public struct JSONPath: Hashable, Sendable, CustomStringConvertible {
     public var isRelative: Bool
     public let description: String
 
+    /// The whole document.
+    static let root = JSONPath(steps: [], description: "")
+
+    private init(steps: [Step], description: String) {
+        self.steps = steps
+        isRelative = false
+        self.description = description
+    }
+
     public init(_ text: String) throws(PayloadMappingError) {
         description = text
         var rest = Substring(text)
@@ -86,7 +95,13 @@ public struct JSONPath: Hashable, Sendable, CustomStringConvertible {
 
     /// The value the path leads to, or nil where it leads nowhere.
     func resolve(root: JSONValue, current: JSONValue) -> JSONValue? {
-        var value = isRelative ? current : root
+        Self.resolve(steps[...], from: isRelative ? current : root)
+    }
+
+    /// The value `steps` lead to from `start`: the first member of a name, an element by index (a member
+    /// step of digits indexes an array too).
+    static func resolve(_ steps: ArraySlice<Step>, from start: JSONValue) -> JSONValue? {
+        var value = start
         for step in steps {
             switch (step, value) {
             case (.member(let name), .object(let members)):

@@ -24,19 +24,8 @@ enum JSONValue {
 }
 
 extension JSONTelemetryDecoder {
-    /// The whole payload as a tree, with the one-pass decoder's syntax rules, limits and problems.
-    mutating func parseDocument() throws(Fatal) -> JSONValue {
-        skipWhitespace()
-        guard index < bytes.count else { throw syntax("the payload holds no JSON value") }
-        let value = try parseValue(depth: 1)
-        skipWhitespace()
-        if index < bytes.count {
-            throw syntax("unexpected \(describeByte(at: index)) after the JSON value")
-        }
-        return value
-    }
-
-    private mutating func parseValue(depth: Int) throws(Fatal) -> JSONValue {
+    /// The value at `index` as a tree, with the one-pass decoder's syntax rules, limits and problems.
+    mutating func parseValue(depth: Int) throws(Fatal) -> JSONValue {
         guard index < bytes.count else { throw syntax("expected a value") }
         switch bytes[index] {
         case UInt8(ascii: "{"):

@@ -1,5 +1,6 @@
-/// Decodes a JSON payload by a route's ``PayloadMapping``: parses it into a tree, then reads the readings,
-/// time, device and tags by path.
+/// Decodes a JSON payload by a route's ``PayloadMapping``: one pass over the bytes parses what the root paths
+/// lead to (the readings objects, the time, device and tag values) and skips the rest without making
+/// Strings or arrays of it (``PathSelection``); then the readings objects are read.
 ///
 /// Rules (docs/payload-mapping.md): numbers are values; booleans 1/0; strings are a tag (`tags`), a state
 /// (`states`), a number (`"21.5"`), else skipped or dead-lettered as `strings` says; `null` is skipped;
@@ -8,15 +9,16 @@
 /// the path and the offending value.
 struct MappedJSONDecoder {
     let mapping: PayloadMapping.Rules
+    let rootPaths: PayloadMapping.RootPaths
     let match: TopicMatch
     let limits: DecodingLimits
     let receivedAt: Timestamp
 
     func decode(bytes: UnsafeRawBufferPointer, into readings: inout [Reading], problems: inout [DecodeProblem]) {
         var parser = JSONTelemetryDecoder(bytes: bytes, limits: limits, match: match, receivedAt: receivedAt)
-        let root: JSONValue
+        let roots: [JSONValue?]
         do {
-            root = try parser.parseDocument()
+            roots = try parser.parseSelected(rootPaths.selection)
         } catch {
             problems.append(error.problem)
             return
@@ -24,7 +26,7 @@ struct MappedJSONDecoder {
         let firstReading = readings.count, firstProblem = problems.count
         var device = match.device
         if let path = mapping.device {
-            switch path.resolve(root: root, current: root) {
+            switch roots[rootPaths.device!] {
             case .string(let text)?: device = text
             case .number(_, let number)? where number.int64Value(scaledBy: 0) != nil: device = String(number.int64Value(scaledBy: 0)!)
             case let other:
@@ -33,17 +35,18 @@ struct MappedJSONDecoder {
             }
         }
         var tags = match.tags
-        for tagPath in mapping.tagPaths {
-            guard let value = tagPath.path.resolve(root: root, current: root), let text = Self.tagText(value) else { continue }
+        for (tagPath, id) in zip(mapping.tagPaths, rootPaths.tags) {
+            guard let value = roots[id], let text = Self.tagText(value) else { continue }
             Self.setTag(tagPath.name, text, in: &tags)
         }
-        let selected = mapping.readings.map { $0.resolve(root: root, current: root) } ?? root
+        let selected = roots[rootPaths.readings]
         let objects: [JSONValue]
         switch selected {
         case .object?: objects = [selected!]
         case .array(let elements)?: objects = elements
         case let other:
-            problems.append(DecodeProblem(reason: .noReadings, message: "readings path \(mapping.readings!) holds \(other?.excerpt ?? "nothing"), not an object or a list of objects", field: mapping.readings!.description))
+            let place = mapping.readings.map { "readings path \($0)" } ?? "the payload"
+            problems.append(DecodeProblem(reason: .noReadings, message: "\(place) holds \(other?.excerpt ?? "nothing"), not an object or a list of objects", field: mapping.readings?.description))
             return
         }
         let inList = Self.isArray(selected)
@@ -57,15 +60,15 @@ struct MappedJSONDecoder {
             let first = readings.count
             var objectTags = tags
             if let metricPath = mapping.metric, let valuePath = mapping.value {
-                readNamedValue(object, root: root, metricPath: metricPath, valuePath: valuePath, at: objectPath, device: device, into: &readings, problems: &problems)
+                readNamedValue(object, roots: roots, metricPath: metricPath, valuePath: valuePath, at: objectPath, device: device, into: &readings, problems: &problems)
             } else {
                 readMembers(object, prefix: "", at: objectPath, device: device, tags: &objectTags, into: &readings, problems: &problems)
             }
             for index in first..<readings.count {
                 readings[index].tags = objectTags
-                if let unit = mapping.units[readings[index].metric] { readings[index].unit = unit }
+                if !mapping.units.isEmpty, let unit = mapping.units[readings[index].metric] { readings[index].unit = unit }
             }
-            stamp(&readings, from: first, object: object, root: root, at: objectPath, problems: &problems)
+            stamp(&readings, from: first, object: object, roots: roots, at: objectPath, problems: &problems)
         }
         if readings.count == firstReading && problems.count == firstProblem && objects.isEmpty {
             problems.append(DecodeProblem(reason: .noReadings, message: "the readings list \(mapping.readings.map(\.description) ?? "") is empty"))
@@ -87,12 +90,6 @@ struct MappedJSONDecoder {
         }
     }
 
-    /// Whether the mapping reads a top-level field of a reading object as time, device or tag: then it is
-    /// not a metric.
-    private func isConsumed(_ key: String) -> Bool {
-        mapping.time?.lastMember == key || mapping.device?.lastMember == key || mapping.tagPaths.contains { $0.path.lastMember == key }
-    }
-
     /// Keys name the metrics; nested objects are flattened with `.` (`prefix` holds the enclosing keys).
     private func readMembers(
         _ object: JSONValue, prefix: String, at path: ObjectPath, device: String, tags: inout [Tag],
@@ -100,19 +97,19 @@ struct MappedJSONDecoder {
     ) {
         guard case .object(let members) = object else { return }
         for (key, value) in members {
-            if mapping.ignored.contains(key) { continue }
-            if prefix.isEmpty && isConsumed(key) { continue }
+            if !mapping.ignored.isEmpty && mapping.ignored.contains(key) { continue }
+            if prefix.isEmpty && rootPaths.consumedKeys.contains(key) { continue }
             let name = prefix.isEmpty ? key : prefix + key
             if case .object = value {
                 readMembers(value, prefix: name + ".", at: path, device: device, tags: &tags, into: &readings, problems: &problems)
                 continue
             }
-            if case .string(let text) = value, mapping.tagKeys.contains(key) {
+            if case .string(let text) = value, !mapping.tagKeys.isEmpty, mapping.tagKeys.contains(key) {
                 Self.setTag(key, text, in: &tags)
                 continue
             }
             if !mapping.include.isEmpty && !mapping.include.contains(name) { continue }
-            if mapping.exclude.contains(name) { continue }
+            if !mapping.exclude.isEmpty && mapping.exclude.contains(name) { continue }
             if let number = number(value, at: "\(path.text)/\(name.split(separator: ".", omittingEmptySubsequences: false).joined(separator: "/"))", problems: &problems) {
                 readings.append(Reading(device: device, metric: name, time: receivedAt, value: number, timeSource: .received))
             }
@@ -121,15 +118,16 @@ struct MappedJSONDecoder {
 
     /// One reading per object: its metric and value by path (`{"name": "temperature", "v": 21.5}`).
     private func readNamedValue(
-        _ object: JSONValue, root: JSONValue, metricPath: JSONPath, valuePath: JSONPath, at path: ObjectPath, device: String,
+        _ object: JSONValue, roots: [JSONValue?], metricPath: JSONPath, valuePath: JSONPath, at path: ObjectPath, device: String,
         into readings: inout [Reading], problems: inout [DecodeProblem]
     ) {
-        guard case .string(let name)? = metricPath.resolve(root: root, current: object) else {
-            problems.append(DecodeProblem(reason: .unsupportedFormat, message: "reading \(path.text): metric path \(metricPath) holds \(metricPath.resolve(root: root, current: object)?.excerpt ?? "nothing"), not a name", field: metricPath.description))
+        let metricValue = value(of: metricPath, readFromRootAs: rootPaths.metric, in: object, roots: roots)
+        guard case .string(let name)? = metricValue else {
+            problems.append(DecodeProblem(reason: .unsupportedFormat, message: "reading \(path.text): metric path \(metricPath) holds \(metricValue?.excerpt ?? "nothing"), not a name", field: metricPath.description))
             return
         }
         if mapping.ignored.contains(name) || mapping.exclude.contains(name) || (!mapping.include.isEmpty && !mapping.include.contains(name)) { return }
-        guard let value = valuePath.resolve(root: root, current: object) else { return }
+        guard let value = value(of: valuePath, readFromRootAs: rootPaths.value, in: object, roots: roots) else { return }
         if let number = number(value, at: "\(path.text) \(valuePath)", problems: &problems) {
             readings.append(Reading(device: device, metric: name, time: receivedAt, value: number, timeSource: .received))
         }
@@ -164,9 +162,9 @@ struct MappedJSONDecoder {
     }
 
     /// Gives the object's readings their time from the time path (relative paths from the object).
-    private func stamp(_ readings: inout [Reading], from first: Int, object: JSONValue, root: JSONValue, at path: ObjectPath, problems: inout [DecodeProblem]) {
+    private func stamp(_ readings: inout [Reading], from first: Int, object: JSONValue, roots: [JSONValue?], at path: ObjectPath, problems: inout [DecodeProblem]) {
         guard let timePath = mapping.time, first < readings.count else { return }
-        guard let value = timePath.resolve(root: root, current: object), !Self.isNull(value) else { return }
+        guard let value = value(of: timePath, readFromRootAs: rootPaths.time, in: object, roots: roots), !Self.isNull(value) else { return }
         guard let time = timestamp(value) else {
             let count = readings.count - first
             readings.removeSubrange(first...)
@@ -181,6 +179,12 @@ struct MappedJSONDecoder {
         if dropped > 0 {
             problems.append(.timestampOutOfRange(time, receivedAt: receivedAt, rejected: dropped, subject: "time path \(timePath) of \(path.text.isEmpty ? "the payload" : path.text):", field: timePath.description, byteOffset: 0))
         }
+    }
+
+    /// A path's value: read from the root in the one pass (`id`), or, for a `@` path, from the reading object.
+    private func value(of path: JSONPath, readFromRootAs id: Int?, in object: JSONValue, roots: [JSONValue?]) -> JSONValue? {
+        guard let id else { return path.resolve(root: object, current: object) }
+        return roots[id]
     }
 
     private static func isNull(_ value: JSONValue) -> Bool {
@@ -219,16 +223,29 @@ struct MappedJSONDecoder {
                 return EpochTimestamp.timestamp(from: number)
             case .rfc3339:
                 return RFC3339.timestamp(raw, from: 0, to: raw.count)
-            case .local:
+            case .local, .zone:
                 return nil
             }
         } ?? {
-            guard case .local(let offset) = format else { return nil }
-            // A zone-less time is the configured offset's local time: read it as if it said so.
-            let sign = offset < 0 ? "-" : "+"
-            let magnitude = abs(offset)
-            let bytes = Array(text.utf8) + Array("\(sign)\(twoDigits(magnitude / 3_600)):\(twoDigits(magnitude % 3_600 / 60))".utf8)
-            return bytes.withUnsafeBytes { RFC3339.timestamp($0, from: 0, to: $0.count) }
+            switch format {
+            case .local(let offset):
+                // A zone-less time is the configured offset's local time: read it as if it said so.
+                let sign = offset < 0 ? "-" : "+"
+                let magnitude = abs(offset)
+                let bytes = Array(text.utf8) + Array("\(sign)\(twoDigits(magnitude / 3_600)):\(twoDigits(magnitude % 3_600 / 60))".utf8)
+                return bytes.withUnsafeBytes { RFC3339.timestamp($0, from: 0, to: $0.count) }
+            case .zone(let zone):
+                // Read as if it were UTC, then moved back by the zone's offset at that local time.
+                let bytes = Array(text.utf8) + [UInt8(ascii: "Z")]
+                guard let asUTC = bytes.withUnsafeBytes({ RFC3339.timestamp($0, from: 0, to: $0.count) }) else { return nil }
+                let nanoseconds = asUTC.nanosecondsSinceEpoch
+                let localSeconds = nanoseconds >= 0 ? nanoseconds / 1_000_000_000 : (nanoseconds - 999_999_999) / 1_000_000_000
+                let offset = localSeconds - zone.secondsSinceEpoch(ofLocal: localSeconds)
+                let (instant, overflow) = nanoseconds.subtractingReportingOverflow(offset * 1_000_000_000)
+                return overflow ? nil : Timestamp(nanosecondsSinceEpoch: instant)
+            default:
+                return nil
+            }
         }()
     }
 
@@ -242,6 +259,7 @@ struct MappedJSONDecoder {
         case .epoch(let unit): "epoch \(unit.rawValue)"
         case .rfc3339: "RFC 3339"
         case .local(let offset): "local time at UTC\(offset < 0 ? "-" : "+")\(twoDigits(abs(offset) / 3_600)):\(twoDigits(abs(offset) % 3_600 / 60))"
+        case .zone(let zone): "local time in \(zone.name)"
         }
     }
 

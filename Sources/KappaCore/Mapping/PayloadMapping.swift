@@ -2,8 +2,9 @@
 /// device and the tags are, and what to do with strings, booleans, nulls and units. Configuration only: a
 /// route is given as `TEMPLATE=json;OPTION=VALUE;…` (docs/payload-mapping.md lists the options).
 ///
-/// A route without a mapping is decoded by the one-pass decoder as before; a mapped route parses the
-/// payload into a tree (``JSONValue``) and reads it by path (``MappedJSONDecoder``).
+/// A route without a mapping is decoded by the one-pass decoder as before; a mapped route parses only the
+/// parts of the payload its paths lead to (``PathSelection``) into trees (``JSONValue``) and reads them
+/// (``MappedJSONDecoder``).
 ///
 /// A class, so that a route and every topic match carry one pointer: the match is copied per message, and
 /// an inline struct of this size made unmapped routes measurably slower. Immutable, so `Sendable`.
@@ -11,10 +12,13 @@ public final class PayloadMapping: Hashable, Sendable, CustomStringConvertible {
     /// The options as given; equal options are equal mappings.
     public let description: String
     public let rules: Rules
+    /// The rules' paths from the payload's root, worked out once per route.
+    let rootPaths: RootPaths
 
     public init(options text: some StringProtocol) throws(PayloadMappingError) {
         description = String(text)
         rules = try Rules(options: text)
+        rootPaths = RootPaths(rules)
     }
 
     public static func == (lhs: PayloadMapping, rhs: PayloadMapping) -> Bool {
@@ -27,6 +31,40 @@ public final class PayloadMapping: Hashable, Sendable, CustomStringConvertible {
 }
 
 extension PayloadMapping {
+    /// The paths a mapping reads from the payload's root, in one ``PathSelection``, and where each is in it.
+    /// A `@` time, metric or value path is read from each reading object instead; the device and tag paths
+    /// are read from the root either way.
+    struct RootPaths: Sendable {
+        let selection: PathSelection
+        /// The readings object or list: the whole payload when the rules name none.
+        let readings: Int
+        let time: Int?
+        let device: Int?
+        /// In the order of `Rules.tagPaths`.
+        let tags: [Int]
+        let metric: Int?
+        let value: Int?
+        /// Top-level keys of a reading object that the time, device or a tag path end in: not metrics.
+        let consumedKeys: [String]
+
+        init(_ rules: Rules) {
+            var paths: [[JSONPath.Step]] = []
+            func add(_ path: JSONPath?, fromRootOnly: Bool = false) -> Int? {
+                guard let path, !(fromRootOnly && path.isRelative) else { return nil }
+                paths.append(path.steps)
+                return paths.count - 1
+            }
+            readings = add(rules.readings) ?? add(JSONPath.root)!
+            time = add(rules.time, fromRootOnly: true)
+            device = add(rules.device)
+            tags = rules.tagPaths.map { add($0.path)! }
+            metric = add(rules.metric, fromRootOnly: true)
+            value = add(rules.value, fromRootOnly: true)
+            selection = PathSelection(paths: paths)
+            consumedKeys = ([rules.time, rules.device] + rules.tagPaths.map(\.path)).compactMap { $0?.lastMember }
+        }
+    }
+
     /// The parsed options.
     public struct Rules: Hashable, Sendable {
         public enum TimeFormat: Hashable, Sendable {
@@ -39,6 +77,9 @@ extension PayloadMapping {
             /// A date-time without a zone (`2024-05-01T12:00:00`, `2024-05-01 12:00:00.5`), local to a fixed
             /// UTC offset in seconds.
             case local(offsetSeconds: Int)
+            /// A date-time without a zone, local to a named zone with its daylight saving rules
+            /// (`local:Europe/Berlin`; ``ZoneRules`` says how times at a transition are read).
+            case zone(ZoneRules)
         }
 
         public enum EpochUnit: String, Hashable, Sendable {
@@ -148,6 +189,9 @@ extension PayloadMapping {
             case "rfc3339": return .rfc3339
             default:
                 if let unit = EpochUnit(rawValue: text) { return .epoch(unit) }
+                if text.hasPrefix("local:") {
+                    return .zone(try ZoneRules(named: String(text.dropFirst("local:".count))))
+                }
                 if text.hasPrefix("local") {
                     let zone = text.dropFirst("local".count)
                     if zone.isEmpty || zone == "Z" || zone == "UTC" { return .local(offsetSeconds: 0) }
@@ -158,7 +202,7 @@ extension PayloadMapping {
                         return .local(offsetSeconds: sign * (hours * 3_600 + minutes * 60))
                     }
                 }
-                throw PayloadMappingError("time_format: use auto, s, ms, us, ns, rfc3339 or local±HH:MM, not '\(text)'")
+                throw PayloadMappingError("time_format: use auto, s, ms, us, ns, rfc3339, local±HH:MM or local:ZONE (local:Europe/Berlin), not '\(text)'")
             }
         }
 
