@@ -39,6 +39,7 @@ public struct Gateway: Sendable {
         let log = try GatewayLog.open(settings: settings, logger: logger)
         let readings: any LogStream
         let deadLetters: any LogStream
+        var sparkplugLifecycle: (any LogStream)? = nil
         do {
             if let disk = log.disk {
                 if disk.truncatedTailCount > 0 {
@@ -50,6 +51,9 @@ public struct Gateway: Sendable {
             }
             readings = try log.openOrCreate(KappaStreams.readings, partitions: settings.readingPartitions)
             deadLetters = try log.openOrCreate(KappaStreams.deadLetters, partitions: KappaStreams.defaultDeadLetterPartitions)
+            if settings.bridge.sparkplug {
+                sparkplugLifecycle = try log.openOrCreate(KappaStreams.sparkplugLifecycle, partitions: KappaStreams.defaultSparkplugLifecyclePartitions)
+            }
         } catch {
             log.close()
             throw error
@@ -58,7 +62,10 @@ public struct Gateway: Sendable {
         var bridge: MQTTBridge? = nil
         let intake = IntakePressure()
         if settings.roles.contains(.bridge) {
-            let made = try MQTTBridge.make(configuration: settings.bridge, readings: readings, deadLetters: deadLetters, intakePressure: intake, logger: logger)
+            let made = try MQTTBridge.make(
+                configuration: settings.bridge, readings: readings, deadLetters: deadLetters, sparkplugLifecycle: sparkplugLifecycle,
+                intakePressure: intake, logger: logger
+            )
             bridge = made
             services.append(made)
         }
@@ -81,9 +88,10 @@ public struct Gateway: Sendable {
         for role in settings.roles where role != .bridge && ProcessorRole(rawValue: role.rawValue) == nil {
             logger.warning("role not available in this build; skipped", metadata: ["kappa.role": "\(role.rawValue)"])
         }
-        let metrics = GatewayMetrics(log: log, streams: [readings, deadLetters], bridge: bridge, processors: processors, alerts: alertCounters)
+        let streams = [readings, deadLetters] + (sparkplugLifecycle.map { [$0] } ?? [])
+        let metrics = GatewayMetrics(log: log, streams: streams, bridge: bridge, processors: processors, alerts: alertCounters)
         services.append(try HTTPEndpoints.application(address: settings.http, metrics: metrics, logger: logger))
-        return Gateway(log: log, streams: [readings, deadLetters], bridge: bridge, services: services)
+        return Gateway(log: log, streams: streams, bridge: bridge, services: services)
     }
 
     /// Runs every service until SIGTERM or SIGINT, then stops them in reverse order. The log's next offsets

@@ -43,6 +43,21 @@ public struct MQTTConfiguration: Sendable, Equatable {
         }
     }
 
+    /// The message the broker publishes for the client when the connection ends without a DISCONNECT.
+    public struct Will: Sendable, Equatable {
+        public var topic: String
+        public var payload: [UInt8]
+        public var qos: MQTTQoS
+        public var retain: Bool
+
+        public init(topic: String, payload: [UInt8], qos: MQTTQoS = .atLeastOnce, retain: Bool = false) {
+            self.topic = topic
+            self.payload = payload
+            self.qos = qos
+            self.retain = retain
+        }
+    }
+
     public var host: String
     public var port: Int
     /// The client id. Required for a persistent session (`cleanSession == false`); nil lets the library make one.
@@ -60,6 +75,8 @@ public struct MQTTConfiguration: Sendable, Equatable {
     public var reconnectBackoff: ReconnectBackoff
     /// How many outgoing QoS ≥ 1 messages may await their acknowledgement at once.
     public var maxInflightMessages: Int
+    /// Set before every connect: what the broker announces if this client dies.
+    public var will: Will?
 
     public init(
         host: String = "127.0.0.1",

@@ -87,6 +87,14 @@ final class MosquittoConnection: Sendable {
                 try check(mosquitto_tls_insecure_set(pointer, true), "mosquitto_tls_insecure_set")
             }
         }
+        if let will = configuration.will {
+            try will.payload.withUnsafeBytes { buffer in
+                try check(
+                    mosquitto_will_set(pointer, will.topic, Int32(buffer.count), buffer.baseAddress, will.qos.rawValue, will.retain),
+                    "mosquitto_will_set"
+                )
+            }
+        }
         mosquitto_connect_v5_callback_set(pointer, mosquittoOnConnect)
         mosquitto_disconnect_v5_callback_set(pointer, mosquittoOnDisconnect)
         mosquitto_message_v5_callback_set(pointer, mosquittoOnMessage)
