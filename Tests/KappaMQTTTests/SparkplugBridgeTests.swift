@@ -324,7 +324,7 @@ struct SparkplugBridgeTests {
         #expect(second.statistics.snapshot.sparkplugSequenceGaps == 0)
     }
 
-    @Test("kappa as primary host: a retained STATE birth once subscribed, the will set to its death with the same timestamp, the death published on a graceful stop")
+    @Test("kappa as primary host: a retained STATE birth once subscribed, its death with the same timestamp published on a graceful stop (the will: SparkplugGatewayTests, kill -9)")
     func hostStateBirthAndDeath() async throws {
         let broker = try await MosquittoBroker.shared
         let log = try TemporaryLog()
