@@ -71,7 +71,12 @@ public struct Gateway: Sendable {
         }
         var processors: (any ProcessorReporting)? = nil
         var alertCounters: [AlertCounters] = []
-        let processorRoles = settings.roles.compactMap { ProcessorRole(rawValue: $0.rawValue) }.sorted { $0.rawValue < $1.rawValue }
+        var processorRoles = settings.roles.compactMap { ProcessorRole(rawValue: $0.rawValue) }.sorted { $0.rawValue < $1.rawValue }
+        if !settings.bridge.sparkplug, processorRoles.contains(.deviceStatus) {
+            // Its stream holds Sparkplug births and deaths only: without Sparkplug it would wait on an empty
+            // stream (and create it). Give --sparkplug to the processors' process too when they run apart.
+            processorRoles.removeAll { $0 == .deviceStatus }
+        }
         if !processorRoles.isEmpty {
             guard let database = settings.database else {
                 throw SettingsError("the processors need a database: give --database, KAPPA_DATABASE or PG* variables, or run only --roles bridge")
