@@ -92,6 +92,24 @@ struct SparkplugBridgeTests {
         #expect(reasons == [.invalidMetric, .timestampOutOfRange, .oversizedPayload])
     }
 
+    @Test("births and deaths are kept in the lifecycle stream, a birth that does not parse is not (it changed nothing)")
+    func lifecycleKeepsWhatChangedTheSession() throws {
+        let log = try TemporaryLog()
+        defer { log.log.close() }
+        let ingest = try ingestor(log, sparkplug: true)
+        var edge = SparkplugEdgeNodePublisher(edgeNode: SparkplugEdgeNode(group: "plant", node: "edge-1"))
+        let birth = try edge.nodeBirth([("Voltage", 230)], at: start)
+        try ingest.ingest(topic: birth.topic, payload: birth.payload, receivedAt: start)
+        let garbled = try ingest.ingest(topic: birth.topic, payload: [0xFF, 0xFF, 0xFF], receivedAt: start)
+        #expect(garbled.deadLetters == 1)
+        let death = try edge.nodeDeath()
+        try ingest.ingest(topic: death.topic, payload: death.payload, receivedAt: start)
+        let entries = try LogContents.sparkplugLifecycle(of: lifecycle(log))
+        #expect(entries.map(\.payload) == [birth.payload, death.payload])
+        #expect(entries.map(\.online) == [["plant/edge-1"], []])
+        #expect(entries.map(\.offline) == [[], ["plant/edge-1"]])
+    }
+
     // MARK: - Through mosquitto
 
     func bridge(_ broker: MosquittoBroker, log: TemporaryLog, clientID: String = "sparkplug-bridge-\(UInt32.random(in: 0...UInt32.max))", hostID: String = "kappa") throws -> MQTTBridge {

@@ -76,8 +76,11 @@ struct SparkplugIntake {
         readings += outcome.readings
         problems += outcome.problems
         decoder.admit(&readings, from: first, receivedAt: receivedAt, problems: &problems)
+        // A payload that does not parse changed nothing here; kept, an NBIRTH would wipe the node on restore.
+        let parsed = !outcome.problems.contains { $0.reason == .sparkplugMalformed }
         switch sparkplugTopic.messageType {
         case .nodeBirth, .deviceBirth, .nodeDeath, .deviceDeath:
+            guard parsed else { break }
             let entry = SparkplugLifecycleEntry(topic: topic, payload: payload, receivedAt: receivedAt, online: outcome.online, offline: outcome.offline)
             lifecycleRecords.append(LogAppendRecord(key: sparkplugTopic.edgeNode.kappaDevice, eventTime: receivedAt, value: SparkplugLifecycleRecord.encode(entry)))
         default:
