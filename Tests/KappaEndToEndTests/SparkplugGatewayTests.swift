@@ -162,6 +162,51 @@ struct SparkplugGatewayTests {
         #expect(describe(replayed) == describe(readings))
     }
 
+    @Test("kappa dead-letters replay: data dead-lettered before its birth (sparkplug_no_birth) becomes the readings the birth that answered it resolves, once")
+    func deadLettersReplayWithTheKeptBirths() async throws {
+        try await GatewayUnderTest.withFresh(name: "sparkplug-replay") { gateway in
+            let process = try await gateway.start(extraArguments: ["--roles", "bridge", "--sparkplug"])
+            let group = "kappa-e2e-\(UInt32.random(in: 0...UInt32.max))"
+            let publisher = try await client(gateway.broker)
+            defer { publisher.disconnect() }
+            let now = Timestamp(millisecondsSinceEpoch: Timestamp.now().nanosecondsSinceEpoch / 1_000_000)
+            var edge = SparkplugEdgeNodePublisher(edgeNode: SparkplugEdgeNode(group: group, node: "edge-1"))
+            let births = [try edge.nodeBirth([("Voltage", 230)], at: now), try edge.deviceBirth("boiler", [("Temperature", 80)], at: now)]
+            // Sent before the births reach the gateway (an edge node born while the gateway was away).
+            let early = try edge.data("boiler", [("Temperature", 81, now.adding(nanoseconds: 1_000_000_000))], at: now)
+            let later = try edge.data("boiler", [("Temperature", 82, now.adding(nanoseconds: 2_000_000_000))], at: now)
+            for message in [early] + births + [later] {
+                try await publisher.publishAndWait(topic: message.topic, payload: message.payload)
+            }
+            #expect(await eventually {
+                let metrics = try await gateway.metrics()
+                return metrics.total("kappa_readings_appended_total") >= 3 && metrics.total("kappa_dead_letters_total", matching: ["reason": "sparkplug_no_birth"]) == 1
+            }, "\(process.output.suffix(2000))")
+            process.signal(SIGTERM)
+            #expect(await process.waitForExit() == 0)
+
+            func replay(_ run: Int) async throws -> String {
+                let replay = try KappaProcess(arguments: [
+                    "dead-letters", "replay", "--data-dir", gateway.dataDirectory, "--database", gateway.database.conninfo, "--sparkplug",
+                ], outputFile: "\(gateway.root)/replay-\(run).log")
+                #expect(await replay.waitForExit(timeout: .seconds(60)) == 0, "\(replay.output)")
+                return replay.output
+            }
+            _ = try await replay(1)
+            _ = try await replay(2)  // claims in PostgreSQL: nothing appended twice
+
+            let log = try DiskLog(directory: gateway.dataDirectory, logger: logger)
+            defer { log.close() }
+            let readings = try LogContents.readings(of: log.openStream(named: KappaStreams.readings)).filter { $0.device.hasPrefix("\(group)/") }
+            var session = SparkplugSession()
+            var expected: [Reading] = []
+            for message in births + [early, later] {
+                expected += session.receive(topic: try #require(SparkplugTopic(message.topic)), payload: message.payload, receivedAt: now).readings
+            }
+            #expect(describe(readings) == describe(expected))
+        }
+    }
+
     @Test("the registry: births online, DDEATH offline, a stale NDEATH changes nothing (counted), the session's NDEATH takes node and devices offline, a new birth brings them back; a seq gap asks for a rebirth and is counted")
     func deathsInTheRegistry() async throws {
         try await GatewayUnderTest.withFresh(name: "sparkplug-deaths") { gateway in

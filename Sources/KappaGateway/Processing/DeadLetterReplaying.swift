@@ -21,9 +21,15 @@ public enum DeadLetterReplaying {
                 try directory.openExclusive(configuration: logConfiguration, while: "while replaying dead letters", logger: logger)
             }
             do {
-                let streams = try await Blocking.run { () throws -> (deadLetters: DiskStream, readings: DiskStream)? in
-                    guard try log.streamNames().contains(KappaStreams.deadLetters) else { return nil }
-                    return (try log.openStream(named: KappaStreams.deadLetters), try log.createStream(named: KappaStreams.readings, partitionCount: readingPartitions))
+                let sparkplugOn = settings.bridge.sparkplug
+                let streams = try await Blocking.run { () throws -> (deadLetters: DiskStream, readings: DiskStream, sparkplug: (@Sendable (DeadLetter) -> [Reading]?)?)? in
+                    let names = try log.streamNames()
+                    guard names.contains(KappaStreams.deadLetters) else { return nil }
+                    // With Sparkplug on, its dead letters are decoded with the births the log kept.
+                    let sparkplug = sparkplugOn && names.contains(KappaStreams.sparkplugLifecycle)
+                        ? try SparkplugDeadLetterDecoding.decoder(lifecycle: log.openStream(named: KappaStreams.sparkplugLifecycle))
+                        : nil
+                    return (try log.openStream(named: KappaStreams.deadLetters), try log.createStream(named: KappaStreams.readings, partitionCount: readingPartitions), sparkplug)
                 }
                 guard let streams else {
                     await Blocking.run { log.close() }
@@ -31,7 +37,8 @@ public enum DeadLetterReplaying {
                 }
                 let replay = DeadLetterReplay(
                     deadLetters: streams.deadLetters, readings: streams.readings,
-                    router: TopicRouter(routes: settings.bridge.routes), decoder: PayloadDecoder(), schema: database.schema
+                    router: TopicRouter(routes: settings.bridge.routes), decoder: PayloadDecoder(), sparkplug: streams.sparkplug,
+                    schema: database.schema
                 )
                 let summary = try await replay.run(connection)
                 await Blocking.run { log.close() }

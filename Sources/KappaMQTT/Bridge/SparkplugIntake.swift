@@ -31,21 +31,8 @@ struct SparkplugIntake {
     /// call it once, before the first message.
     mutating func restore() throws(LogError) -> SparkplugRestoreSummary {
         var restore = SparkplugSessionRestore()
-        var undecodable = 0
-        for partition in 0..<lifecycle.partitionCount {
-            var offset = lifecycle.offsets(partition: partition).start
-            while true {
-                let read = try lifecycle.read(partition: partition, from: offset, limits: LogReadLimits())
-                guard !read.records.isEmpty else { break }
-                for record in read.records {
-                    guard let entry = try? SparkplugLifecycleRecord.decode(record.value) else {
-                        undecodable += 1
-                        continue
-                    }
-                    restore.add(topic: entry.topic, payload: entry.payload, receivedAt: entry.receivedAt)
-                }
-                offset = read.nextOffset
-            }
+        let undecodable = try SparkplugLifecycleReading.forEach(in: lifecycle) { entry in
+            restore.add(topic: entry.topic, payload: entry.payload, receivedAt: entry.receivedAt)
         }
         session = restore.session()
         return SparkplugRestoreSummary(recordsRead: restore.messagesRead, recordsFed: restore.messagesKept, undecodable: undecodable)
