@@ -39,6 +39,7 @@ public struct Gateway: Sendable {
         let log = try GatewayLog.open(settings: settings, logger: logger)
         let readings: any LogStream
         let deadLetters: any LogStream
+        var sparkplugLifecycle: (any LogStream)? = nil
         do {
             if let disk = log.disk {
                 if disk.truncatedTailCount > 0 {
@@ -51,6 +52,9 @@ public struct Gateway: Sendable {
             let wait = settings.natsAccess.startupWait
             readings = try log.openOrCreate(KappaStreams.readings, partitions: settings.readingPartitions, startupWait: wait, logger: logger)
             deadLetters = try log.openOrCreate(KappaStreams.deadLetters, partitions: KappaStreams.defaultDeadLetterPartitions, startupWait: wait, logger: logger)
+            if settings.bridge.sparkplug {
+                sparkplugLifecycle = try log.openOrCreate(KappaStreams.sparkplugLifecycle, partitions: KappaStreams.defaultSparkplugLifecyclePartitions, startupWait: wait, logger: logger)
+            }
         } catch {
             log.close()
             throw error
@@ -59,13 +63,21 @@ public struct Gateway: Sendable {
         var bridge: MQTTBridge? = nil
         let intake = IntakePressure()
         if settings.roles.contains(.bridge) {
-            let made = try MQTTBridge.make(configuration: settings.bridge, readings: readings, deadLetters: deadLetters, intakePressure: intake, logger: logger)
+            let made = try MQTTBridge.make(
+                configuration: settings.bridge, readings: readings, deadLetters: deadLetters, sparkplugLifecycle: sparkplugLifecycle,
+                intakePressure: intake, logger: logger
+            )
             bridge = made
             services.append(made)
         }
         var processors: (any ProcessorReporting)? = nil
         var alertCounters: [AlertCounters] = []
-        let processorRoles = settings.roles.compactMap { ProcessorRole(rawValue: $0.rawValue) }.sorted { $0.rawValue < $1.rawValue }
+        var processorRoles = settings.roles.compactMap { ProcessorRole(rawValue: $0.rawValue) }.sorted { $0.rawValue < $1.rawValue }
+        if !settings.bridge.sparkplug, processorRoles.contains(.deviceStatus) {
+            // Its stream holds Sparkplug births and deaths only: without Sparkplug it would wait on an empty
+            // stream (and create it). Give --sparkplug to the processors' process too when they run apart.
+            processorRoles.removeAll { $0 == .deviceStatus }
+        }
         if !processorRoles.isEmpty {
             guard let database = settings.database else {
                 throw SettingsError("the processors need a database: give --database, KAPPA_DATABASE or PG* variables, or run only --roles bridge")
@@ -82,9 +94,10 @@ public struct Gateway: Sendable {
         for role in settings.roles where role != .bridge && ProcessorRole(rawValue: role.rawValue) == nil {
             logger.warning("role not available in this build; skipped", metadata: ["kappa.role": "\(role.rawValue)"])
         }
-        let metrics = GatewayMetrics(log: log, streams: [readings, deadLetters], bridge: bridge, processors: processors, alerts: alertCounters)
+        let streams = [readings, deadLetters] + (sparkplugLifecycle.map { [$0] } ?? [])
+        let metrics = GatewayMetrics(log: log, streams: streams, bridge: bridge, processors: processors, alerts: alertCounters)
         services.append(try HTTPEndpoints.application(address: settings.http, metrics: metrics, logger: logger))
-        return Gateway(log: log, streams: [readings, deadLetters], bridge: bridge, services: services)
+        return Gateway(log: log, streams: streams, bridge: bridge, services: services)
     }
 
     /// Runs every service until SIGTERM or SIGINT, then stops them in reverse order. The log's next offsets

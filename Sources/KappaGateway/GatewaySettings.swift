@@ -79,6 +79,12 @@ public struct GatewaySettings: Sendable {
         }
         var bridge = BridgeConfiguration(mqtt: mqtt, routes: routes, qos: qos, shareGroup: try read.text(Key.mqttShareGroup))
         bridge.sparkplug = try read.boolean(Key.sparkplug)!
+        bridge.sparkplugHostID = try read.parse(Key.sparkplugHostID) { text throws(SettingsError) -> String in
+            guard !text.isEmpty, !text.contains(where: { "/+#".contains($0) }) else {
+                throw SettingsError("must be one MQTT topic level (not empty, no '/', '+' or '#'), not '\(text)'")
+            }
+            return text
+        }!
 
         // Log
         var log = DiskLogConfiguration()

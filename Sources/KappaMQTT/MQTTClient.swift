@@ -71,7 +71,8 @@ public final class MQTTClient: Sendable {
     ///     bound) before it writes anything, calls `onBatchEnd`, and only then writes the acknowledgements of
     ///     that burst. A consumer can so store many messages with one write and still acknowledge none before
     ///     it is stored. Without it, each message is acknowledged after its own handler call returns.
-    ///   - onConnect: called on the network thread at every accepted CONNACK, before the connection's messages.
+    ///   - onConnect: called on the network thread at every accepted CONNACK, before the connection's messages
+    ///     and after the subscriptions a new session needs are queued.
     public static func make(
         configuration: MQTTConfiguration,
         logger: Logger,
@@ -303,7 +304,6 @@ extension MQTTClient: MosquittoConnectionDelegate {
                 "mqtt.broker": "\(configuration.host):\(configuration.port)",
                 "mqtt.session_present": "\(sessionPresent)",
             ])
-            onConnect?(sessionPresent)
         }
         if action == .subscribeAll {
             for subscription in subscriptions {
@@ -319,6 +319,8 @@ extension MQTTClient: MosquittoConnectionDelegate {
                 }
             }
         }
+        // After the resubscriptions are queued: what the handler publishes reaches the broker behind them.
+        if refusal == nil { onConnect?(sessionPresent) }
         waiters.forEach { $0.resume() }
     }
 

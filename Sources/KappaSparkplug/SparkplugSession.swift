@@ -8,7 +8,7 @@ import SwiftProtobuf
 /// A value with no clock and no I/O: fed the same messages in the same order it gives the same outcomes, so
 /// replaying the log (where births are kept beside data) decodes exactly what live decoding did.
 public struct SparkplugSession: Sendable {
-    private var nodes: [SparkplugEdgeNode: EdgeNodeState] = [:]
+    var nodes: [SparkplugEdgeNode: EdgeNodeState] = [:]
 
     public init() {}
 

@@ -5,6 +5,7 @@ public enum ProcessorCatalog {
         .rollups,
         .anomalies,
         .devices,
+        .deviceStatus,
         .archive,
         .deadLetters,
     ]

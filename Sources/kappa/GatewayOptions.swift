@@ -51,6 +51,9 @@ struct GatewayOptions: ParsableArguments {
     @Flag(inversion: .prefixedNo, help: ArgumentHelp("Also subscribe spBv1.0/# and decode Sparkplug B there (docs/sparkplug.md). Env: KAPPA_SPARKPLUG. Default: false."))
     var sparkplug: Bool?
 
+    @Option(help: help(Key.sparkplugHostID, "id"))
+    var sparkplugHostId: String?
+
     @Option(help: help(Key.dataDirectory, "dir"))
     var dataDir: String?
 
@@ -95,6 +98,7 @@ struct GatewayOptions: ParsableArguments {
         flags[Key.mqttTLSKey] = mqttTLSKey.map { [$0] }
         flags[Key.topics] = topics.isEmpty ? nil : topics
         flags[Key.sparkplug] = sparkplug.map { [$0 ? "true" : "false"] }
+        flags[Key.sparkplugHostID] = sparkplugHostId.map { [$0] }
         flags[Key.dataDirectory] = dataDir.map { [$0] }
         flags[Key.logPartitions] = partitions.map { [$0] }
         flags[Key.logFsync] = fsync.map { [$0] }

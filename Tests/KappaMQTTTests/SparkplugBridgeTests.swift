@@ -16,11 +16,16 @@ struct SparkplugBridgeTests {
 
     func uniqueGroup() -> String { "kappa-test-\(UInt64.random(in: 0...UInt64.max))" }
 
-    func ingestor(_ log: TemporaryLog, sparkplug: Bool) -> MessageIngestor {
+    /// The log's `sparkplug-lifecycle` stream (created on first use).
+    func lifecycle(_ log: TemporaryLog) throws -> DiskStream {
+        try log.log.createStream(named: KappaStreams.sparkplugLifecycle, partitionCount: KappaStreams.defaultSparkplugLifecyclePartitions)
+    }
+
+    func ingestor(_ log: TemporaryLog, sparkplug: Bool, statistics: BridgeStatistics = BridgeStatistics(routeCount: TopicRoute.defaults.count)) throws -> MessageIngestor {
         MessageIngestor(
             router: TopicRouter(routes: TopicRoute.defaults), decoder: PayloadDecoder(),
-            readings: log.readings, deadLetters: log.deadLetters, statistics: BridgeStatistics(routeCount: TopicRoute.defaults.count),
-            sparkplug: sparkplug
+            readings: log.readings, deadLetters: log.deadLetters, statistics: statistics,
+            sparkplugLifecycle: sparkplug ? try lifecycle(log) : nil
         )
     }
 
@@ -39,7 +44,7 @@ struct SparkplugBridgeTests {
     func ingestorDecodesSparkplug() throws {
         let log = try TemporaryLog()
         defer { log.log.close() }
-        let ingest = ingestor(log, sparkplug: true)
+        let ingest = try ingestor(log, sparkplug: true)
         var edge = SparkplugEdgeNodePublisher(edgeNode: SparkplugEdgeNode(group: "plant", node: "edge-1"))
         let later = start.adding(nanoseconds: 5_000_000_000)
         for message in [
@@ -69,7 +74,7 @@ struct SparkplugBridgeTests {
     func hostileInputMeetsTheDecodingLimits() throws {
         let log = try TemporaryLog()
         defer { log.log.close() }
-        let ingest = ingestor(log, sparkplug: true)
+        let ingest = try ingestor(log, sparkplug: true)
         var edge = SparkplugEdgeNodePublisher(edgeNode: SparkplugEdgeNode(group: "plant", node: "edge-1"))
         let longName = String(repeating: "m", count: 10_000)
         let birth = try edge.nodeBirth([("ok", 1), ("bad\u{0}name", 2), (longName, 3)], at: start)
@@ -87,17 +92,35 @@ struct SparkplugBridgeTests {
         #expect(reasons == [.invalidMetric, .timestampOutOfRange, .oversizedPayload])
     }
 
+    @Test("births and deaths are kept in the lifecycle stream, a birth that does not parse is not (it changed nothing)")
+    func lifecycleKeepsWhatChangedTheSession() throws {
+        let log = try TemporaryLog()
+        defer { log.log.close() }
+        let ingest = try ingestor(log, sparkplug: true)
+        var edge = SparkplugEdgeNodePublisher(edgeNode: SparkplugEdgeNode(group: "plant", node: "edge-1"))
+        let birth = try edge.nodeBirth([("Voltage", 230)], at: start)
+        try ingest.ingest(topic: birth.topic, payload: birth.payload, receivedAt: start)
+        let garbled = try ingest.ingest(topic: birth.topic, payload: [0xFF, 0xFF, 0xFF], receivedAt: start)
+        #expect(garbled.deadLetters == 1)
+        let death = try edge.nodeDeath()
+        try ingest.ingest(topic: death.topic, payload: death.payload, receivedAt: start)
+        let entries = try LogContents.sparkplugLifecycle(of: lifecycle(log))
+        #expect(entries.map(\.payload) == [birth.payload, death.payload])
+        #expect(entries.map(\.online) == [["plant/edge-1"], []])
+        #expect(entries.map(\.offline) == [[], ["plant/edge-1"]])
+    }
+
     // MARK: - Through mosquitto
 
-    func bridge(_ broker: MosquittoBroker, log: TemporaryLog) throws -> MQTTBridge {
-        var mqtt = MQTTConfiguration(host: "127.0.0.1", port: broker.port, clientID: "sparkplug-bridge-\(UInt32.random(in: 0...UInt32.max))", cleanSession: false,
+    func bridge(_ broker: MosquittoBroker, log: TemporaryLog, clientID: String = "sparkplug-bridge-\(UInt32.random(in: 0...UInt32.max))", hostID: String = "kappa") throws -> MQTTBridge {
+        var mqtt = MQTTConfiguration(host: "127.0.0.1", port: broker.port, clientID: clientID, cleanSession: false,
                                      reconnectBackoff: .init(initial: .milliseconds(50), maximum: .milliseconds(500)))
         mqtt.keepAlive = .seconds(5)
         let prefix = uniqueTopicPrefix("sparkplug")
         let routes = [try TopicRoute("\(prefix)/devices/{device}/{metric}", format: .number)]
         return try MQTTBridge.make(
-            configuration: BridgeConfiguration(mqtt: mqtt, routes: routes, retryInterval: .milliseconds(100), sparkplug: true),
-            readings: log.readings, deadLetters: log.deadLetters, logger: logger
+            configuration: BridgeConfiguration(mqtt: mqtt, routes: routes, retryInterval: .milliseconds(100), sparkplug: true, sparkplugHostID: hostID),
+            readings: log.readings, deadLetters: log.deadLetters, sparkplugLifecycle: try lifecycle(log), logger: logger
         )
     }
 
@@ -228,6 +251,125 @@ struct SparkplugBridgeTests {
         let request = try #require(requests.first)
         #expect(request.topic == "spBv1.0/\(group)/NCMD/edge-7")
         #expect(request.payload.contains(subsequence: Array("Node Control/Rebirth".utf8)))
+    }
+
+    @Test("a seq gap from a born edge node: its data still stored, one NCMD rebirth request, the gap counted")
+    func sequenceGapAsksForRebirth() async throws {
+        let broker = try await MosquittoBroker.shared
+        let log = try TemporaryLog()
+        defer { log.log.close() }
+        let group = uniqueGroup()
+        let commands = MessageCollector()
+        let commandSubscriber = try await client(broker, collector: commands)
+        defer { commandSubscriber.disconnect() }
+        try await commandSubscriber.subscribe([MQTTSubscription("spBv1.0/\(group)/NCMD/edge-3", qos: .atLeastOnce)])
+        let bridge = try bridge(broker, log: log)
+        let publisher = try await client(broker)
+        defer { publisher.disconnect() }
+        let service = Task { try await bridge.run() }
+        defer { service.cancel() }
+        try await bridge.waitUntilSubscribed()
+
+        var edge = SparkplugEdgeNodePublisher(edgeNode: SparkplugEdgeNode(group: group, node: "edge-3"))
+        let now = Timestamp.now()
+        var messages = [try edge.nodeBirth([("Voltage", 230)], at: now), try edge.data(nil, [("Voltage", 231, now)], at: now)]
+        _ = try edge.data(nil, [("Voltage", 232, now)], at: now)  // seq 2, lost on the way
+        messages.append(try edge.data(nil, [("Voltage", 233, now)], at: now))
+        for message in messages {
+            try await publisher.publishAndWait(topic: message.topic, payload: message.payload)
+        }
+        let found = try await waitFor(log, group: group, readings: 3)
+        let requests = await commands.waitFor(count: 1)
+        service.cancel()
+        _ = try? await service.value
+
+        #expect(found.readings.map(\.value).sorted() == [230, 231, 233])
+        #expect(found.deadLetters.isEmpty)
+        #expect(requests.map(\.topic) == ["spBv1.0/\(group)/NCMD/edge-3"])
+        #expect(bridge.statistics.snapshot.sparkplugSequenceGaps == 1)
+        #expect(bridge.statistics.snapshot.sparkplugRebirthRequests == 1)
+    }
+
+    @Test("births and deaths go to the sparkplug-lifecycle stream keyed by edge node; a new bridge on the same log resolves aliases of births it never saw")
+    func birthsAreKeptAndRestored() async throws {
+        let broker = try await MosquittoBroker.shared
+        let log = try TemporaryLog()
+        defer { log.log.close() }
+        let group = uniqueGroup()
+        let clientID = "sparkplug-restore-\(UInt32.random(in: 0...UInt32.max))"
+        let publisher = try await client(broker)
+        defer { publisher.disconnect() }
+        var edge = SparkplugEdgeNodePublisher(edgeNode: SparkplugEdgeNode(group: group, node: "edge-1"), birthSequence: 9)
+        let now = Timestamp.now()
+        let births = [try edge.nodeBirth([("Voltage", 230)], at: now), try edge.deviceBirth("boiler", [("Temperature", 80)], at: now)]
+        let death = try edge.deviceDeath("boiler", at: now)
+        let rebirth = try edge.deviceBirth("boiler", [("Temperature", 81)], at: now)
+
+        let first = try bridge(broker, log: log, clientID: clientID)
+        let firstRun = Task { try await first.run() }
+        try await first.waitUntilSubscribed()
+        for message in births + [death, rebirth] {
+            try await publisher.publishAndWait(topic: message.topic, payload: message.payload)
+        }
+        // NBIRTH, DBIRTH and the DBIRTH after the DDEATH carry one value each.
+        #expect(try await waitFor(log, group: group, readings: 3).readings.count == 3)
+        firstRun.cancel()
+        _ = try? await firstRun.value
+
+        let entries = try LogContents.sparkplugLifecycle(of: lifecycle(log)).filter { $0.topic.contains("/\(group)/") }
+        #expect(entries.map(\.topic) == (births + [death, rebirth]).map(\.topic))
+        #expect(entries.map(\.online) == [["\(group)/edge-1"], ["\(group)/edge-1/boiler"], [], ["\(group)/edge-1/boiler"]])
+        #expect(entries.map(\.offline) == [[], [], ["\(group)/edge-1/boiler"], []])
+        let keys = Set(try LogContents.records(of: lifecycle(log)).compactMap { record -> String? in
+            guard let entry = try? SparkplugLifecycleRecord.decode(record.value), entry.topic.contains("/\(group)/") else { return nil }
+            return String(decoding: record.key, as: UTF8.self)
+        })
+        #expect(keys == ["\(group)/edge-1"], "keyed by the edge node, whose certificates stay in one partition")
+
+        // A second bridge on the same log, same session: data by alias only, and it never saw the births.
+        let second = try bridge(broker, log: log, clientID: clientID)
+        let secondRun = Task { try await second.run() }
+        defer { secondRun.cancel() }
+        try await second.waitUntilSubscribed()
+        let data = try edge.data("boiler", [("Temperature", 82, now)], at: now)
+        #expect(!data.payload.contains(subsequence: Array("Temperature".utf8)))
+        try await publisher.publishAndWait(topic: data.topic, payload: data.payload)
+        let found = try await waitFor(log, group: group, readings: 4)
+        secondRun.cancel()
+        _ = try? await secondRun.value
+        #expect(found.readings.filter { $0.value == 82 }.map { "\($0.device) \($0.metric)" } == ["\(group)/edge-1/boiler Temperature"])
+        #expect(found.deadLetters.isEmpty)
+        #expect(second.statistics.snapshot.sparkplugSequenceGaps == 0)
+    }
+
+    @Test("kappa as primary host: a retained STATE birth once subscribed, its death with the same timestamp published on a graceful stop (the will: SparkplugGatewayTests, kill -9)")
+    func hostStateBirthAndDeath() async throws {
+        let broker = try await MosquittoBroker.shared
+        let log = try TemporaryLog()
+        defer { log.log.close() }
+        let hostID = "kappa-host-\(UInt32.random(in: 0...UInt32.max))"
+        let states = MessageCollector()
+        let watcher = try await client(broker, collector: states)
+        defer { watcher.disconnect() }
+        try await watcher.subscribe([MQTTSubscription("spBv1.0/STATE/\(hostID)", qos: .atLeastOnce)])
+        let bridge = try bridge(broker, log: log, hostID: hostID)
+        let service = Task { try await bridge.run() }
+        try await bridge.waitUntilSubscribed()
+        await states.waitFor(count: 1)
+
+        let late = MessageCollector()
+        let lateClient = try await client(broker, collector: late)
+        defer { lateClient.disconnect() }
+        try await lateClient.subscribe([MQTTSubscription("spBv1.0/STATE/\(hostID)", qos: .atLeastOnce)])
+        let retained = try #require(await late.waitFor(count: 1).first)
+        #expect(retained.retain)
+        let birth = try #require(String(decoding: retained.payload, as: UTF8.self).wholeMatch(of: /\{"online":true,"timestamp":(\d+)\}/))
+
+        service.cancel()
+        _ = try? await service.value
+        let seen = await states.waitFor(count: 2)
+        let death = String(decoding: try #require(seen.last).payload, as: UTF8.self)
+        #expect(death == "{\"online\":false,\"timestamp\":\(birth.1)}")
     }
 }
 

@@ -25,4 +25,10 @@ public enum LogContents {
     public static func deadLetters(of stream: any LogStream) throws -> [DeadLetter] {
         try records(of: stream).map { try DeadLetterRecord.decode(Array($0.value)) }
     }
+
+    /// The Sparkplug births and deaths of a `sparkplug-lifecycle` stream, in partition then offset order
+    /// (log order per edge node).
+    public static func sparkplugLifecycle(of stream: any LogStream) throws -> [SparkplugLifecycleEntry] {
+        try records(of: stream).map { try SparkplugLifecycleRecord.decode($0.value) }
+    }
 }

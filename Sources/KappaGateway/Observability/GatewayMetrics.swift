@@ -39,6 +39,11 @@ public struct GatewayMetrics: Sendable {
             out.family("kappa_mqtt_redelivered_readings_total", .counter, help: "Readings of redelivered messages not stored twice.", value: Double(stats.redeliveredReadings))
             out.family("kappa_dead_letters_total", .counter, help: "Dead letters appended, by reason.",
                        samples: stats.deadLettersByReason.sorted { $0.key < $1.key }.map { ([("reason", $0.key)], Double($0.value)) })
+            if bridge.configuration.sparkplug {
+                out.family("kappa_sparkplug_sequence_gaps_total", .counter, help: "Sparkplug messages whose seq was not the one expected (each asks for a rebirth).", value: Double(stats.sparkplugSequenceGaps))
+                out.family("kappa_sparkplug_stale_deaths_total", .counter, help: "Sparkplug NDEATHs ignored because their bdSeq was not the session's (a late will).", value: Double(stats.sparkplugStaleDeaths))
+                out.family("kappa_sparkplug_rebirth_requests_total", .counter, help: "Sparkplug rebirth requests (NCMD Node Control/Rebirth) sent.", value: Double(stats.sparkplugRebirthRequests))
+            }
             out.family("kappa_bridge_paused", .gauge, help: "1 while intake is paused because the log refuses appends.", value: stats.pausedBecause == nil ? 0 : 1)
         }
         var bytes: [(labels: [(String, String)], value: Double)] = []

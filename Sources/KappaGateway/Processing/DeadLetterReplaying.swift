@@ -17,9 +17,15 @@ public enum DeadLetterReplaying {
             }
             do {
                 let readingPartitions = settings.readingPartitions
-                let streams = try await Blocking.run { () throws -> (deadLetters: any LogStream, readings: any LogStream)? in
-                    guard try log.streamNames().contains(KappaStreams.deadLetters) else { return nil }
-                    return (try log.openStream(named: KappaStreams.deadLetters), try log.openOrCreateStream(named: KappaStreams.readings, partitions: readingPartitions))
+                let sparkplugOn = settings.bridge.sparkplug
+                let streams = try await Blocking.run { () throws -> (deadLetters: any LogStream, readings: any LogStream, sparkplug: (@Sendable (DeadLetter) -> [Reading]?)?)? in
+                    let names = try log.streamNames()
+                    guard names.contains(KappaStreams.deadLetters) else { return nil }
+                    // With Sparkplug on, its dead letters are decoded with the births the log kept.
+                    let sparkplug = sparkplugOn && names.contains(KappaStreams.sparkplugLifecycle)
+                        ? try SparkplugDeadLetterDecoding.decoder(lifecycle: log.openStream(named: KappaStreams.sparkplugLifecycle))
+                        : nil
+                    return (try log.openStream(named: KappaStreams.deadLetters), try log.openOrCreateStream(named: KappaStreams.readings, partitions: readingPartitions), sparkplug)
                 }
                 guard let streams else {
                     await Blocking.run { log.close() }
@@ -27,7 +33,8 @@ public enum DeadLetterReplaying {
                 }
                 let replay = DeadLetterReplay(
                     deadLetters: streams.deadLetters, readings: streams.readings,
-                    router: TopicRouter(routes: settings.bridge.routes), decoder: PayloadDecoder(), schema: database.schema
+                    router: TopicRouter(routes: settings.bridge.routes), decoder: PayloadDecoder(), sparkplug: streams.sparkplug,
+                    schema: database.schema
                 )
                 let summary = try await replay.run(connection)
                 await Blocking.run { log.close() }

@@ -20,6 +20,7 @@ public enum GatewaySettingsCatalog {
     public static let mqttTLSKey = Setting("mqtt.tls.key_file", flag: "--mqtt-tls-key", environment: "KAPPA_MQTT_TLS_KEY", "Private key (PEM) of the client certificate.")
     public static let topics = Setting("topics", flag: "--topic", environment: "KAPPA_TOPICS", default: "devices/{device}/telemetry=json,devices/{device}/{metric}=number", list: true, "Topic templates and their payload formats (json, number, line_protocol; line_protocol+device_tag lets the lines' device tag name the device).")
     public static let sparkplug = Setting("sparkplug", flag: "--sparkplug", environment: "KAPPA_SPARKPLUG", default: "false", "Also subscribe spBv1.0/# and decode Sparkplug B there: births, aliases, data, rebirth requests (docs/sparkplug.md).")
+    public static let sparkplugHostID = Setting("sparkplug_host_id", flag: "--sparkplug-host-id", environment: "KAPPA_SPARKPLUG_HOST_ID", default: "kappa", "With Sparkplug on, the primary host id kappa announces in spBv1.0/STATE/{id} (retained birth, will as death); one topic level, no / + #.")
 
     public static let dataDirectory = Setting("data_dir", flag: "--data-dir", environment: "KAPPA_DATA_DIR", default: "./data", "Directory of the partitioned log.")
     public static let logURL = Setting("log.url", flag: "--log", environment: "KAPPA_LOG", "Where the log lives: empty for the embedded log in data_dir, or nats://host:port[,host:port…] for a NATS JetStream cluster.")
@@ -65,7 +66,7 @@ public enum GatewaySettingsCatalog {
     public static let all: [Setting] = [
         config,
         mqttURL, mqttUsername, mqttPassword, mqttPasswordFile, mqttClientID, mqttShareGroup, mqttQoS, mqttProtocol,
-        mqttKeepalive, mqttTLSCA, mqttTLSCertificate, mqttTLSKey, topics, sparkplug,
+        mqttKeepalive, mqttTLSCA, mqttTLSCertificate, mqttTLSKey, topics, sparkplug, sparkplugHostID,
         dataDirectory, logURL, logReplicas, natsUser, natsPassword, natsPasswordFile, natsToken, natsTokenFile, natsCredentials,
         natsTLSCA, natsTLSCertificate, natsTLSKey, natsStartupWait, logPartitions, logFsync, logDiskFloor, logRetention,
         database, databasePasswordFile, databaseSchema, databaseSSLMode, databaseSSLRootCert, databaseApplicationName,

@@ -20,6 +20,9 @@ public struct BridgeConfiguration: Sendable {
     /// Also subscribe `spBv1.0/#` and decode what arrives there as Sparkplug B (docs/sparkplug.md) instead of
     /// through the routes.
     public var sparkplug: Bool
+    /// With Sparkplug on, the host id under which the bridge announces itself as a primary host application
+    /// (`spBv1.0/STATE/{host id}`, docs/sparkplug.md).
+    public var sparkplugHostID: String
 
     public init(
         mqtt: MQTTConfiguration = MQTTConfiguration(clientID: "kappa-gateway", cleanSession: false),
@@ -28,7 +31,8 @@ public struct BridgeConfiguration: Sendable {
         shareGroup: String? = nil,
         decodingLimits: DecodingLimits = .default,
         retryInterval: Duration = .seconds(1),
-        sparkplug: Bool = false
+        sparkplug: Bool = false,
+        sparkplugHostID: String = "kappa"
     ) {
         self.mqtt = mqtt
         self.routes = routes
@@ -37,6 +41,7 @@ public struct BridgeConfiguration: Sendable {
         self.decodingLimits = decodingLimits
         self.retryInterval = retryInterval
         self.sparkplug = sparkplug
+        self.sparkplugHostID = sparkplugHostID
     }
 
     /// The subscriptions the routes need: each message arrives once however the templates overlap.

@@ -11,6 +11,9 @@ public final class BridgeStatistics: Sendable {
     private let redeliveredMessages = Atomic<Int>(0)
     private let redeliveredReadings = Atomic<Int>(0)
     private let paused = Atomic<Bool>(false)
+    private let sparkplugSequenceGaps = Atomic<Int>(0)
+    private let sparkplugStaleDeaths = Atomic<Int>(0)
+    private let sparkplugRebirthRequests = Atomic<Int>(0)
     private let messagesByRoute: [RouteCounter]
     private let deadLettersByReason = Mutex<[String: Int]>([:])
     private let pauseReason = Mutex<String?>(nil)
@@ -37,6 +40,12 @@ public final class BridgeStatistics: Sendable {
         public var deadLettersByReason: [String: Int]
         /// Why intake is paused (the log refuses appends), or nil while it flows.
         public var pausedBecause: String?
+        /// Sparkplug messages whose `seq` was not the one expected.
+        public var sparkplugSequenceGaps: Int = 0
+        /// Sparkplug NDEATHs ignored because their `bdSeq` was not the session's (a late will).
+        public var sparkplugStaleDeaths: Int = 0
+        /// Sparkplug rebirth requests (NCMD) sent.
+        public var sparkplugRebirthRequests: Int = 0
     }
 
     public var snapshot: Snapshot {
@@ -49,7 +58,10 @@ public final class BridgeStatistics: Sendable {
             redeliveredReadings: redeliveredReadings.load(ordering: .relaxed),
             messagesByRoute: messagesByRoute.map { $0.count.load(ordering: .relaxed) },
             deadLettersByReason: deadLettersByReason.withLock { $0 },
-            pausedBecause: paused.load(ordering: .relaxed) ? pauseReason.withLock { $0 } : nil
+            pausedBecause: paused.load(ordering: .relaxed) ? pauseReason.withLock { $0 } : nil,
+            sparkplugSequenceGaps: sparkplugSequenceGaps.load(ordering: .relaxed),
+            sparkplugStaleDeaths: sparkplugStaleDeaths.load(ordering: .relaxed),
+            sparkplugRebirthRequests: sparkplugRebirthRequests.load(ordering: .relaxed)
         )
     }
 
@@ -73,6 +85,15 @@ public final class BridgeStatistics: Sendable {
     func deadLettered(_ reason: DeadLetterReason) {
         deadLetters.add(1, ordering: .relaxed)
         deadLettersByReason.withLock { $0[reason.rawValue, default: 0] += 1 }
+    }
+
+    func sparkplugOutcome(sequenceGap: Bool, staleDeath: Bool) {
+        if sequenceGap { sparkplugSequenceGaps.add(1, ordering: .relaxed) }
+        if staleDeath { sparkplugStaleDeaths.add(1, ordering: .relaxed) }
+    }
+
+    func sparkplugRebirthRequested() {
+        sparkplugRebirthRequests.add(1, ordering: .relaxed)
     }
 
     func pause(because reason: String) {

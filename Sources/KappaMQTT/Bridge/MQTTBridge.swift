@@ -1,6 +1,7 @@
 import Dispatch
 import KappaCore
 import KappaLog
+import KappaSparkplug
 import Logging
 import ServiceLifecycle
 import Synchronization
@@ -12,6 +13,11 @@ import Synchronization
 /// network thread and tries again every `retryInterval`: nothing more is read from the broker, which keeps
 /// the rest in the persistent session. It says so in the log and in `statistics`, and resumes by itself.
 /// On graceful shutdown it disconnects (no more intake); the log is flushed by its owner afterwards.
+///
+/// With Sparkplug on, it restores the Sparkplug session from the `sparkplug-lifecycle` stream before it
+/// subscribes, and acts as a primary host application: its `STATE` birth is published (retained) once its
+/// subscriptions are in place on every connection, its death is the connection's will, and a graceful
+/// shutdown publishes the death itself (a clean disconnect does not fire the will).
 public final class MQTTBridge: Service, Sendable {
     public let configuration: BridgeConfiguration
     public let statistics: BridgeStatistics
@@ -32,21 +38,38 @@ public final class MQTTBridge: Service, Sendable {
         configuration: BridgeConfiguration,
         readings: any LogStream,
         deadLetters: any LogStream,
+        sparkplugLifecycle: (any LogStream)? = nil,
         intakePressure: IntakePressure = IntakePressure(),
         logger: Logger
     ) throws -> MQTTBridge {
+        guard !configuration.sparkplug || sparkplugLifecycle != nil else {
+            throw MQTTError(code: .invalidConfiguration, message: "Sparkplug needs the \(KappaStreams.sparkplugLifecycle) stream to keep births in")
+        }
         let statistics = BridgeStatistics(routeCount: configuration.routes.count, intakePressure: intakePressure)
         let ingestor = MessageIngestor(
             router: TopicRouter(routes: configuration.routes),
             decoder: PayloadDecoder(limits: configuration.decodingLimits),
-            readings: readings, deadLetters: deadLetters, statistics: statistics, sparkplug: configuration.sparkplug
+            readings: readings, deadLetters: deadLetters, statistics: statistics,
+            sparkplugLifecycle: configuration.sparkplug ? sparkplugLifecycle : nil
         )
-        let handler = BridgeMessageHandler(ingestor: ingestor, retryInterval: configuration.retryInterval, logger: logger)
+        var mqtt = configuration.mqtt
+        var host: HostAnnouncement? = nil
+        if configuration.sparkplug {
+            // One timestamp for the birth and the will, as the specification asks: edge nodes tell a late
+            // will of an earlier run from the current session's by it.
+            let announcement = HostAnnouncement(state: SparkplugHostState(hostID: configuration.sparkplugHostID), sessionStart: .now())
+            mqtt.will = MQTTConfiguration.Will(topic: announcement.state.topic, payload: announcement.death, qos: .atLeastOnce, retain: true)
+            host = announcement
+        }
+        let handler = BridgeMessageHandler(ingestor: ingestor, retryInterval: configuration.retryInterval, host: host, logger: logger)
         let client = try MQTTClient.make(
-            configuration: configuration.mqtt, logger: logger,
+            configuration: mqtt, logger: logger,
             onMessage: { message in handler.stage(message) },
             onBatchEnd: { handler.commit() },
-            onConnect: { sessionPresent in ingestor.connectionStarted(sessionPresent: sessionPresent) }
+            onConnect: { sessionPresent in
+                ingestor.connectionStarted(sessionPresent: sessionPresent)
+                handler.connected()
+            }
         )
         handler.sendCommands(through: client)
         return MQTTBridge(configuration: configuration, statistics: statistics, client: client, handler: handler, logger: logger)
@@ -85,6 +108,12 @@ public final class MQTTBridge: Service, Sendable {
         // after a crash is acknowledged without being stored twice.
         let handler = self.handler
         try await Blocking.run { try handler.recoverDeliveries() }
+        if let restored = try await Blocking.run({ try handler.restoreSparkplugSession() }) {
+            logger.info("Sparkplug session restored from the log", metadata: [
+                "kappa.records_read": "\(restored.recordsRead)", "kappa.records_fed": "\(restored.recordsFed)",
+                "kappa.undecodable": "\(restored.undecodable)",
+            ])
+        }
         try client.start()
         do {
             // Recorded now and sent at every CONNACK that finds no session, so a broker that is down at
@@ -96,6 +125,7 @@ public final class MQTTBridge: Service, Sendable {
         } catch {
             logger.warning("MQTT subscribe not confirmed yet; it is sent again on the next connect", metadata: ["mqtt.problem": "\(error)"])
         }
+        handler.subscriptionsRecorded()
         // Confirmed only once the broker granted them or kept them in its session: until then a new session
         // has no subscriptions, and what is published meanwhile is not ours to take.
         while !client.subscriptionsActive && !Task.isShuttingDownGracefully && !Task.isCancelled {
@@ -104,6 +134,7 @@ public final class MQTTBridge: Service, Sendable {
         if client.subscriptionsActive {
             subscriptionsConfirmed.store(true, ordering: .releasing)
             logger.info("MQTT subscriptions confirmed", metadata: ["mqtt.subscriptions": "\(configuration.subscriptions.map(\.filter))"])
+            handler.announceHostIfNeeded()
         }
         try? await gracefulShutdown()
         await stop()
@@ -112,6 +143,7 @@ public final class MQTTBridge: Service, Sendable {
     /// Stops intake: a held message is left unacknowledged, then the client disconnects.
     public func stop() async {
         handler.stopRequested()
+        await handler.announceHostDeath()
         let client = self.client
         // disconnect() joins the network thread: do that off the cooperative pool.
         await Blocking.run { client.disconnect() }
@@ -129,12 +161,19 @@ final class BridgeMessageHandler: Sendable {
     private let retryInterval: Duration
     private let logger: Logger
     private let stopping = Atomic<Bool>(false)
-    /// Where Sparkplug rebirth requests go; set once the client exists (the client needs this handler first).
+    /// Where Sparkplug rebirth requests and the host's `STATE` go; set once the client exists (the client
+    /// needs this handler first).
     private let commandClient = Mutex<MQTTClient?>(nil)
+    private let host: HostAnnouncement?
+    /// Whether the subscriptions are recorded in the client, so a connection sends them before the birth.
+    private let announceOnConnect = Atomic<Bool>(false)
+    /// The connection (by count) the host birth was last published on.
+    private let announcedConnection = Atomic<Int>(0)
 
-    init(ingestor: MessageIngestor, retryInterval: Duration, logger: Logger) {
+    init(ingestor: MessageIngestor, retryInterval: Duration, host: HostAnnouncement? = nil, logger: Logger) {
         self.ingestor = ingestor
         self.retryInterval = retryInterval
+        self.host = host
         self.logger = logger
     }
 
@@ -148,6 +187,65 @@ final class BridgeMessageHandler: Sendable {
 
     func recoverDeliveries() throws(LogError) {
         try ingestor.recoverDeliveries()
+    }
+
+    func restoreSparkplugSession() throws(LogError) -> SparkplugRestoreSummary? {
+        try ingestor.restoreSparkplugSession()
+    }
+
+    func subscriptionsRecorded() {
+        announceOnConnect.store(true, ordering: .releasing)
+    }
+
+    /// On the network thread, at every CONNACK, after the resubscriptions are queued: the host's birth goes
+    /// out behind them, so edge nodes that answer it with births reach a subscribed session.
+    func connected() {
+        guard announceOnConnect.load(ordering: .acquiring) else { return }
+        announceHostIfNeeded()
+    }
+
+    /// Publishes the host's `STATE` birth (QoS 1, retained) unless this connection already carried it. A
+    /// second copy in a race is harmless: same payload, same timestamp.
+    func announceHostIfNeeded() {
+        guard let host, let client = commandClient.withLock({ $0 }) else { return }
+        let connection = client.connectionCount
+        guard announcedConnection.exchange(connection, ordering: .acquiringAndReleasing) != connection else { return }
+        do {
+            try client.publish(topic: host.state.topic, payload: host.birth, qos: .atLeastOnce, retain: true)
+            logger.info("Sparkplug host STATE birth published", metadata: ["mqtt.topic": "\(host.state.topic)"])
+        } catch {
+            announcedConnection.store(0, ordering: .releasing)
+            logger.warning("Sparkplug host STATE birth not sent", metadata: ["mqtt.topic": "\(host.state.topic)", "kappa.error": "\(error)"])
+        }
+    }
+
+    /// On graceful shutdown: a clean DISCONNECT does not fire the will, so the death is published here,
+    /// waiting at most two seconds for the broker's acknowledgement.
+    func announceHostDeath() async {
+        guard let host, let client = commandClient.withLock({ $0 }), client.isConnected else { return }
+        let logger = self.logger
+        // Unstructured: a stop that comes from cancellation must still wait (a cancelled sleep returns at once).
+        await Task {
+            let acknowledged = CompletionFlag()
+            let failed = CompletionFlag()
+            Task {
+                do {
+                    try await client.publishAndWait(topic: host.state.topic, payload: host.death, qos: .atLeastOnce, retain: true)
+                    acknowledged.set()
+                } catch {
+                    failed.set()
+                }
+            }
+            let deadline = ContinuousClock.now + .seconds(2)
+            while !acknowledged.isSet && !failed.isSet && ContinuousClock.now < deadline {
+                try? await Task.sleep(for: .milliseconds(10))
+            }
+            if acknowledged.isSet {
+                logger.info("Sparkplug host STATE death published", metadata: ["mqtt.topic": "\(host.state.topic)"])
+            } else {
+                logger.warning("Sparkplug host STATE death not acknowledged; the broker may keep the birth", metadata: ["mqtt.topic": "\(host.state.topic)"])
+            }
+        }.value
     }
 
     func stage(_ message: MQTTMessage) {
@@ -199,6 +297,7 @@ final class BridgeMessageHandler: Sendable {
         for command in commands {
             do {
                 try client.publish(topic: command.topic, payload: command.payload, qos: .atMostOnce)
+                ingestor.statistics.sparkplugRebirthRequested()
                 logger.info("Sparkplug rebirth requested", metadata: ["mqtt.topic": "\(command.topic)"])
             } catch {
                 logger.warning("Sparkplug rebirth request not sent", metadata: ["mqtt.topic": "\(command.topic)", "kappa.error": "\(error)"])
@@ -216,6 +315,26 @@ final class BridgeMessageHandler: Sendable {
             while nanosleep(&slice, &left) != 0 && errno == EINTR { slice = left }
         }
     }
+}
+
+/// Kappa's Sparkplug `STATE` as a primary host: the topic and its two payloads, fixed for the bridge's life.
+struct HostAnnouncement: Sendable {
+    let state: SparkplugHostState
+    let birth: [UInt8]
+    let death: [UInt8]
+
+    init(state: SparkplugHostState, sessionStart: Timestamp) {
+        self.state = state
+        birth = state.payload(online: true, sessionStart: sessionStart)
+        death = state.payload(online: false, sessionStart: sessionStart)
+    }
+}
+
+/// Set once by one task, polled by another.
+private final class CompletionFlag: Sendable {
+    private let value = Atomic<Bool>(false)
+    var isSet: Bool { value.load(ordering: .acquiring) }
+    func set() { value.store(true, ordering: .releasing) }
 }
 
 #if canImport(Glibc)

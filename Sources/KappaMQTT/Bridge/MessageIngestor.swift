@@ -2,7 +2,8 @@ import KappaCore
 import KappaLog
 
 /// The bridge's synchronous path: route the topic, decode the payload, append the readings to the
-/// `readings` stream and every problem to the `dead-letters` stream.
+/// `readings` stream and every problem to the `dead-letters` stream (with Sparkplug on, births and deaths to
+/// the `sparkplug-lifecycle` stream too).
 ///
 /// It runs on the MQTT network thread, before the acknowledgements leave: `stage` decodes a message into a
 /// pending batch, `commit` appends the batch (one write per partition for many messages), and only then
@@ -25,6 +26,8 @@ public final class MessageIngestor: @unchecked Sendable {
     private var records: [LogAppendRecord] = []
     private var pendingDeadLetters: [LogAppendRecord] = []
     private var pendingReasons: [DeadLetterReason] = []
+    /// Sparkplug births and deaths staged since the last commit.
+    private var pendingLifecycle: [LogAppendRecord] = []
     /// Messages staged since the last commit: the size of the burst being committed.
     private var stagedMessages = 0
     /// What the log holds of recent deliveries, so that a message the broker resends is not stored twice.
@@ -34,9 +37,13 @@ public final class MessageIngestor: @unchecked Sendable {
     /// With Sparkplug on, what `spBv1.0/…` messages go to instead of the routes; nil costs routed topics one test.
     private var sparkplug: SparkplugIntake?
 
-    /// - Parameter sparkplug: decode `spBv1.0/…` topics as Sparkplug B (`BridgeConfiguration.sparkplug`).
-    public init(router: TopicRouter, decoder: PayloadDecoder, readings: any LogStream, deadLetters: any LogStream, statistics: BridgeStatistics, sparkplug: Bool = false) {
-        self.sparkplug = sparkplug ? SparkplugIntake() : nil
+    /// - Parameter sparkplugLifecycle: with a stream, decode `spBv1.0/…` topics as Sparkplug B
+    ///   (`BridgeConfiguration.sparkplug`) and keep their births and deaths there (`sparkplug-lifecycle`).
+    public init(
+        router: TopicRouter, decoder: PayloadDecoder, readings: any LogStream, deadLetters: any LogStream, statistics: BridgeStatistics,
+        sparkplugLifecycle: (any LogStream)? = nil
+    ) {
+        self.sparkplug = sparkplugLifecycle.map { SparkplugIntake(lifecycle: $0) }
         self.router = router
         self.decoder = decoder
         self.readingsStream = readings
@@ -57,6 +64,12 @@ public final class MessageIngestor: @unchecked Sendable {
     /// cooperative pool (it reads files).
     public func recoverDeliveries() throws(LogError) {
         redeliveries = try RedeliveryFilter.rebuild(from: readingsStream)
+    }
+
+    /// Rebuilds the Sparkplug session from the births and deaths in the log (nil with Sparkplug off); call
+    /// once before the first message, off the cooperative pool (it reads files).
+    public func restoreSparkplugSession() throws(LogError) -> SparkplugRestoreSummary? {
+        try sparkplug?.restore()
     }
 
     /// A connection to the broker started; with a stored session, it resends what it had in flight.
@@ -82,7 +95,10 @@ public final class MessageIngestor: @unchecked Sendable {
 
         if sparkplug != nil && SparkplugIntake.claims(topic) {
             statistics.messageReceived(bytes: payload.count, route: nil)
-            sparkplug?.decode(topic: topic, payload: payload, receivedAt: receivedAt, decoder: decoder, into: &readings, problems: &problems)
+            sparkplug?.decode(
+                topic: topic, payload: payload, receivedAt: receivedAt, decoder: decoder, statistics: statistics,
+                into: &readings, problems: &problems, lifecycleRecords: &pendingLifecycle
+            )
         } else {
             let match = router.match(topic: topic)
             statistics.messageReceived(bytes: payload.count, route: match?.routeIndex)
@@ -142,8 +158,8 @@ public final class MessageIngestor: @unchecked Sendable {
         }
     }
 
-    /// Appends everything staged since the last commit: the dead letters, then the readings, each as one
-    /// batch append. On a throw nothing is dropped: the batch stays pending for the next attempt (the log
+    /// Appends everything staged since the last commit: the dead letters, the Sparkplug births and deaths,
+    /// then the readings, each as one batch append. On a throw nothing is dropped: the batch stays pending for the next attempt (the log
     /// refuses before writing anything when the disk floor is breached).
     public func commit() throws(LogError) {
         // Dead letters first: if the log refuses the readings after this, the messages are redelivered and
@@ -155,6 +171,13 @@ public final class MessageIngestor: @unchecked Sendable {
                 statistics.deadLettered(reason)
             }
             pendingReasons.removeAll(keepingCapacity: true)
+        }
+        // Births before their readings, and both before the acknowledgements: a birth the broker considers
+        // delivered is in the log, so a restart resolves the data after it. A birth stored twice (its burst
+        // redelivered) leads the restored session to the same state.
+        if !pendingLifecycle.isEmpty {
+            _ = try sparkplug?.lifecycle.append(pendingLifecycle)
+            pendingLifecycle.removeAll(keepingCapacity: true)
         }
         if !records.isEmpty {
             _ = try readingsStream.append(records)
@@ -182,6 +205,7 @@ public final class MessageIngestor: @unchecked Sendable {
         pendingDeliveries.removeAll(keepingCapacity: true)
         pendingDeadLetters.removeAll(keepingCapacity: true)
         pendingReasons.removeAll(keepingCapacity: true)
+        pendingLifecycle.removeAll(keepingCapacity: true)
     }
 
 }

@@ -34,15 +34,24 @@ public struct DeadLetterReplay: Sendable {
     static let wholeMessageReasons: Set<DeadLetterReason> = [
         .unknownTopic, .emptyPayload, .oversizedPayload, .malformedJSON, .malformedLineProtocol, .malformedNumber,
         .unsupportedFormat, .noReadings, .nestingTooDeep, .invalidUTF8,
+        // Sparkplug data before its edge node's or device's birth: nothing of it was stored.
+        DeadLetterReason(rawValue: "sparkplug_no_birth"),
     ]
 
     private let deadLetters: any LogStream
     private let readings: any LogStream
     private let router: TopicRouter
     private let decoder: PayloadDecoder
+    private let sparkplug: (@Sendable (DeadLetter) -> [Reading]?)?
     private let schema: PostgresIdentifier
 
-    public init(deadLetters: any LogStream, readings: any LogStream, router: TopicRouter, decoder: PayloadDecoder, schema: String = KappaSchema.defaultSchema) {
+    /// - Parameter sparkplug: decodes Sparkplug dead letters (with the births the log kept); tried when no
+    ///   route matches the topic.
+    public init(
+        deadLetters: any LogStream, readings: any LogStream, router: TopicRouter, decoder: PayloadDecoder,
+        sparkplug: (@Sendable (DeadLetter) -> [Reading]?)? = nil, schema: String = KappaSchema.defaultSchema
+    ) {
+        self.sparkplug = sparkplug
         self.deadLetters = deadLetters
         self.readings = readings
         self.router = router
@@ -155,7 +164,7 @@ public struct DeadLetterReplay: Sendable {
 
     /// The message's readings under the current routes and codecs, or nil if it still has a problem.
     private func decode(_ letter: DeadLetter) -> [Reading]? {
-        guard let match = router.match(topic: letter.topic) else { return nil }
+        guard let match = router.match(topic: letter.topic) else { return sparkplug?(letter) }
         var readings: [Reading] = []
         var problems: [DecodeProblem] = []
         decoder.decode(match: match, payload: letter.payload, receivedAt: letter.receivedAt, into: &readings, problems: &problems)

@@ -14,6 +14,7 @@ public struct ProcessorRole: RawRepresentable, Hashable, Sendable {
 
     public static let rollups = ProcessorRole(registered: "rollups")
     public static let devices = ProcessorRole(registered: "devices")
+    public static let deviceStatus = ProcessorRole(registered: "device-status")
     public static let archive = ProcessorRole(registered: "archive")
     public static let anomalies = ProcessorRole(registered: "anomalies")
     public static let deadLetters = ProcessorRole(registered: "dead-letters")

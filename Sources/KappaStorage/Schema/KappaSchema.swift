@@ -259,6 +259,35 @@ public enum KappaSchema {
                     target_schema, target_schema, 'dead_letters_' || coalesce(active_version, 'v1'));
             END $$;
             """),
+        // What a device announced about itself (Sparkplug births and deaths, processor `device-status`) beside
+        // what its readings say: the `devices` view shows an announced status when there is one, else the
+        // offline-after rule. Rebuilt over whichever devices version is active.
+        SchemaMigration(version: 11, name: "announced device status", sql: """
+            CREATE TABLE {schema}.device_status_v1 (
+                device text PRIMARY KEY,
+                online boolean NOT NULL,
+                changed_at timestamptz NOT NULL,
+                log_partition integer NOT NULL,
+                log_offset bigint NOT NULL
+            );
+            DO $$
+            DECLARE
+                target_schema text := current_setting('kappa.migration_schema');
+                active_version text;
+            BEGIN
+                EXECUTE format('SELECT version FROM %I.versions WHERE processor = %L AND active', target_schema, 'devices')
+                    INTO active_version;
+                EXECUTE format(
+                    'CREATE OR REPLACE VIEW %I.devices AS '
+                    'SELECT d.device, d.first_seen, d.last_seen, d.readings, '
+                    'CASE WHEN s.online THEN ''online'' WHEN NOT s.online THEN ''offline'' '
+                    'WHEN d.last_seen >= now() - make_interval(secs => coalesce('
+                    '(SELECT value::double precision FROM %I.settings WHERE name = ''device_offline_after_seconds''), 300)) '
+                    'THEN ''online'' ELSE ''offline'' END AS status, '
+                    'd.tags FROM %I.%I d LEFT JOIN %I.device_status_v1 s ON s.device = d.device',
+                    target_schema, target_schema, target_schema, 'devices_' || coalesce(active_version, 'v1'), target_schema);
+            END $$;
+            """),
     ]
 }
 

@@ -1,0 +1,16 @@
+import KappaCore
+import KappaStream
+
+extension ProcessorDescriptor {
+    /// The devices' announced status (Sparkplug births and deaths), which the `devices` view prefers over the
+    /// time since the last reading.
+    public static let deviceStatus = ProcessorDescriptor(
+        name: "device-status",
+        streamName: KappaStreams.sparkplugLifecycle,
+        defaultPartitions: KappaStreams.defaultSparkplugLifecyclePartitions,
+        tables: ["device_status"],
+        views: ["devices"],
+        makeWriter: { DeviceStatusWriter(schema: $0, version: $1) },
+        makeProcessor: { _, _ in DeviceStatusProcessor() }
+    )
+}
