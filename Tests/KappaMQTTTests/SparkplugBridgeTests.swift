@@ -151,7 +151,10 @@ struct SparkplugBridgeTests {
 
     @Test("NBIRTH, DBIRTH and DDATA by alias from an edge node become readings named and timed by the metrics")
     func birthsThenAliasedData() async throws {
-        let broker = try await MosquittoBroker.shared
+        // A broker of its own: a Sparkplug host on a shared broker asks every edge node it sees without a birth
+        // for a rebirth, other tests' nodes included, and counts their gaps.
+        let broker = try await MosquittoBroker.start()
+        defer { broker.stop() }
         let log = try TemporaryLog()
         defer { log.log.close() }
         let group = uniqueGroup()
@@ -203,7 +206,10 @@ struct SparkplugBridgeTests {
 
     @Test("DDATA before any birth: a sparkplug_no_birth dead letter and one NCMD rebirth request to that edge node")
     func dataBeforeBirthAsksForRebirth() async throws {
-        let broker = try await MosquittoBroker.shared
+        // A broker of its own: a Sparkplug host on a shared broker asks every edge node it sees without a birth
+        // for a rebirth, other tests' nodes included, and counts their gaps.
+        let broker = try await MosquittoBroker.start()
+        defer { broker.stop() }
         let log = try TemporaryLog()
         defer { log.log.close() }
         let group = uniqueGroup()
@@ -255,7 +261,10 @@ struct SparkplugBridgeTests {
 
     @Test("a seq gap from a born edge node: its data still stored, one NCMD rebirth request, the gap counted")
     func sequenceGapAsksForRebirth() async throws {
-        let broker = try await MosquittoBroker.shared
+        // A broker of its own: a Sparkplug host on a shared broker asks every edge node it sees without a birth
+        // for a rebirth, other tests' nodes included, and counts their gaps.
+        let broker = try await MosquittoBroker.start()
+        defer { broker.stop() }
         let log = try TemporaryLog()
         defer { log.log.close() }
         let group = uniqueGroup()
@@ -292,7 +301,10 @@ struct SparkplugBridgeTests {
 
     @Test("births and deaths go to the sparkplug-lifecycle stream keyed by edge node; a new bridge on the same log resolves aliases of births it never saw")
     func birthsAreKeptAndRestored() async throws {
-        let broker = try await MosquittoBroker.shared
+        // A broker of its own: a Sparkplug host on a shared broker asks every edge node it sees without a birth
+        // for a rebirth, other tests' nodes included, and counts their gaps.
+        let broker = try await MosquittoBroker.start()
+        defer { broker.stop() }
         let log = try TemporaryLog()
         defer { log.log.close() }
         let group = uniqueGroup()
@@ -344,7 +356,10 @@ struct SparkplugBridgeTests {
 
     @Test("kappa as primary host: a retained STATE birth once subscribed, its death with the same timestamp published on a graceful stop (the will: SparkplugGatewayTests, kill -9)")
     func hostStateBirthAndDeath() async throws {
-        let broker = try await MosquittoBroker.shared
+        // A broker of its own: a Sparkplug host on a shared broker asks every edge node it sees without a birth
+        // for a rebirth, other tests' nodes included, and counts their gaps.
+        let broker = try await MosquittoBroker.start()
+        defer { broker.stop() }
         let log = try TemporaryLog()
         defer { log.log.close() }
         let hostID = "kappa-host-\(UInt32.random(in: 0...UInt32.max))"

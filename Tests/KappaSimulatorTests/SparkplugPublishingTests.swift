@@ -20,7 +20,10 @@ struct SparkplugPublishingTests {
 
     @Test("each edge node connects once, births first, and announces its death at the end; a host's rebirth request is answered")
     func birthsDataDeathAndRebirth() async throws {
-        let broker = try await MosquittoBroker.shared
+        // A broker of its own: a Sparkplug host on a shared broker asks every edge node it sees without a birth
+        // for a rebirth, other tests' nodes included, and counts their gaps.
+        let broker = try await MosquittoBroker.start()
+        defer { broker.stop() }
         let group = uniqueGroup()
         let (subscriber, collector) = try await subscribedCollector(broker, prefix: "spBv1.0/\(group)", logger: logger)
         defer { subscriber.disconnect() }
@@ -78,7 +81,10 @@ struct SparkplugPublishingTests {
 
     @Test("the will: an edge node's connection lost without a DISCONNECT makes the broker publish its NDEATH")
     func willIsTheDeath() async throws {
-        let broker = try await MosquittoBroker.shared
+        // A broker of its own: a Sparkplug host on a shared broker asks every edge node it sees without a birth
+        // for a rebirth, other tests' nodes included, and counts their gaps.
+        let broker = try await MosquittoBroker.start()
+        defer { broker.stop() }
         let group = uniqueGroup()
         let (subscriber, collector) = try await subscribedCollector(broker, prefix: "spBv1.0/\(group)", logger: logger)
         defer { subscriber.disconnect() }
