@@ -121,6 +121,7 @@ public final class JetStreamStream: LogStream {
 
         let connection = log.connection
         let deadline = MonotonicClock.nanoseconds() &+ log.configuration.requestTimeout.nanosecondsForDeadline
+        let attempt = connection.acknowledgements.nextAttempt()
         var sendFailure: LogError?
         publishing: for plan in plans {
             for (position, index) in plan.indices.enumerated().dropFirst(plan.alreadyStored) {
@@ -131,7 +132,7 @@ public final class JetStreamStream: LogStream {
                     try connection.publishAsync(
                         subject: plan.subject,
                         body: JetStreamRecordFormat.encode(key: record.key, eventTime: record.eventTime, value: record.value),
-                        key: PublishKey(subject: plan.subject, messageID: String(sequence)),
+                        key: PublishKey(subject: plan.subject, messageID: String(sequence), attempt: attempt),
                         expectedLastSequence: sequence - 1
                     )
                 } catch {
@@ -151,7 +152,7 @@ public final class JetStreamStream: LogStream {
             var acknowledged = 0
             while acknowledged < toPublish {
                 let sequence = plan.baseSequence + UInt64(acknowledged) + 1
-                let key = PublishKey(subject: plan.subject, messageID: String(sequence))
+                let key = PublishKey(subject: plan.subject, messageID: String(sequence), attempt: attempt)
                 guard case .stored(let storedAt, let duplicate)? = outcomes[key], storedAt == sequence, !duplicate else {
                     problems.append(Self.describe(outcomes[key], partition: plan.partition))
                     if !Self.refusedForAnotherWriter(outcomes[key]) { overtaken = false }

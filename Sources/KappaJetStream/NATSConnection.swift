@@ -243,6 +243,11 @@ final class NATSConnection: @unchecked Sendable {
             }
         }
         try Self.check(created, "natsMsg_Create")
+        let headerSet = String(key.attempt).withCString { natsMsgHeader_Set(message, PublishKey.attemptHeader, $0) }
+        if headerSet != NATS_OK {
+            natsMsg_Destroy(message)
+            throw LogError.nats(headerSet, call: "natsMsgHeader_Set")
+        }
         var publishOptions = jsPubOptions()
         _ = jsPubOptions_Init(&publishOptions)
         publishOptions.ExpectLastSeq = expectedLastSequence
@@ -402,7 +407,12 @@ private func publishAcknowledged(
     let acknowledgements = Unmanaged<PublishAcknowledgements>.fromOpaque(closure).takeUnretainedValue()
     var messageID: UnsafePointer<CChar>?
     _ = natsMsgHeader_Get(message, "Nats-Msg-Id", &messageID)
-    let key = PublishKey(subject: String(cString: subject), messageID: messageID.map { String(cString: $0) } ?? "")
+    var attempt: UnsafePointer<CChar>?
+    _ = natsMsgHeader_Get(message, PublishKey.attemptHeader, &attempt)
+    let key = PublishKey(
+        subject: String(cString: subject), messageID: messageID.map { String(cString: $0) } ?? "",
+        attempt: attempt.flatMap { UInt64(String(cString: $0)) } ?? 0
+    )
     if let acknowledgement {
         acknowledgements.settle(key, .stored(sequence: acknowledgement.pointee.Sequence, duplicate: acknowledgement.pointee.Duplicate))
     } else if let failure {

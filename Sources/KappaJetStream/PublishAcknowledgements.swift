@@ -1,10 +1,19 @@
 import KappaLog
 
-/// Which asynchronous publish an acknowledgement belongs to: its subject (the partition) and message id
-/// (the stream sequence it was meant for).
+/// Which asynchronous publish an acknowledgement belongs to: its subject (the partition), message id (the
+/// stream sequence it was meant for) and the append attempt that sent it.
+///
+/// The attempt matters because an append that gives up forgets its publishes while their answers may still
+/// be on the way: a retry publishes at the same sequences, and a late answer to the abandoned publish (say,
+/// "stored at 11" for a record the retry does not carry) must not settle the retry's publish at 11.
 struct PublishKey: Hashable, Sendable {
     var subject: String
     var messageID: String
+    var attempt: UInt64
+
+    /// The header that carries `attempt` to the acknowledgement callback (short: JetStream stores it with
+    /// every record).
+    static let attemptHeader = "Kappa-Try"
 }
 
 /// What JetStream answered to one publish.
@@ -23,9 +32,18 @@ final class PublishAcknowledgements: Sendable {
     private struct State {
         var awaited: Set<PublishKey> = []
         var outcomes: [PublishKey: PublishOutcome] = [:]
+        var attempts: UInt64 = 0
     }
 
     private let lock = ConditionLock(State())
+
+    /// A number for the next append attempt's publishes, never given before in this process.
+    func nextAttempt() -> UInt64 {
+        lock.withLock { state in
+            state.attempts += 1
+            return state.attempts
+        }
+    }
 
     func expect(_ key: PublishKey) {
         lock.withLock { state in _ = state.awaited.insert(key) }
