@@ -1,6 +1,13 @@
+public import KappaCore
+
 /// The aggregate of one series in one bucket: everything the rollup views show, kept in a form that merges
 /// exactly: count, mean and M2 (sum of squared deviations) with Welford's update per reading and Chan's
-/// formula to merge two cells (the checkpoint's SQL applies the same formula to the stored row).
+/// formula to merge two cells (the checkpoint's SQL applies the same formula to the stored row); the
+/// readings' ``QuantileSketch`` for the percentiles (merged by adding bins, so exactly); the unit of the last
+/// reading, which follows the last value.
+///
+/// Only the cells of widths fed from readings (see ``RollupProcessor``) keep a sketch per reading; the others
+/// get theirs by merging at the checkpoint.
 ///
 /// Times are microseconds (what PostgreSQL keeps), so a comparison made here and one made by the database on
 /// the stored value always agree.
@@ -16,8 +23,12 @@ public struct RollupCell {
     public internal(set) var lastValue: Double
     public internal(set) var lastTime: Int64
     public internal(set) var late: Int64
+    /// The unit of the reading that gave ``lastValue`` (nil when it had none).
+    public internal(set) var lastUnit: String?
+    /// The readings of this cell, when its width is sketched from readings; empty otherwise.
+    public internal(set) var sketch: QuantileSketch
 
-    init(value: Double, time: Int64, isLate: Bool) {
+    init(value: Double, time: Int64, isLate: Bool, unit: String? = nil, sketched: Bool = false) {
         count = 1
         sum = value
         min = value
@@ -29,11 +40,14 @@ public struct RollupCell {
         lastValue = value
         lastTime = time
         late = isLate ? 1 : 0
+        lastUnit = unit
+        sketch = QuantileSketch()
+        if sketched { sketch.add(value) }
     }
 
     /// Adds one reading. Ties in time keep the earlier reading as first and the later one as last (log order).
     @inline(__always)
-    mutating func add(value: Double, time: Int64, isLate: Bool) {
+    mutating func add(value: Double, time: Int64, isLate: Bool, unit: String? = nil, sketched: Bool = false) {
         count += 1
         sum += value
         if value < min { min = value }
@@ -48,8 +62,10 @@ public struct RollupCell {
         if time >= lastTime {
             lastTime = time
             lastValue = value
+            lastUnit = unit
         }
         if isLate { late += 1 }
+        if sketched { sketch.add(value) }
     }
 
     /// Chan et al.'s parallel merge; `other` holds readings that came after this cell's in the log.
@@ -69,8 +85,10 @@ public struct RollupCell {
         if other.lastTime >= lastTime {
             lastTime = other.lastTime
             lastValue = other.lastValue
+            lastUnit = other.lastUnit
         }
         late += other.late
+        sketch.merge(other.sketch)
     }
 
     /// Sample standard deviation (what SQL's `stddev` computes); nil below two readings.
