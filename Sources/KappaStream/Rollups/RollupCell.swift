@@ -1,13 +1,11 @@
-public import KappaCore
-
 /// The aggregate of one series in one bucket: everything the rollup views show, kept in a form that merges
 /// exactly: count, mean and M2 (sum of squared deviations) with Welford's update per reading and Chan's
-/// formula to merge two cells (the checkpoint's SQL applies the same formula to the stored row); the
-/// readings' ``QuantileSketch`` for the percentiles (merged by adding bins, so exactly); the unit of the last
-/// reading, which follows the last value.
+/// formula to merge two cells (the checkpoint's SQL applies the same formula to the stored row); the unit of
+/// the last reading, which follows the last value.
 ///
-/// Only the cells of widths fed from readings (see ``RollupProcessor``) keep a sketch per reading; the others
-/// get theirs by merging at the checkpoint.
+/// The cells of widths fed from readings (see ``RollupProcessor``) also have a ``QuantileSketch``, kept by the
+/// processor beside the cells (``sketchSlot``), not in them: the cells stay small, and so does the table
+/// every reading looks up.
 ///
 /// Times are microseconds (what PostgreSQL keeps), so a comparison made here and one made by the database on
 /// the stored value always agree.
@@ -25,10 +23,10 @@ public struct RollupCell {
     public internal(set) var late: Int64
     /// The unit of the reading that gave ``lastValue`` (nil when it had none).
     public internal(set) var lastUnit: String?
-    /// The readings of this cell, when its width is sketched from readings; empty otherwise.
-    public internal(set) var sketch: QuantileSketch
+    /// Where the processor keeps this cell's sketch; -1 for none (its width merges others').
+    var sketchSlot: Int32 = -1
 
-    init(value: Double, time: Int64, isLate: Bool, unit: String? = nil, sketched: Bool = false) {
+    init(value: Double, time: Int64, isLate: Bool, unit: String? = nil) {
         count = 1
         sum = value
         min = value
@@ -41,13 +39,12 @@ public struct RollupCell {
         lastTime = time
         late = isLate ? 1 : 0
         lastUnit = unit
-        sketch = QuantileSketch()
-        if sketched { sketch.add(value) }
     }
 
     /// Adds one reading. Ties in time keep the earlier reading as first and the later one as last (log order).
-    @inline(__always)
-    mutating func add(value: Double, time: Int64, isLate: Bool, unit: String? = nil, sketched: Bool = false) {
+    /// - Returns: the cell's ``sketchSlot``, for the processor to add the value to its sketch.
+    @inline(__always) @discardableResult
+    mutating func add(value: Double, time: Int64, isLate: Bool, unit: String? = nil) -> Int32 {
         count += 1
         sum += value
         if value < min { min = value }
@@ -65,7 +62,7 @@ public struct RollupCell {
             lastUnit = unit
         }
         if isLate { late += 1 }
-        if sketched { sketch.add(value) }
+        return sketchSlot
     }
 
     /// Chan et al.'s parallel merge; `other` holds readings that came after this cell's in the log.
@@ -88,7 +85,6 @@ public struct RollupCell {
             lastUnit = other.lastUnit
         }
         late += other.late
-        sketch.merge(other.sketch)
     }
 
     /// Sample standard deviation (what SQL's `stddev` computes); nil below two readings.

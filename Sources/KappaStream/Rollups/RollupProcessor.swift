@@ -34,6 +34,8 @@ public final class RollupProcessor {
     private var intake: ReadingIntake
     /// The cells changed since the last checkpoint (deltas to merge into the stored rows).
     public private(set) var cells: [CellKey: RollupCell] = [:]
+    /// The sketches of the pending cells of widths fed from readings, at each cell's `sketchSlot`.
+    private var readingSketches: [QuantileSketch] = []
     /// Per series number: the newest time seen (µs); `Int64.min` before any.
     private var watermarks: [Int64] = []
     /// Per series number: the newest time (µs) in the committed output; no stored bucket starts after it.
@@ -89,8 +91,8 @@ public final class RollupProcessor {
     public func pendingSketches() -> [CellKey: QuantileSketch] {
         var sketches: [CellKey: QuantileSketch] = [:]
         sketches.reserveCapacity(cells.count)
-        for (key, cell) in cells where sketchSources[Int(key.width)] == nil {
-            sketches[key] = cell.sketch
+        for (key, cell) in cells where cell.sketchSlot >= 0 {
+            sketches[key] = readingSketches[Int(cell.sketchSlot)]
         }
         for target in derivedWidths {
             let source = Int32(sketchSources[target]!)
@@ -125,9 +127,17 @@ public final class RollupProcessor {
             let isLate = bucket + width <= watermark
             if isLate { lateReadings += 1 }
             let key = CellKey(series: series, width: Int32(index), bucket: bucket)
-            let sketched = sketchSources[index] == nil
-            if cells[key]?.add(value: value, time: time, isLate: isLate, unit: unit, sketched: sketched) == nil {
-                cells[key] = RollupCell(value: value, time: time, isLate: isLate, unit: unit, sketched: sketched)
+            if let slot = cells[key]?.add(value: value, time: time, isLate: isLate, unit: unit) {
+                if slot >= 0 { readingSketches[Int(slot)].add(value) }
+            } else {
+                var cell = RollupCell(value: value, time: time, isLate: isLate, unit: unit)
+                if sketchSources[index] == nil {
+                    cell.sketchSlot = Int32(readingSketches.count)
+                    var sketch = QuantileSketch()
+                    sketch.add(value)
+                    readingSketches.append(sketch)
+                }
+                cells[key] = cell
             }
         }
     }
@@ -159,6 +169,7 @@ extension RollupProcessor: StreamProcessor {
     public func committed() {
         for series in dirtySeries { committedWatermarks[Int(series)] = watermarks[Int(series)] }
         cells.removeAll(keepingCapacity: true)
+        readingSketches.removeAll(keepingCapacity: true)
         dirtySeries.removeAll(keepingCapacity: true)
     }
 
