@@ -1,6 +1,7 @@
 // Rollups replayed from the log into PostgreSQL beside PostgreSQL's own INSERT … SELECT … GROUP BY over the
 // same readings loaded in a table, same run, same widths (1 min, 1 h, 1 day); and the processor's state
-// updates alone beside decoding the same records alone.
+// updates alone (percentile sketches included) beside decoding the same records alone, and the checkpoint's
+// merging of sketches upward beside those updates.
 // Run: swift run -c release RollupBenchmark --database postgres://user@host/db [--readings 2000000] [--data-dir DIR]
 import BenchmarkSupport
 import KappaCore
@@ -98,6 +99,13 @@ let applyTime = clock.measure {
 line("processor alone (decode + dedupe + 3 widths), one core", Double(readingCount) / seconds(applyTime),
      "decode only", Double(readingCount) / seconds(decodeTime), unit: "readings/s")
 print("(\(processor.pendingCellCount) cells, checksum \(checksum))")
+// What a checkpoint adds for percentiles: the wider widths' sketches merged from the narrower ones' (one
+// checkpoint of every reading here: the most cells a checkpoint can hold), beside the state updates above.
+var mergedSketches = 0
+let mergeTime = clock.measure { mergedSketches = processor.pendingSketches().count }
+line("checkpoint's sketch merge upward, per reading", Double(readingCount) / seconds(mergeTime),
+     "state updates", Double(readingCount) / seconds(applyTime), unit: "readings/s")
+print("(\(mergedSketches) sketches)")
 records.removeAll()
 
 // Replay into PostgreSQL through the rollup processor, in a schema of its own.

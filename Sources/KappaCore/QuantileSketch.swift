@@ -14,8 +14,9 @@ import Darwin
 /// the same sketch, bin for bin, as one fed every reading of the hour; merging is what lets rollups go
 /// 1m → 1h → 1d without keeping readings.
 ///
-/// Memory: one counter per occupied bin between the smallest and the largest magnitude seen; a sensor whose
-/// values span a factor of 10 needs about 115 bins. Past ``maxBinsPerSign`` bins the smallest magnitudes are
+/// Memory: up to 16 occupied bins, one counter each (a bucket of a few readings); beyond, one counter per bin
+/// between the smallest and the largest magnitude seen: a sensor whose values span a factor of 10 needs
+/// about 115 (see ``LogarithmicBins``). Past ``maxBinsPerSign`` bins the smallest magnitudes are
 /// merged into one bin (their quantiles lose the guarantee, the larger ones keep it); a span that large
 /// (a factor of about 10^17) does not occur in sensor data.
 public struct QuantileSketch: Sendable, Equatable {

@@ -170,6 +170,14 @@ public struct GatewaySettings: Sendable {
         }!
         var processors = ProcessorConfiguration()
         processors.threadNiceness = Int32(try read.integer(Key.processorNice, in: 0...19)!)
+        if let widths = layers.value(Key.rollupWidths) {
+            do {
+                processors.rollupWidths = try ProcessorTuning.rollupWidths(widths.texts.joined(separator: ","), naming: nil)
+            } catch {
+                throw SettingsError(Key.rollupWidths, widths, error.description)
+            }
+            processors.rollupWidthsGiven = widths.origin != .defaultValue
+        }
         var anomaly: AnomalyConfigurationFile? = nil
         if let value = layers.value(Key.anomaly) {
             if case .file = value.origin {

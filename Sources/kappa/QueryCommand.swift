@@ -1,5 +1,6 @@
 import ArgumentParser
 import KappaGateway
+import KappaStorage
 import Logging
 
 /// `kappa query …`: read the views users query in PostgreSQL.
@@ -32,11 +33,15 @@ struct QueryCommand: AsyncParsableCommand {
         @Option(help: "Metric name.") var metric: String?
         @Option(help: "Start time (timestamptz text, e.g. 2025-01-01T00:00:00Z; default: 24 h ago).") var since: String?
         @Option(help: "End time (exclusive; default: now).") var until: String?
-        @Option(help: "1m, 1h or 1d.") var granularity = "1m"
+        @Option(help: "1m, 1h, 1d, or another of the rollup widths (5m, …).") var granularity = "1m"
         @OptionGroup var output: Output
 
         func validate() throws {
-            guard ViewQuery.granularities.contains(granularity) else { throw ValidationError("--granularity must be 1m, 1h or 1d.") }
+            // The view's name: one width, written as its view writes it (60s is 1m).
+            guard let width = try? ProcessorTuning.rollupWidths(granularity), width.count == 1,
+                  RollupWidths.label(width[0]) == granularity else {
+                throw ValidationError("--granularity must be a rollup width as its view names it: 1m, 1h, 1d, 5m, 90s, …")
+            }
         }
 
         func run() async throws {

@@ -56,6 +56,9 @@ struct RunOptions: ParsableArguments {
     @Option(help: help(Key.processorNice, "n"))
     var processorNice: String?
 
+    @Option(help: help(Key.rollupWidths, "widths"))
+    var rollupWidths: String?
+
     @Option(help: help(Key.http, "host:port"))
     var http: String?
 
@@ -85,6 +88,7 @@ struct RunOptions: ParsableArguments {
         flags[Key.anomaly] = anomalyConfig.map { [$0] }
         flags[Key.readyMaxLag] = readyMaxLag.map { [$0] }
         flags[Key.processorNice] = processorNice.map { [$0] }
+        flags[Key.rollupWidths] = rollupWidths.map { $0.split(separator: ",").map { String($0) } }
         flags[Key.http] = http.map { [$0] }
         return flags
     }

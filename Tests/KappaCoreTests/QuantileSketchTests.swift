@@ -74,6 +74,40 @@ struct QuantileSketchTests {
         #expect(reversed == hour)
     }
 
+    @Test("a few readings far apart stay a few counters; in any order, grouping and form they are the same sketch and bytes")
+    func fewReadingsOverManyMagnitudes() throws {
+        var random = SplitMix64(seed: 23)
+        // 1 to 40 readings uniform over 0 … 16,777 (the rollup benchmark's values): below and past the sparse limit.
+        for count in [1, 6, 16, 17, 40] {
+            let values = (0..<count).map { _ in Double(random.next() % 16_777_000) / 1000 }
+            var forward = QuantileSketch()
+            for value in values { forward.add(value) }
+            var backward = QuantileSketch()
+            for value in values.reversed() { backward.add(value) }
+            var grouped = QuantileSketch()
+            for chunk in stride(from: 0, to: count, by: 5) {
+                var part = QuantileSketch()
+                for value in values[chunk..<min(chunk + 5, count)] { part.add(value) }
+                grouped.merge(part)
+            }
+            #expect(forward == backward && forward == grouped, "\(count) readings")
+            #expect(forward.encoded() == backward.encoded() && forward.encoded() == grouped.encoded(), "\(count) readings")
+            let decoded = try #require(QuantileSketch(encoded: forward.encoded()))
+            #expect(decoded == forward)
+            var decodedThenMerged = decoded
+            decodedThenMerged.merge(forward)
+            var twice = forward
+            twice.merge(forward)
+            #expect(decodedThenMerged == twice, "a decoded (dense) sketch merges like the sparse one")
+            let sorted = values.sorted()
+            for q in Self.quantiles {
+                let exact = Self.exactQuantile(q, of: sorted)
+                let estimate = try #require(forward.quantile(q))
+                #expect(abs(estimate - exact) <= QuantileSketch.relativeAccuracy * abs(exact) + 1e-9, "\(count) readings, q \(q)")
+            }
+        }
+    }
+
     @Test("an empty sketch has no quantiles; a quantile outside [0, 1] is refused; NaN and infinities are not counted")
     func edges() {
         var sketch = QuantileSketch()

@@ -21,6 +21,7 @@ struct CommandWorkTests {
         for (bad, part) in [("", ""), ("1m,", ""), ("0m", "0m"), ("1m,500ms", "500ms"), ("1x", "1x"), ("-1m", "-1m")] {
             #expect(throws: SettingsError("--rollup-widths: '\(part)' is not a width like 30s, 1m, 1h or 1d.")) { try ProcessorTuning.rollupWidths(bad) }
         }
+        #expect(throws: SettingsError("--rollup-widths: '60s' is the same width as another.")) { try ProcessorTuning.rollupWidths("1m,60s") }
         for wide in ["367d", "999999999999999999d"] {
             #expect(throws: SettingsError("--rollup-widths: '\(wide)' is wider than 366d.")) { try ProcessorTuning.rollupWidths(wide) }
         }

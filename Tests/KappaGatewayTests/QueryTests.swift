@@ -58,7 +58,7 @@ struct QueryTests {
         let database = try await PostgresServer.shared.makeDatabase(prefix: "views")
         let kappa = KappaDatabase(configuration: PostgresConfiguration(conninfo: database.conninfo), schema: "query_views")
         try await kappa.migrate(logger: Self.logger)
-        let rollupColumns = ["device", "metric", "bucket", "count", "sum", "min", "max", "mean", "stddev", "first_value", "first_time", "last_value", "last_time"]
+        let rollupColumns = ["device", "metric", "bucket", "count", "sum", "min", "max", "mean", "stddev", "first_value", "first_time", "last_value", "last_time", "p50", "p90", "p99", "unit"]
         for granularity in ViewQuery.granularities {
             let rows = try await ViewQuery.rollups(granularity: granularity, device: "d", metric: nil, since: "2025-01-01T00:00:00Z", until: nil)
                 .rows(in: kappa, logger: Self.logger)

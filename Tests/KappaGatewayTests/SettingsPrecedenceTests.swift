@@ -3,6 +3,7 @@ import KappaGateway
 import KappaLog
 import KappaMQTT
 import KappaPostgres
+import KappaStream
 import Testing
 
 /// Flag beats environment beats file beats default, for every setting of the catalog.
@@ -135,5 +136,27 @@ struct SettingsPrecedenceTests {
         #expect(defaults.roles.count == GatewaySettings.Role.allCases.count)
         #expect(defaults.databaseSchema == "kappa")
         #expect(defaults.database == nil)
+    }
+
+    @Test("rollup widths: a list in the file, comma-separated in the environment; the default is not 'given'")
+    func rollupWidths() throws {
+        let defaults = try GatewaySettings.resolve(SettingsLayers())
+        #expect(defaults.processors.rollupWidths == [60, 3600, 86_400])
+        #expect(!defaults.processors.rollupWidthsGiven, "left at its default, the gateway follows the active version")
+        let file = try ConfigurationFile(text: "processors:\n  rollup_widths: [1m, 5m, 15m, 1h, 1d]\n", path: "kappa.yaml")
+        let fromFile = try GatewaySettings.resolve(SettingsLayers(file: file))
+        #expect(fromFile.processors.rollupWidths == [60, 300, 900, 3600, 86_400])
+        #expect(fromFile.processors.rollupWidthsGiven)
+        let fromEnvironment = try GatewaySettings.resolve(SettingsLayers(environment: ["KAPPA_ROLLUP_WIDTHS": "30s, 1m"], file: file))
+        #expect(fromEnvironment.processors.rollupWidths == [30, 60])
+        #expect(throws: SettingsError.self) {
+            try GatewaySettings.resolve(SettingsLayers(environment: ["KAPPA_ROLLUP_WIDTHS": "1m,60s"]))
+        }
+        do {
+            _ = try GatewaySettings.resolve(SettingsLayers(environment: ["KAPPA_ROLLUP_WIDTHS": "1m,1x"]))
+            Issue.record("1x is not a width")
+        } catch {
+            #expect(error.description.contains("KAPPA_ROLLUP_WIDTHS") && error.description.contains("'1x' is not a width"), "\(error)")
+        }
     }
 }

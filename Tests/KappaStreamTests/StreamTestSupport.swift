@@ -198,6 +198,8 @@ func migratedDatabase(_ prefix: String, server: PostgresServer = .shared) async 
 
 /// What the tables hold after a run, in an order that does not depend on how it got there.
 struct TableContents: Equatable {
+    /// Exact columns, sketches and percentiles included: merging sketches adds bin counts, so where checkpoints
+    /// fall cannot change them.
     var rollups: [[String]]
     var rollupFloats: [[Double]]
     var devices: [[String]]
@@ -208,7 +210,7 @@ struct TableContents: Equatable {
         let rollupKey = "ORDER BY device, metric, width_seconds, bucket"
         let floats = try await connection.query("SELECT sum, mean, m2 FROM kappa.rollups_\(version) \(rollupKey)")
         return TableContents(
-            rollups: try await rowsAsText(connection, "SELECT device, metric, width_seconds, bucket, count, min, max, first_value, first_time, last_value, last_time, late FROM kappa.rollups_\(version) \(rollupKey)"),
+            rollups: try await rowsAsText(connection, "SELECT device, metric, width_seconds, bucket, count, min, max, first_value, first_time, last_value, last_time, late, unit, sketch, p50, p90, p99 FROM kappa.rollups_\(version) \(rollupKey)"),
             rollupFloats: try floats.map { row in [try row[0].double, try row[1].double, try row[2].double] },
             devices: try await rowsAsText(connection, "SELECT device, first_seen, last_seen, readings, tags FROM kappa.devices_\(version) ORDER BY device"),
             metrics: try await rowsAsText(connection, "SELECT * FROM kappa.device_metrics_\(version) ORDER BY device, metric"),

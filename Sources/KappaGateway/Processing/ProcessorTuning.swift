@@ -36,12 +36,15 @@ public struct ProcessorTuning: Sendable {
     /// arithmetic on bucket starts must not overflow).
     public static let maximumRollupWidthSeconds: Int64 = 366 * 86_400
 
-    /// `1m,5m,1h` in whole seconds (any duration ``DurationText`` reads, up to 366 days).
-    public static func rollupWidths(_ text: String) throws(SettingsError) -> [Int64] {
+    /// `1m,5m,1h` in whole seconds (any duration ``DurationText`` reads, up to 366 days), each once.
+    /// - Parameter flag: named at the start of an error (a setting's error names the setting itself).
+    public static func rollupWidths(_ text: String, naming flag: String? = "--rollup-widths") throws(SettingsError) -> [Int64] {
+        let prefix = flag.map { "\($0): " } ?? ""
         var widths: [Int64] = []
-        for part in text.split(separator: ",", omittingEmptySubsequences: false) {
-            let notAWidth = SettingsError("--rollup-widths: '\(part)' is not a width like 30s, 1m, 1h or 1d.")
-            let tooWide = SettingsError("--rollup-widths: '\(part)' is wider than 366d.")
+        for untrimmed in text.split(separator: ",", omittingEmptySubsequences: false) {
+            let part = String(untrimmed).trimmed
+            let notAWidth = SettingsError("\(prefix)'\(part)' is not a width like 30s, 1m, 1h or 1d.")
+            let tooWide = SettingsError("\(prefix)'\(part)' is wider than 366d.")
             let width: Duration
             do {
                 width = try DurationText.parse(part)
@@ -53,6 +56,8 @@ public struct ProcessorTuning: Sendable {
             let (seconds, fraction) = width.nanoseconds.quotientAndRemainder(dividingBy: 1_000_000_000)
             guard seconds > 0, fraction == 0 else { throw notAWidth }
             guard seconds <= maximumRollupWidthSeconds else { throw tooWide }
+            // Two equal widths would be two rows for one bucket in the same checkpoint.
+            guard !widths.contains(seconds) else { throw SettingsError("\(prefix)'\(part)' is the same width as another.") }
             widths.append(seconds)
         }
         return widths

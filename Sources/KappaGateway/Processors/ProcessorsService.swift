@@ -95,12 +95,16 @@ public struct ProcessorsService: Service {
         var result: [(ProcessorRole, ProcessorConfiguration)] = []
         for role in roles {
             var roleConfiguration = configuration
-            if let active = try await versions.active(connection, processor: role.rawValue), active.version != configuration.outputVersion {
+            let active = try await versions.active(connection, processor: role.rawValue)
+            if let active, active.version != configuration.outputVersion {
                 roleConfiguration.outputVersion = active.version
                 roleConfiguration.apply(outputSettings: active.configuration, for: role)
                 logger.info("processor follows its active output version", metadata: [
                     "kappa.processor": "\(role.rawValue)", "kappa.version": "\(active.version)",
                 ])
+            } else if role == .rollups, let active {
+                // Rollup widths belong to the version: unless set, they are the ones it was built with.
+                roleConfiguration.apply(outputSettings: active.configuration, for: role)
             }
             result.append((role, roleConfiguration))
         }

@@ -13,15 +13,17 @@ public struct ViewQuery: Sendable {
         self.parameters = parameters
     }
 
-    /// The granularities with a rollup view.
+    /// The granularities with a rollup view in every schema; other widths have theirs once a processor wrote them.
     public static let granularities = ["1m", "1h", "1d"]
 
-    /// Rollups of one granularity (`1m`, `1h`, `1d`); `since`/`until` as timestamptz text (default: the last day).
+    /// Rollups of one granularity (`1m`, `1h`, `1d`, or another configured width's `5m`, …: the view
+    /// `rollups_<granularity>`); `since`/`until` as timestamptz text (default: the last day).
     public static func rollups(granularity: String, device: String?, metric: String?, since: String?, until: String?) -> ViewQuery {
         let view = PostgresIdentifier("rollups_\(granularity)").quoted
         return ViewQuery(sql: { schema in
             """
-            SELECT device, metric, bucket, count, sum, min, max, mean, stddev, first_value, first_time, last_value, last_time
+            SELECT device, metric, bucket, count, sum, min, max, mean, stddev, first_value, first_time, last_value, last_time,
+                   p50, p90, p99, unit
             FROM \(schema).\(view)
             WHERE ($1::text IS NULL OR device = $1) AND ($2::text IS NULL OR metric = $2)
               AND bucket >= coalesce($3::timestamptz, now() - interval '1 day') AND bucket < coalesce($4::timestamptz, 'infinity')

@@ -5,21 +5,35 @@ public import KappaStream
 
 /// Writes ``RollupProcessor``'s deltas into `rollups_<version>` and `rollup_series_<version>`: binary COPY into
 /// session-scoped staging tables, then one merge statement each (Chan's formula, in SQL).
+///
+/// Sketches merge here, not in SQL: a delta whose bucket may already be stored (``RollupProcessor/mayBeStored(_:)``:
+/// the open buckets, late readings) has its stored sketch read back in the same transaction, merged, and the
+/// merged sketch and its percentiles written over the row's. Buckets that start after the series' committed
+/// watermark cannot be stored, so a replay or a busy fleet reads back little: one row per series and width
+/// per checkpoint at most, plus late buckets. A row written before sketches existed has none: merging
+/// into it leaves its percentiles NULL rather than percentiles of part of its readings.
 public struct RollupWriter: OutputWriter {
     let cells: String
     let series: String
+    let schema: PostgresIdentifier
+    let version: String
 
     static let deltaColumns = [
         "device", "metric", "width_seconds", "bucket", "count", "sum", "min", "max", "mean", "m2",
-        "first_value", "first_time", "last_value", "last_time", "late",
+        "first_value", "first_time", "last_value", "last_time", "late", "unit", "sketch", "p50", "p90", "p99",
     ]
+    /// The percentiles stored beside each sketch, in the order of their columns.
+    public static let percentiles: [Double] = [0.5, 0.9, 0.99]
 
     public init(schema: PostgresIdentifier, version: String) {
+        self.schema = schema
+        self.version = version
         cells = PostgresIdentifier(ProcessorOutputs.tableName("rollups", version: version)).qualified(in: schema)
         series = PostgresIdentifier(ProcessorOutputs.tableName("rollup_series", version: version)).qualified(in: schema)
     }
 
     public func load(into processor: RollupProcessor, stream: any LogStream, connection: PostgresConnection) async throws {
+        try await RollupWidths.prepare(widths: processor.widths, version: version, schema: schema, cellsTable: cells, connection: connection)
         let rows = try await connection.query("SELECT device, metric, (extract(epoch FROM watermark) * 1000000)::bigint FROM \(series)")
         var watermarks: [SeriesName: Int64] = [:]
         for row in rows {
@@ -36,17 +50,29 @@ public struct RollupWriter: OutputWriter {
             CREATE TEMP TABLE IF NOT EXISTS rollup_deltas (
                 device text, metric text, width_seconds integer, bucket timestamptz, count bigint, sum float8,
                 min float8, max float8, mean float8, m2 float8, first_value float8, first_time timestamptz,
-                last_value float8, last_time timestamptz, late bigint
+                last_value float8, last_time timestamptz, late bigint, unit text, sketch bytea,
+                p50 float8, p90 float8, p99 float8, cell integer, maybe_stored boolean
+            ) ON COMMIT DELETE ROWS;
+            CREATE TEMP TABLE IF NOT EXISTS rollup_sketch_merges (
+                cell integer, sketch bytea, p50 float8, p90 float8, p99 float8
             ) ON COMMIT DELETE ROWS;
             CREATE TEMP TABLE IF NOT EXISTS rollup_series_deltas (device text, metric text, watermark timestamptz) ON COMMIT DELETE ROWS
             """
         )
         let widthSeconds = processor.widths.map { Int32($0) }
         let names = processor.seriesNames
-        _ = try await connection.copyFrom(table: "rollup_deltas", schema: "pg_temp", columns: Self.deltaColumns) { rows in
+        let sketches = processor.pendingSketches()
+        // Row `cell` of the staging table is keys[cell]: how stored sketches read back find their delta.
+        var keys: [RollupProcessor.CellKey] = []
+        keys.reserveCapacity(processor.pendingCellCount)
+        var anyMayBeStored = false
+        _ = try await connection.copyFrom(table: "rollup_deltas", schema: "pg_temp", columns: Self.deltaColumns + ["cell", "maybe_stored"]) { rows in
             for (key, cell) in processor.cells {
                 let name = names[key.series]
-                rows.beginRow(fieldCount: 15)
+                let sketch = sketches[key] ?? QuantileSketch()
+                let mayBeStored = processor.mayBeStored(key)
+                anyMayBeStored = anyMayBeStored || mayBeStored
+                rows.beginRow(fieldCount: 22)
                 rows.append(name.device)
                 rows.append(name.metric)
                 rows.append(widthSeconds[Int(key.width)])
@@ -62,8 +88,16 @@ public struct RollupWriter: OutputWriter {
                 rows.append(cell.lastValue)
                 rows.append(Timestamp(microsecondsSinceEpoch: cell.lastTime))
                 rows.append(cell.late)
+                if let unit = cell.lastUnit { rows.append(unit) } else { rows.appendNull() }
+                Self.append(sketch, to: rows)
+                rows.append(Int32(keys.count))
+                rows.append(mayBeStored)
+                keys.append(key)
                 try await rows.flushIfNeeded()
             }
+        }
+        if anyMayBeStored {
+            try await mergeStoredSketches(keys: keys, sketches: sketches, connection: connection)
         }
         try await connection.execute(self.mergeCells)
         guard !processor.dirtySeries.isEmpty else { return }
@@ -80,12 +114,62 @@ public struct RollupWriter: OutputWriter {
         try await connection.execute(self.mergeSeries)
     }
 
-    /// Chan's merge of a delta `e` into the stored row `t`, in SQL; first and last keep log order on ties.
+    /// The sketch's bytes and percentiles (NULL for none: a bucket whose stored part had no sketch).
+    static func append(_ sketch: QuantileSketch?, to rows: PostgresCopyWriter) {
+        guard let sketch, sketch.count > 0 else {
+            for _ in 0...percentiles.count { rows.appendNull() }
+            return
+        }
+        rows.append(bytes: sketch.encoded())
+        for q in percentiles {
+            if let value = sketch.quantile(q) { rows.append(value) } else { rows.appendNull() }
+        }
+    }
+
+    /// Reads back the stored sketches of the deltas that may have one, and stages each merged with its delta.
+    private func mergeStoredSketches(keys: [RollupProcessor.CellKey], sketches: [RollupProcessor.CellKey: QuantileSketch],
+                                     connection: PostgresConnection) async throws {
+        let stored = try await connection.query(
+            """
+            SELECT d.cell, t.sketch FROM pg_temp.rollup_deltas d
+            JOIN \(cells) t ON t.device = d.device AND t.metric = d.metric AND t.width_seconds = d.width_seconds AND t.bucket = d.bucket
+            WHERE d.maybe_stored
+            """
+        )
+        guard !stored.isEmpty else { return }
+        var merged: [(cell: Int32, sketch: QuantileSketch?)] = []
+        merged.reserveCapacity(stored.count)
+        for row in stored {
+            let cell = Int32(try row[0].int)
+            // No stored sketch (a row from before sketches) or an unreadable one: its percentiles are unknown.
+            guard !row[1].isNull, var sketch = QuantileSketch(encoded: try row[1].bytes) else {
+                merged.append((cell, nil))
+                continue
+            }
+            sketch.merge(sketches[keys[Int(cell)]] ?? QuantileSketch())
+            merged.append((cell, sketch))
+        }
+        _ = try await connection.copyFrom(table: "rollup_sketch_merges", schema: "pg_temp", columns: ["cell", "sketch", "p50", "p90", "p99"]) { rows in
+            for (cell, sketch) in merged {
+                rows.beginRow(fieldCount: 5)
+                rows.append(cell)
+                Self.append(sketch, to: rows)
+                try await rows.flushIfNeeded()
+            }
+        }
+    }
+
+    /// Chan's merge of a delta `e` into the stored row `t`, in SQL; first and last keep log order on ties. The
+    /// sketch and percentiles come merged from `rollup_sketch_merges` when the row was stored (else the delta's).
     var mergeCells: String {
         let columns = Self.deltaColumns.joined(separator: ", ")
+        let staged = Self.deltaColumns.map { column in
+            ["sketch", "p50", "p90", "p99"].contains(column)
+                ? "CASE WHEN m.cell IS NULL THEN d.\(column) ELSE m.\(column) END" : "d.\(column)"
+        }.joined(separator: ", ")
         return """
             INSERT INTO \(cells) AS t (\(columns))
-            SELECT \(columns) FROM pg_temp.rollup_deltas
+            SELECT \(staged) FROM pg_temp.rollup_deltas d LEFT JOIN pg_temp.rollup_sketch_merges m ON m.cell = d.cell
             ON CONFLICT (device, metric, width_seconds, bucket) DO UPDATE SET
                 count = t.count + excluded.count,
                 sum = t.sum + excluded.sum,
@@ -98,7 +182,12 @@ public struct RollupWriter: OutputWriter {
                 first_time = least(t.first_time, excluded.first_time),
                 last_value = CASE WHEN excluded.last_time >= t.last_time THEN excluded.last_value ELSE t.last_value END,
                 last_time = greatest(t.last_time, excluded.last_time),
+                unit = CASE WHEN excluded.last_time >= t.last_time THEN excluded.unit ELSE t.unit END,
                 late = t.late + excluded.late,
+                sketch = excluded.sketch,
+                p50 = excluded.p50,
+                p90 = excluded.p90,
+                p99 = excluded.p99,
                 updated_at = now()
             """
     }

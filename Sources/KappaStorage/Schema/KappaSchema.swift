@@ -288,6 +288,43 @@ public enum KappaSchema {
                     target_schema, target_schema, target_schema, 'devices_' || coalesce(active_version, 'v1'), target_schema);
             END $$;
             """),
+        // Percentiles and units in the rollups (issue 17): every version's table gets the sketch of its
+        // readings, the p50/p90/p99 read from it and the unit of the bucket's last reading; the views append
+        // them (CREATE OR REPLACE VIEW only appends). `rollups` shows every width with its `width_seconds`:
+        // the views of other widths than 1m, 1h and 1d (`rollups_5m`, made by the gateway for the widths it
+        // runs with, see `RollupViews`) select from it, so activating another version rewrites only it.
+        SchemaMigration(version: 12, name: "rollup percentiles, units and every width", sql: """
+            DO $$
+            DECLARE
+                target_schema text := current_setting('kappa.migration_schema');
+                rollup_table name;
+                active_table text;
+                width record;
+            BEGIN
+                FOR rollup_table IN
+                    SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+                    WHERE n.nspname = target_schema AND c.relkind IN ('r', 'p') AND NOT c.relispartition AND c.relname LIKE 'rollups\\_%'
+                LOOP
+                    EXECUTE format('ALTER TABLE %I.%I ADD COLUMN unit text, ADD COLUMN sketch bytea, ADD COLUMN p50 double precision, '
+                                   'ADD COLUMN p90 double precision, ADD COLUMN p99 double precision', target_schema, rollup_table);
+                END LOOP;
+                EXECUTE format('SELECT %L || version FROM %I.versions WHERE processor = %L AND active', 'rollups_', target_schema, 'rollups')
+                    INTO active_table;
+                active_table := coalesce(active_table, 'rollups_v1');
+                FOR width IN SELECT * FROM (VALUES ('1m', 60), ('1h', 3600), ('1d', 86400)) AS w(label, seconds) LOOP
+                    EXECUTE format(
+                        'CREATE OR REPLACE VIEW %I.%I AS SELECT device, metric, bucket, count, sum, min, max, mean, '
+                        'CASE WHEN count > 1 THEN sqrt(greatest(m2, 0) / (count - 1)) END AS stddev, '
+                        'first_value, first_time, last_value, last_time, late, p50, p90, p99, unit FROM %I.%I WHERE width_seconds = %s',
+                        target_schema, 'rollups_' || width.label, target_schema, active_table, width.seconds);
+                END LOOP;
+                EXECUTE format(
+                    'CREATE VIEW %I.rollups AS SELECT device, metric, width_seconds, bucket, count, sum, min, max, mean, '
+                    'CASE WHEN count > 1 THEN sqrt(greatest(m2, 0) / (count - 1)) END AS stddev, '
+                    'first_value, first_time, last_value, last_time, late, p50, p90, p99, unit FROM %I.%I',
+                    target_schema, target_schema, active_table);
+            END $$;
+            """),
     ]
 }
 

@@ -1,6 +1,11 @@
 /// The aggregate of one series in one bucket: everything the rollup views show, kept in a form that merges
 /// exactly: count, mean and M2 (sum of squared deviations) with Welford's update per reading and Chan's
-/// formula to merge two cells (the checkpoint's SQL applies the same formula to the stored row).
+/// formula to merge two cells (the checkpoint's SQL applies the same formula to the stored row); the unit of
+/// the last reading, which follows the last value.
+///
+/// The cells of widths fed from readings (see ``RollupProcessor``) also have a ``QuantileSketch``, kept by the
+/// processor beside the cells (``sketchSlot``), not in them: the cells stay small, and so does the table
+/// every reading looks up.
 ///
 /// Times are microseconds (what PostgreSQL keeps), so a comparison made here and one made by the database on
 /// the stored value always agree.
@@ -16,8 +21,12 @@ public struct RollupCell {
     public internal(set) var lastValue: Double
     public internal(set) var lastTime: Int64
     public internal(set) var late: Int64
+    /// The unit of the reading that gave ``lastValue`` (nil when it had none).
+    public internal(set) var lastUnit: String?
+    /// Where the processor keeps this cell's sketch; -1 for none (its width merges others').
+    var sketchSlot: Int32 = -1
 
-    init(value: Double, time: Int64, isLate: Bool) {
+    init(value: Double, time: Int64, isLate: Bool, unit: String? = nil) {
         count = 1
         sum = value
         min = value
@@ -29,11 +38,13 @@ public struct RollupCell {
         lastValue = value
         lastTime = time
         late = isLate ? 1 : 0
+        lastUnit = unit
     }
 
     /// Adds one reading. Ties in time keep the earlier reading as first and the later one as last (log order).
-    @inline(__always)
-    mutating func add(value: Double, time: Int64, isLate: Bool) {
+    /// - Returns: the cell's ``sketchSlot``, for the processor to add the value to its sketch.
+    @inline(__always) @discardableResult
+    mutating func add(value: Double, time: Int64, isLate: Bool, unit: String? = nil) -> Int32 {
         count += 1
         sum += value
         if value < min { min = value }
@@ -48,8 +59,10 @@ public struct RollupCell {
         if time >= lastTime {
             lastTime = time
             lastValue = value
+            lastUnit = unit
         }
         if isLate { late += 1 }
+        return sketchSlot
     }
 
     /// Chan et al.'s parallel merge; `other` holds readings that came after this cell's in the log.
@@ -69,6 +82,7 @@ public struct RollupCell {
         if other.lastTime >= lastTime {
             lastTime = other.lastTime
             lastValue = other.lastValue
+            lastUnit = other.lastUnit
         }
         late += other.late
     }

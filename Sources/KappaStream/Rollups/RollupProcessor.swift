@@ -1,14 +1,22 @@
-import KappaCore
+public import KappaCore
 public import KappaLog
 
 /// Per device, metric and event-time bucket of each configured width: count, sum, min, max, mean, stddev,
-/// first and last.
+/// first and last, the unit of the last reading, and a ``QuantileSketch`` of the readings (p50, p90, p99).
+///
+/// **Percentiles merge upward.** A width that a smaller configured width divides (1h by 1m, 1d by 1h) gets
+/// its sketch by merging the sketches of its sub-buckets at the checkpoint, never from the readings again:
+/// one sketch update per reading, whatever the number of widths. Merging adds bins, so the result is the
+/// same sketch, bin for bin, as one fed every reading of the bucket; only a width no smaller one divides
+/// (the smallest, or 90s beside 1m) is fed from the readings.
 ///
 /// **Exactly once.** In memory it keeps only the cells changed since the last checkpoint (deltas). The
 /// checkpoint merges them into the stored rows with Chan's formula inside the transaction that also moves the
 /// offsets, so a crash loses the deltas and the offsets together and the records are read again. Counts, min,
-/// max, first, last and late are then identical to an uninterrupted run; sum, mean and stddev equal it up to
-/// floating-point rounding, because where checkpoints fall changes how partial results are grouped.
+/// max, first, last, late, unit and the sketches (so the percentiles) are then identical to an uninterrupted
+/// run; sum, mean and stddev equal it up to floating-point rounding, because where checkpoints fall changes
+/// how partial results are grouped. A stored bucket's sketch is merged with the delta's by the writer: the
+/// processor says which cells may have one stored (``mayBeStored(_:)``).
 ///
 /// **Late readings.** A reading is late for a width when its bucket had already ended, in event time, before
 /// it arrived: before it, the series had a reading at or after the bucket's end. It still merges into its
@@ -26,22 +34,40 @@ public final class RollupProcessor {
     private var intake: ReadingIntake
     /// The cells changed since the last checkpoint (deltas to merge into the stored rows).
     public private(set) var cells: [CellKey: RollupCell] = [:]
+    /// The sketches of the pending cells of widths fed from readings, at each cell's `sketchSlot`.
+    private var readingSketches: [QuantileSketch] = []
     /// Per series number: the newest time seen (µs); `Int64.min` before any.
     private var watermarks: [Int64] = []
+    /// Per series number: the newest time (µs) in the committed output; no stored bucket starts after it.
+    private var committedWatermarks: [Int64] = []
     /// The series whose watermark moved since the last checkpoint.
     public private(set) var dirtySeries: Set<UInt32> = []
     /// Watermarks loaded from the store, consulted the first time a series is seen.
     private var storedWatermarks: [SeriesName: Int64] = [:]
     /// Bucket widths in seconds.
     public let widths: [Int64]
+    /// Per width index: the index of the width whose sketches merge into it, or nil when it is fed from readings.
+    public let sketchSources: [Int?]
+    /// The widths with a source, narrowest first, so a source is complete before it is merged upward.
+    private let derivedWidths: [Int]
     private(set) var lateReadings: Int64 = 0
 
     /// - Parameters:
-    ///   - widths: bucket widths in seconds.
+    ///   - widths: bucket widths in seconds, each once.
     public init(widths: [Int64], partitionCount: Int, duplicateWindowRecords: Int) {
         self.widths = widths
         widthsMicroseconds = widths.map { $0 * 1_000_000 }
+        let sources = Self.sketchSources(widths)
+        sketchSources = sources
+        derivedWidths = widths.indices.filter { sources[$0] != nil }.sorted { widths[$0] < widths[$1] }
         intake = ReadingIntake(partitionCount: partitionCount, windowRecords: duplicateWindowRecords)
+    }
+
+    /// For each width, the widest smaller width dividing it (its buckets tile the wider ones), if any.
+    static func sketchSources(_ widths: [Int64]) -> [Int?] {
+        widths.map { width in
+            widths.indices.filter { widths[$0] < width && width % widths[$0] == 0 }.max { widths[$0] < widths[$1] }
+        }
     }
 
     /// The cells changed since the last checkpoint.
@@ -53,6 +79,33 @@ public final class RollupProcessor {
     /// The newest time (µs) of a series numbered by ``seriesNames``.
     public func watermark(ofSeries series: UInt32) -> Int64 { watermarks[Int(series)] }
 
+    /// Whether the stored output may already hold a row for `key` (its bucket does not start after the series'
+    /// committed watermark), so the writer must merge the stored sketch with the delta's.
+    public func mayBeStored(_ key: CellKey) -> Bool {
+        key.bucket <= committedWatermarks[Int(key.series)]
+    }
+
+    /// The sketch of each pending cell's readings (since the last checkpoint): the cell's own for the widths fed
+    /// from readings, merged from the source width's cells for the others. Computed, not kept: the writer may
+    /// call it again when a checkpoint is retried.
+    public func pendingSketches() -> [CellKey: QuantileSketch] {
+        var sketches: [CellKey: QuantileSketch] = [:]
+        sketches.reserveCapacity(cells.count)
+        for (key, cell) in cells where cell.sketchSlot >= 0 {
+            sketches[key] = readingSketches[Int(cell.sketchSlot)]
+        }
+        for target in derivedWidths {
+            let source = Int32(sketchSources[target]!)
+            let width = widthsMicroseconds[target]
+            for key in cells.keys where key.width == source {
+                guard let sketch = sketches[key] else { continue }
+                let wider = CellKey(series: key.series, width: Int32(target), bucket: Self.floor(key.bucket, width))
+                sketches[wider, default: QuantileSketch()].merge(sketch)
+            }
+        }
+        return sketches
+    }
+
     /// Puts back the watermarks stored with the last checkpoint (µs), before consuming resumes.
     public func restore(watermarks stored: [SeriesName: Int64]) {
         storedWatermarks = stored
@@ -63,6 +116,7 @@ public final class RollupProcessor {
         guard let (series, reading) = intake.accept(record, partition: partition) else { return }
         let time = reading.time.microsecondsSinceEpoch
         let value = reading.value
+        let unit = reading.unit
         let watermark = watermark(series)
         if time > watermark {
             watermarks[Int(series)] = time
@@ -73,8 +127,17 @@ public final class RollupProcessor {
             let isLate = bucket + width <= watermark
             if isLate { lateReadings += 1 }
             let key = CellKey(series: series, width: Int32(index), bucket: bucket)
-            if cells[key]?.add(value: value, time: time, isLate: isLate) == nil {
-                cells[key] = RollupCell(value: value, time: time, isLate: isLate)
+            if let slot = cells[key]?.add(value: value, time: time, isLate: isLate, unit: unit) {
+                if slot >= 0 { readingSketches[Int(slot)].add(value) }
+            } else {
+                var cell = RollupCell(value: value, time: time, isLate: isLate, unit: unit)
+                if sketchSources[index] == nil {
+                    cell.sketchSlot = Int32(readingSketches.count)
+                    var sketch = QuantileSketch()
+                    sketch.add(value)
+                    readingSketches.append(sketch)
+                }
+                cells[key] = cell
             }
         }
     }
@@ -82,7 +145,9 @@ public final class RollupProcessor {
     private func watermark(_ series: UInt32) -> Int64 {
         // The intake also numbers series it met only while rebuilding its duplicate window: fill up to this one.
         while watermarks.count <= Int(series) {
-            watermarks.append(storedWatermarks[intake.series[UInt32(watermarks.count)]] ?? .min)
+            let stored = storedWatermarks[intake.series[UInt32(watermarks.count)]] ?? .min
+            watermarks.append(stored)
+            committedWatermarks.append(stored)
         }
         return watermarks[Int(series)]
     }
@@ -102,7 +167,9 @@ extension RollupProcessor: StreamProcessor {
     public var hasPendingOutput: Bool { !cells.isEmpty || !dirtySeries.isEmpty }
 
     public func committed() {
+        for series in dirtySeries { committedWatermarks[Int(series)] = watermarks[Int(series)] }
         cells.removeAll(keepingCapacity: true)
+        readingSketches.removeAll(keepingCapacity: true)
         dirtySeries.removeAll(keepingCapacity: true)
     }
 

@@ -10,8 +10,11 @@ public struct ProcessorConfiguration: Sendable {
     public var readLimits = LogReadLimitsSetting(maxRecords: 10_000, maxBytes: 4 << 20)
     /// The output version written (`rollups_v1`, …); a replay writes a new one beside the live one.
     public var outputVersion = "v1"
-    /// Rollup bucket widths in seconds (the views cover 60, 3600 and 86400).
+    /// Rollup bucket widths in seconds, each once.
     public var rollupWidths: [Int64] = [60, 3600, 86_400]
+    /// Whether ``rollupWidths`` was set rather than left at its default: a gateway then writes the active
+    /// rollups version with exactly these widths (refusing one built with others) instead of following it.
+    public var rollupWidthsGiven = false
     /// Per partition, how many preceding records a redelivered duplicate is looked for in (see ``DuplicateWindow``).
     public var duplicateWindowRecords = 4096
     /// A device is shown offline after this long without a reading.
