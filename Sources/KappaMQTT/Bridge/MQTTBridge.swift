@@ -39,7 +39,8 @@ public final class MQTTBridge: Service, Sendable {
         let ingestor = MessageIngestor(
             router: TopicRouter(routes: configuration.routes),
             decoder: PayloadDecoder(limits: configuration.decodingLimits),
-            readings: readings, deadLetters: deadLetters, statistics: statistics, sparkplug: configuration.sparkplug
+            readings: readings, deadLetters: deadLetters, statistics: statistics, sparkplug: configuration.sparkplug,
+            session: configuration.mqtt.clientID.flatMap { $0.isEmpty ? nil : DeliverySession.of(clientID: $0) } ?? DeliverySession.unknown
         )
         let handler = BridgeMessageHandler(ingestor: ingestor, retryInterval: configuration.retryInterval, logger: logger)
         let client = try MQTTClient.make(
