@@ -99,10 +99,6 @@ struct SeveralGatewaysTests {
                 fenced += metrics.total("kappa_processor_fenced_total")
                 claimed += metrics.values("kappa_processor_partitions_claimed_total").filter { $0.labels["processor"] == "rollups" }.map(\.value).reduce(0, +)
             }
-            // The payloads are timestamped and never repeat, so a reading the rollups drop as a duplicate is a
-            // broker resend the restarted gateway's bridge stored again: each bridge must recognise its own
-            // session's resends among the other gateways' deliveries in the shared log.
-            #expect(duplicates == 0, "\(Int(duplicates)) resends stored again (the bridges recognised \(Int(redelivered)))")
             print("""
                 Several gateways: the killed gateway held rollup partitions \(victimOwned.sorted()); the survivors held all 4 \
                 \(takeover.map { "\($0)" } ?? "never") after the kill; the restarted one held a partition again \(rebalance.map { "\($0)" } ?? "never") \

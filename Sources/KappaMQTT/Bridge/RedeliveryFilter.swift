@@ -157,6 +157,10 @@ extension RedeliveryFilter {
             self.partition = partition
             self.stream = stream
             self.session = session
+            // A JetStream stream knows its end as of its opening or its own appends; other gateways, or the
+            // last append of this gateway's killed predecessor, may have added since. Asking whether records
+            // lie beyond that end looks again (a disk log answers at once).
+            _ = stream.waitForRecords(partition: partition, from: stream.offsets(partition: partition).highWatermark, timeout: .zero)
             let offsets = stream.offsets(partition: partition)
             start = offsets.start
             readFrom = offsets.highWatermark
