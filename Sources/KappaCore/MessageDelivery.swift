@@ -11,11 +11,32 @@ public struct MessageDelivery: Hashable, Sendable {
     /// A stable hash of topic and payload (``MessageFingerprint``), so a reused packet identifier carrying
     /// another message is not mistaken for a redelivery.
     public var fingerprint: UInt32
+    /// Which gateway session stored it (``DeliverySession``): with several gateways on one log, packet
+    /// identifiers and sequences are per session, and only a session's own deliveries say what the broker
+    /// resends to it. 0 when unknown (records written before sessions were recorded, record version 2).
+    public var session: UInt32
 
-    public init(sequence: UInt64, packetID: UInt16, fingerprint: UInt32) {
+    public init(sequence: UInt64, packetID: UInt16, fingerprint: UInt32, session: UInt32 = DeliverySession.unknown) {
         self.sequence = sequence
         self.packetID = packetID
         self.fingerprint = fingerprint
+        self.session = session
+    }
+}
+
+/// The stored identity of an MQTT session: the first 4 bytes of SHA-256 over the client id, stable across
+/// processes and machines (unlike `Hasher`), since it is written into the log and compared after a restart
+/// and by other gateways sharing the log. The broker keeps a persistent session per client id, so the same
+/// id is the same session.
+public enum DeliverySession {
+    /// A delivery whose session was not recorded.
+    public static let unknown: UInt32 = 0
+
+    /// The identity of the session of `clientID`; never ``unknown``.
+    public static func of(clientID: String) -> UInt32 {
+        let digest = SHA256.hash(Array("kappa.mqtt-session\u{0}\(clientID)".utf8))
+        let identity = digest[0..<4].reduce(UInt32(0)) { $0 << 8 | UInt32($1) }
+        return identity == unknown ? 1 : identity
     }
 }
 

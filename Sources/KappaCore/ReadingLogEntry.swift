@@ -5,7 +5,7 @@
 ///   readings stay in one partition, in order: processors keep per-device state on that promise, and the
 ///   bridge finds a redelivered message's readings by their partitions.
 /// - event time: the reading's own (the payload's, or the receive time), so the log seeks by event time.
-/// - value: the ``ReadingRecord`` encoding, version 2 when the delivery it came in is known.
+/// - value: the ``ReadingRecord`` encoding, version 2 or 3 when the delivery it came in is known.
 public struct ReadingLogEntry: Sendable {
     public var key: [UInt8]
     public var eventTime: Timestamp

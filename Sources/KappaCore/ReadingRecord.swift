@@ -16,15 +16,21 @@
 /// varint  packet identifier
 /// u32 LE  fingerprint
 /// ```
+/// Version 3 is version 2 followed by the delivery's session (``DeliverySession``), written when it is known:
+/// ```
+/// u32 LE  session
+/// ```
+/// Every version stays readable; a delivery read from version 2 has session ``DeliverySession/unknown``.
 /// Fixed-width fields first, so that a reader after only time and value (rollups) can stop early.
 public enum ReadingRecord {
     public static let version: UInt8 = 1
     public static let versionWithDelivery: UInt8 = 2
+    public static let versionWithSession: UInt8 = 3
 
-    /// Appends the record to `bytes`; with a delivery, in version 2.
+    /// Appends the record to `bytes`; with a delivery, in version 2, or 3 when its session is known.
     public static func encode(_ reading: Reading, delivery: MessageDelivery? = nil, into bytes: inout [UInt8]) {
         bytes.reserveCapacity(bytes.count + 24 + reading.device.utf8.count + reading.metric.utf8.count + 2)
-        bytes.append(delivery == nil ? version : versionWithDelivery)
+        bytes.append(delivery.map { $0.session == DeliverySession.unknown ? versionWithDelivery : versionWithSession } ?? version)
         bytes.append(reading.timeSource.rawValue)
         RecordWriter.appendFixed64(UInt64(bitPattern: reading.time.nanosecondsSinceEpoch), to: &bytes)
         RecordWriter.appendFixed64(reading.value.bitPattern, to: &bytes)
@@ -39,6 +45,9 @@ public enum ReadingRecord {
             RecordWriter.appendVarint(delivery.sequence, to: &bytes)
             RecordWriter.appendVarint(UInt64(delivery.packetID), to: &bytes)
             withUnsafeBytes(of: delivery.fingerprint.littleEndian) { bytes.append(contentsOf: $0) }
+            if delivery.session != DeliverySession.unknown {
+                withUnsafeBytes(of: delivery.session.littleEndian) { bytes.append(contentsOf: $0) }
+            }
         }
     }
 
@@ -53,11 +62,11 @@ public enum ReadingRecord {
         try decodeWithDelivery(bytes).reading
     }
 
-    /// The reading and, for version 2, the delivery it came in.
+    /// The reading and, for versions 2 and 3, the delivery it came in.
     public static func decodeWithDelivery(_ bytes: UnsafeRawBufferPointer) throws(RecordDecodingError) -> (reading: Reading, delivery: MessageDelivery?) {
         var reader = RecordReader(bytes)
         let recordVersion = try reader.byte()
-        guard recordVersion == version || recordVersion == versionWithDelivery else {
+        guard recordVersion == version || recordVersion == versionWithDelivery || recordVersion == versionWithSession else {
             throw RecordDecodingError(code: .unsupportedVersion, offset: 0)
         }
         let sourceOffset = reader.offset
@@ -83,13 +92,20 @@ public enum ReadingRecord {
             }
         }
         var delivery: MessageDelivery? = nil
-        if recordVersion == versionWithDelivery {
+        if recordVersion != version {
             let sequence = try reader.varint()
             let packetOffset = reader.offset
             guard let packetID = UInt16(exactly: try reader.varint()) else {
                 throw RecordDecodingError(code: .invalidValue, offset: packetOffset)
             }
-            delivery = MessageDelivery(sequence: sequence, packetID: packetID, fingerprint: try reader.fixed32())
+            let fingerprint = try reader.fixed32()
+            var session = DeliverySession.unknown
+            if recordVersion == versionWithSession {
+                let sessionOffset = reader.offset
+                session = try reader.fixed32()
+                guard session != DeliverySession.unknown else { throw RecordDecodingError(code: .invalidValue, offset: sessionOffset) }
+            }
+            delivery = MessageDelivery(sequence: sequence, packetID: packetID, fingerprint: fingerprint, session: session)
         }
         try reader.finish()
         let reading = Reading(device: device, metric: metric, time: time, value: value, timeSource: timeSource, tags: tags)

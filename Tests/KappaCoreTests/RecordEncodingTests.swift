@@ -52,7 +52,7 @@ import Testing
             do { _ = try ReadingRecord.decode(bytes); return nil } catch { return error.code }
         }
         let valid = ReadingRecord.encode(Self.readings[0])
-        #expect(code([3] + valid.dropFirst()) == .unsupportedVersion)
+        #expect(code([4] + valid.dropFirst()) == .unsupportedVersion)  // 3 carries the delivery's session
         #expect(code([1, 7] + valid.dropFirst(2)) == .invalidValue)
         #expect(code(valid + [0]) == .trailingBytes)
         #expect(code(Array(valid[..<18]) + [0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0x01]) == .invalidVarint)

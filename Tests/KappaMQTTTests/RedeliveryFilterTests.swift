@@ -85,4 +85,36 @@ struct RedeliveryFilterTests {
         #expect(filter.holds(packetID: 10, fingerprint: 2, partition: 0))
         #expect(filter.nextSequence == 3)
     }
+
+    /// Two gateways on one log: B's deliveries are newer in the log and use identifiers behind A's.
+    @Test func onlyTheFiltersOwnSessionAnchorsAndMatches() {
+        let sessionA: UInt32 = 0xA, sessionB: UInt32 = 0xB
+        var filter = RedeliveryFilter(session: sessionA)
+        // mayBeRedelivery mutates (it can end matching), which #expect cannot call itself.
+        var isCandidate: Bool
+        for step in 0..<100 {
+            filter.stored(MessageDelivery(sequence: UInt64(step + 1), packetID: UInt16(501 + step), fingerprint: 7, session: sessionA), partition: 0)
+            filter.stored(MessageDelivery(sequence: UInt64(step + 1), packetID: UInt16(101 + step), fingerprint: 9, session: sessionB), partition: 0)
+        }
+        filter.stored(MessageDelivery(sequence: 200, packetID: 150, fingerprint: 8, session: sessionB), partition: 0)
+        #expect(filter.newest?.packetID == 600 && filter.nextSequence == 101, "A's own newest delivery and sequence")
+        filter.connectionStarted(sessionPresent: true)
+        // The broker resends A's unacknowledged 551…600: behind A's anchor, not ahead of B's 200.
+        isCandidate = filter.mayBeRedelivery(packetID: 551)
+        #expect(isCandidate)
+        #expect(filter.holds(packetID: 551, fingerprint: 7, partition: 0))
+        // A message under an identifier only B stored, with B's topic and payload, is not A's to drop.
+        isCandidate = filter.mayBeRedelivery(packetID: 150)
+        #expect(isCandidate)
+        #expect(!filter.holds(packetID: 150, fingerprint: 8, partition: 0))
+    }
+
+    @Test func deliveriesOfUnknownSessionAreOwnOnlyWhenSaidSo() {
+        var single = RedeliveryFilter(session: 0xA)
+        single.stored(MessageDelivery(sequence: 5, packetID: 10, fingerprint: 7), partition: 0)
+        #expect(single.holds(packetID: 10, fingerprint: 7, partition: 0) && single.nextSequence == 6)
+        var shared = RedeliveryFilter(session: 0xA, unknownSessionIsOwn: false)
+        shared.stored(MessageDelivery(sequence: 5, packetID: 10, fingerprint: 7), partition: 0)
+        #expect(!shared.holds(packetID: 10, fingerprint: 7, partition: 0) && shared.nextSequence == 1)
+    }
 }

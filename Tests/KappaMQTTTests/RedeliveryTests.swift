@@ -9,10 +9,11 @@ import Testing
 struct RedeliveryTests {
     let logger = Logger(label: "kappa.test.redelivery")
 
-    func ingestor(readings: any LogStream, deadLetters: any LogStream) -> MessageIngestor {
+    func ingestor(readings: any LogStream, deadLetters: any LogStream, session: UInt32 = DeliverySession.unknown) -> MessageIngestor {
         MessageIngestor(
             router: TopicRouter(routes: TopicRoute.defaults), decoder: PayloadDecoder(),
-            readings: readings, deadLetters: deadLetters, statistics: BridgeStatistics(routeCount: TopicRoute.defaults.count)
+            readings: readings, deadLetters: deadLetters, statistics: BridgeStatistics(routeCount: TopicRoute.defaults.count),
+            session: session
         )
     }
 
@@ -72,5 +73,50 @@ struct RedeliveryTests {
         try ingest.ingest(topic: "devices/d1/v", payload: Array("2".utf8), packetID: 11, receivedAt: .now())
         try ingest.ingest(topic: "devices/d1/v", payload: Array("1".utf8), packetID: 10, receivedAt: .now())
         #expect(try LogContents.readings(of: readings).map(\.value) == [1, 2])
+    }
+
+    /// Two gateways' sessions on one log (a shared JetStream log, here a disk log): A crashes, B goes on
+    /// appending (its identifiers behind A's), then A comes back and the broker resends A's messages.
+    @Test func aSessionRecognisesItsResendsAmongAnotherSessionsDeliveries() throws {
+        let directory = try TemporaryDirectory.make(prefix: "kappa-redelivery")
+        let log = try DiskLog(directory: directory, logger: logger)
+        defer { log.close() }
+        let readings = try log.createStream(named: KappaStreams.readings, partitionCount: 4)
+        let deadLetters = try log.createStream(named: KappaStreams.deadLetters, partitionCount: 1)
+        let sessionA = DeliverySession.of(clientID: "gateway-a"), sessionB = DeliverySession.of(clientID: "gateway-b")
+        func message(_ gateway: String, _ index: Int) -> (topic: String, payload: [UInt8], packetID: UInt16) {
+            ("devices/\(gateway)\(index % 5)/v", Array("\(index % 3)".utf8), UInt16(gateway == "a" ? 1_000 + index : index))
+        }
+        let first = ingestor(readings: readings, deadLetters: deadLetters, session: sessionA)
+        let other = ingestor(readings: readings, deadLetters: deadLetters, session: sessionB)
+        for gateway in [first, other] {
+            try gateway.recoverDeliveries()
+            gateway.connectionStarted(sessionPresent: false)
+        }
+        for index in 1...300 {
+            for (name, gateway) in [("a", first), ("b", other)] {
+                let (topic, payload, id) = message(name, index)
+                try gateway.ingest(topic: topic, payload: payload, packetID: id, receivedAt: .now())
+            }
+        }
+        // A dies with 201…300 unacknowledged; B stores 301…400, the newest deliveries in the log.
+        for index in 301...400 {
+            let (topic, payload, id) = message("b", index)
+            try other.ingest(topic: topic, payload: payload, packetID: id, receivedAt: .now())
+        }
+        let restarted = ingestor(readings: readings, deadLetters: deadLetters, session: sessionA)
+        try restarted.recoverDeliveries()
+        restarted.connectionStarted(sessionPresent: true)
+        for index in 201...400 {
+            let (topic, payload, id) = message("a", index)
+            restarted.stage(topic: topic, payload: payload, packetID: id, receivedAt: .now())
+        }
+        try restarted.commit()
+
+        let stored = try LogContents.readings(of: readings)
+        let storedByA = stored.filter { $0.device.hasPrefix("a") }.count
+        #expect(storedByA == 400, "\(storedByA) readings for A's 400 messages")
+        #expect(stored.count - storedByA == 400)
+        #expect(restarted.statistics.snapshot.redeliveredMessages == 100)
     }
 }

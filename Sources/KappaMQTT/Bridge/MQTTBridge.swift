@@ -50,7 +50,8 @@ public final class MQTTBridge: Service, Sendable {
             router: TopicRouter(routes: configuration.routes),
             decoder: PayloadDecoder(limits: configuration.decodingLimits),
             readings: readings, deadLetters: deadLetters, statistics: statistics,
-            sparkplugLifecycle: configuration.sparkplug ? sparkplugLifecycle : nil
+            sparkplugLifecycle: configuration.sparkplug ? sparkplugLifecycle : nil,
+            session: configuration.mqtt.clientID.flatMap { $0.isEmpty ? nil : DeliverySession.of(clientID: $0) } ?? DeliverySession.unknown
         )
         var mqtt = configuration.mqtt
         var host: HostAnnouncement? = nil

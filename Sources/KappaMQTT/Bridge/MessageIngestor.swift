@@ -30,19 +30,26 @@ public final class MessageIngestor: @unchecked Sendable {
     private var pendingLifecycle: [LogAppendRecord] = []
     /// Messages staged since the last commit: the size of the burst being committed.
     private var stagedMessages = 0
-    /// What the log holds of recent deliveries, so that a message the broker resends is not stored twice.
-    private var redeliveries = RedeliveryFilter()
+    /// Which broker session's deliveries this ingestor stores (``DeliverySession``).
+    private let session: UInt32
+    /// What the log holds of this session's recent deliveries, so that a message the broker resends is not stored twice.
+    private var redeliveries: RedeliveryFilter
     /// The deliveries staged since the last commit, with their partitions, noted in `redeliveries` once stored.
     private var pendingDeliveries: [(delivery: MessageDelivery, partition: Int)] = []
     /// With Sparkplug on, what `spBv1.0/…` messages go to instead of the routes; nil costs routed topics one test.
     private var sparkplug: SparkplugIntake?
 
-    /// - Parameter sparkplugLifecycle: with a stream, decode `spBv1.0/…` topics as Sparkplug B
-    ///   (`BridgeConfiguration.sparkplug`) and keep their births and deaths there (`sparkplug-lifecycle`).
+    /// - Parameters:
+    ///   - sparkplugLifecycle: with a stream, decode `spBv1.0/…` topics as Sparkplug B
+    ///     (`BridgeConfiguration.sparkplug`) and keep their births and deaths there (`sparkplug-lifecycle`).
+    ///   - session: the broker session's identity (``DeliverySession/of(clientID:)``), recorded with every
+    ///     delivery so that gateways sharing a log each recognise only their own resends.
     public init(
         router: TopicRouter, decoder: PayloadDecoder, readings: any LogStream, deadLetters: any LogStream, statistics: BridgeStatistics,
-        sparkplugLifecycle: (any LogStream)? = nil
+        sparkplugLifecycle: (any LogStream)? = nil, session: UInt32 = DeliverySession.unknown
     ) {
+        self.session = session
+        self.redeliveries = RedeliveryFilter(session: session)
         self.sparkplug = sparkplugLifecycle.map { SparkplugIntake(lifecycle: $0) }
         self.router = router
         self.decoder = decoder
@@ -63,7 +70,7 @@ public final class MessageIngestor: @unchecked Sendable {
     /// Reads which deliveries the log's tail holds; call once before the first message, off the
     /// cooperative pool (it reads files).
     public func recoverDeliveries() throws(LogError) {
-        redeliveries = try RedeliveryFilter.rebuild(from: readingsStream)
+        redeliveries = try RedeliveryFilter.rebuild(from: readingsStream, session: session)
     }
 
     /// Rebuilds the Sparkplug session from the births and deaths in the log (nil with Sparkplug off); call
@@ -132,7 +139,7 @@ public final class MessageIngestor: @unchecked Sendable {
         }
         // Staged sequences become stored ones only at commit; a discarded burst leaves a gap, which is fine.
         let sequence = (pendingDeliveries.last?.delivery.sequence).map { $0 + 1 } ?? redeliveries.nextSequence
-        appendRecords(delivery: MessageDelivery(sequence: sequence, packetID: packetID, fingerprint: fingerprint))
+        appendRecords(delivery: MessageDelivery(sequence: sequence, packetID: packetID, fingerprint: fingerprint, session: session))
         return Outcome(readings: readings.count, deadLetters: deadLetters)
     }
 
