@@ -7,14 +7,15 @@ import Synchronization
 /// `o` is that stream's sequence `o + 1`.
 ///
 /// **Dense offsets.** Each message is published with `Nats-Expected-Last-Sequence` set to the sequence before
-/// it, so JetStream stores it at exactly the sequence the appender chose or refuses it: a retry can never store
-/// a record twice or out of order, and a publish that fails makes every later one of the same append fail too.
-/// Message ids (`Nats-Msg-Id` = the intended sequence) cover the first record of a partition, where JetStream
-/// cannot express "expect an empty stream". The streams deny deleting single messages, so no holes appear later.
+/// it (0 for an empty partition), so JetStream stores it at exactly the sequence the appender chose or refuses
+/// it: a retry can never store a record twice or out of order. Message ids are `<sequence>.<writer>`, and
+/// every record after an append's first also expects its writer's previous message id: a publish that fails
+/// makes every later one of the same append fail too, even when another writer's records happen to end the
+/// stream at the sequence a later one expects. The streams deny deleting single messages, so no holes appear.
 ///
 /// **Several writers** (gateways sharing the log): a writer whose view of a partition's end is stale is
-/// refused (wrong last sequence, or the intended sequence's message id already taken) and tries again after
-/// the new end at once; which of its records were stored is decided by comparing contents, never assumed.
+/// refused (wrong last sequence or last message id) and tries again after the new end at once; which of its
+/// records were stored is decided by comparing contents, never assumed.
 ///
 /// **Durability.** An append returns only when JetStream acknowledged every message in it (for replicas 3: a
 /// majority stored it). If some acknowledgement does not come within the request timeout, the append throws
@@ -128,12 +129,17 @@ public final class JetStreamStream: LogStream {
                 let sequence = plan.baseSequence + UInt64(position - plan.alreadyStored) + 1
                 guard connection.acknowledgements.waitForRoom(window: log.configuration.publishWindow, deadline: deadline) else { break publishing }
                 let record = records[index]
+                // After the first record, each expects this writer's previous one by id as well: if another
+                // gateway's records took the first sequences, a later record could otherwise match the new end
+                // by sequence alone and be stored ahead of the refused ones, then again by the retry.
+                let chained = position > plan.alreadyStored
                 do {
                     try connection.publishAsync(
                         subject: plan.subject,
                         body: JetStreamRecordFormat.encode(key: record.key, eventTime: record.eventTime, value: record.value),
-                        key: PublishKey(subject: plan.subject, messageID: String(sequence), attempt: attempt),
-                        expectedLastSequence: sequence - 1
+                        key: PublishKey(subject: plan.subject, messageID: Self.messageID(sequence, writer: connection.writerID), attempt: attempt),
+                        expectedLastSequence: sequence - 1,
+                        expectedLastMessageID: chained ? Self.messageID(sequence - 1, writer: connection.writerID) : nil
                     )
                 } catch {
                     sendFailure = error
@@ -152,7 +158,7 @@ public final class JetStreamStream: LogStream {
             var acknowledged = 0
             while acknowledged < toPublish {
                 let sequence = plan.baseSequence + UInt64(acknowledged) + 1
-                let key = PublishKey(subject: plan.subject, messageID: String(sequence), attempt: attempt)
+                let key = PublishKey(subject: plan.subject, messageID: Self.messageID(sequence, writer: connection.writerID), attempt: attempt)
                 guard case .stored(let storedAt, let duplicate)? = outcomes[key], storedAt == sequence, !duplicate else {
                     problems.append(Self.describe(outcomes[key], partition: plan.partition))
                     if !Self.refusedForAnotherWriter(outcomes[key]) { overtaken = false }
@@ -193,12 +199,17 @@ public final class JetStreamStream: LogStream {
         return .stored(positions)
     }
 
+    /// A record's message id: the sequence it is meant for, then the writer (`NATSConnection.writerID`).
+    static func messageID(_ sequence: UInt64, writer: String) -> String {
+        "\(sequence).\(writer)"
+    }
+
     /// JetStream answered that it did not store the message because another writer got there first: its
-    /// expected last sequence was wrong (error 10071), or its message id (the intended sequence) was already
-    /// used by another writer's message.
+    /// expected last sequence (error 10071) or last message id (10070) was wrong, or its message id was a
+    /// duplicate.
     private static func refusedForAnotherWriter(_ outcome: PublishOutcome?) -> Bool {
         switch outcome {
-        case .failed(_, let errorCode, _)?: return errorCode == 10071
+        case .failed(_, let errorCode, _)?: return errorCode == 10071 || errorCode == 10070
         case .stored(_, let duplicate)?: return duplicate
         case nil: return false
         }

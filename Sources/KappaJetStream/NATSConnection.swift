@@ -44,6 +44,9 @@ final class NATSConnection: @unchecked Sendable {
     private let connection: OpaquePointer
     private let jetStream: OpaquePointer
     let acknowledgements: PublishAcknowledgements
+    /// This connection's part of its message ids (`<sequence>.<writer>`): a writer chains each record to its
+    /// own previous one by id, which another gateway's record in between can never match.
+    let writerID = String(UInt64.random(in: 1...UInt64.max), radix: 36)
     let requestTimeoutMilliseconds: Int64
 
     private init(options: OpaquePointer, connection: OpaquePointer, jetStream: OpaquePointer, acknowledgements: PublishAcknowledgements, requestTimeoutMilliseconds: Int64) {
@@ -234,8 +237,10 @@ final class NATSConnection: @unchecked Sendable {
     // MARK: Messages
 
     /// Sends one message without waiting; its answer settles `key` in ``acknowledgements``.
-    /// `expectedLastSequence` 0 means no expectation (JetStream cannot express "expect an empty stream").
-    func publishAsync(subject: String, body: [UInt8], key: PublishKey, expectedLastSequence: UInt64) throws(LogError) {
+    /// `expectedLastSequence` 0 expects an empty stream (set as a header: libnats takes 0 for "none", while
+    /// nats-server honours an explicit 0); `expectedLastMessageID`, when given, must be the id of the stream's
+    /// last message too.
+    func publishAsync(subject: String, body: [UInt8], key: PublishKey, expectedLastSequence: UInt64, expectedLastMessageID: String? = nil) throws(LogError) {
         var message: OpaquePointer?
         let created = body.withUnsafeBufferPointer { bytes in
             bytes.baseAddress!.withMemoryRebound(to: CChar.self, capacity: bytes.count) { characters in
@@ -243,7 +248,10 @@ final class NATSConnection: @unchecked Sendable {
             }
         }
         try Self.check(created, "natsMsg_Create")
-        let headerSet = String(key.attempt).withCString { natsMsgHeader_Set(message, PublishKey.attemptHeader, $0) }
+        var headerSet = String(key.attempt).withCString { natsMsgHeader_Set(message, PublishKey.attemptHeader, $0) }
+        if headerSet == NATS_OK, expectedLastSequence == 0 {
+            headerSet = natsMsgHeader_Set(message, "Nats-Expected-Last-Sequence", "0")
+        }
         if headerSet != NATS_OK {
             natsMsg_Destroy(message)
             throw LogError.nats(headerSet, call: "natsMsgHeader_Set")
@@ -255,7 +263,11 @@ final class NATSConnection: @unchecked Sendable {
         acknowledgements.expect(key)
         let status = key.messageID.withCString { messageID in
             publishOptions.MsgId = messageID
-            return js_PublishMsgAsync(jetStream, &message, &publishOptions)
+            guard let expectedLastMessageID else { return js_PublishMsgAsync(jetStream, &message, &publishOptions) }
+            return expectedLastMessageID.withCString { lastMessageID in
+                publishOptions.ExpectLastMsgId = lastMessageID
+                return js_PublishMsgAsync(jetStream, &message, &publishOptions)
+            }
         }
         if status != NATS_OK {
             // On failure the message is still ours to destroy, and no answer will come for it.
@@ -355,7 +367,7 @@ final class NATSConnection: @unchecked Sendable {
     }
 
     /// A consumed message's stream sequence: from its JetStream metadata, or else from the message id the log
-    /// published it with, which is the sequence JetStream was told to store it at.
+    /// published it with, which starts with the sequence JetStream was told to store it at.
     private static func streamSequence(of message: OpaquePointer) -> UInt64? {
         var metadata: UnsafeMutablePointer<jsMsgMetaData>?
         if natsMsg_GetMetaData(&metadata, message) == NATS_OK, let metadata {
@@ -364,7 +376,7 @@ final class NATSConnection: @unchecked Sendable {
         }
         var messageID: UnsafePointer<CChar>?
         guard natsMsgHeader_Get(message, "Nats-Msg-Id", &messageID) == NATS_OK, let messageID else { return nil }
-        return UInt64(String(cString: messageID))
+        return UInt64(String(cString: messageID).prefix { $0 != "." })
     }
 
     static func text(_ status: natsStatus) -> String {

@@ -169,3 +169,30 @@ struct JetStreamAppendReadTests {
         #expect(try await Blocking.run { stream.offsets(partition: 0) }.highWatermark == 3)
     }
 }
+
+@Suite("JetStream log: two writers on one partition", .timeLimit(.minutes(2)))
+struct JetStreamTwoWriterTests {
+    /// A second gateway's view of the partition's end is stale by three records when it appends ten: by sequence
+    /// alone its fourth record would expect exactly the new end and be stored ahead of the three refused ones,
+    /// then stored again when the append retries after the new end. Every record must be stored once, in order.
+    @Test func aStaleWriterStoresEachRecordOnceAndInOrder() async throws {
+        let cluster = try await SharedCluster.cluster
+        let name = uniqueStreamName("stale-writer")
+        let first = try await Blocking.run { try connect(cluster) }
+        defer { first.close() }
+        let second = try await Blocking.run { try connect(cluster) }
+        defer { second.close() }
+        let firstStream = try await Blocking.run { try first.createStream(named: name, partitionCount: 1) }
+        _ = try await Blocking.run { try firstStream.append(key: "a", eventTime: testTime(0), value: testValue(0)) }
+        let secondStream = try await Blocking.run { try second.openStream(named: name) }
+        _ = try await Blocking.run { try firstStream.append((1...3).map { LogAppendRecord(key: "a", eventTime: testTime($0), value: testValue($0)) }) }
+
+        let positions = try await Blocking.run {
+            try secondStream.append((100..<110).map { LogAppendRecord(key: "b", eventTime: testTime($0), value: testValue($0)) })
+        }
+        #expect(positions.map(\.offset) == (4..<14).map(Int64.init))
+        let records = try await Blocking.run { try readAll(secondStream, partition: 0) }
+        #expect(records.map { Array($0.value) } == ((0...3).map(testValue) + (100..<110).map(testValue)),
+                "stored: \(records.count) records")
+    }
+}
