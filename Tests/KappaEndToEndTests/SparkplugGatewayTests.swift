@@ -33,15 +33,6 @@ struct SparkplugGatewayTests {
         }
     }
 
-    func eventually(timeout: Duration = .seconds(30), _ condition: () async throws -> Bool) async -> Bool {
-        let deadline = ContinuousClock.now + timeout
-        while ContinuousClock.now < deadline {
-            if (try? await condition()) == true { return true }
-            try? await Task.sleep(for: .milliseconds(50))
-        }
-        return (try? await condition()) == true
-    }
-
     func metric(_ name: String, port: Int) async throws -> Double {
         let response = try await HTTPProbe.get("http://127.0.0.1:\(port)/metrics")
         return PrometheusSamples(parsing: response.body).total(name)
@@ -84,7 +75,7 @@ struct SparkplugGatewayTests {
         var gateway = try startGateway(1)
         #expect(await gateway.waitForOutput(containing: "MQTT subscriptions confirmed"), "gateway did not subscribe:\n\(gateway.output)")
         #expect(backend == .disk || gateway.output.contains("the log is on NATS JetStream"), "\(gateway.output.suffix(2000))")
-        #expect(await eventually { hostStates(states).contains { $0.online } }, "no STATE birth: \(hostStates(states))")
+        #expect(await eventually(timeout: .seconds(30), every: .milliseconds(50)) { hostStates(states).contains { $0.online } }, "no STATE birth: \(hostStates(states))")
         // A subscriber that comes later gets the birth from the broker: it is retained.
         let late = MessageCollector()
         let lateClient = try await client(broker, collector: late)
@@ -107,10 +98,10 @@ struct SparkplugGatewayTests {
             try await publisher.publishAndWait(topic: message.topic, payload: message.payload)
         }
         // The births' three readings are in this gateway's log, so the births were acknowledged: then kill it.
-        #expect(await eventually { try await metric("kappa_readings_appended_total", port: httpPort) >= 3 }, "the births were not stored:\n\(gateway.output)")
+        #expect(await eventually(timeout: .seconds(30), every: .milliseconds(50)) { try await metric("kappa_readings_appended_total", port: httpPort) >= 3 }, "the births were not stored:\n\(gateway.output)")
         gateway.signal(SIGKILL)
         _ = await gateway.waitForExit()
-        #expect(await eventually { hostStates(states).contains { !$0.online } }, "the will did not announce the death: \(hostStates(states))")
+        #expect(await eventually(timeout: .seconds(30), every: .milliseconds(50)) { hostStates(states).contains { !$0.online } }, "the will did not announce the death: \(hostStates(states))")
         let birthTimestamp = try #require(hostStates(states).first { $0.online }?.timestamp)
         #expect(hostStates(states).first { !$0.online }?.timestamp == birthTimestamp, "the will carries the birth's timestamp")
 
@@ -123,14 +114,14 @@ struct SparkplugGatewayTests {
         }
         gateway = try startGateway(2)
         #expect(await gateway.waitForOutput(containing: "Sparkplug session restored from the log"), "\(gateway.output)")
-        #expect(await eventually { try await metric("kappa_readings_appended_total", port: httpPort) >= 6 }, "the data was not stored:\n\(gateway.output)")
-        #expect(await eventually { hostStates(states).last?.online == true }, "no new STATE birth after the restart: \(hostStates(states))")
+        #expect(await eventually(timeout: .seconds(30), every: .milliseconds(50)) { try await metric("kappa_readings_appended_total", port: httpPort) >= 6 }, "the data was not stored:\n\(gateway.output)")
+        #expect(await eventually(timeout: .seconds(30), every: .milliseconds(50)) { hostStates(states).last?.online == true }, "no new STATE birth after the restart: \(hostStates(states))")
         #expect(try await metric("kappa_sparkplug_sequence_gaps_total", port: httpPort) == 0, "the first data after a restore is no gap")
         #expect(try await metric("kappa_dead_letters_total", port: httpPort) == 0, "\(gateway.output.suffix(2000))")
         gateway.signal(SIGTERM)
         #expect(await gateway.waitForExit() == 0, "graceful stop should exit 0:\n\(gateway.output.suffix(2000))")
         // A clean disconnect fires no will: the gateway publishes its death itself.
-        #expect(await eventually { hostStates(states).last?.online == false }, "no STATE death on graceful stop: \(hostStates(states))")
+        #expect(await eventually(timeout: .seconds(30), every: .milliseconds(50)) { hostStates(states).last?.online == false }, "no STATE death on graceful stop: \(hostStates(states))")
         // JetStream's contents were checked through the gateway's counters above; the disk log is read back whole.
         guard backend == .disk else { return }
 
@@ -178,7 +169,7 @@ struct SparkplugGatewayTests {
             for message in [early] + births + [later] {
                 try await publisher.publishAndWait(topic: message.topic, payload: message.payload)
             }
-            #expect(await eventually {
+            #expect(await eventually(timeout: .seconds(30), every: .milliseconds(50)) {
                 let metrics = try await gateway.metrics()
                 return metrics.total("kappa_readings_appended_total") >= 3 && metrics.total("kappa_dead_letters_total", matching: ["reason": "sparkplug_no_birth"]) == 1
             }, "\(process.output.suffix(2000))")
@@ -256,14 +247,14 @@ struct SparkplugGatewayTests {
             try await publish(try SparkplugEdgeNodePublisher(edgeNode: edge.edgeNode, birthSequence: 4).nodeDeath())
             try await publish(try edge.deviceBirth("pump", [("Flow", 4)], at: now))
             await waitForStatuses([node: "online", boiler: "online", pump: "online"], "stale NDEATH, then the pump born again")
-            #expect(await eventually { try await gateway.metrics().total("kappa_sparkplug_stale_deaths_total") == 1 })
+            #expect(await eventually(timeout: .seconds(30), every: .milliseconds(50)) { try await gateway.metrics().total("kappa_sparkplug_stale_deaths_total") == 1 })
 
             // A seq gap: one data message never arrives.
             _ = try edge.data("boiler", [("Temperature", 81, now)], at: now)
             try await publish(try edge.data("boiler", [("Temperature", 82, now)], at: now))
             await commands.waitFor(count: 1)
             #expect(commands.received.count == 1, "one rebirth request for the gap")
-            #expect(await eventually { try await gateway.metrics().total("kappa_sparkplug_sequence_gaps_total") == 1 })
+            #expect(await eventually(timeout: .seconds(30), every: .milliseconds(50)) { try await gateway.metrics().total("kappa_sparkplug_sequence_gaps_total") == 1 })
             #expect(try await gateway.metrics().total("kappa_sparkplug_rebirth_requests_total") == 1)
 
             try await publish(try edge.nodeDeath())

@@ -60,7 +60,7 @@ struct PartitionFencingTests {
                 _ = try await Blocking.run { try streams[index % 2].append(batch) }
             }
             let expected = Int64(Self.devices * Self.perDevice)
-            let caughtUp = try await Self.eventually(timeout: .seconds(90)) {
+            let caughtUp = await eventually(timeout: .seconds(90)) {
                 try await Self.scalar(database, "SELECT coalesce(sum(next_offset), 0)::bigint FROM kappa.processor_offsets WHERE stream = '\(name)'") == expected
             }
             #expect(caughtUp, "the runners did not commit every record: \(status.snapshots)")
@@ -125,15 +125,6 @@ struct PartitionFencingTests {
         let connection = try await database.connect()
         defer { Task { await connection.close() } }
         return try await connection.query(sql)[0][0].int64
-    }
-
-    static func eventually(timeout: Duration, _ condition: () async throws -> Bool) async throws -> Bool {
-        let deadline = ContinuousClock.now + timeout
-        while ContinuousClock.now < deadline {
-            if (try? await condition()) == true { return true }
-            try await Task.sleep(for: .milliseconds(100))
-        }
-        return try await condition()
     }
 }
 

@@ -115,11 +115,6 @@ final class GatewayFleet: @unchecked Sendable {
 
     /// Polls `condition` until it holds or `timeout` passes; returns whether it held.
     func eventually(timeout: Duration, every interval: Duration = .milliseconds(200), _ condition: () async throws -> Bool) async -> Bool {
-        let deadline = ContinuousClock.now + timeout
-        while ContinuousClock.now < deadline {
-            if (try? await condition()) == true { return true }
-            try? await Task.sleep(for: interval)
-        }
-        return (try? await condition()) == true
+        await KappaTestSupport.eventually(timeout: timeout, every: interval, condition)
     }
 }

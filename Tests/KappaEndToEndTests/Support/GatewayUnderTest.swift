@@ -146,12 +146,7 @@ final class GatewayUnderTest: @unchecked Sendable {
 
     /// Polls `condition` until it holds or `timeout` passes; returns whether it held.
     func eventually(timeout: Duration, every interval: Duration = .milliseconds(200), _ condition: () async throws -> Bool) async -> Bool {
-        let deadline = ContinuousClock.now + timeout
-        while ContinuousClock.now < deadline {
-            if (try? await condition()) == true { return true }
-            try? await Task.sleep(for: interval)
-        }
-        return (try? await condition()) == true
+        await KappaTestSupport.eventually(timeout: timeout, every: interval, condition)
     }
 
     /// Every processor's committed offsets equal the log's high watermarks: no lag left after shutdown.
