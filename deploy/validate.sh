@@ -3,6 +3,7 @@
 #   systemd unit    systemd-analyze verify, and an offline security score (exposure at most 2.0)
 #   compose         parses; services, files and secrets it references exist; the Dockerfile's Swift is the
 #                   swift-tools-version of Package.swift; Grafana reads PostgreSQL through a read-only role
+#   image packages  on a machine of the image's Debian release, each apt-get list of the Dockerfile resolves
 #   mosquitto acl   the gateway's user may publish its alerts and not telemetry (a real broker, real clients)
 #   mosquitto.conf  a real mosquitto starts with it (paths and port moved to a temporary directory)
 #   postgres        a real postgres accepts kappa.conf as an include (initdb in a temporary directory)
@@ -102,6 +103,23 @@ grants = re.findall(r"GRANT (\w+)", scripts)
 if set(grants) - {"USAGE", "SELECT"}: sys.exit(f"{reader} is granted more than USAGE and SELECT: {grants}")
 PY
 ok "compose.yaml parses; its services, files, volumes and secrets are consistent; the Dockerfile builds with the Swift of Package.swift's tools version; Grafana reads through a read-only role"
+
+# --- the image's apt packages ------------------------------------------------------------------------------
+# No Docker engine here: on a machine of the image's Debian release, each stage's apt-get list must resolve
+# against this machine's package index (a simulated install, nothing installed).
+dockerfile="$deploy/compose/kappa.Dockerfile"
+release="$(sed -n 's/^FROM [^ ]*[:-]\(bookworm\|trixie\)[^ ]*.*/\1/p' "$dockerfile" | sort -u)"
+[ "$(echo "$release" | wc -w)" -eq 1 ] || fail "the Dockerfile's stages are not all on one Debian release: $release"
+host_release="$(. /etc/os-release 2>/dev/null && echo "${VERSION_CODENAME:-}")"
+if [ "$host_release" = "$release" ] && command -v apt-get >/dev/null 2>&1; then
+    while read -r packages; do
+        output="$(apt-get install --simulate --no-install-recommends $packages 2>&1)" \
+            || fail "the Dockerfile's apt list does not resolve on $release: $packages: $(echo "$output" | grep -E '^E:|Unable' | head -3)"
+        ok "the image's apt list resolves on $release: $packages"
+    done < <(sed -e ':a' -e '/\\$/N; s/\\\n//; ta' "$dockerfile" | grep -o 'apt-get install [^&]*' | sed 's/apt-get install -y --no-install-recommends //')
+else
+    note "the image is Debian $release, this machine ${host_release:-unknown}: its apt package names are not checked"
+fi
 
 # --- the JetStream cluster variant ---------------------------------------------------------------------------
 python3 - "$deploy/compose" <<'PY' || fail "compose.cluster.yaml"

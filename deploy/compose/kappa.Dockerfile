@@ -2,8 +2,10 @@
 #   docker build -f deploy/compose/kappa.Dockerfile -t kappa .
 # (compose.yaml does this). Multi-stage: the Swift toolchain stays in the build stage.
 
-# The toolchain matches Package.swift's swift-tools-version (deploy/validate.sh checks it).
-FROM swift:6.1-noble AS build
+# The toolchain matches Package.swift's swift-tools-version (deploy/validate.sh checks it). Both stages are Debian
+# bookworm, the release CI and the tests install libnats and nats-server from, so the package names below are
+# the ones deploy/validate.sh resolves against bookworm's index (a simulated install) when it runs on bookworm.
+FROM swift:6.1-bookworm AS build
 RUN apt-get update \
     && apt-get install -y --no-install-recommends libmosquitto-dev libpq-dev libnats-dev pkg-config \
     && rm -rf /var/lib/apt/lists/*
@@ -15,19 +17,16 @@ COPY . .
 RUN swift build -c release --static-swift-stdlib --product kappa \
     && swift build -c release --static-swift-stdlib --product kappa-sim \
     && mkdir /staging \
-    && cp "$(swift build -c release --show-bin-path)/kappa" "$(swift build -c release --show-bin-path)/kappa-sim" /staging/ \
-    && mkdir /staging/lib \
-    && cp -L $(ldd /staging/kappa | awk '/libnats/ { print $3 }') /staging/lib/
+    && cp "$(swift build -c release --show-bin-path)/kappa" "$(swift build -c release --show-bin-path)/kappa-sim" /staging/
 
-FROM ubuntu:noble
+FROM debian:bookworm-slim
+# libnats3.4 is the runtime half of the build stage's libnats-dev (which depends on exactly it: the library's
+# name carries its version); it brings libssl3 and libprotobuf-c1.
 RUN apt-get update \
-    && apt-get install -y --no-install-recommends libmosquitto1 libpq5 libssl3t64 libprotobuf-c1 ca-certificates tzdata \
+    && apt-get install -y --no-install-recommends libmosquitto1 libpq5 libnats3.4 ca-certificates tzdata \
     && rm -rf /var/lib/apt/lists/* \
     && useradd --system --home-dir /var/lib/kappa --create-home --shell /usr/sbin/nologin kappa
 COPY --from=build /staging/kappa /staging/kappa-sim /usr/local/bin/
-# libnats (the JetStream log's client) from the build stage: its runtime package name changes with its version.
-COPY --from=build /staging/lib/ /usr/local/lib/
-RUN ldconfig
 USER kappa
 WORKDIR /var/lib/kappa
 VOLUME /var/lib/kappa
