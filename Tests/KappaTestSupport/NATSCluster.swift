@@ -5,6 +5,9 @@ import Foundation
 ///
 /// Tests kill a node with SIGKILL (`kill(node:)`) and start it again on the same ports and storage
 /// (`restart(node:)`), which is what a crashed machine coming back looks like to the other two.
+///
+/// With `tls`, clients must speak TLS to every node; the harness then watches readiness through each node's
+/// HTTP monitoring port (`/healthz`), since its own probes speak the plain text protocol.
 public final class NATSCluster: @unchecked Sendable {
     // @unchecked: `servers` changes only under `lock`; everything else is set once in init.
     public let clientPorts: [Int]
@@ -13,6 +16,10 @@ public final class NATSCluster: @unchecked Sendable {
     private let executable: String
     /// What clients must present, when the servers require it.
     public let authorization: Authorization?
+    /// The certificates the servers present and trust, when clients must use TLS.
+    public let tls: TLS?
+    /// HTTP monitoring ports, only when `tls` is set (empty otherwise).
+    public let monitorPorts: [Int]
     private let lock = NSLock()
     private var servers: [ChildServer?]
 
@@ -40,9 +47,36 @@ public final class NATSCluster: @unchecked Sendable {
         }
     }
 
-    private init(nodes: Int, directory: String, executable: String, authorization: Authorization?) {
+    /// Client connections over TLS: the servers present `certificates.serverCertificate` (for 127.0.0.1 and
+    /// localhost, signed by `certificates.caCertificate`), and with `verifiesClients` they also require a
+    /// client certificate signed by that CA (mutual TLS).
+    public struct TLS: Sendable {
+        public var certificates: TestCertificates
+        public var verifiesClients: Bool
+
+        public init(certificates: TestCertificates, verifiesClients: Bool = false) {
+            self.certificates = certificates
+            self.verifiesClients = verifiesClients
+        }
+
+        var configuration: String {
+            """
+            tls {
+              cert_file: "\(certificates.serverCertificate)"
+              key_file: "\(certificates.serverKey)"
+              ca_file: "\(certificates.caCertificate)"
+              verify: \(verifiesClients)
+              timeout: 5
+            }
+            """
+        }
+    }
+
+    private init(nodes: Int, directory: String, executable: String, authorization: Authorization?, tls: TLS?) {
         self.authorization = authorization
+        self.tls = tls
         clientPorts = (0..<nodes).map { _ in LoopbackPort.free() }
+        monitorPorts = tls == nil ? [] : (0..<nodes).map { _ in LoopbackPort.free() }
         routePorts = nodes > 1 ? (0..<nodes).map { _ in LoopbackPort.free() } : []
         self.directory = directory
         self.executable = executable
@@ -51,12 +85,12 @@ public final class NATSCluster: @unchecked Sendable {
 
     /// Starts `nodes` servers (1 or 3) and waits until JetStream answers on every one of them; a cluster is
     /// ready when its nodes have elected a JetStream meta leader, which `waitUntilReady` checks.
-    public static func start(nodes: Int = 3, authorization: Authorization? = nil) async throws -> NATSCluster {
+    public static func start(nodes: Int = 3, authorization: Authorization? = nil, tls: TLS? = nil) async throws -> NATSCluster {
         precondition(nodes == 1 || nodes == 3, "a single node or a cluster of three")
         guard let executable = ["/usr/bin/nats-server", "/usr/sbin/nats-server", "/usr/local/bin/nats-server"]
             .first(where: { FileManager.default.isExecutableFile(atPath: $0) })
         else { throw TestEnvironmentError.missingTool("nats-server") }
-        let cluster = NATSCluster(nodes: nodes, directory: try TemporaryDirectory.make(prefix: "kappa-nats"), executable: executable, authorization: authorization)
+        let cluster = NATSCluster(nodes: nodes, directory: try TemporaryDirectory.make(prefix: "kappa-nats"), executable: executable, authorization: authorization, tls: tls)
         for node in 0..<nodes {
             try cluster.writeConfiguration(node: node)
             try cluster.launch(node: node)
@@ -80,7 +114,7 @@ public final class NATSCluster: @unchecked Sendable {
         var lines = [
             "server_name: kappa-\(node)",
             "listen: 127.0.0.1:\(clientPorts[node])",
-            "http: 0",
+            monitorPorts.isEmpty ? "http: 0" : "http: 127.0.0.1:\(monitorPorts[node])",
             "pid_file: \"\(pidFile(node))\"",
             "jetstream {",
             "  store_dir: \"\(nodeDirectory(node))/jetstream\"",
@@ -89,6 +123,7 @@ public final class NATSCluster: @unchecked Sendable {
             "}",
         ]
         if let authorization { lines.append(authorization.configuration) }
+        if let tls { lines.append(tls.configuration) }
         if clientPorts.count > 1 {
             let routes = routePorts.enumerated().filter { $0.offset != node }.map { "nats-route://127.0.0.1:\($0.element)" }
             lines += [
@@ -118,6 +153,10 @@ public final class NATSCluster: @unchecked Sendable {
     /// not heard from every peer yet refuses replicated streams ("no suitable peers for placement").
     public func waitUntilReady(timeout: Duration = .seconds(30)) async throws {
         let deadline = ContinuousClock.now + timeout
+        if tls != nil {
+            try await waitUntilHealthy(deadline: deadline)
+            return
+        }
         for node in clientPorts.indices where isRunning(node: node) {
             while !Self.jetStreamAnswers(port: clientPorts[node], authorization: authorization) {
                 guard ContinuousClock.now < deadline else {
@@ -140,9 +179,54 @@ public final class NATSCluster: @unchecked Sendable {
                                           response: "io.nats.jetstream.api.v1.stream_delete_response", authorization: authorization)
     }
 
+    /// Waits until every running node's `/healthz` says ok: JetStream is enabled and, in a cluster, the node is
+    /// current with a meta leader.
+    private func waitUntilHealthy(deadline: ContinuousClock.Instant) async throws {
+        for node in monitorPorts.indices where isRunning(node: node) {
+            while (try? await HTTPProbe.get("http://127.0.0.1:\(monitorPorts[node])/healthz"))?.status != 200 {
+                guard ContinuousClock.now < deadline else {
+                    throw TestEnvironmentError.serverDidNotStart(name: "JetStream on nats-server \(node)", log: logTail(node: node))
+                }
+                try await Task.sleep(for: .milliseconds(200))
+            }
+        }
+    }
+
+    /// The node that leads the JetStream stream `name` (nil when it has none right now, or it does not exist),
+    /// asked of any running node; the harness names its nodes `kappa-<node>`. Not for TLS clusters.
+    public func leader(ofStream name: String) -> Int? {
+        for node in clientPorts.indices where isRunning(node: node) {
+            guard let answer = Self.jetStreamRequest(port: clientPorts[node], subject: "$JS.API.STREAM.INFO.\(name)", payload: "",
+                                                     response: "io.nats.jetstream.api.v1.stream_info_response", authorization: authorization),
+                  let object = try? JSONSerialization.jsonObject(with: Data(answer.utf8)) as? [String: Any]
+            else { continue }
+            guard object["error"] == nil, let cluster = object["cluster"] as? [String: Any] else { return nil }
+            guard let leader = cluster["leader"] as? String, leader.hasPrefix("kappa-") else { return nil }
+            return Int(leader.dropFirst("kappa-".count))
+        }
+        return nil
+    }
+
+    /// The node that leads the most of `streams` right now, and which of them it leads; nil when none has a
+    /// leader. Killing it takes leaders away from partitions that are being appended to.
+    public func nodeLeadingMost(of streams: [String]) -> (node: Int, streams: [String])? {
+        var led: [Int: [String]] = [:]
+        for stream in streams {
+            if let node = leader(ofStream: stream) { led[node, default: []].append(stream) }
+        }
+        return led.max { $0.value.count < $1.value.count || ($0.value.count == $1.value.count && $0.key > $1.key) }
+            .map { ($0.key, $0.value) }
+    }
+
     /// One JetStream API request over a plain socket; true when its answer of type `response` holds no error.
     private static func jetStreamRequestSucceeds(port: Int, subject: String, payload: String, response: String, authorization: Authorization?) -> Bool {
-        guard let fd = LoopbackPort.connectedSocket(port) else { return false }
+        guard let answer = jetStreamRequest(port: port, subject: subject, payload: payload, response: response, authorization: authorization) else { return false }
+        return !answer.contains("\"error\"")
+    }
+
+    /// One JetStream API request over a plain socket: the JSON answer of type `response`, or nil when none came.
+    private static func jetStreamRequest(port: Int, subject: String, payload: String, response: String, authorization: Authorization?) -> String? {
+        guard let fd = LoopbackPort.connectedSocket(port) else { return nil }
         defer { close(fd) }
         let request = "CONNECT {\"verbose\":false,\"headers\":true,\"no_responders\":true\(authorization?.connectFields ?? "")}\r\nSUB _probe.reply 1\r\nPUB \(subject) _probe.reply \(payload.utf8.count)\r\n\(payload)\r\nPING\r\n"
         _ = request.withCString { send(fd, $0, strlen($0), 0) }
@@ -151,16 +235,20 @@ public final class NATSCluster: @unchecked Sendable {
         let deadline = ContinuousClock.now + .seconds(5)
         while ContinuousClock.now < deadline {
             let count = recv(fd, &buffer, buffer.count, 0)
-            guard count > 0 else { return false }
+            guard count > 0 else { return nil }
             received += String(decoding: buffer[0..<count], as: UTF8.self)
             if let range = received.range(of: response) {
-                // The JSON may arrive in pieces: wait for its end before looking for an error.
-                guard received[range.upperBound...].contains("\r\n") else { continue }
-                return !received.contains("\"error\"")
+                // The JSON may arrive in pieces: wait for its end (the line's) before taking it.
+                // (A String counts "\r\n" as one character: find the brace rather than count past the line end.)
+                guard let end = received[range.upperBound...].range(of: "\r\n"),
+                      let line = received[..<range.lowerBound].range(of: "\r\n{", options: .backwards),
+                      let start = received[line.lowerBound...].firstIndex(of: "{")
+                else { continue }
+                return String(received[start..<end.lowerBound])
             }
-            if received.contains("NATS/1.0 503") { return false }
+            if received.contains("NATS/1.0 503") { return nil }
         }
-        return false
+        return nil
     }
 
     /// Sends `$JS.API.INFO` over a plain socket (the NATS text protocol) and looks for an answer that is not
