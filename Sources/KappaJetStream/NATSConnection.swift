@@ -71,10 +71,16 @@ final class NATSConnection: @unchecked Sendable {
             // First one plain attempt: refused credentials or TLS must be an error now (with retry-on-failed-
             // connect, libnats would keep retrying them inside natsConnection_Connect forever).
             var status = natsConnection_Connect(&connectionPointer, options)
-            if status == NATS_CONNECTION_AUTH_FAILED || status == NATS_NOT_PERMITTED || status == NATS_SSL_ERROR {
+            if status == NATS_PROTOCOL_ERROR {
+                // Once more, to tell a server that was going down from one that drops this client every time.
+                if let connectionPointer { natsConnection_Destroy(connectionPointer) }
+                connectionPointer = nil
+                status = natsConnection_Connect(&connectionPointer, options)
+            }
+            if let refusal = refusal(status, usingTLS: configuration.trustedCertificates != nil || configuration.certificateFile != nil) {
                 var error = LogError.nats(status, call: "natsConnection_Connect")
                 error.code = .invalidArgument
-                error.message = "NATS refused the connection (\(text(status))): check log.nats.user/password/token/creds_file and the TLS settings"
+                error.message = "NATS refused the connection (\(text(status))): \(refusal)"
                 throw error
             }
             if status != NATS_OK {
@@ -106,6 +112,29 @@ final class NATSConnection: @unchecked Sendable {
             if let connectionPointer { natsConnection_Destroy(connectionPointer) }
             natsOptions_Destroy(options)
             throw error
+        }
+    }
+
+    /// What an operator should check when the servers answered but would not let this client in; nil when the
+    /// status is no refusal (a server that does not answer yet is waited for instead).
+    private static func refusal(_ status: natsStatus, usingTLS: Bool) -> String? {
+        switch status {
+        case NATS_CONNECTION_AUTH_FAILED, NATS_NOT_PERMITTED:
+            "check log.nats.user/password/token/creds_file"
+        case NATS_SSL_ERROR:
+            "the TLS handshake failed: check log.nats.tls.ca_file (the CA that signed the servers' certificates) and, for servers that verify clients, log.nats.tls.cert_file and key_file"
+        case NATS_SECURE_CONNECTION_REQUIRED:
+            "the servers require TLS: set log.nats.tls.ca_file to the CA that signed their certificates"
+        case NATS_SECURE_CONNECTION_WANTED:
+            "TLS is set (log.nats.tls.ca_file or cert_file) but the servers do not offer it"
+        // A server that verifies clients completes the TLS handshake and then drops one without an acceptable
+        // certificate, before answering the client's first PING.
+        case NATS_PROTOCOL_ERROR where usingTLS:
+            "the servers closed the connection after the TLS handshake: servers that verify clients need log.nats.tls.cert_file and key_file, signed by a CA they trust"
+        case NATS_PROTOCOL_ERROR:
+            "the servers closed the connection during the NATS handshake"
+        default:
+            nil
         }
     }
 

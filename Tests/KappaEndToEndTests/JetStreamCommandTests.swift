@@ -207,4 +207,34 @@ struct JetStreamCommandTests {
         #expect(await accepted.waitForExit(timeout: .seconds(20)) == 0, "\(accepted.output)")
         #expect(accepted.output.contains("JetStream log on"), "\(accepted.output)")
     }
+
+    @Test("over mutual TLS to NATS: kappa import appends and log verify reads every record back; a wrong CA is refused with a clear error")
+    func overTLS() async throws {
+        let root = try TemporaryDirectory.make(prefix: "kappa-nats-tls-commands")
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        try FileManager.default.createDirectory(atPath: "\(root)/ours", withIntermediateDirectories: true)
+        try FileManager.default.createDirectory(atPath: "\(root)/strangers", withIntermediateDirectories: true)
+        let certificates = try TestCertificates.make(in: "\(root)/ours")
+        let strangers = try TestCertificates.make(in: "\(root)/strangers")
+        let cluster = try await NATSCluster.start(nodes: 1, tls: .init(certificates: certificates, verifiesClients: true))
+        defer { cluster.stop() }
+        let log = ["--log", cluster.urls[0], "--log-replicas", "1"]
+        let client = ["--nats-tls-cert", certificates.clientCertificate, "--nats-tls-key", certificates.clientKey]
+
+        let csv = "\(root)/history.csv"
+        let start = Timestamp.now().nanosecondsSinceEpoch / 1_000_000_000 - 86_400
+        let rows = (0..<50).map { index in "\(start + Int64(index) * 10),tls-device,temperature,\(index)" }
+        try (["time,device,metric,value"] + rows).joined(separator: "\n").appending("\n").write(toFile: csv, atomically: true, encoding: .utf8)
+        let imported = try await kappa(["import", "--format", "csv", "--partitions", "4", "--nats-tls-ca", certificates.caCertificate, csv] + log + client,
+                                       in: root, name: "import", timeout: .seconds(60))
+        #expect(imported.status == 0, "\(imported.output)")
+        #expect(imported.output.contains("Imported 50 readings"), "\(imported.output)")
+        let verify = try await kappa(["log", "verify", "--nats-tls-ca", certificates.caCertificate] + log + client, in: root, name: "verify", timeout: .seconds(60))
+        #expect(verify.status == 0, "\(verify.output)")
+        #expect(verify.output.contains("50 records"), "every imported reading read back over TLS: \(verify.output)")
+
+        let wrongCA = try await kappa(["log", "info", "--nats-tls-ca", strangers.caCertificate] + log + client, in: root, name: "wrong-ca", timeout: .seconds(30))
+        #expect(wrongCA.status != nil && wrongCA.status != 0, "\(wrongCA.output)")
+        #expect(wrongCA.output.contains("log.nats.tls.ca_file"), "the refusal names the setting to check: \(wrongCA.output)")
+    }
 }
