@@ -308,7 +308,7 @@ let package = Package(
         ),
         .testTarget(
             name: "KappaMQTTTests",
-            dependencies: ["KappaMQTT", "KappaCore", "KappaLog", "KappaSparkplug", "KappaTestSupport", .product(name: "Logging", package: "swift-log")],
+            dependencies: ["KappaMQTT", "KappaCore", "KappaLog", "KappaJetStream", "KappaSparkplug", "KappaTestSupport", .product(name: "Logging", package: "swift-log")],
             swiftSettings: swiftSettings
         ),
         .testTarget(
