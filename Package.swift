@@ -308,7 +308,7 @@ let package = Package(
         ),
         .testTarget(
             name: "KappaMQTTTests",
-            dependencies: ["KappaMQTT", "KappaCore", "KappaLog", "KappaSparkplug", "KappaTestSupport", .product(name: "Logging", package: "swift-log")],
+            dependencies: ["KappaMQTT", "KappaCore", "KappaLog", "KappaJetStream", "KappaSparkplug", "KappaTestSupport", .product(name: "Logging", package: "swift-log")],
             swiftSettings: swiftSettings
         ),
         .testTarget(
@@ -361,7 +361,7 @@ let package = Package(
         ),
         .testTarget(
             name: "KappaEndToEndTests",
-            dependencies: ["KappaTestSupport", "KappaPostgres", "KappaMQTT", "KappaCore", "KappaLog", "KappaSimulator", "KappaStorage", "KappaStream", "KappaSparkplug", .product(name: "Logging", package: "swift-log")],
+            dependencies: ["KappaTestSupport", "KappaPostgres", "KappaMQTT", "KappaCore", "KappaLog", "KappaJetStream", "KappaSimulator", "KappaStorage", "KappaStream", "KappaSparkplug", .product(name: "Logging", package: "swift-log")],
             swiftSettings: swiftSettings
         ),
     ]

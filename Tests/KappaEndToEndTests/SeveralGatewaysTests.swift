@@ -1,6 +1,9 @@
 import Foundation
 import KappaCore
+import KappaJetStream
+import KappaLog
 import KappaTestSupport
+import Logging
 import Testing
 
 /// Three `kappa run` sharing one subscription, one JetStream log and one database; one is killed with
@@ -106,6 +109,37 @@ struct SeveralGatewaysTests {
                 the bridges \(Int(redelivered)), duplicates dropped by rollups \(Int(duplicates)), \
                 fenced checkpoints \(Int(fenced)), rollup partitions claimed \(Int(claimed))
                 """)
+            // Every published reading is distinct (device, time, value), so a duplicate the processors drop is a
+            // message the log holds twice: a resend its gateway's bridge did not recognise, or an append JetStream
+            // stored twice. Neither may happen; the duplicate window (4 096 records) would hide neither beyond it.
+            #expect(duplicates == 0, "the processors dropped \(Int(duplicates)) readings the log holds twice")
+            // The killed gateway's processors' counts died with it, so the log itself is read too: each message
+            // (its session, packet identifier and fingerprint) once, and one record per published reading.
+            let held = try await Self.heldInLog(fleet)
+            #expect(held.storedTwice == 0, "\(held.storedTwice) messages are in the log more than once")
+            #expect(held.records == Int(expected), "the log holds \(held.records) records for \(expected) readings")
+        }
+    }
+
+    /// Reads the `readings` stream of the fleet's JetStream log back: how many records, and how many of the
+    /// messages they came in are there more than once.
+    static func heldInLog(_ fleet: GatewayFleet) async throws -> (records: Int, storedTwice: Int) {
+        let urls = fleet.cluster.urls
+        return try await Blocking.run {
+            let log = try JetStreamLog.connect(configuration: JetStreamConfiguration(servers: urls), logger: Logger(label: "kappa.test.fleet"))
+            defer { log.close() }
+            let records = try LogContents.records(of: try log.openStream(named: KappaStreams.readings))
+            struct Message: Hashable { var session: UInt32, packetID: UInt16, fingerprint: UInt32 }
+            var messages = Set<Message>()
+            var storedTwice = 0
+            for record in records {
+                let delivery = try record.value.withUnsafeBytes { bytes in try ReadingRecord.decodeWithDelivery(bytes).delivery }
+                guard let delivery else { continue }
+                if !messages.insert(Message(session: delivery.session, packetID: delivery.packetID, fingerprint: delivery.fingerprint)).inserted {
+                    storedTwice += 1
+                }
+            }
+            return (records.count, storedTwice)
         }
     }
 }
