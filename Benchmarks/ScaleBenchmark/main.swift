@@ -2,7 +2,7 @@
 // active series (devices × 10 metrics; 100,000 devices at the top), each figure beside its goal from issue 17
 // and a comparator from the same run.
 //
-//   swift build -c release --product ScaleBenchmark --product kappa && .build/release/ScaleBenchmark [10k 100k 1M]
+//   swift build -c release --product kappa && swift build -c release --product ScaleBenchmark && .build/release/ScaleBenchmark [10k 100k 1M]
 //       [--readings 2000000] [--query-repeats 9]
 //
 // Sizes are series counts (`10k`, `100k`, `1M` or a number, a multiple of 10); each size runs on a fresh database
