@@ -3,13 +3,14 @@
 // and a comparator from the same run.
 //
 //   swift build -c release --product kappa && swift build -c release --product ScaleBenchmark && .build/release/ScaleBenchmark [10k 100k 1M]
-//       [--readings 2000000] [--query-repeats 9]
+//       [--readings 2000000] [--rounds n] [--query-repeats 9]
 //
 // Sizes are series counts (`10k`, `100k`, `1M` or a number, a multiple of 10); each size runs on a fresh database
 // and data directory. Per size, as in HeadlineBenchmark: kappa's and a plain `mosquitto_sub`'s persistent sessions
 // are made, the load is published into both while they are away (every device sends its ten readings per round,
-// `--readings` at least in all, at least three rounds), then `mosquitto_sub` drains it, then `kappa run` does,
-// until every processor has committed everything (lag 0 and every reading counted in `rollups_1m`). Measured:
+// `--readings` at least in all, at least three rounds; `--rounds` fixes their number), then `mosquitto_sub`
+// drains it, then `kappa run` does, until every processor has committed everything (lag 0 and every reading
+// counted in `rollups_1m`). Measured:
 // - RSS per series beyond the base: kappa's RSS when all is committed (and settled 3 s) minus the same
 //   gateway's RSS idle before any load, over the series in `device_metrics`; the marginal cost between sizes
 //   beside it.
@@ -30,7 +31,7 @@ import KappaPostgres
 import KappaTestSupport
 import Logging
 
-let valueOptions: Set<String> = ["--readings", "--query-repeats"]
+let valueOptions: Set<String> = ["--readings", "--rounds", "--query-repeats"]
 let sizes: [Int] = {
     var sizes: [Int] = []
     var arguments = CommandLine.arguments.dropFirst()[...]
@@ -47,11 +48,23 @@ let sizes: [Int] = {
 }()
 let minimumReadings = Int(option("--readings") ?? "") ?? 2_000_000
 let queryRepeats = Int(option("--query-repeats") ?? "") ?? 9
+let fixedRounds = Int(option("--rounds") ?? "")
+
+/// Rounds of the fleet at a size: enough for `--readings`, at least three, unless `--rounds` says otherwise.
+func rounds(series: Int) -> Int {
+    fixedRounds ?? max(3, (minimumReadings + series - 1) / series)
+}
 let logger: Logger = {
     var logger = Logger(label: "kappa.bench.scale")
     logger.logLevel = .warning
     return logger
 }()
+
+/// Prints a line and flushes it: a run takes minutes per size, and its output usually goes to a file.
+func report(_ line: String) {
+    print(line)
+    fflush(nil)
+}
 
 func loadAverage() -> String {
     ((try? String(contentsOfFile: "/proc/loadavg", encoding: .utf8)) ?? "?").split(separator: " ").prefix(3).joined(separator: " ")
@@ -61,7 +74,7 @@ func mebibytes(_ bytes: Int) -> String { String(format: "%.1f MiB", Double(bytes
 
 // MARK: Setup
 
-let largestLoad = sizes.map { series in max(series * 3, minimumReadings) / SyntheticFleet.metrics.count + ProbeDevice.minutes + series }.max() ?? 0
+let largestLoad = sizes.map { series in rounds(series: series) * series / SyntheticFleet.metrics.count + ProbeDevice.minutes }.max() ?? 0
 let broker = try await MosquittoBroker.start(options: .init(maxQueuedMessages: largestLoad + 100_000))
 defer { broker.stop() }
 let postgres = PostgresServer()
@@ -76,7 +89,7 @@ func postmasterPID() async throws -> Int32 {
     return pid
 }
 let postmaster = try await postmasterPID()
-print("Scale benchmark: kappa run with every processor and PostgreSQL, \(SyntheticFleet.metrics.count) metrics per device, JSON at QoS 1; "
+report("Scale benchmark: kappa run with every processor and PostgreSQL, \(SyntheticFleet.metrics.count) metrics per device, JSON at QoS 1; "
       + "sizes \(sizes.map(String.init).joined(separator: ", ")) series; at least \(minimumReadings) readings each; load average \(loadAverage())")
 
 /// Everything measured at one size, for the summary.
@@ -142,16 +155,16 @@ func rolledUpReadings(_ connection: PostgresConnection) async throws -> Int64 {
 
 func measure(series: Int) async throws -> SizeResult {
     let devices = series / SyntheticFleet.metrics.count
-    let rounds = max(3, (minimumReadings + series - 1) / series)
+    let roundCount = rounds(series: series)
     let prefix = "scale\(series)"
-    let fleet = SyntheticFleet(devices: devices, rounds: rounds, topicPrefix: prefix)
+    let fleet = SyntheticFleet(devices: devices, rounds: roundCount, topicPrefix: prefix)
     let probe = ProbeDevice(topicPrefix: prefix)
     let messages = fleet.messages + ProbeDevice.minutes
     let readings = fleet.readings + probe.readings
     let database = try await postgres.makeDatabase(prefix: "scale")
     let directory = try TemporaryDirectory.make(prefix: "kappa-bench-scale")
     let clientID = "bench-scale-\(series)"
-    print("\n== \(series) series: \(devices) devices × \(SyntheticFleet.metrics.count) metrics, \(rounds) rounds \(fleet.spacingMilliseconds / 1_000) s apart, "
+    report("\n== \(series) series: \(devices) devices × \(SyntheticFleet.metrics.count) metrics, \(roundCount) rounds \(fleet.spacingMilliseconds / 1_000) s apart, "
           + "plus \(ProbeDevice.name)'s last day: \(messages) messages, \(readings) readings; load average \(loadAverage())")
 
     // The base: the same gateway, up, subscribed and idle, before any load.
@@ -243,36 +256,36 @@ func measure(series: Int) async throws -> SizeResult {
         subscriberRate: subscriberRate, intakeRate: intakeRate, queries: queries
     )
 
-    print(String(format: "publish (QoS 1, one connection): %.0f msg/s; mosquitto_sub drained it at %.0f msg/s (%.0f readings/s)",
+    report(String(format: "publish (QoS 1, one connection): %.0f msg/s; mosquitto_sub drained it at %.0f msg/s (%.0f readings/s)",
                  publishRate, subscriberRate, subscriberRate * Double(SyntheticFleet.metrics.count)))
-    print(String(format: "kappa run, MQTT → log: %.0f msg/s, %.2f× mosquitto_sub; everything committed %.1f s after start: %.0f readings/s end to end, %.2f× mosquitto_sub",
+    report(String(format: "kappa run, MQTT → log: %.0f msg/s, %.2f× mosquitto_sub; everything committed %.1f s after start: %.0f readings/s end to end, %.2f× mosquitto_sub",
                  intakeRate, intakeRate / subscriberRate, endToEndSeconds, Double(readings) / endToEndSeconds,
                  Double(readings) / endToEndSeconds / (subscriberRate * Double(SyntheticFleet.metrics.count)) ))
-    if appended != readings { print("  note: kappa appended \(appended) readings of the \(readings) published") }
-    print("series in device_metrics: \(seriesSeen); anomaly episodes: \(anomalies)")
-    print("RSS of kappa: idle base \(mebibytes(baseRSS)) (anonymous \(mebibytes(baseAnonymous))), settled \(mebibytes(settledRSS)) (anonymous \(mebibytes(settledAnonymous))), peak \(mebibytes(peakRSS))")
-    print(String(format: "RSS per series beyond the base: settled %.0f B, anonymous %.0f B, peak %.0f B  (goal ≤ 512 B at 1 M series)",
+    if appended != readings { report("  note: kappa appended \(appended) readings of the \(readings) published") }
+    report("series in device_metrics: \(seriesSeen); anomaly episodes: \(anomalies)")
+    report("RSS of kappa: idle base \(mebibytes(baseRSS)) (anonymous \(mebibytes(baseAnonymous))), settled \(mebibytes(settledRSS)) (anonymous \(mebibytes(settledAnonymous))), peak \(mebibytes(peakRSS))")
+    report(String(format: "RSS per series beyond the base: settled %.0f B, anonymous %.0f B, peak %.0f B  (goal ≤ 512 B at 1 M series)",
                  result.rssPerSeries, Double(settledAnonymous - baseAnonymous) / Double(max(1, seriesSeen)), Double(peakRSS - baseRSS) / Double(max(1, seriesSeen))))
     for (processor, durations) in checkpoints.seconds.sorted(by: { $0.key < $1.key }) {
-        print(String(format: "checkpoint %@ %4.0f checkpoints, %3d seen: p50 %.3f s  p90 %.3f s  max %.3f s",
+        report(String(format: "checkpoint %@ %4.0f checkpoints, %3d seen: p50 %.3f s  p90 %.3f s  max %.3f s",
                      processor.padding(toLength: 13, withPad: " ", startingAt: 0), checkpoints.checkpoints[processor] ?? 0, durations.count, percentile(durations, 0.5), percentile(durations, 0.9), durations.max() ?? .nan))
     }
-    print(String(format: "rollup rows in rollups_1m/1h/1d: %d, %.0f rows/s over the %.1f s end to end; tuples written (pg_stat_user_tables, inserts + updates): %d, %.0f/s",
+    report(String(format: "rollup rows in rollups_1m/1h/1d: %d, %.0f rows/s over the %.1f s end to end; tuples written (pg_stat_user_tables, inserts + updates): %d, %.0f/s",
                  rollupRows, Double(rollupRows) / endToEndSeconds, endToEndSeconds, rollupTuplesWritten, Double(rollupTuplesWritten) / endToEndSeconds))
     let perMillion = result.perMillion
-    print(String(format: "kappa CPU per million readings: %.2f s (bridge %.2f, processors %.2f, other %.2f)  (goal ≤ 1); its start-up idle took %.2f s",
+    report(String(format: "kappa CPU per million readings: %.2f s (bridge %.2f, processors %.2f, other %.2f)  (goal ≤ 1); its start-up idle took %.2f s",
                  kappaCPU.total * perMillion, kappaCPU.bridge * perMillion, kappaCPU.processors * perMillion, kappaCPU.other * perMillion, startupSeconds))
-    print("  by thread (s): " + kappaCPU.byThreadName.prefix(8).map { String(format: "%@ %.2f", $0.name, $0.seconds) }.joined(separator: ", "))
+    report("  by thread (s): " + kappaCPU.byThreadName.prefix(8).map { String(format: "%@ %.2f", $0.name, $0.seconds) }.joined(separator: ", "))
     if let subscriberSeconds = result.subscriberSeconds {
-        print(String(format: "mosquitto_sub CPU per million readings: %.2f s; kappa / mosquitto_sub %.1f×", subscriberSeconds * perMillion, kappaCPU.total / subscriberSeconds))
+        report(String(format: "mosquitto_sub CPU per million readings: %.2f s; kappa / mosquitto_sub %.1f×", subscriberSeconds * perMillion, kappaCPU.total / subscriberSeconds))
     }
-    print(String(format: "PostgreSQL CPU per million readings: %.2f s (server and backends)", postgresSeconds * perMillion))
-    print("query latency on \(ProbeDevice.name) (ms, \(queryRepeats) runs each after one unmeasured):")
+    report(String(format: "PostgreSQL CPU per million readings: %.2f s (server and backends)", postgresSeconds * perMillion))
+    report("query latency on \(ProbeDevice.name) (ms, \(queryRepeats) runs each after one unmeasured):")
     for query in queries {
         if let failure = query.failure {
-            print("  \(query.name): failed: \(failure)")
+            report("  \(query.name): failed: \(failure)")
         } else {
-            print(String(format: "  %@ p50 %8.2f  max %8.2f  (%d rows)", query.name.padding(toLength: 38, withPad: " ", startingAt: 0), query.median, query.maximum, query.rows))
+            report(String(format: "  %@ p50 %8.2f  max %8.2f  (%d rows)", query.name.padding(toLength: 38, withPad: " ", startingAt: 0), query.median, query.maximum, query.rows))
         }
     }
 
@@ -290,7 +303,7 @@ for series in sizes {
     results.append(try await measure(series: series))
 }
 
-print("\n== summary (comparator: the first size, or the previous one for the marginal memory)")
+report("\n== summary (comparator: the first size, or the previous one for the marginal memory)")
 let first = results[0]
 for (index, result) in results.enumerated() {
     var line = String(format: "%8d series: RSS/series %5.0f B", result.series, result.rssPerSeries)
@@ -309,8 +322,8 @@ for (index, result) in results.enumerated() {
     if let day = result.dayQuery, let firstDay = first.dayQuery {
         line += String(format: "; last-day query p50 %.2f ms (%.2f× the %d-series run)", day.median, day.median / firstDay.median, first.series)
     }
-    print(line)
+    report(line)
 }
-print("goals: ≤ 512 B per series at 1 M series; kappa ≤ 1 core-second per million readings; one device's last day flat from 10 k to 1 M (ratio ≈ 1)")
-print("load average at the end: \(loadAverage())")
+report("goals: ≤ 512 B per series at 1 M series; kappa ≤ 1 core-second per million readings; one device's last day flat from 10 k to 1 M (ratio ≈ 1)")
+report("load average at the end: \(loadAverage())")
 await postgres.stop()
