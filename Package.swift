@@ -276,6 +276,13 @@ let package = Package(
             path: "Benchmarks/HeadlineBenchmark",
             swiftSettings: swiftSettings
         ),
+        // 10 k, 100 k and 1 M active series through `kappa run`: memory per series, checkpoints, CPU, queries.
+        .executableTarget(
+            name: "ScaleBenchmark",
+            dependencies: ["BenchmarkSupport", "KappaCore", "KappaMQTT", "KappaPostgres", "KappaTestSupport", .product(name: "Logging", package: "swift-log")],
+            path: "Benchmarks/ScaleBenchmark",
+            swiftSettings: swiftSettings
+        ),
         .executableTarget(
             name: "SimulatorBenchmark",
             dependencies: ["BenchmarkSupport", "KappaSimulator", "KappaMQTT", "KappaCore", "KappaTestSupport", .product(name: "Logging", package: "swift-log")],
