@@ -89,6 +89,16 @@ struct CheckpointStateMachineTests {
         #expect(machine.iterationEnds(now: Self.at(.seconds(1))) == .pause(.milliseconds(25)))
     }
 
+    @Test func aFullBatchReadsOnHoweverSmall() {
+        // Batches smaller than the coalescing threshold: catching up must not pause after every checkpoint.
+        var machine = Self.machine(maxBatchRecords: 100, coalescing: ReadCoalescing(belowRecords: 1_000, pause: .milliseconds(25)))
+        _ = Self.begin(&machine, at: .zero)
+        machine.partitionRead(0, records: 100, nextOffset: 100)
+        #expect(machine.readingEnded(now: Self.at(.zero)) == .checkpoint(from: [0, 0], to: [100, 0]))
+        machine.checkpointCommitted(now: Self.at(.milliseconds(1)))
+        #expect(machine.iterationEnds(now: Self.at(.milliseconds(1))) == .readOn)
+    }
+
     @Test func withoutCoalescingASmallReadReadsOn() {
         var machine = Self.machine(maxBatchRecords: 1_000)
         _ = Self.begin(&machine, at: .zero)

@@ -13,7 +13,7 @@
 ///
 /// Live, the bridge's bursts arrive every millisecond or so and each wakes every processor: read at once, each
 /// iteration would find a handful of records and pay a log read per partition for them. With ``ReadCoalescing``
-/// an iteration that read fewer than its `belowRecords` pauses before the next read (never past the pending
+/// an iteration that read fewer than its `belowRecords` (and did not fill the batch) pauses before the next read (never past the pending
 /// records' checkpoint), so records gather; one that read more reads on, so catching up is not slowed.
 struct CheckpointStateMachine: Sendable {
     typealias Instant = ContinuousClock.Instant
@@ -72,6 +72,8 @@ struct CheckpointStateMachine: Sendable {
     private var readAny = false
     /// Records read in this iteration.
     private var iterationRecords = 0
+    /// Whether this iteration's reading stopped because the batch was full (more may be waiting).
+    private var batchFilled = false
 
     init(resumingFrom offsets: [Int64], limits: Limits, now: Instant) {
         self.limits = limits
@@ -90,6 +92,7 @@ struct CheckpointStateMachine: Sendable {
     mutating func iterationStarts(now: Instant, isCancelled: Bool, intakeBacklogged: Bool, lag: () -> Int64) -> IterationStart {
         readAny = false
         iterationRecords = 0
+        batchFilled = false
         if isCancelled {
             stopping = true
             return .finish
@@ -113,6 +116,7 @@ struct CheckpointStateMachine: Sendable {
 
     mutating func readingEnded(now: Instant) -> AfterReading {
         if readAny, firstPending == nil { firstPending = now }
+        batchFilled = pending >= limits.maxBatchRecords
         let due = firstPending.map { now >= $0.advanced(by: limits.checkpointInterval) } ?? false
         if offsets != committed && (stopping || due || pending >= limits.maxBatchRecords) {
             return .checkpoint(from: committed, to: offsets)
@@ -131,7 +135,8 @@ struct CheckpointStateMachine: Sendable {
     func iterationEnds(now: Instant) -> IterationEnd {
         if stopping { return .stop }
         if readAny {
-            guard let coalescing = limits.readCoalescing, iterationRecords < coalescing.belowRecords else { return .readOn }
+            // A full batch (a small `maxBatchRecords`) says nothing about how much is waiting: read on.
+            guard let coalescing = limits.readCoalescing, iterationRecords < coalescing.belowRecords, !batchFilled else { return .readOn }
             let untilDue = firstPending.map { $0.advanced(by: limits.checkpointInterval) - now } ?? coalescing.pause
             let pause = min(coalescing.pause, untilDue)
             return pause > .zero ? .pause(pause) : .readOn
