@@ -11,11 +11,16 @@
 // 3. Memory: peak RSS (VmHWM) of kappa for a small and a large fleet of the same message count; the
 //    difference per active device-metric is the per-series cost beyond the fixed base.
 //
-//   swift build -c release && .build/release/HeadlineBenchmark [messages] [large-fleet-devices]
-//       [--only throughput|latency|memory] [--latency-rate msg/s] [--roles bridge,rollups,…] [--processor-nice n]
-//       [--intake-deferral-lag records]
+// 4. End to end (`EndToEnd.swift`): the load of issue 17 live, 20 `mosquitto_pub -l` publishers × 15 000 JSON
+//    readings; intake and first publish → every reading in `rollups_1m`, each as a ratio to a plain
+//    mosquitto_sub in the same round, and CPU-seconds per million readings of kappa (by thread) and PostgreSQL.
 //
-// `--only` runs one stage (latency alone runs at `--latency-rate`, default 5 000 msg/s), and `--roles` is
+//   swift build -c release && .build/release/HeadlineBenchmark [messages] [large-fleet-devices]
+//       [--only throughput|latency|memory|endtoend] [--latency-rate msg/s] [--roles bridge,rollups,…] [--processor-nice n]
+//       [--intake-deferral-lag records] [--e2e-devices 20] [--e2e-readings 15000] [--rounds 1] [--baseline-kappa PATH]
+//
+// `--baseline-kappa` runs another build's `kappa` beside this one in the end-to-end stage (order alternating
+// between rounds), for an A/B on a shared machine. `--only` runs one stage (latency alone runs at `--latency-rate`, default 5 000 msg/s), and `--roles` is
 // handed to `kappa run` like `--processor-nice` and `--intake-deferral-lag`, so a figure can be taken apart: bridge alone, then with the
 // processors, at their default priority or not.
 import BenchmarkSupport
@@ -27,7 +32,8 @@ import KappaPostgres
 import KappaTestSupport
 import Logging
 
-let valueOptions: Set<String> = ["--only", "--latency-rate", "--roles", "--processor-nice", "--intake-deferral-lag"]
+let valueOptions: Set<String> = ["--only", "--latency-rate", "--roles", "--processor-nice", "--intake-deferral-lag",
+                                  "--e2e-devices", "--e2e-readings", "--rounds", "--baseline-kappa"]
 let positional: [Int] = {
     var numbers: [Int] = []
     var arguments = CommandLine.arguments.dropFirst()[...]
@@ -74,9 +80,11 @@ struct Gateway {
     let process: KappaProcess
     let httpPort: Int
 
-    static func start(broker: MosquittoBroker, database: PostgresTestDatabase, directory: String, clientID: String, prefix: String) async throws -> Gateway {
+    /// `executable`: another build's `kappa` (nil: the one built beside this benchmark).
+    static func start(broker: MosquittoBroker, database: PostgresTestDatabase, directory: String, clientID: String, prefix: String,
+                      executable: String? = nil) async throws -> Gateway {
         let httpPort = LoopbackPort.free()
-        let process = try KappaProcess(arguments: [
+        let process = try KappaProcess(executablePath: executable ?? KappaProcess.executable(), arguments: [
             "run", "--mqtt", broker.url, "--client-id", clientID, "--data-dir", "\(directory)/data",
             "--topic", "\(prefix)/devices/{device}/telemetry=json", "--topic", "\(prefix)/latency/{device}/{metric}=number",
             "--database", database.conninfo, "--disk-floor-mb", "0", "--http", "127.0.0.1:\(httpPort)", "--log-level", "info",
@@ -184,10 +192,23 @@ func measureThroughput(database: PostgresTestDatabase) async throws -> (rate: Do
     print(String(format: "mosquitto_sub:                        %9.0f msg/s  %9.0f readings/s", subRate, subRate * Double(readingsPerMessage)))
     print(String(format: "kappa run, MQTT → log:                %9.0f msg/s  %9.0f readings/s", kappaRate, kappaRate * Double(readingsPerMessage)))
     print(String(format: "ratio kappa / mosquitto_sub:          %9.2f  (goal ≥ 0.9)", kappaRate / subRate))
-    print(String(format: "kappa run, MQTT → committed in PostgreSQL (all processors): %.0f readings/s (%.1f s for %d readings)",
-                 Double(readingsAppended) / committedSeconds, committedSeconds, readingsAppended))
+    print(String(format: "kappa run, MQTT → committed in PostgreSQL (all processors): %.0f readings/s (%.1f s for %d readings), %.2f× mosquitto_sub",
+                 Double(readingsAppended) / committedSeconds, committedSeconds, readingsAppended,
+                 Double(readingsAppended) / committedSeconds / (subRate * Double(readingsPerMessage))))
     print("processor lag when intake finished (records): \(lagAtIntakeEnd); 0 for all \(String(format: "%.1f", committedSeconds - seconds(intakeStarted - kappaStarted) - intakeSeconds)) s later")
     return (kappaRate, gateway)
+}
+
+// MARK: 4. End to end, first (it restarts PostgreSQL to load pg_stat_statements)
+
+if onlyStage == nil || onlyStage == "endtoend" {
+    try await measureEndToEnd(broker: broker, postgres: postgres, directory: directory, devices: Int(option("--e2e-devices") ?? "") ?? 20,
+                              readingsPerDevice: Int(option("--e2e-readings") ?? "") ?? 15_000, rounds: Int(option("--rounds") ?? "") ?? 1,
+                              baseline: option("--baseline-kappa"))
+}
+if onlyStage == "endtoend" {
+    await postgres.stop()
+    exit(0)
 }
 
 let database = try await postgres.makeDatabase(prefix: "headline")

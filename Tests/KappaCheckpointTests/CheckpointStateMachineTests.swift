@@ -7,11 +7,11 @@ struct CheckpointStateMachineTests {
 
     private static func machine(
         offsets: [Int64] = [0, 0], maxBatchRecords: Int = 100, interval: Duration = .seconds(1),
-        deferral: IntakeDeferral? = IntakeDeferral(lagRecords: 1_000, longest: .seconds(5))
+        deferral: IntakeDeferral? = IntakeDeferral(lagRecords: 1_000, longest: .seconds(5)), coalescing: ReadCoalescing? = nil
     ) -> CheckpointStateMachine {
         CheckpointStateMachine(
             resumingFrom: offsets,
-            limits: .init(maxBatchRecords: maxBatchRecords, checkpointInterval: interval, intakeDeferral: deferral),
+            limits: .init(maxBatchRecords: maxBatchRecords, checkpointInterval: interval, intakeDeferral: deferral, readCoalescing: coalescing),
             now: start
         )
     }
@@ -54,6 +54,57 @@ struct CheckpointStateMachineTests {
         _ = Self.begin(&machine, at: .seconds(4))
         machine.partitionRead(1, records: 2, nextOffset: 2)
         #expect(machine.readingEnded(now: Self.at(.seconds(4))) == .checkpoint(from: [0, 0], to: [5, 2]))
+    }
+
+    @Test func aSmallReadPausesSoThatRecordsGather() {
+        var machine = Self.machine(maxBatchRecords: 1_000, coalescing: ReadCoalescing(belowRecords: 50, pause: .milliseconds(25)))
+        _ = Self.begin(&machine, at: .zero)
+        machine.partitionRead(0, records: 3, nextOffset: 3)
+        machine.partitionRead(1, records: 4, nextOffset: 4)
+        #expect(machine.readingEnded(now: Self.at(.zero)) == .keepPending)
+        #expect(machine.iterationEnds(now: Self.at(.zero)) == .pause(.milliseconds(25)))
+
+        // Enough gathered meanwhile: read on at once, as when catching up.
+        _ = Self.begin(&machine, at: .milliseconds(25))
+        machine.partitionRead(0, records: 30, nextOffset: 33)
+        machine.partitionRead(1, records: 20, nextOffset: 24)
+        #expect(machine.readingEnded(now: Self.at(.milliseconds(25))) == .keepPending)
+        #expect(machine.iterationEnds(now: Self.at(.milliseconds(25))) == .readOn)
+    }
+
+    @Test func aPauseNeverPassesThePendingRecordsCheckpoint() {
+        var machine = Self.machine(maxBatchRecords: 1_000, interval: .seconds(1), coalescing: ReadCoalescing(belowRecords: 50, pause: .milliseconds(25)))
+        _ = Self.begin(&machine, at: .zero)
+        machine.partitionRead(0, records: 2, nextOffset: 2)
+        #expect(machine.readingEnded(now: Self.at(.zero)) == .keepPending)
+        _ = Self.begin(&machine, at: .milliseconds(990))
+        machine.partitionRead(0, records: 1, nextOffset: 3)
+        #expect(machine.readingEnded(now: Self.at(.milliseconds(990))) == .keepPending)
+        #expect(machine.iterationEnds(now: Self.at(.milliseconds(990))) == .pause(.milliseconds(10)))
+        // Due now: checkpointed, and the pause after it is a whole one again.
+        _ = Self.begin(&machine, at: .seconds(1))
+        machine.partitionRead(0, records: 1, nextOffset: 4)
+        #expect(machine.readingEnded(now: Self.at(.seconds(1))) == .checkpoint(from: [0, 0], to: [4, 0]))
+        machine.checkpointCommitted(now: Self.at(.seconds(1)))
+        #expect(machine.iterationEnds(now: Self.at(.seconds(1))) == .pause(.milliseconds(25)))
+    }
+
+    @Test func aFullBatchReadsOnHoweverSmall() {
+        // Batches smaller than the coalescing threshold: catching up must not pause after every checkpoint.
+        var machine = Self.machine(maxBatchRecords: 100, coalescing: ReadCoalescing(belowRecords: 1_000, pause: .milliseconds(25)))
+        _ = Self.begin(&machine, at: .zero)
+        machine.partitionRead(0, records: 100, nextOffset: 100)
+        #expect(machine.readingEnded(now: Self.at(.zero)) == .checkpoint(from: [0, 0], to: [100, 0]))
+        machine.checkpointCommitted(now: Self.at(.milliseconds(1)))
+        #expect(machine.iterationEnds(now: Self.at(.milliseconds(1))) == .readOn)
+    }
+
+    @Test func withoutCoalescingASmallReadReadsOn() {
+        var machine = Self.machine(maxBatchRecords: 1_000)
+        _ = Self.begin(&machine, at: .zero)
+        machine.partitionRead(0, records: 1, nextOffset: 1)
+        #expect(machine.readingEnded(now: Self.at(.zero)) == .keepPending)
+        #expect(machine.iterationEnds(now: Self.at(.zero)) == .readOn)
     }
 
     @Test func caughtUpWithNothingPendingWaitsASecond() {

@@ -50,6 +50,9 @@ final class MosquittoConnection: Sendable {
     /// everything the thread does), read only by callbacks on that thread (libmosquitto in threaded mode runs
     /// every callback but the log's in its loop), and cleared by that thread as its last act.
     nonisolated(unsafe) private var delegate: (any MosquittoConnectionDelegate)?
+    /// Messages delivered so far; nonisolated(unsafe): counted by the message callback and read by the burst
+    /// pump, both on the network thread only.
+    nonisolated(unsafe) private var messagesDelivered = 0
 
     private init(handle: MosquittoHandle, configuration: MQTTConfiguration, logger: Logger, onBatchEnd: MQTTClient.BatchEndHandler?) {
         self.handle = handle
@@ -236,10 +239,17 @@ final class MosquittoConnection: Sendable {
             if ready > 0 && descriptor.revents & Int16(POLLIN | POLLHUP | POLLERR) != 0 {
                 var rc = success
                 var burst = 0
+                var delivered = false
+                // Read until a read delivers no message: the socket is drained (libmosquitto's read met EAGAIN,
+                // which it reports as success) or only part of a packet is there (libmosquitto keeps it, and
+                // poll wakes when the rest comes). Asking the socket how much was waiting after each packet
+                // (FIONREAD) was one more system call per message, and this thread's time is mostly system calls.
                 repeat {
+                    let before = messagesDelivered
                     rc = mosquitto_loop_read(handle.pointer, 1)
                     burst += 1
-                } while rc == success && burst < maxBurst && bytesWaiting(on: socket) > 0
+                    delivered = messagesDelivered != before
+                } while rc == success && burst < maxBurst && delivered
                 // Store what was read even if the connection broke meanwhile: those messages come again, and
                 // the processors count a redelivered reading once.
                 guard onBatchEnd() else {
@@ -265,11 +275,6 @@ final class MosquittoConnection: Sendable {
         _ = Array(name.utf8.prefix(15)).withUnsafeBytes { write(descriptor, $0.baseAddress, $0.count) }
         close(descriptor)
         #endif
-    }
-
-    private func bytesWaiting(on socket: Int32) -> Int32 {
-        var count: Int32 = 0
-        return ioctl(socket, UInt(FIONREAD), &count) == 0 ? count : 0
     }
 
     private func sleepUnlessStopped(_ delay: Duration) {
@@ -351,6 +356,7 @@ final class MosquittoConnection: Sendable {
         }
         let qos = MQTTQoS(rawValue: raw.qos) ?? .atMostOnce
         let packetID = qos == .atMostOnce ? 0 : UInt16(truncatingIfNeeded: raw.mid)
+        messagesDelivered &+= 1
         delegate?.messageReceived(MQTTMessage(topic: topic, payload: payload, qos: qos, retain: raw.retain, packetID: packetID))
     }
 

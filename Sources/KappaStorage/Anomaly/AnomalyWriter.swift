@@ -25,19 +25,56 @@ public struct AnomalyWriter: OutputWriter {
     }
 
     public func write(_ processor: AnomalyProcessor, connection: PostgresConnection) async throws {
-        var statements: [PostgresStatement] = []
-        for episode in processor.changedEpisodes {
-            statements.append(PostgresStatement(upsertEpisode, [
-                .text(episode.device), .text(episode.metric), .text(episode.detector.name),
-                .timestamptz(episode.startTime), .timestamptz(episode.detectedAt), PostgresValue(episode.endTime),
-                .double(episode.peakScore), PostgresValue(episode.value.finite), PostgresValue(episode.expectedLow.finite),
-                PostgresValue(episode.expectedHigh.finite), .text(episode.severity.description),
-            ]))
+        // COPY into staging and one set-based upsert, and one statement for the notifications: a fleet with many
+        // episodes paid an upsert and a pg_notify statement per episode.
+        if !processor.changedEpisodes.isEmpty || !processor.openedEpisodes.isEmpty {
+            // The staging tables live as long as the session; quiet the "already exists" notice after the first time.
+            try await connection.executeScript(
+                """
+                SET LOCAL client_min_messages = warning;
+                CREATE TEMP TABLE IF NOT EXISTS anomaly_episode_deltas (
+                    device text, metric text, detector text, start_time timestamptz, detected_at timestamptz, end_time timestamptz,
+                    peak_score float8, value float8, expected_low float8, expected_high float8, severity text
+                ) ON COMMIT DELETE ROWS;
+                CREATE TEMP TABLE IF NOT EXISTS anomaly_openings (position integer, payload text) ON COMMIT DELETE ROWS
+                """
+            )
         }
-        for episode in processor.openedEpisodes {
-            statements.append(PostgresStatement("SELECT pg_notify($1, $2)", [.text(Self.notificationChannel), .text(episode.jsonText)]))
+        if !processor.changedEpisodes.isEmpty {
+            _ = try await connection.copyFrom(table: "anomaly_episode_deltas", schema: "pg_temp", columns: Self.episodeColumns) { rows in
+                for episode in processor.changedEpisodes {
+                    rows.beginRow(fieldCount: Self.episodeColumns.count)
+                    rows.append(episode.device)
+                    rows.append(episode.metric)
+                    rows.append(episode.detector.name)
+                    rows.append(episode.startTime)
+                    rows.append(episode.detectedAt)
+                    rows.append(PostgresValue(episode.endTime))
+                    rows.append(episode.peakScore)
+                    rows.append(PostgresValue(episode.value.finite))
+                    rows.append(PostgresValue(episode.expectedLow.finite))
+                    rows.append(PostgresValue(episode.expectedHigh.finite))
+                    rows.append(episode.severity.description)
+                    try await rows.flushIfNeeded()
+                }
+            }
+            try await connection.execute(upsertEpisodes)
         }
-        if !statements.isEmpty { _ = try await connection.executeBatch(statements) }
+        if !processor.openedEpisodes.isEmpty {
+            _ = try await connection.copyFrom(table: "anomaly_openings", schema: "pg_temp", columns: ["position", "payload"]) { rows in
+                for (position, episode) in processor.openedEpisodes.enumerated() {
+                    rows.beginRow(fieldCount: 2)
+                    rows.append(Int32(position))
+                    rows.append(episode.jsonText)
+                    try await rows.flushIfNeeded()
+                }
+            }
+            // Listeners get them in the order the episodes opened.
+            _ = try await connection.query(
+                "SELECT pg_notify($1, payload) FROM (SELECT payload FROM pg_temp.anomaly_openings ORDER BY position) opened",
+                [.text(Self.notificationChannel)]
+            )
+        }
         // One partition's snapshot at a time: with a large fleet the snapshots of all partitions, and libpq's
         // copy of each, held at once were most of the gateway's peak memory per series.
         for partition in processor.dirtyPartitions.sorted() {
@@ -45,15 +82,20 @@ public struct AnomalyWriter: OutputWriter {
         }
     }
 
-    var upsertEpisode: String {
-        """
-        INSERT INTO \(episodes) (device, metric, detector, start_time, detected_at, end_time, peak_score, value, expected_low, expected_high, severity)
-        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
-        ON CONFLICT (device, metric, detector, start_time) DO UPDATE SET
-            detected_at = excluded.detected_at, end_time = excluded.end_time, peak_score = excluded.peak_score,
-            value = excluded.value, expected_low = excluded.expected_low, expected_high = excluded.expected_high,
-            severity = excluded.severity, updated_at = now()
-        """
+    static let episodeColumns = [
+        "device", "metric", "detector", "start_time", "detected_at", "end_time", "peak_score", "value", "expected_low", "expected_high", "severity",
+    ]
+
+    var upsertEpisodes: String {
+        let columns = Self.episodeColumns.joined(separator: ", ")
+        return """
+            INSERT INTO \(episodes) (\(columns))
+            SELECT \(columns) FROM pg_temp.anomaly_episode_deltas
+            ON CONFLICT (device, metric, detector, start_time) DO UPDATE SET
+                detected_at = excluded.detected_at, end_time = excluded.end_time, peak_score = excluded.peak_score,
+                value = excluded.value, expected_low = excluded.expected_low, expected_high = excluded.expected_high,
+                severity = excluded.severity, updated_at = now()
+            """
     }
 
     var saveSnapshot: String {

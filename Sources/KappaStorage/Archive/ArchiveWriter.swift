@@ -5,10 +5,12 @@ public import KappaStream
 
 /// Writes ``ArchiveProcessor``'s rows into `readings_<version>`, a table partitioned by day (UTC).
 ///
-/// Each checkpoint creates the day partitions its readings need (and `daysAhead` days past today), copies the
-/// rows into a staging table with binary COPY and inserts them with `ON CONFLICT DO NOTHING` (the key is device,
-/// metric, time, value: a reading is stored once however often it came). Partitions whose day ended more than
-/// the retention ago are dropped.
+/// Each checkpoint creates the day partitions its readings need (and `daysAhead` days past today) and copies the
+/// rows straight into the table with binary COPY. The key is device, metric, time, value: a reading is stored
+/// once however often it came. When one is already stored (a redelivery older than the duplicate window, an
+/// import overlapping the archive) that COPY fails with a unique violation; it is rolled back to a savepoint and
+/// the rows go through a staging table and `ON CONFLICT DO NOTHING` instead. Partitions whose day ended more
+/// than the retention ago are dropped.
 public struct ArchiveWriter: OutputWriter {
     let schema: PostgresIdentifier
     let baseName: String
@@ -27,6 +29,16 @@ public struct ArchiveWriter: OutputWriter {
     public func write(_ processor: ArchiveProcessor, connection: PostgresConnection) async throws {
         try await maintainPartitions(processor, connection)
         guard !processor.rows.isEmpty else { return }
+        // One COPY into the table is one pass over the rows; staging them and inserting with ON CONFLICT is two,
+        // plus a speculative insertion per row. Conflicts are the exception, so they take the slow path.
+        try await connection.execute("SAVEPOINT archive_copy")
+        do {
+            _ = try await copy(processor.rows, into: baseName, schema: schema.name, connection: connection)
+            try await connection.execute("RELEASE SAVEPOINT archive_copy")
+            return
+        } catch let error as PostgresError where error.sqlState == .uniqueViolation {
+            try await connection.execute("ROLLBACK TO SAVEPOINT archive_copy")
+        }
         // The staging tables live as long as the session; quiet the "already exists" notice after the first time.
         try await connection.executeScript(
             """
@@ -36,10 +48,19 @@ public struct ArchiveWriter: OutputWriter {
             ) ON COMMIT DELETE ROWS
             """
         )
-        _ = try await connection.copyFrom(
-            table: "archive_staging", schema: "pg_temp", columns: ["device", "metric", "time", "value", "time_source", "tags"]
-        ) { writer in
-            for row in processor.rows {
+        _ = try await copy(processor.rows, into: "archive_staging", schema: "pg_temp", connection: connection)
+        try await connection.execute(
+            """
+            INSERT INTO \(table) (device, metric, time, value, time_source, tags)
+            SELECT device, metric, time, value, time_source, tags FROM pg_temp.archive_staging
+            ON CONFLICT DO NOTHING
+            """
+        )
+    }
+
+    private func copy(_ rows: [ArchiveProcessor.Row], into table: String, schema: String, connection: PostgresConnection) async throws -> Int {
+        try await connection.copyFrom(table: table, schema: schema, columns: ["device", "metric", "time", "value", "time_source", "tags"]) { writer in
+            for row in rows {
                 writer.beginRow(fieldCount: 6)
                 writer.append(row.device)
                 writer.append(row.metric)
@@ -50,13 +71,6 @@ public struct ArchiveWriter: OutputWriter {
                 try await writer.flushIfNeeded()
             }
         }
-        try await connection.execute(
-            """
-            INSERT INTO \(table) (device, metric, time, value, time_source, tags)
-            SELECT device, metric, time, value, time_source, tags FROM pg_temp.archive_staging
-            ON CONFLICT DO NOTHING
-            """
-        )
     }
 
     /// Creates missing day partitions (those of pending rows and the days ahead) and, at most hourly, drops

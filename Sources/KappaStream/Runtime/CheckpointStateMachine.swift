@@ -5,11 +5,16 @@
 /// to intake, or (shutdown) to skip reading and take a last checkpoint; the runner reports each partition read
 /// with ``partitionRead(_:records:nextOffset:)`` while ``batchRoom`` is positive; ``readingEnded(now:)`` says
 /// whether a checkpoint is due; after one commits, ``checkpointCommitted(now:)``; ``iterationEnds(now:)``
-/// says whether to stop, to wait for appends, or to read on.
+/// says whether to stop, to wait for appends, to pause, or to read on.
 ///
 /// A checkpoint is due once `maxBatchRecords` are pending, once `checkpointInterval` has passed since the
 /// first pending record was read, and at shutdown; never when nothing moved (offsets equal to the committed
 /// ones), even at shutdown.
+///
+/// Live, the bridge's bursts arrive every millisecond or so and each wakes every processor: read at once, each
+/// iteration would find a handful of records and pay a log read per partition for them. With ``ReadCoalescing``
+/// an iteration that read fewer than its `belowRecords` (and did not fill the batch) pauses before the next read (never past the pending
+/// records' checkpoint), so records gather; one that read more reads on, so catching up is not slowed.
 struct CheckpointStateMachine: Sendable {
     typealias Instant = ContinuousClock.Instant
 
@@ -17,11 +22,13 @@ struct CheckpointStateMachine: Sendable {
         var maxBatchRecords: Int
         var checkpointInterval: Duration
         var intakeDeferral: IntakeDeferral?
+        var readCoalescing: ReadCoalescing?
 
-        init(maxBatchRecords: Int, checkpointInterval: Duration, intakeDeferral: IntakeDeferral?) {
+        init(maxBatchRecords: Int, checkpointInterval: Duration, intakeDeferral: IntakeDeferral?, readCoalescing: ReadCoalescing? = nil) {
             self.maxBatchRecords = maxBatchRecords
             self.checkpointInterval = checkpointInterval
             self.intakeDeferral = intakeDeferral
+            self.readCoalescing = readCoalescing
         }
     }
 
@@ -47,6 +54,8 @@ struct CheckpointStateMachine: Sendable {
         case stop
         /// Nothing was read: wait for appends, at most `timeout` (the next checkpoint's due time, or 1 s).
         case waitForRecords(timeout: Duration)
+        /// Few records came: let more gather for this long, then read on.
+        case pause(Duration)
         case readOn
     }
 
@@ -61,6 +70,10 @@ struct CheckpointStateMachine: Sendable {
     private var lastCheckpoint: Instant
     private var stopping = false
     private var readAny = false
+    /// Records read in this iteration.
+    private var iterationRecords = 0
+    /// Whether this iteration's reading stopped because the batch was full (more may be waiting).
+    private var batchFilled = false
 
     init(resumingFrom offsets: [Int64], limits: Limits, now: Instant) {
         self.limits = limits
@@ -78,6 +91,8 @@ struct CheckpointStateMachine: Sendable {
     /// `lag` (records in the log after ``offsets``) is asked only while intake is backlogged.
     mutating func iterationStarts(now: Instant, isCancelled: Bool, intakeBacklogged: Bool, lag: () -> Int64) -> IterationStart {
         readAny = false
+        iterationRecords = 0
+        batchFilled = false
         if isCancelled {
             stopping = true
             return .finish
@@ -95,11 +110,13 @@ struct CheckpointStateMachine: Sendable {
         offsets[partition] = nextOffset
         guard records > 0 else { return }
         pending += records
+        iterationRecords += records
         readAny = true
     }
 
     mutating func readingEnded(now: Instant) -> AfterReading {
         if readAny, firstPending == nil { firstPending = now }
+        batchFilled = pending >= limits.maxBatchRecords
         let due = firstPending.map { now >= $0.advanced(by: limits.checkpointInterval) } ?? false
         if offsets != committed && (stopping || due || pending >= limits.maxBatchRecords) {
             return .checkpoint(from: committed, to: offsets)
@@ -117,7 +134,13 @@ struct CheckpointStateMachine: Sendable {
 
     func iterationEnds(now: Instant) -> IterationEnd {
         if stopping { return .stop }
-        if readAny { return .readOn }
+        if readAny {
+            // A full batch (a small `maxBatchRecords`) says nothing about how much is waiting: read on.
+            guard let coalescing = limits.readCoalescing, iterationRecords < coalescing.belowRecords, !batchFilled else { return .readOn }
+            let untilDue = firstPending.map { $0.advanced(by: limits.checkpointInterval) - now } ?? coalescing.pause
+            let pause = min(coalescing.pause, untilDue)
+            return pause > .zero ? .pause(pause) : .readOn
+        }
         let timeout = firstPending.map { $0.advanced(by: limits.checkpointInterval) - now } ?? .seconds(1)
         return .waitForRecords(timeout: max(timeout, .milliseconds(1)))
     }

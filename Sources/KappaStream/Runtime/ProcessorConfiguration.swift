@@ -34,6 +34,9 @@ public struct ProcessorConfiguration: Sendable {
     /// behind defers its reads and checkpoints, for at most `longest` since its last checkpoint, so it keeps
     /// making progress under an endless backlog. nil never defers.
     public var intakeDeferral: IntakeDeferral? = IntakeDeferral()
+    /// Live, after a read of few records, how long a processor lets more gather before reading again (see
+    /// ``ReadCoalescing``); nil reads on at once.
+    public var readCoalescing: ReadCoalescing? = ReadCoalescing()
     /// Every partition (one gateway, embedded log) or a share claimed among the gateways sharing the log.
     public var ownership: PartitionOwnership = .everyPartition
     /// First and longest pause between PostgreSQL retries.
@@ -55,6 +58,20 @@ public struct IntakeDeferral: Sendable {
     public init(lagRecords: Int64 = 10_000, longest: Duration = .seconds(5)) {
         self.lagRecords = lagRecords
         self.longest = longest
+    }
+}
+
+/// How a processor that keeps up reads in batches rather than burst by burst: after an iteration that read
+/// fewer than `belowRecords` records, it pauses `pause` (never past its next checkpoint) before reading again.
+/// Live, every burst the bridge appends wakes every processor; read at once, an iteration finds a handful of
+/// records and pays a log read per partition (a hop to the log's read queue and back, each) for them.
+public struct ReadCoalescing: Sendable {
+    public var belowRecords: Int
+    public var pause: Duration
+
+    public init(belowRecords: Int = 1_000, pause: Duration = .milliseconds(25)) {
+        self.belowRecords = belowRecords
+        self.pause = pause
     }
 }
 

@@ -57,6 +57,9 @@ final class ProcessorExecutor: TaskExecutor, Sendable {
     }
 
     private func work() {
+        // A thread inherits its creator's name (a pool or dispatch thread's); its own makes the processors' CPU
+        // time visible per thread in /proc and `top -H`.
+        Self.nameCurrentThread("kappa-processor")
         ThreadNiceness.lowerCurrentThread(to: niceness)
         while true {
             available.wait()
@@ -74,6 +77,16 @@ final class ProcessorExecutor: TaskExecutor, Sendable {
             }
             job.runSynchronously(on: asUnownedTaskExecutor())
         }
+    }
+
+    /// pthread_setname_np is not visible from Swift's Glibc module; /proc/thread-self/comm is the same name.
+    private static func nameCurrentThread(_ name: String) {
+        #if os(Linux)
+        let descriptor = open("/proc/thread-self/comm", O_WRONLY)
+        guard descriptor >= 0 else { return }
+        _ = Array(name.utf8.prefix(15)).withUnsafeBytes { write(descriptor, $0.baseAddress, $0.count) }
+        close(descriptor)
+        #endif
     }
 
     /// A detached thread running `body` (which never returns here).

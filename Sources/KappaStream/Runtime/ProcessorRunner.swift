@@ -212,7 +212,7 @@ public final class ProcessorRunner<Store: CheckpointStore>: Service, Sendable {
         var machine = CheckpointStateMachine(
             resumingFrom: offsets,
             limits: .init(maxBatchRecords: configuration.maxBatchRecords, checkpointInterval: configuration.checkpointInterval,
-                          intakeDeferral: configuration.intakeDeferral),
+                          intakeDeferral: configuration.intakeDeferral, readCoalescing: configuration.readCoalescing),
             now: clock.now
         )
         var newestEventTime: Timestamp?
@@ -305,6 +305,9 @@ public final class ProcessorRunner<Store: CheckpointStore>: Service, Sendable {
             case .waitForRecords(let timeout):
                 let untilClaimsCheck = nextClaimsCheck.map { max($0 - clock.now, .milliseconds(1)) } ?? timeout
                 await waitForRecords(from: machine.offsets, partitions: partitions, timeout: min(timeout, untilClaimsCheck))
+            case .pause(let duration):
+                // Shutdown cuts the pause short; the next iteration finishes.
+                try? await Task.sleep(for: min(duration, nextClaimsCheck.map { max($0 - clock.now, .milliseconds(1)) } ?? duration))
             case .readOn:
                 break
             }
