@@ -38,6 +38,12 @@ public final class RollupProcessor {
         public var series: UInt32
         public var width: Int32
         public var bucket: Int64
+
+        /// Two words rather than three fields: every reading hashes a key per width.
+        public func hash(into hasher: inout Hasher) {
+            hasher.combine(UInt64(series) << 32 | UInt64(UInt32(bitPattern: width)))
+            hasher.combine(bucket)
+        }
     }
 
     private let widthsMicroseconds: [Int64]
@@ -169,24 +175,41 @@ public final class RollupProcessor {
             watermarks[Int(series)] = time
             dirtySeries.insert(series)
         }
-        for (index, width) in widthsMicroseconds.enumerated() {
-            let bucket = Self.floor(time, width)
+        lateReadings += Self.add(
+            value, time: time, unit: unit, series: series, watermark: watermark, widths: widthsMicroseconds,
+            sketchSources: sketchSources, cells: &cells, sketches: &readingSketches
+        )
+    }
+
+    /// The reading into its cell of every width; returns how many of those it is late for. (Static, on the
+    /// tables passed in: one exclusive access to each per reading, not one per width.)
+    @inline(__always)
+    private static func add(
+        _ value: Double, time: Int64, unit: String?, series: UInt32, watermark: Int64, widths: [Int64], sketchSources: [Int?],
+        cells: inout [CellKey: RollupCell], sketches: inout [QuantileSketch]
+    ) -> Int64 {
+        var late: Int64 = 0
+        for (index, width) in widths.enumerated() {
+            let bucket = floor(time, width)
             let isLate = bucket + width <= watermark
+            if isLate { late += 1 }
             let key = CellKey(series: series, width: Int32(index), bucket: bucket)
-            if isLate { lateReadings += 1 }
-            if let slot = cells[key]?.add(value: value, time: time, isLate: isLate, unit: unit) {
-                if slot >= 0 { readingSketches[Int(slot)].add(value) }
+            // Through the values' index, the cell is updated in place (the optional subscript moves it out and back).
+            if let position = cells.index(forKey: key) {
+                let slot = cells.values[position].add(value: value, time: time, isLate: isLate, unit: unit)
+                if slot >= 0 { sketches[Int(slot)].add(value) }
             } else {
                 var cell = RollupCell(value: value, time: time, isLate: isLate, unit: unit)
                 if sketchSources[index] == nil {
-                    cell.sketchSlot = Int32(readingSketches.count)
+                    cell.sketchSlot = Int32(sketches.count)
                     var sketch = QuantileSketch()
                     sketch.add(value)
-                    readingSketches.append(sketch)
+                    sketches.append(sketch)
                 }
                 cells[key] = cell
             }
         }
+        return late
     }
 
     /// Starts keeping state for a series: its watermark as put back by ``restore(watermarks:)``, else unresolved.
