@@ -265,6 +265,12 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .executableTarget(
+            name: "RollupProcessorBenchmark",
+            dependencies: ["KappaCore", "KappaLog", "KappaStream"],
+            path: "Benchmarks/RollupProcessorBenchmark",
+            swiftSettings: swiftSettings
+        ),
+        .executableTarget(
             name: "AnomalyBenchmark",
             dependencies: ["KappaCore", "KappaLog", "KappaStream"],
             path: "Benchmarks/AnomalyBenchmark",

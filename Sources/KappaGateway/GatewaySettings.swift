@@ -170,6 +170,8 @@ public struct GatewaySettings: Sendable {
         }!
         var processors = ProcessorConfiguration()
         processors.threadNiceness = Int32(try read.integer(Key.processorNice, in: 0...19)!)
+        let idleSeconds = try read.integer(Key.seriesIdle, in: 0...(366 * 86_400))!
+        processors.seriesMemory.idleAfter = idleSeconds == 0 ? nil : .seconds(idleSeconds)
         if let widths = layers.value(Key.rollupWidths) {
             do {
                 processors.rollupWidths = try ProcessorTuning.rollupWidths(widths.texts.joined(separator: ","), naming: nil)

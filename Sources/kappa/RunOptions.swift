@@ -59,6 +59,9 @@ struct RunOptions: ParsableArguments {
     @Option(help: help(Key.rollupWidths, "widths"))
     var rollupWidths: String?
 
+    @Option(help: help(Key.seriesIdle, "seconds"))
+    var seriesIdleSeconds: String?
+
     @Option(help: help(Key.http, "host:port"))
     var http: String?
 
@@ -89,6 +92,7 @@ struct RunOptions: ParsableArguments {
         flags[Key.readyMaxLag] = readyMaxLag.map { [$0] }
         flags[Key.processorNice] = processorNice.map { [$0] }
         flags[Key.rollupWidths] = rollupWidths.map { $0.split(separator: ",").map { String($0) } }
+        flags[Key.seriesIdle] = seriesIdleSeconds.map { [$0] }
         flags[Key.http] = http.map { [$0] }
         return flags
     }

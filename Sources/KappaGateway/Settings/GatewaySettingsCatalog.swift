@@ -54,6 +54,7 @@ public enum GatewaySettingsCatalog {
     public static let readyMaxLag = Setting("ready_max_lag_records", flag: "--ready-max-lag", environment: "KAPPA_READY_MAX_LAG", default: "100000", "Records of processor lag above which /readyz reports not ready.")
     public static let processorNice = Setting("processors.nice", flag: "--processor-nice", environment: "KAPPA_PROCESSOR_NICE", default: "10", "Nice value (0-19) of the processor threads; 0 turns it off.")
     public static let rollupWidths = Setting("processors.rollup_widths", flag: "--rollup-widths", environment: "KAPPA_ROLLUP_WIDTHS", default: "1m,1h,1d", list: true, "Rollup bucket widths (30s … 366d), each with its view kappa.rollups_<width>; fixed per rollups output version: changing them needs a replay into a new one (README, Rollup widths).")
+    public static let seriesIdle = Setting("processors.series_idle_seconds", flag: "--series-idle-seconds", environment: "KAPPA_SERIES_IDLE_SECONDS", default: "600", "Seconds a series may stay silent before the processors' state for it leaves memory (read back from the checkpoint when it returns); 0 keeps every series.")
     public static let logLevel = Setting("log_level", flag: "--log-level", environment: "KAPPA_LOG_LEVEL", default: "info", "trace, debug, info, notice, warning, error or critical.")
     public static let logFormat = Setting("log_format", flag: "--log-format", environment: "KAPPA_LOG_FORMAT", default: "text", "text, or json (one object a line, for log shippers).")
 
@@ -72,7 +73,7 @@ public enum GatewaySettingsCatalog {
         natsTLSCA, natsTLSCertificate, natsTLSKey, natsStartupWait, logPartitions, logFsync, logDiskFloor, logRetention,
         database, databasePasswordFile, databaseSchema, databaseSSLMode, databaseSSLRootCert, databaseApplicationName,
         databaseConnectTimeout, databaseMigrate,
-        roles, http, readyMaxLag, processorNice, rollupWidths, logLevel, logFormat,
+        roles, http, readyMaxLag, processorNice, rollupWidths, seriesIdle, logLevel, logFormat,
         alertTopic, alertWebhook, alertWebhookFormat,
         anomaly,
     ]

@@ -16,7 +16,8 @@ extension ProcessorDescriptor {
         makeProcessor: { partitions, context in
             AnomalyProcessor(
                 partitionCount: partitions, duplicateWindowRecords: context.configuration.duplicateWindowRecords,
-                settings: context.configuration.anomalies, alertSink: context.alertSink
+                settings: context.configuration.anomalies, alertSink: context.alertSink,
+                memory: context.configuration.seriesMemory
             )
         }
     )

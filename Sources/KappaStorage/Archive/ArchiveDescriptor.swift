@@ -17,7 +17,7 @@ extension ProcessorDescriptor {
         makeProcessor: { partitions, context in
             ArchiveProcessor(
                 partitionCount: partitions, duplicateWindowRecords: context.configuration.duplicateWindowRecords,
-                settings: context.configuration.archive
+                settings: context.configuration.archive, memory: context.configuration.seriesMemory
             )
         }
     )

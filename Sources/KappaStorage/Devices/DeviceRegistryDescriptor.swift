@@ -17,7 +17,7 @@ extension ProcessorDescriptor {
         makeProcessor: { partitions, context in
             DeviceRegistryProcessor(
                 partitionCount: partitions, duplicateWindowRecords: context.configuration.duplicateWindowRecords,
-                settings: context.configuration.devices
+                settings: context.configuration.devices, memory: context.configuration.seriesMemory
             )
         }
     )

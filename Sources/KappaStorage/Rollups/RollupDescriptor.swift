@@ -19,7 +19,8 @@ extension ProcessorDescriptor {
         makeProcessor: { partitions, context in
             RollupProcessor(
                 widths: context.configuration.rollups.widths, partitionCount: partitions,
-                duplicateWindowRecords: context.configuration.duplicateWindowRecords
+                duplicateWindowRecords: context.configuration.duplicateWindowRecords,
+                memory: context.configuration.seriesMemory
             )
         }
     )

@@ -34,12 +34,7 @@ public struct RollupWriter: OutputWriter {
 
     public func load(into processor: RollupProcessor, stream: any LogStream, connection: PostgresConnection) async throws {
         try await RollupWidths.prepare(widths: processor.widths, version: version, schema: schema, cellsTable: cells, connection: connection)
-        let rows = try await connection.query("SELECT device, metric, (extract(epoch FROM watermark) * 1000000)::bigint FROM \(series)")
-        var watermarks: [SeriesName: Int64] = [:]
-        for row in rows {
-            watermarks[SeriesName(device: try row[0].string, metric: try row[1].string)] = try row[2].int64
-        }
-        processor.restore(watermarks: watermarks)
+        // The series' watermarks are read when a series is first seen (``resolveWatermarks``), not all here.
     }
 
     public func write(_ processor: RollupProcessor, connection: PostgresConnection) async throws {
@@ -59,6 +54,7 @@ public struct RollupWriter: OutputWriter {
             CREATE TEMP TABLE IF NOT EXISTS rollup_series_deltas (device text, metric text, watermark timestamptz) ON COMMIT DELETE ROWS
             """
         )
+        try await resolveWatermarks(of: processor, connection: connection)
         let widthSeconds = processor.widths.map { Int32($0) }
         let names = processor.seriesNames
         let sketches = processor.pendingSketches()

@@ -32,9 +32,13 @@ public final class ArchiveProcessor: StreamProcessor {
     private var expired: Int64 = 0
     public let settings: ArchiveSettings
 
-    public init(partitionCount: Int, duplicateWindowRecords: Int, settings: ArchiveSettings) {
-        intake = ReadingIntake(partitionCount: partitionCount, windowRecords: duplicateWindowRecords)
+    public init(partitionCount: Int, duplicateWindowRecords: Int, settings: ArchiveSettings, memory: SeriesMemory = SeriesMemory()) {
+        intake = ReadingIntake(partitionCount: partitionCount, windowRecords: duplicateWindowRecords, memory: memory)
         self.settings = settings
+    }
+
+    deinit {
+        intake.releaseAll()
     }
 
     /// Readings before this time (µs) are not archived; nil keeps all.
@@ -67,6 +71,8 @@ public final class ArchiveProcessor: StreamProcessor {
         rows.removeAll(keepingCapacity: true)
         knownPartitions.formUnion(days)
         days.removeAll(keepingCapacity: true)
+        // Everything is committed: nothing of an idle series is kept beyond the intake's.
+        intake.release(intake.idleSeries(now: .now))
     }
 
     public var counters: ProcessorCounters {

@@ -31,9 +31,13 @@ public final class DeviceRegistryProcessor: StreamProcessor {
     public private(set) var devices: [String: DeviceDelta] = [:]
     public let settings: DeviceRegistrySettings
 
-    public init(partitionCount: Int, duplicateWindowRecords: Int, settings: DeviceRegistrySettings) {
-        intake = ReadingIntake(partitionCount: partitionCount, windowRecords: duplicateWindowRecords)
+    public init(partitionCount: Int, duplicateWindowRecords: Int, settings: DeviceRegistrySettings, memory: SeriesMemory = SeriesMemory()) {
+        intake = ReadingIntake(partitionCount: partitionCount, windowRecords: duplicateWindowRecords, memory: memory)
         self.settings = settings
+    }
+
+    deinit {
+        intake.releaseAll()
     }
 
     /// The names behind series numbers.
@@ -74,6 +78,8 @@ public final class DeviceRegistryProcessor: StreamProcessor {
     public func committed() {
         metrics.removeAll(keepingCapacity: true)
         devices.removeAll(keepingCapacity: true)
+        // Everything is committed: nothing of an idle series is kept beyond the intake's.
+        intake.release(intake.idleSeries(now: .now))
     }
 
     public var counters: ProcessorCounters {

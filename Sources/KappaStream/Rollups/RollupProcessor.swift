@@ -22,12 +22,28 @@ public import KappaLog
 /// it arrived: before it, the series had a reading at or after the bucket's end. It still merges into its
 /// bucket and is counted in `late`. The series' newest time (its watermark) is stored with each checkpoint,
 /// so the rule gives the same answer after a restart.
+///
+/// **Idle series.** A series silent for ``SeriesMemory/idleAfter`` leaves memory at a checkpoint (its deltas
+/// are committed by then, so only its watermark goes, and that is stored). A series whose stored watermark is
+/// not in memory (it returned, or this process has not seen it yet) is *unresolved* until the next checkpoint:
+/// its readings' lateness is decided against the newest time seen since. The writer reads the stored
+/// watermarks (``unresolvedSeries``, ``resolve(storedWatermarks:)``) before it writes; a cell's readings not
+/// late by the newest time seen are `count − late` (cells are deltas since the last checkpoint, all gathered
+/// while the series was unresolved), and they are late too when the cell's bucket had ended by the stored
+/// watermark: every reading of a cell shares its bucket's end, so this is exact, and the output is the same as
+/// if the series had stayed.
 public final class RollupProcessor {
     /// A cell of the pending output: a series, the index of its width in ``widths``, the bucket's start (µs).
     public struct CellKey: Hashable, Sendable {
         public var series: UInt32
         public var width: Int32
         public var bucket: Int64
+
+        /// Two words rather than three fields: every reading hashes a key per width.
+        public func hash(into hasher: inout Hasher) {
+            hasher.combine(UInt64(series) << 32 | UInt64(UInt32(bitPattern: width)))
+            hasher.combine(bucket)
+        }
     }
 
     private let widthsMicroseconds: [Int64]
@@ -36,13 +52,17 @@ public final class RollupProcessor {
     public private(set) var cells: [CellKey: RollupCell] = [:]
     /// The sketches of the pending cells of widths fed from readings, at each cell's `sketchSlot`.
     private var readingSketches: [QuantileSketch] = []
-    /// Per series number: the newest time seen (µs); `Int64.min` before any.
+    /// Per series number: the newest time seen (µs; since it was tracked while unresolved); `Int64.min` before any.
     private var watermarks: [Int64] = []
     /// Per series number: the newest time (µs) in the committed output; no stored bucket starts after it.
     private var committedWatermarks: [Int64] = []
+    /// Per series number: whether the processor keeps its state, and whether its stored watermark is known.
+    private var tracking: [Tracking] = []
+    /// The series tracked whose stored watermark is not known yet, in the order they came.
+    public private(set) var unresolvedSeries: [UInt32] = []
     /// The series whose watermark moved since the last checkpoint.
     public private(set) var dirtySeries: Set<UInt32> = []
-    /// Watermarks loaded from the store, consulted the first time a series is seen.
+    /// Watermarks put back by ``restore(watermarks:)``, taken (and forgotten) the first time a series is seen.
     private var storedWatermarks: [SeriesName: Int64] = [:]
     /// Bucket widths in seconds.
     public let widths: [Int64]
@@ -54,13 +74,22 @@ public final class RollupProcessor {
 
     /// - Parameters:
     ///   - widths: bucket widths in seconds, each once.
-    public init(widths: [Int64], partitionCount: Int, duplicateWindowRecords: Int) {
+    ///   - memory: the gateway's series registry, and when idle series leave memory.
+    public init(widths: [Int64], partitionCount: Int, duplicateWindowRecords: Int, memory: SeriesMemory = SeriesMemory()) {
         self.widths = widths
         widthsMicroseconds = widths.map { $0 * 1_000_000 }
         let sources = Self.sketchSources(widths)
         sketchSources = sources
         derivedWidths = widths.indices.filter { sources[$0] != nil }.sorted { widths[$0] < widths[$1] }
-        intake = ReadingIntake(partitionCount: partitionCount, windowRecords: duplicateWindowRecords)
+        intake = ReadingIntake(partitionCount: partitionCount, windowRecords: duplicateWindowRecords, memory: memory)
+    }
+
+    deinit {
+        intake.releaseAll()
+    }
+
+    private enum Tracking: UInt8 {
+        case untracked, unresolved, resolved
     }
 
     /// For each width, the widest smaller width dividing it (its buckets tile the wider ones), if any.
@@ -82,7 +111,30 @@ public final class RollupProcessor {
     /// Whether the stored output may already hold a row for `key` (its bucket does not start after the series'
     /// committed watermark), so the writer must merge the stored sketch with the delta's.
     public func mayBeStored(_ key: CellKey) -> Bool {
-        key.bucket <= committedWatermarks[Int(key.series)]
+        tracking[Int(key.series)] == .unresolved || key.bucket <= committedWatermarks[Int(key.series)]
+    }
+
+    /// Puts in the stored watermarks (µs) of ``unresolvedSeries`` (a series absent has none stored), before the
+    /// checkpoint writes: readings not late by what was seen since become late where the stored watermark says so.
+    public func resolve(storedWatermarks stored: [UInt32: Int64]) {
+        guard !unresolvedSeries.isEmpty else { return }
+        for series in unresolvedSeries {
+            let index = Int(series)
+            let watermark = stored[series] ?? .min
+            committedWatermarks[index] = watermark
+            if watermark > watermarks[index] { watermarks[index] = watermark }
+        }
+        // (Keys first, then the updates: changing `cells` while iterating it would copy it.)
+        let lateCells = cells.compactMap { key, cell in
+            tracking[Int(key.series)] == .unresolved && cell.late < cell.count
+                && key.bucket + widthsMicroseconds[Int(key.width)] <= committedWatermarks[Int(key.series)] ? key : nil
+        }
+        for key in lateCells {
+            lateReadings += cells[key]!.count - cells[key]!.late
+            cells[key]!.late = cells[key]!.count
+        }
+        for series in unresolvedSeries { tracking[Int(series)] = .resolved }
+        unresolvedSeries.removeAll(keepingCapacity: true)
     }
 
     /// The sketch of each pending cell's readings (since the last checkpoint): the cell's own for the widths fed
@@ -117,39 +169,68 @@ public final class RollupProcessor {
         let time = reading.time.microsecondsSinceEpoch
         let value = reading.value
         let unit = reading.unit
-        let watermark = watermark(series)
+        if Int(series) >= tracking.count || tracking[Int(series)] == .untracked { track(series) }
+        let watermark = watermarks[Int(series)]
         if time > watermark {
             watermarks[Int(series)] = time
             dirtySeries.insert(series)
         }
-        for (index, width) in widthsMicroseconds.enumerated() {
-            let bucket = Self.floor(time, width)
+        lateReadings += Self.add(
+            value, time: time, unit: unit, series: series, watermark: watermark, widths: widthsMicroseconds,
+            sketchSources: sketchSources, cells: &cells, sketches: &readingSketches
+        )
+    }
+
+    /// The reading into its cell of every width; returns how many of those it is late for. (Static, on the
+    /// tables passed in: one exclusive access to each per reading, not one per width.)
+    @inline(__always)
+    private static func add(
+        _ value: Double, time: Int64, unit: String?, series: UInt32, watermark: Int64, widths: [Int64], sketchSources: [Int?],
+        cells: inout [CellKey: RollupCell], sketches: inout [QuantileSketch]
+    ) -> Int64 {
+        var late: Int64 = 0
+        for (index, width) in widths.enumerated() {
+            let bucket = floor(time, width)
             let isLate = bucket + width <= watermark
-            if isLate { lateReadings += 1 }
+            if isLate { late += 1 }
             let key = CellKey(series: series, width: Int32(index), bucket: bucket)
-            if let slot = cells[key]?.add(value: value, time: time, isLate: isLate, unit: unit) {
-                if slot >= 0 { readingSketches[Int(slot)].add(value) }
+            // Through the values' index, the cell is updated in place (the optional subscript moves it out and back).
+            if let position = cells.index(forKey: key) {
+                let slot = cells.values[position].add(value: value, time: time, isLate: isLate, unit: unit)
+                if slot >= 0 { sketches[Int(slot)].add(value) }
             } else {
                 var cell = RollupCell(value: value, time: time, isLate: isLate, unit: unit)
                 if sketchSources[index] == nil {
-                    cell.sketchSlot = Int32(readingSketches.count)
+                    cell.sketchSlot = Int32(sketches.count)
                     var sketch = QuantileSketch()
                     sketch.add(value)
-                    readingSketches.append(sketch)
+                    sketches.append(sketch)
                 }
                 cells[key] = cell
             }
         }
+        return late
     }
 
-    private func watermark(_ series: UInt32) -> Int64 {
-        // The intake also numbers series it met only while rebuilding its duplicate window: fill up to this one.
-        while watermarks.count <= Int(series) {
-            let stored = storedWatermarks[intake.series[UInt32(watermarks.count)]] ?? .min
-            watermarks.append(stored)
-            committedWatermarks.append(stored)
+    /// Starts keeping state for a series: its watermark as put back by ``restore(watermarks:)``, else unresolved.
+    private func track(_ series: UInt32) {
+        let index = Int(series)
+        if index >= tracking.count {
+            let grown = max(index + 1, tracking.count * 2)
+            tracking.append(contentsOf: repeatElement(.untracked, count: grown - tracking.count))
+            watermarks.append(contentsOf: repeatElement(.min, count: grown - watermarks.count))
+            committedWatermarks.append(contentsOf: repeatElement(.min, count: grown - committedWatermarks.count))
         }
-        return watermarks[Int(series)]
+        if !storedWatermarks.isEmpty, let stored = storedWatermarks.removeValue(forKey: intake.series[series]) {
+            watermarks[index] = stored
+            committedWatermarks[index] = stored
+            tracking[index] = .resolved
+        } else {
+            watermarks[index] = .min
+            committedWatermarks[index] = .min
+            tracking[index] = .unresolved
+            unresolvedSeries.append(series)
+        }
     }
 
     @inline(__always)
@@ -171,6 +252,10 @@ extension RollupProcessor: StreamProcessor {
         cells.removeAll(keepingCapacity: true)
         readingSketches.removeAll(keepingCapacity: true)
         dirtySeries.removeAll(keepingCapacity: true)
+        // Everything is committed: an idle series' state is its stored watermark, read back if it returns.
+        let idle = intake.idleSeries(now: .now)
+        for series in idle where Int(series) < tracking.count { tracking[Int(series)] = .untracked }
+        intake.release(idle)
     }
 
     public var counters: ProcessorCounters {

@@ -48,6 +48,11 @@ struct DuplicateWindow {
         filled = min(filled + 1, capacity)
     }
 
+    /// Calls `body` with the series number of every reading in the window.
+    func forEachSeries(_ body: (UInt32) -> Void) {
+        for entry in entries.prefix(filled) where entry.series != Self.noSeries { body(entry.series) }
+    }
+
     mutating func insertEmpty() {
         insert(series: Self.noSeries, time: 0, valueBits: 0)
     }

@@ -17,6 +17,9 @@ public struct ProcessorConfiguration: Sendable {
     public var rollupWidthsGiven = false
     /// Per partition, how many preceding records a redelivered duplicate is looked for in (see ``DuplicateWindow``).
     public var duplicateWindowRecords = 4096
+    /// The series registry the processors made with this configuration share, and how long a series may stay
+    /// silent before their state for it leaves memory (read back from the checkpoint if it returns).
+    public var seriesMemory = SeriesMemory(idleAfter: .seconds(600))
     /// A device is shown offline after this long without a reading.
     public var deviceOfflineAfter: Duration = .seconds(300)
     /// Raw readings older than this are not archived, and their day partitions are dropped; nil keeps all.

@@ -1,18 +1,33 @@
 import KappaCore
 import KappaLog
 
-/// The front of every readings processor: decodes a record, numbers its series, and drops redelivered
-/// duplicates (see ``DuplicateWindow``), so rollups, the registry and the archive agree on what was read.
+/// The front of every readings processor: decodes a record, numbers its series in the gateway's shared
+/// ``SeriesRegistry``, and drops redelivered duplicates (see ``DuplicateWindow``), so rollups, the registry and
+/// the archive agree on what was read.
+///
+/// **Idle series.** ``idleSeries(now:)`` names the series not seen for ``SeriesMemory/idleAfter`` whose
+/// readings have all left the duplicate windows; the processor drops its state for them and ``release(_:)``s
+/// them. A series that returns is then new to the intake: no reading of it is in a window, so skipping the
+/// window search for its first reading (as for any new series) finds what an uninterrupted run finds.
 struct ReadingIntake {
-    private(set) var series = SeriesRegistry()
+    let series: SeriesRegistry
+    private let idleAfter: Duration?
     private var windows: [DuplicateWindow]
-    /// Per series number: the newest event time entered (an upper bound for the window search).
+    /// Per series number: whether this intake holds it.
+    private var held: [Bool] = []
+    /// Per series number held: the newest event time entered (an upper bound for the window search).
     private var newestTimes: [Int64] = []
+    /// Per series number held: the sweep during which it was last seen.
+    private var seenInSweep: [UInt32] = []
+    private var sweep: UInt32 = 0
+    private var sweepStarted: ContinuousClock.Instant?
     private(set) var duplicates: Int64 = 0
     private(set) var undecodable: Int64 = 0
 
-    init(partitionCount: Int, windowRecords: Int) {
+    init(partitionCount: Int, windowRecords: Int, memory: SeriesMemory = SeriesMemory()) {
         windows = Array(repeating: DuplicateWindow(capacity: windowRecords), count: partitionCount)
+        series = memory.registry
+        idleAfter = memory.idleAfter
     }
 
     /// Refills each partition's window from the records just before where consuming resumes.
@@ -50,23 +65,73 @@ struct ReadingIntake {
             windows[partition].insertEmpty()
             return nil
         }
-        let number = series.number(device: reading.device, metric: reading.metric)
+        let number = number(of: reading)
+        let index = Int(number)
         let time = reading.time.nanosecondsSinceEpoch
         let bits = reading.value.bitPattern
         let newest: Int64?
-        if Int(number) < newestTimes.count {
-            newest = newestTimes[Int(number)]
+        if index < held.count, held[index] {
+            newest = newestTimes[index]
         } else {
-            newestTimes.append(time)
+            take(index, newestTime: time)
             newest = nil
         }
+        seenInSweep[index] = sweep
         let isDuplicate = windows[partition].contains(series: number, time: time, valueBits: bits, newestTime: newest)
         windows[partition].insert(series: number, time: time, valueBits: bits)
-        if let newest, time > newest { newestTimes[Int(number)] = time }
+        if let newest, time > newest { newestTimes[index] = time }
         if isDuplicate {
             duplicates += 1
             return nil
         }
         return (number, reading)
+    }
+
+    /// (Not mutating: the held flags are read in place, never copied.)
+    private func number(of reading: Reading) -> UInt32 {
+        series.hold(device: reading.device, metric: reading.metric) { Int($0) < held.count && held[Int($0)] }
+    }
+
+    private mutating func take(_ index: Int, newestTime: Int64) {
+        if index >= held.count {
+            let grown = max(index + 1, held.count * 2)
+            held.append(contentsOf: repeatElement(false, count: grown - held.count))
+            newestTimes.append(contentsOf: repeatElement(0, count: grown - newestTimes.count))
+            seenInSweep.append(contentsOf: repeatElement(0, count: grown - seenInSweep.count))
+        }
+        held[index] = true
+        newestTimes[index] = newestTime
+    }
+
+    /// When a sweep is due (every ``SeriesMemory/idleAfter``): the series held but not seen since the previous
+    /// sweep, none of whose readings is still in a duplicate window. Empty when no sweep is due.
+    mutating func idleSeries(now: ContinuousClock.Instant) -> [UInt32] {
+        guard let idleAfter else { return [] }
+        guard let started = sweepStarted else {
+            sweepStarted = now
+            return []
+        }
+        guard now - started >= idleAfter else { return [] }
+        sweepStarted = now
+        var inWindows = Set<UInt32>()
+        for window in windows { window.forEachSeries { inWindows.insert($0) } }
+        var idle: [UInt32] = []
+        for index in held.indices where held[index] && seenInSweep[index] != sweep && !inWindows.contains(UInt32(index)) {
+            idle.append(UInt32(index))
+        }
+        sweep &+= 1
+        return idle
+    }
+
+    /// Lets series go (the processor dropped its state for them).
+    mutating func release(_ numbers: [UInt32]) {
+        guard !numbers.isEmpty else { return }
+        for number in numbers { held[Int(number)] = false }
+        series.release(numbers)
+    }
+
+    /// Lets every held series go: the processor is going away.
+    mutating func releaseAll() {
+        release(held.indices.filter { held[$0] }.map { UInt32($0) })
     }
 }

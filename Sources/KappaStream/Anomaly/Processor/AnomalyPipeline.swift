@@ -11,8 +11,8 @@ public struct AnomalyPipeline {
     private var intake: ReadingIntake
     public private(set) var engines: [AnomalyEngine]
 
-    public init(configuration: AnomalyConfiguration, partitionCount: Int, duplicateWindowRecords: Int) {
-        intake = ReadingIntake(partitionCount: partitionCount, windowRecords: duplicateWindowRecords)
+    public init(configuration: AnomalyConfiguration, partitionCount: Int, duplicateWindowRecords: Int, memory: SeriesMemory = SeriesMemory()) {
+        intake = ReadingIntake(partitionCount: partitionCount, windowRecords: duplicateWindowRecords, memory: memory)
         engines = Array(repeating: AnomalyEngine(configuration: configuration), count: partitionCount)
     }
 
@@ -38,6 +38,17 @@ public struct AnomalyPipeline {
     /// Puts back a partition's engine state saved with a checkpoint.
     mutating func restore(partition: Int, snapshot: [UInt8]) throws(AnomalySnapshotError) {
         try engines[partition].restore(from: snapshot)
+    }
+
+    /// Lets the series idle past the setting go from the intake (the engines keep their detector state: a
+    /// silent series is what the gap detector watches).
+    mutating func releaseIdleSeries() {
+        intake.release(intake.idleSeries(now: .now))
+    }
+
+    /// Lets every series go: the pipeline's processor is going away.
+    mutating func releaseAllSeries() {
+        intake.releaseAll()
     }
 
     /// Refills the duplicate windows from the records just before where consuming resumes.

@@ -21,9 +21,16 @@ public final class AnomalyProcessor: StreamProcessor {
     public private(set) var dirtyPartitions: Set<Int> = []
     private let alertSink: (any AnomalyAlertSink)?
 
-    public init(partitionCount: Int, duplicateWindowRecords: Int, settings: AnomalyConfiguration, alertSink: (any AnomalyAlertSink)?) {
-        pipeline = AnomalyPipeline(configuration: settings, partitionCount: partitionCount, duplicateWindowRecords: duplicateWindowRecords)
+    public init(
+        partitionCount: Int, duplicateWindowRecords: Int, settings: AnomalyConfiguration, alertSink: (any AnomalyAlertSink)?,
+        memory: SeriesMemory = SeriesMemory()
+    ) {
+        pipeline = AnomalyPipeline(configuration: settings, partitionCount: partitionCount, duplicateWindowRecords: duplicateWindowRecords, memory: memory)
         self.alertSink = alertSink
+    }
+
+    deinit {
+        pipeline.releaseAllSeries()
     }
 
     /// Each episode changed since the last checkpoint, as of its latest event.
@@ -64,6 +71,7 @@ public final class AnomalyProcessor: StreamProcessor {
         if let alertSink, !changed.opened.isEmpty { alertSink.announce(changed.opened) }
         changed.removeAll()
         dirtyPartitions.removeAll(keepingCapacity: true)
+        pipeline.releaseIdleSeries()
     }
 
     public var counters: ProcessorCounters {
