@@ -15,11 +15,13 @@ extension ProcessorDescriptor {
                 configuration.rollupWidths = widths.map(\.int64Value)
             }
         },
-        makeWriter: { RollupWriter(schema: $0, version: $1) },
+        makeWriter: { schema, version, configuration in
+            RollupWriter(schema: schema, version: version, retention: configuration.rollupRetention, tagColumns: configuration.rollupTagColumns)
+        },
         makeProcessor: { partitions, context in
             RollupProcessor(
                 widths: context.configuration.rollups.widths, partitionCount: partitions,
-                duplicateWindowRecords: context.configuration.duplicateWindowRecords
+                duplicateWindowRecords: context.configuration.duplicateWindowRecords, tagKeys: context.configuration.rollupTagColumns
             )
         }
     )

@@ -51,11 +51,17 @@ public final class RollupProcessor {
     /// The widths with a source, narrowest first, so a source is complete before it is merged upward.
     private let derivedWidths: [Int]
     private(set) var lateReadings: Int64 = 0
+    /// Tag keys the writer shows as columns of the series dictionary (`processors.rollup_tag_columns`).
+    public let tagKeys: [String]
+    /// Per series number, with ``tagKeys``: the values of those keys on its newest reading.
+    private var newestTags: [[Tag]] = []
 
     /// - Parameters:
     ///   - widths: bucket widths in seconds, each once.
-    public init(widths: [Int64], partitionCount: Int, duplicateWindowRecords: Int) {
+    ///   - tagKeys: tags whose newest values ``tags(ofSeries:)`` keeps per series.
+    public init(widths: [Int64], partitionCount: Int, duplicateWindowRecords: Int, tagKeys: [String] = []) {
         self.widths = widths
+        self.tagKeys = tagKeys
         widthsMicroseconds = widths.map { $0 * 1_000_000 }
         let sources = Self.sketchSources(widths)
         sketchSources = sources
@@ -121,6 +127,7 @@ public final class RollupProcessor {
         if time > watermark {
             watermarks[Int(series)] = time
             dirtySeries.insert(series)
+            if !tagKeys.isEmpty { keepNewestTags(reading.tags, of: series) }
         }
         for (index, width) in widthsMicroseconds.enumerated() {
             let bucket = Self.floor(time, width)
@@ -140,6 +147,16 @@ public final class RollupProcessor {
                 cells[key] = cell
             }
         }
+    }
+
+    /// The values of ``tagKeys`` on the series' newest reading (those it carried), sorted by key.
+    public func tags(ofSeries series: UInt32) -> [Tag] {
+        Int(series) < newestTags.count ? newestTags[Int(series)] : []
+    }
+
+    private func keepNewestTags(_ tags: [Tag], of series: UInt32) {
+        while newestTags.count <= Int(series) { newestTags.append([]) }
+        newestTags[Int(series)] = tags.filter { tagKeys.contains($0.key) }
     }
 
     private func watermark(_ series: UInt32) -> Int64 {
