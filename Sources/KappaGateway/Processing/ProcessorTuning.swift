@@ -8,6 +8,7 @@ public struct ProcessorTuning: Sendable {
     public var maxBatchRecords: Int
     /// Output settings of the version being written; nil keeps the default.
     public var rollupWidths: [Int64]?
+    public var rollupRetention: RollupRetention?
     public var deviceOfflineAfterSeconds: Int?
     /// Days of raw readings the archive keeps; 0 keeps all; nil keeps the default.
     public var archiveRetentionDays: Int?
@@ -26,6 +27,7 @@ public struct ProcessorTuning: Sendable {
         configuration.maxBatchRecords = maxBatchRecords
         if let threadNiceness { configuration.threadNiceness = threadNiceness }
         if let rollupWidths { configuration.rollupWidths = rollupWidths }
+        if let rollupRetention { configuration.rollupRetention = rollupRetention }
         if let deviceOfflineAfterSeconds { configuration.deviceOfflineAfter = .seconds(deviceOfflineAfterSeconds) }
         if let archiveRetentionDays {
             configuration.archiveRetention = archiveRetentionDays > 0 ? .seconds(Int64(archiveRetentionDays) * 86_400) : nil
