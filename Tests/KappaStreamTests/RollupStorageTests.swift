@@ -3,6 +3,7 @@ import KappaPostgres
 import KappaStorage
 import KappaStream
 import KappaTestSupport
+import ServiceLifecycle
 import Testing
 
 /// The rollups' storage (issue 17): the series dictionary, tables keyed by (series_id, bucket) partitioned by
@@ -287,5 +288,43 @@ import Testing
         try await ProcessorHarness.runUntilCaughtUp(log: log, database: database, roles: [.rollups, .archive], configuration: configuration)
         let site = try await rowsAsText(connection, "SELECT DISTINCT site FROM kappa.rollups_1m WHERE device = 'env-00001'")
         #expect(site == [["s1"]])
+    }
+
+    /// A replay into v2 (its own partitioned table, the shared dictionary) and `activate` move every view, tag
+    /// columns included, to v2 in one step; the views then answer as over v1, and v1 can be dropped whole.
+    @Test(.timeLimit(.minutes(2))) func activatingAReplayedVersionKeepsTheViewsAndTagColumns() async throws {
+        let log = try TestLog()
+        defer { log.remove() }
+        try log.append(Self.fleet(devices: 4, hours: 2, step: 90))
+        let database = try await migratedDatabase("storage_versions")
+        var configuration = ProcessorHarness.configuration()
+        configuration.rollupTagColumns = ["site"]
+        try await ProcessorHarness.runUntilCaughtUp(log: log, database: database, roles: [.rollups], configuration: configuration)
+        let connection = try await database.connect()
+        defer { Task { await connection.close() } }
+        let query = "SELECT device, metric, site, bucket, count, min, max, first_value, last_value FROM kappa.rollups_1m ORDER BY 1, 2, 4"
+        let live = try await rowsAsText(connection, query)
+        let seriesBefore = try await rowsAsText(connection, "SELECT id, device, metric FROM kappa.series ORDER BY id")
+
+        var replayConfiguration = configuration
+        replayConfiguration.outputVersion = "v2"
+        let replay = Replay(role: .rollups, start: .earliest, configuration: replayConfiguration, log: log.log,
+                            database: PostgresConfiguration(conninfo: database.conninfo), logger: quietLogger)
+        _ = try await replay.prepare()
+        try await ServiceGroup(configuration: ServiceGroupConfiguration(
+            services: try replay.services(untilCaughtUp: true, progressInterval: .milliseconds(50)), logger: quietLogger
+        )).run()
+        let layout = try await rowsAsText(connection, "SELECT pg_get_partkeydef('kappa.rollups_v2'::regclass), (SELECT count(*) FROM pg_inherits WHERE inhparent = 'kappa.rollups_v2'::regclass)::text")
+        #expect(layout == [["LIST (width_seconds)", "3"]])
+        #expect(try await rowsAsText(connection, "SELECT id, device, metric FROM kappa.series ORDER BY id") == seriesBefore, "the replay reuses every id")
+
+        try await OutputVersions().activate(connection, processor: "rollups", version: "v2")
+        let definition = try await rowsAsText(connection, "SELECT pg_get_viewdef('kappa.rollups'::regclass)")
+        #expect(definition.first?.first?.contains("rollups_v2") == true)
+        #expect(try await rowsAsText(connection, query) == live)
+        try await OutputVersions().drop(connection, processor: "rollups", version: "v1")
+        #expect(try await rowsAsText(connection, query) == live)
+        let left = try await rowsAsText(connection, "SELECT count(*) FROM pg_class WHERE relname LIKE 'rollups\\_v1\\_%'")
+        #expect(left == [["0"]], "the old version's partitions went with it")
     }
 }
