@@ -152,12 +152,13 @@ try await connection.execute("CREATE TABLE \(quoted).sql_rollups (LIKE \(quoted)
 let groupByStarted = clock.now
 try await connection.execute(
     """
-    INSERT INTO \(quoted).sql_rollups (device, metric, width_seconds, bucket, count, sum, min, max, mean, m2, first_value, first_time, last_value, last_time, late)
-    SELECT device, metric, w, date_bin(make_interval(secs => w), time, timestamptz 'epoch'), count(*), sum(value), min(value), max(value),
+    INSERT INTO \(quoted).sql_rollups (series_id, width_seconds, bucket, count, sum, min, max, mean, m2, first_value, first_time, last_value, last_time, late)
+    SELECT s.id, w, date_bin(make_interval(secs => w), time, timestamptz 'epoch'), count(*), sum(value), min(value), max(value),
            avg(value), coalesce(var_samp(value) * (count(*) - 1), 0),
            (array_agg(value ORDER BY time))[1], min(time), (array_agg(value ORDER BY time DESC))[1], max(time), 0
-    FROM \(quoted).raw CROSS JOIN (VALUES (60), (3600), (86400)) AS widths(w)
-    GROUP BY device, metric, w, 4
+    FROM \(quoted).raw r JOIN \(quoted).series s ON s.device = r.device AND s.metric = r.metric
+    CROSS JOIN (VALUES (60), (3600), (86400)) AS widths(w)
+    GROUP BY s.id, w, 3
     """
 )
 let groupByTime = clock.now - groupByStarted

@@ -180,6 +180,22 @@ public struct GatewaySettings: Sendable {
             }
             processors.rollupWidthsGiven = widths.origin != .defaultValue
         }
+        if let retention = layers.value(Key.rollupRetention) {
+            do {
+                processors.rollupRetention = try ProcessorTuning.rollupRetention(retention.texts.joined(separator: ","), naming: nil)
+            } catch {
+                throw SettingsError(Key.rollupRetention, retention, error.description)
+            }
+        }
+        if let tagColumns = layers.value(Key.rollupTagColumns) {
+            do {
+                processors.rollupTagColumns = try ProcessorTuning.tagColumns(tagColumns.texts, naming: nil)
+            } catch {
+                throw SettingsError(Key.rollupTagColumns, tagColumns, error.description)
+            }
+        }
+        processors.archiveRetention = try read.parse(Key.archiveRetention) { text throws(SettingsError) in try ProcessorTuning.retention(text) } ?? nil
+        processors.deadLetterRetention = try read.parse(Key.deadLetterRetention) { text throws(SettingsError) in try ProcessorTuning.retention(text) } ?? nil
         var anomaly: AnomalyConfigurationFile? = nil
         if let value = layers.value(Key.anomaly) {
             if case .file = value.origin {

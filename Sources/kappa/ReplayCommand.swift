@@ -34,6 +34,7 @@ struct ReplayCommand: AsyncParsableCommand {
     // Not --version: that is every kappa command's "show the version" flag, and help would list both.
     @Option(name: .customLong("output-version"), help: ArgumentHelp("The new output version's name, e.g. v2: 1 to 24 lower-case letters, digits or underscores, starting with a letter.", valueName: "name")) var version: String
     @Option(help: ArgumentHelp("Rollup widths, e.g. 1m,5m,1h (default 1m,1h,1d).", valueName: "widths")) var rollupWidths: String?
+    @Option(help: ArgumentHelp("Rollups: how long each width is kept, e.g. 1m=30d,1h=400d,1d=forever (buckets already past it are not written).", valueName: "width=duration,…")) var rollupRetention: String?
     @Option(help: ArgumentHelp("Devices: seconds without a reading before a device shows offline.", valueName: "s")) var offlineAfterSeconds: Int?
     @Option(help: ArgumentHelp("Archive: days of raw readings kept (0: all).", valueName: "days")) var archiveRetentionDays: Int?
     @Flag(help: "Exit 0 once caught up with the log (after a final checkpoint) instead of running on live.") var untilCaughtUp = false
@@ -53,6 +54,7 @@ struct ReplayCommand: AsyncParsableCommand {
         guard ReplayStart(argument: from) != nil else { throw ValidationError("--from must be earliest, an RFC 3339 time or an offset.") }
         do { try OutputVersions.validate(version, processor: processor) } catch { throw ValidationError("\(error)") }
         if let rollupWidths { _ = try reportingInputErrors { try ProcessorTuning.rollupWidths(rollupWidths) } }
+        if let rollupRetention { _ = try reportingInputErrors { try ProcessorTuning.rollupRetention(rollupRetention) } }
         guard (0...19).contains(processorNice) else { throw ValidationError("--processor-nice must be 0…19.") }
         guard checkpointMilliseconds > 0, maxBatch > 0, progressMilliseconds > 0 else {
             throw ValidationError("--checkpoint-milliseconds, --max-batch and --progress-milliseconds must be positive.")
@@ -69,6 +71,7 @@ struct ReplayCommand: AsyncParsableCommand {
         tuning.outputVersion = version
         tuning.threadNiceness = processorNice
         tuning.rollupWidths = try rollupWidths.map { text in try reportingInputErrors { try ProcessorTuning.rollupWidths(text) } }
+        tuning.rollupRetention = try rollupRetention.map { text in try reportingInputErrors { try ProcessorTuning.rollupRetention(text) } }
         tuning.deviceOfflineAfterSeconds = offlineAfterSeconds
         tuning.archiveRetentionDays = archiveRetentionDays
 

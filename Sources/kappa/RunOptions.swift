@@ -61,6 +61,17 @@ struct RunOptions: ParsableArguments {
 
     @Option(help: help(Key.seriesIdle, "seconds"))
     var seriesIdleSeconds: String?
+    @Option(help: help(Key.rollupRetention, "width=duration,…"))
+    var rollupRetention: String?
+
+    @Option(help: help(Key.rollupTagColumns, "keys"))
+    var tagColumns: String?
+
+    @Option(help: help(Key.archiveRetention, "duration"))
+    var archiveRetention: String?
+
+    @Option(help: help(Key.deadLetterRetention, "duration"))
+    var deadLetterRetention: String?
 
     @Option(help: help(Key.http, "host:port"))
     var http: String?
@@ -93,6 +104,10 @@ struct RunOptions: ParsableArguments {
         flags[Key.processorNice] = processorNice.map { [$0] }
         flags[Key.rollupWidths] = rollupWidths.map { $0.split(separator: ",").map { String($0) } }
         flags[Key.seriesIdle] = seriesIdleSeconds.map { [$0] }
+        flags[Key.rollupRetention] = rollupRetention.map { $0.split(separator: ",").map { String($0) } }
+        flags[Key.rollupTagColumns] = tagColumns.map { $0.split(separator: ",").map { String($0) } }
+        flags[Key.archiveRetention] = archiveRetention.map { [$0] }
+        flags[Key.deadLetterRetention] = deadLetterRetention.map { [$0] }
         flags[Key.http] = http.map { [$0] }
         return flags
     }

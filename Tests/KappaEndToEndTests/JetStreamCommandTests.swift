@@ -79,11 +79,11 @@ struct JetStreamCommandTests {
             #expect(replay.status == 0, "\(replay.output.suffix(3000))")
             let columns = "device, metric, width_seconds, bucket, count, sum, min, max"
             let differing = try await gateway.scalar("""
-                SELECT count(*) FROM ((SELECT \(columns) FROM kappa.rollups_v1 EXCEPT ALL SELECT \(columns) FROM kappa.rollups_v2)
-                UNION ALL (SELECT \(columns) FROM kappa.rollups_v2 EXCEPT ALL SELECT \(columns) FROM kappa.rollups_v1)) AS difference
+                SELECT count(*) FROM ((SELECT \(columns) FROM kappa.rollups_v1 JOIN kappa.series ON series.id = series_id EXCEPT ALL SELECT \(columns) FROM kappa.rollups_v2 JOIN kappa.series ON series.id = series_id)
+                UNION ALL (SELECT \(columns) FROM kappa.rollups_v2 JOIN kappa.series ON series.id = series_id EXCEPT ALL SELECT \(columns) FROM kappa.rollups_v1 JOIN kappa.series ON series.id = series_id)) AS difference
                 """)
             #expect(differing == 0, "\(differing) rollup rows differ between the live version and the replay")
-            let replayed = try await gateway.scalar("SELECT coalesce(sum(count), 0)::bigint FROM kappa.rollups_v2 WHERE width_seconds = 60")
+            let replayed = try await gateway.scalar("SELECT coalesce(sum(count), 0)::bigint FROM kappa.rollups_v2 JOIN kappa.series ON series.id = series_id WHERE width_seconds = 60")
             #expect(replayed == total, "the replay counted \(replayed) of \(total) readings")
 
             let info = try await kappa(["log", "info", "--log", logURL], in: root, name: "info")

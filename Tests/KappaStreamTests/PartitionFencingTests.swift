@@ -90,7 +90,7 @@ struct PartitionFencingTests {
         let connection = try await database.connect()
         defer { Task { await connection.close() } }
         let rows = try await connection.query(
-            "SELECT device, (extract(epoch FROM bucket) * 1000000)::bigint, count FROM kappa.rollups_v1 WHERE width_seconds = 60"
+            "SELECT device, (extract(epoch FROM bucket) * 1000000)::bigint, count FROM kappa.rollups_v1 JOIN kappa.series ON series.id = series_id WHERE width_seconds = 60"
         )
         var counted: [String: Int64] = [:]
         for row in rows { counted["\(try row[0].string)@\(try row[1].int64)"] = try row[2].int64 }

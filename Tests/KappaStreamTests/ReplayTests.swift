@@ -79,20 +79,20 @@ import Testing
         _ = try await Self.replay(.rollups, log: log, database: database, configuration: configuration)
 
         let connection = try await database.connect()
-        let widths = try await rowsAsText(connection, "SELECT DISTINCT width_seconds FROM kappa.rollups_fiveminutes ORDER BY 1")
+        let widths = try await rowsAsText(connection, "SELECT DISTINCT width_seconds FROM kappa.rollups_fiveminutes JOIN kappa.series ON series.id = series_id ORDER BY 1")
         #expect(widths == [["60"], ["300"]])
         let minuteColumns = "device, metric, bucket, count, min, max, first_value, first_time, last_value, last_time, late"
-        let liveMinutes = try await rowsAsText(connection, "SELECT \(minuteColumns) FROM kappa.rollups_v1 WHERE width_seconds = 60 ORDER BY 1, 2, 3")
-        let replayedMinutes = try await rowsAsText(connection, "SELECT \(minuteColumns) FROM kappa.rollups_fiveminutes WHERE width_seconds = 60 ORDER BY 1, 2, 3")
+        let liveMinutes = try await rowsAsText(connection, "SELECT \(minuteColumns) FROM kappa.rollups_v1 JOIN kappa.series ON series.id = series_id WHERE width_seconds = 60 ORDER BY 1, 2, 3")
+        let replayedMinutes = try await rowsAsText(connection, "SELECT \(minuteColumns) FROM kappa.rollups_fiveminutes JOIN kappa.series ON series.id = series_id WHERE width_seconds = 60 ORDER BY 1, 2, 3")
         #expect(replayedMinutes == liveMinutes)
         // Five-minute buckets regroup the same readings: per series, the same count as the hour buckets.
         let byWidth = """
-            SELECT device, metric, sum(count)::bigint FROM kappa.%@ WHERE width_seconds = %@ GROUP BY 1, 2 ORDER BY 1, 2
+            SELECT device, metric, sum(count)::bigint FROM kappa.%@ JOIN kappa.series ON series.id = series_id WHERE width_seconds = %@ GROUP BY 1, 2 ORDER BY 1, 2
             """
         let liveHours = try await rowsAsText(connection, String(format: byWidth, "rollups_v1", "3600"))
         let fiveMinutes = try await rowsAsText(connection, String(format: byWidth, "rollups_fiveminutes", "300"))
         #expect(fiveMinutes == liveHours && !liveHours.isEmpty)
-        let buckets = try await rowsAsText(connection, "SELECT count(*) FROM kappa.rollups_fiveminutes WHERE width_seconds = 300 AND extract(epoch FROM bucket)::bigint % 300 <> 0")
+        let buckets = try await rowsAsText(connection, "SELECT count(*) FROM kappa.rollups_fiveminutes JOIN kappa.series ON series.id = series_id WHERE width_seconds = 300 AND extract(epoch FROM bucket)::bigint % 300 <> 0")
         #expect(buckets == [["0"]])
         let stored = try #require(try await OutputVersions().version(connection, processor: "rollups", version: "fiveminutes"))
         #expect(stored.configuration == #"{"rollup_widths": [60, 300]}"#)

@@ -99,7 +99,7 @@ import Testing
         for row in values {
             direct["\(try row[0].string) \(try row[1].string) \(try row[2].string)", default: QuantileSketch()].add(try row[3].double)
         }
-        let hours = try await connection.query("SELECT device, metric, bucket::text, sketch FROM kappa.rollups_v1 WHERE width_seconds = 3600")
+        let hours = try await connection.query("SELECT device, metric, bucket::text, sketch FROM kappa.rollups_v1 JOIN kappa.series ON series.id = series_id WHERE width_seconds = 3600")
         #expect(hours.count == direct.count)
         for row in hours {
             let key = "\(try row[0].string) \(try row[1].string) \(try row[2].string)"
@@ -120,7 +120,7 @@ import Testing
             configuration.maxBatchRecords = batch
             try await ProcessorHarness.runUntilCaughtUp(log: log, database: database, roles: [.rollups], configuration: configuration)
             let connection = try await database.connect()
-            contents.append(try await rowsAsText(connection, "SELECT device, metric, width_seconds, bucket, count, sketch, p50, p90, p99, unit FROM kappa.rollups_v1 ORDER BY 1, 2, 3, 4"))
+            contents.append(try await rowsAsText(connection, "SELECT device, metric, width_seconds, bucket, count, sketch, p50, p90, p99, unit FROM kappa.rollups_v1 JOIN kappa.series ON series.id = series_id ORDER BY 1, 2, 3, 4"))
             await connection.close()
         }
         #expect(contents[0] == contents[1])
@@ -182,10 +182,13 @@ import Testing
     @Test(.timeLimit(.minutes(1))) func bucketsFromBeforeSketchesGetNoPercentiles() async throws {
         let log = try TestLog(partitions: 1)
         defer { log.remove() }
-        let database = try await migratedDatabase("sketchless")
+        let database = try await PostgresServer.shared.makeDatabase(prefix: "sketchless")
         let minute = (Timestamp.now().microsecondsSinceEpoch / 60_000_000 - 10) * 60_000_000
         let connection = try await database.connect()
         defer { Task { await connection.close() } }
+        // The layout of migration 12 (rows by device and metric); migration 13 moves the row into series and partitions.
+        try await SchemaMigrator(schema: PostgresIdentifier(KappaSchema.defaultSchema), migrations: KappaSchema.migrations.filter { $0.version <= 12 })
+            .migrate(connection)
         // As a gateway before this migration left it: a row without a sketch, and the series' watermark.
         try await connection.execute(
             """
@@ -196,12 +199,13 @@ import Testing
         try await connection.execute(
             "INSERT INTO kappa.rollup_series_v1 (device, metric, watermark) VALUES ('d', 't', to_timestamp($1::float8 / 1e6))", [.int64(minute)]
         )
+        try await SchemaMigrator().migrate(connection)
         try log.append([
             Reading(device: "d", metric: "t", time: Timestamp(microsecondsSinceEpoch: minute + 10_000_000), value: 7),
             Reading(device: "d", metric: "t", time: Timestamp(microsecondsSinceEpoch: minute + 70_000_000), value: 9),
         ])
         try await ProcessorHarness.runUntilCaughtUp(log: log, database: database, roles: [.rollups])
-        let rows = try await connection.query("SELECT count, p50, p99, sketch IS NULL FROM kappa.rollups_v1 WHERE width_seconds = 60 ORDER BY bucket")
+        let rows = try await connection.query("SELECT count, p50, p99, sketch IS NULL FROM kappa.rollups_v1 JOIN kappa.series ON series.id = series_id WHERE width_seconds = 60 ORDER BY bucket")
         #expect(rows.count == 2)
         #expect(try rows[0][0].int == 2 && rows[0][1].isNull && rows[0][2].isNull && rows[0][3].bool)
         #expect(try rows[1][0].int == 1 && rows[1][1].double == 9 && !rows[1][3].bool)

@@ -31,7 +31,7 @@ import Testing
                 """
                 SELECT device, metric, bucket::text, count, sum, min, max, mean, coalesce(sqrt(greatest(m2,0) / nullif(count - 1, 0)), -1),
                        first_value, first_time::text, last_value, last_time::text
-                FROM kappa.rollups_v1 WHERE width_seconds = $1 ORDER BY device, metric, bucket
+                FROM kappa.rollups_v1 JOIN kappa.series ON series.id = series_id WHERE width_seconds = $1 ORDER BY device, metric, bucket
                 """, [.int64(Int64(width))]
             )
             let expected = try await connection.query(
@@ -54,7 +54,7 @@ import Testing
                 }
             }
         }
-        let late = try await connection.query("SELECT sum(late)::bigint FROM kappa.rollups_v1 WHERE width_seconds = 60").first?[0].int64
+        let late = try await connection.query("SELECT sum(late)::bigint FROM kappa.rollups_v1 JOIN kappa.series ON series.id = series_id WHERE width_seconds = 60").first?[0].int64
         #expect((late ?? 0) > 0, "held-back readings arrive after their minute closed")
         let views = try await connection.query("SELECT count(*) FROM kappa.latest")
         #expect(try views.first?[0].int == script.devices * script.metrics)

@@ -208,9 +208,9 @@ struct TableContents: Equatable {
 
     static func read(_ connection: PostgresConnection, version: String = "v1") async throws -> TableContents {
         let rollupKey = "ORDER BY device, metric, width_seconds, bucket"
-        let floats = try await connection.query("SELECT sum, mean, m2 FROM kappa.rollups_\(version) \(rollupKey)")
+        let floats = try await connection.query("SELECT sum, mean, m2 FROM kappa.rollups_\(version) JOIN kappa.series ON series.id = series_id \(rollupKey)")
         return TableContents(
-            rollups: try await rowsAsText(connection, "SELECT device, metric, width_seconds, bucket, count, min, max, first_value, first_time, last_value, last_time, late, unit, sketch, p50, p90, p99 FROM kappa.rollups_\(version) \(rollupKey)"),
+            rollups: try await rowsAsText(connection, "SELECT device, metric, width_seconds, bucket, count, min, max, first_value, first_time, last_value, last_time, late, unit, sketch, p50, p90, p99 FROM kappa.rollups_\(version) JOIN kappa.series ON series.id = series_id \(rollupKey)"),
             rollupFloats: try floats.map { row in [try row[0].double, try row[1].double, try row[2].double] },
             devices: try await rowsAsText(connection, "SELECT device, first_seen, last_seen, readings, tags FROM kappa.devices_\(version) ORDER BY device"),
             metrics: try await rowsAsText(connection, "SELECT * FROM kappa.device_metrics_\(version) ORDER BY device, metric"),

@@ -1,4 +1,5 @@
 import KappaCore
+import KappaStorage
 import KappaStream
 
 /// The processor settings `kappa replay` and `kappa process` take as flags, applied over the defaults.
@@ -7,6 +8,7 @@ public struct ProcessorTuning: Sendable {
     public var maxBatchRecords: Int
     /// Output settings of the version being written; nil keeps the default.
     public var rollupWidths: [Int64]?
+    public var rollupRetention: RollupRetention?
     public var deviceOfflineAfterSeconds: Int?
     /// Days of raw readings the archive keeps; 0 keeps all; nil keeps the default.
     public var archiveRetentionDays: Int?
@@ -25,6 +27,7 @@ public struct ProcessorTuning: Sendable {
         configuration.maxBatchRecords = maxBatchRecords
         if let threadNiceness { configuration.threadNiceness = threadNiceness }
         if let rollupWidths { configuration.rollupWidths = rollupWidths }
+        if let rollupRetention { configuration.rollupRetention = rollupRetention }
         if let deviceOfflineAfterSeconds { configuration.deviceOfflineAfter = .seconds(deviceOfflineAfterSeconds) }
         if let archiveRetentionDays {
             configuration.archiveRetention = archiveRetentionDays > 0 ? .seconds(Int64(archiveRetentionDays) * 86_400) : nil
@@ -61,5 +64,47 @@ public struct ProcessorTuning: Sendable {
             widths.append(seconds)
         }
         return widths
+    }
+
+    /// `30d`, `12h`, or `forever` (nil): how long something is kept.
+    public static func retention(_ text: String, naming flag: String? = nil) throws(SettingsError) -> Duration? {
+        let prefix = flag.map { "\($0): " } ?? ""
+        let trimmed = text.trimmed
+        if trimmed == "forever" { return nil }
+        guard let duration = DurationText.duration(trimmed), duration >= .seconds(1) else {
+            throw SettingsError("\(prefix)'\(trimmed)' is not a retention like 30d, 12h or forever.")
+        }
+        return duration
+    }
+
+    /// `1m=30d,1h=400d,1d=forever`: how long each width's rollups are kept; widths not named keep
+    /// ``RollupRetention/defaultRetention(ofWidth:)``.
+    public static func rollupRetention(_ text: String, naming flag: String? = "--rollup-retention") throws(SettingsError) -> RollupRetention {
+        let prefix = flag.map { "\($0): " } ?? ""
+        var explicit: [Int64: Duration?] = [:]
+        for untrimmed in text.split(separator: ",") {
+            let part = String(untrimmed).trimmed
+            let sides = part.split(separator: "=", omittingEmptySubsequences: false)
+            guard sides.count == 2 else { throw SettingsError("\(prefix)'\(part)' is not width=retention, like 1m=30d or 1d=forever.") }
+            let widths = try rollupWidths(String(sides[0]), naming: flag)
+            guard widths.count == 1 else { throw SettingsError("\(prefix)'\(part)' names more than one width.") }
+            guard explicit[widths[0]] == nil else { throw SettingsError("\(prefix)'\(part)': the width \(sides[0]) is given twice.") }
+            explicit[widths[0]] = try retention(String(sides[1]), naming: flag)
+        }
+        return RollupRetention(explicit)
+    }
+
+    /// `site,line`: tag keys shown as columns of the series dictionary and the rollup views.
+    public static func tagColumns(_ texts: [String], naming flag: String? = "--tag-columns") throws(SettingsError) -> [String] {
+        let prefix = flag.map { "\($0): " } ?? ""
+        var keys: [String] = []
+        for text in texts.flatMap({ $0.split(separator: ",") }).map({ String($0).trimmed }) where !text.isEmpty {
+            guard RollupViews.isValidTagColumn(text) else {
+                throw SettingsError("\(prefix)'\(text)' cannot be a column: use lower-case letters, digits and underscores, starting with a letter, and no name a rollup view already has (\(RollupViews.reservedNames.sorted().joined(separator: ", "))).")
+            }
+            guard !keys.contains(text) else { throw SettingsError("\(prefix)'\(text)' is given twice.") }
+            keys.append(text)
+        }
+        return keys
     }
 }

@@ -55,6 +55,10 @@ public enum GatewaySettingsCatalog {
     public static let processorNice = Setting("processors.nice", flag: "--processor-nice", environment: "KAPPA_PROCESSOR_NICE", default: "10", "Nice value (0-19) of the processor threads; 0 turns it off.")
     public static let rollupWidths = Setting("processors.rollup_widths", flag: "--rollup-widths", environment: "KAPPA_ROLLUP_WIDTHS", default: "1m,1h,1d", list: true, "Rollup bucket widths (30s … 366d), each with its view kappa.rollups_<width>; fixed per rollups output version: changing them needs a replay into a new one (README, Rollup widths).")
     public static let seriesIdle = Setting("processors.series_idle_seconds", flag: "--series-idle-seconds", environment: "KAPPA_SERIES_IDLE_SECONDS", default: "600", "Seconds a series may stay silent before the processors' state for it leaves memory (read back from the checkpoint when it returns); 0 keeps every series.")
+    public static let rollupRetention = Setting("processors.rollup_retention", flag: "--rollup-retention", environment: "KAPPA_ROLLUP_RETENTION", default: "1m=30d,1h=400d,1d=forever", list: true, "How long each width's rollups are kept, as width=duration or width=forever; widths not named: under 1h 30d, under 1d 400d, else forever. Whole partitions are dropped.")
+    public static let rollupTagColumns = Setting("processors.rollup_tag_columns", flag: "--tag-columns", environment: "KAPPA_TAG_COLUMNS", list: true, "Tag keys (topic template parts, payload mapping tags) shown as columns of kappa.series and every rollup view, e.g. site,line.")
+    public static let archiveRetention = Setting("processors.archive_retention", flag: "--archive-retention", environment: "KAPPA_ARCHIVE_RETENTION", default: "30d", "How long raw readings stay in kappa.readings (day partitions dropped), or forever.")
+    public static let deadLetterRetention = Setting("processors.dead_letter_retention", flag: "--dead-letter-retention", environment: "KAPPA_DEAD_LETTER_RETENTION", default: "30d", "How long dead letters stay in kappa.dead_letters (day partitions dropped), or forever.")
     public static let logLevel = Setting("log_level", flag: "--log-level", environment: "KAPPA_LOG_LEVEL", default: "info", "trace, debug, info, notice, warning, error or critical.")
     public static let logFormat = Setting("log_format", flag: "--log-format", environment: "KAPPA_LOG_FORMAT", default: "text", "text, or json (one object a line, for log shippers).")
 
@@ -73,7 +77,8 @@ public enum GatewaySettingsCatalog {
         natsTLSCA, natsTLSCertificate, natsTLSKey, natsStartupWait, logPartitions, logFsync, logDiskFloor, logRetention,
         database, databasePasswordFile, databaseSchema, databaseSSLMode, databaseSSLRootCert, databaseApplicationName,
         databaseConnectTimeout, databaseMigrate,
-        roles, http, readyMaxLag, processorNice, rollupWidths, seriesIdle, logLevel, logFormat,
+        roles, http, readyMaxLag, processorNice, rollupWidths, seriesIdle, rollupRetention, rollupTagColumns,
+        archiveRetention, deadLetterRetention, logLevel, logFormat,
         alertTopic, alertWebhook, alertWebhookFormat,
         anomaly,
     ]

@@ -12,7 +12,7 @@ extension ProcessorDescriptor {
                 configuration.anomalies = recorded
             }
         },
-        makeWriter: { AnomalyWriter(schema: $0, version: $1) },
+        makeWriter: { schema, version, _ in AnomalyWriter(schema: schema, version: version) },
         makeProcessor: { partitions, context in
             AnomalyProcessor(
                 partitionCount: partitions, duplicateWindowRecords: context.configuration.duplicateWindowRecords,

@@ -13,7 +13,7 @@ extension ProcessorDescriptor {
                 configuration.archiveRetention = (object["retention_seconds"] as? NSNumber).map { .seconds($0.int64Value) }
             }
         },
-        makeWriter: { ArchiveWriter(schema: $0, version: $1) },
+        makeWriter: { schema, version, _ in ArchiveWriter(schema: schema, version: version) },
         makeProcessor: { partitions, context in
             ArchiveProcessor(
                 partitionCount: partitions, duplicateWindowRecords: context.configuration.duplicateWindowRecords,

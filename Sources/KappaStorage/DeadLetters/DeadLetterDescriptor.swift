@@ -8,7 +8,7 @@ extension ProcessorDescriptor {
         defaultPartitions: KappaStreams.defaultDeadLetterPartitions,
         tables: ["dead_letters"],
         views: ["dead_letters"],
-        makeWriter: { DeadLetterWriter(schema: $0, version: $1) },
+        makeWriter: { schema, version, configuration in DeadLetterWriter(schema: schema, version: version, retention: configuration.deadLetterRetention) },
         makeProcessor: { _, _ in DeadLetterProcessor() }
     )
 }

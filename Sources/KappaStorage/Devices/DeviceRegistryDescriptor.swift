@@ -13,7 +13,7 @@ extension ProcessorDescriptor {
                 configuration.deviceOfflineAfter = .seconds(seconds.int64Value)
             }
         },
-        makeWriter: { DeviceRegistryWriter(schema: $0, version: $1) },
+        makeWriter: { schema, version, _ in DeviceRegistryWriter(schema: schema, version: version) },
         makeProcessor: { partitions, context in
             DeviceRegistryProcessor(
                 partitionCount: partitions, duplicateWindowRecords: context.configuration.duplicateWindowRecords,

@@ -10,7 +10,7 @@ extension ProcessorDescriptor {
         defaultPartitions: KappaStreams.defaultSparkplugLifecyclePartitions,
         tables: ["device_status"],
         views: ["devices"],
-        makeWriter: { DeviceStatusWriter(schema: $0, version: $1) },
+        makeWriter: { schema, version, _ in DeviceStatusWriter(schema: schema, version: version) },
         makeProcessor: { _, _ in DeviceStatusProcessor() }
     )
 }

@@ -15,12 +15,14 @@ extension ProcessorDescriptor {
                 configuration.rollupWidths = widths.map(\.int64Value)
             }
         },
-        makeWriter: { RollupWriter(schema: $0, version: $1) },
+        makeWriter: { schema, version, configuration in
+            RollupWriter(schema: schema, version: version, retention: configuration.rollupRetention, tagColumns: configuration.rollupTagColumns)
+        },
         makeProcessor: { partitions, context in
             RollupProcessor(
                 widths: context.configuration.rollups.widths, partitionCount: partitions,
                 duplicateWindowRecords: context.configuration.duplicateWindowRecords,
-                memory: context.configuration.seriesMemory
+                tagKeys: context.configuration.rollupTagColumns, memory: context.configuration.seriesMemory
             )
         }
     )

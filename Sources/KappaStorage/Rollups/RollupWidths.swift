@@ -32,6 +32,18 @@ public enum RollupWidths {
         return "\(seconds)s"
     }
 
+    /// 300 for `rollups_5m`: the width a view made by ``viewName(ofWidth:)`` shows; nil for other names.
+    public static func width(ofViewName name: String) -> Int64? {
+        guard name.hasPrefix("rollups_") else { return nil }
+        let label = name.dropFirst("rollups_".count)
+        guard let unit = label.last, let size: Int64 = ["s": 1, "m": 60, "h": 3600, "d": 86_400][String(unit)] else { return nil }
+        let number = label.dropLast()
+        guard !number.isEmpty, number.allSatisfy(\.isASCII), number.allSatisfy(\.isNumber), number.first != "0",
+              let count = Int64(number), count <= 366 * 86_400 else { return nil }
+        let width = count * size
+        return viewName(ofWidth: width) == name ? width : nil
+    }
+
     /// `1m,5m,1h`.
     public static func describe(_ widths: [Int64]) -> String {
         widths.map(label).joined(separator: ",")
@@ -49,8 +61,8 @@ public enum RollupWidths {
         return widths
     }
 
-    /// Checks `widths` against those recorded for `version` (recording them where none are), then makes the
-    /// views of widths beyond 1m, 1h and 1d. Throws ``RollupWidthsMismatch`` when the version holds others.
+    /// Checks `widths` against those recorded for `version`, recording them where none are (``RollupViews``
+    /// makes the views of widths beyond 1m, 1h and 1d). Throws ``RollupWidthsMismatch`` when the version holds others.
     static func prepare(widths: [Int64], version: String, schema: PostgresIdentifier, cellsTable: String,
                         connection: PostgresConnection) async throws {
         let versions = PostgresIdentifier("versions").qualified(in: schema)
@@ -74,19 +86,6 @@ public enum RollupWidths {
                 WHERE processor = 'rollups' AND version = $1 AND NOT configuration ? 'rollup_widths'
                 """,
                 [.text(version), .text("[" + widths.map(String.init).joined(separator: ", ") + "]")]
-            )
-        }
-        for width in widths where !builtIn.contains(width) {
-            let view = PostgresIdentifier(viewName(ofWidth: width)).qualified(in: schema)
-            // Existing views are left alone: several gateways may start at once, and the definition never changes.
-            guard try await connection.query("SELECT to_regclass($1) IS NULL", [.text(view)]).first?[0].bool == true else { continue }
-            try await connection.execute(
-                """
-                CREATE OR REPLACE VIEW \(view) AS
-                SELECT device, metric, bucket, count, sum, min, max, mean, stddev, first_value, first_time, last_value, last_time,
-                       late, p50, p90, p99, unit
-                FROM \(PostgresIdentifier("rollups").qualified(in: schema)) WHERE width_seconds = \(width)
-                """
             )
         }
     }

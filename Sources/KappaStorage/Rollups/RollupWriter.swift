@@ -6,6 +6,12 @@ public import KappaStream
 /// Writes ``RollupProcessor``'s deltas into `rollups_<version>` and `rollup_series_<version>`: binary COPY into
 /// session-scoped staging tables, then one merge statement each (Chan's formula, in SQL).
 ///
+/// **Layout.** Rows are keyed by (series_id, width_seconds, bucket); `series` (shared by every version) names
+/// each (device, metric) once, and the views join it back (``RollupViews``). The table is partitioned by width,
+/// then by bucket start (``RollupPartitionLayout``): each checkpoint creates the partitions its buckets need and
+/// the next ones ahead, and at most hourly drops those past the width's retention (``RollupRetention``). A delta
+/// whose partition has already expired is not written (it would be dropped at once).
+///
 /// Sketches merge here, not in SQL: a delta whose bucket may already be stored (``RollupProcessor/mayBeStored(_:)``:
 /// the open buckets, late readings) has its stored sketch read back in the same transaction, merged, and the
 /// merged sketch and its percentiles written over the row's. Buckets that start after the series' committed
@@ -15,25 +21,39 @@ public import KappaStream
 public struct RollupWriter: OutputWriter {
     let cells: String
     let series: String
+    let dictionary: String
     let schema: PostgresIdentifier
     let version: String
+    let tagColumns: [String]
+    let partitions: RollupPartitions
 
     static let deltaColumns = [
         "device", "metric", "width_seconds", "bucket", "count", "sum", "min", "max", "mean", "m2",
         "first_value", "first_time", "last_value", "last_time", "late", "unit", "sketch", "p50", "p90", "p99",
     ]
+    /// The columns of a stored row, in the order the merge inserts them.
+    static let storedColumns = ["series_id"] + deltaColumns.dropFirst(2)
     /// The percentiles stored beside each sketch, in the order of their columns.
     public static let percentiles: [Double] = [0.5, 0.9, 0.99]
 
-    public init(schema: PostgresIdentifier, version: String) {
+    /// - Parameters:
+    ///   - retention: how long each width's buckets are kept.
+    ///   - tagColumns: tag keys shown as columns of `series` and the views (valid per ``RollupViews/isValidTagColumn(_:)``).
+    public init(schema: PostgresIdentifier, version: String, retention: RollupRetention = RollupRetention(), tagColumns: [String] = []) {
         self.schema = schema
         self.version = version
-        cells = PostgresIdentifier(ProcessorOutputs.tableName("rollups", version: version)).qualified(in: schema)
+        self.tagColumns = tagColumns
+        let base = ProcessorOutputs.tableName("rollups", version: version)
+        cells = PostgresIdentifier(base).qualified(in: schema)
         series = PostgresIdentifier(ProcessorOutputs.tableName("rollup_series", version: version)).qualified(in: schema)
+        dictionary = PostgresIdentifier("series").qualified(in: schema)
+        partitions = RollupPartitions(schema: schema, baseName: base, retention: retention)
     }
 
     public func load(into processor: RollupProcessor, stream: any LogStream, connection: PostgresConnection) async throws {
         try await RollupWidths.prepare(widths: processor.widths, version: version, schema: schema, cellsTable: cells, connection: connection)
+        try await partitions.prepare(widths: processor.widths, connection: connection)
+        try await RollupViews.prepare(widths: processor.widths, tagKeys: tagColumns, schema: schema, connection: connection)
         // The series' watermarks are read when a series is first seen (``resolveWatermarks``), not all here.
     }
 
@@ -51,11 +71,21 @@ public struct RollupWriter: OutputWriter {
             CREATE TEMP TABLE IF NOT EXISTS rollup_sketch_merges (
                 cell integer, sketch bytea, p50 float8, p90 float8, p99 float8
             ) ON COMMIT DELETE ROWS;
-            CREATE TEMP TABLE IF NOT EXISTS rollup_series_deltas (device text, metric text, watermark timestamptz) ON COMMIT DELETE ROWS
+            CREATE TEMP TABLE IF NOT EXISTS rollup_series_deltas (device text, metric text, watermark timestamptz, tags jsonb) ON COMMIT DELETE ROWS
             """
         )
         try await resolveWatermarks(of: processor, connection: connection)
         let widthSeconds = processor.widths.map { Int32($0) }
+        let spans = processor.widths.map { RollupPartitionLayout.spanSeconds(ofWidth: $0) * 1_000_000 }
+        let now = Timestamp.now().microsecondsSinceEpoch
+        let cutoffs = processor.widths.map { partitions.cutoff(ofWidth: $0, now: now) }
+        // The current and the next partition of every width exist before buckets reach them.
+        var needed = Set<RollupPartitions.Key>()
+        for (index, width) in processor.widths.enumerated() {
+            let current = RollupProcessor.floor(now, spans[index])
+            needed.insert(RollupPartitions.Key(width: width, start: current))
+            needed.insert(RollupPartitions.Key(width: width, start: current + spans[index]))
+        }
         let names = processor.seriesNames
         let sketches = processor.pendingSketches()
         // Row `cell` of the staging table is keys[cell]: how stored sketches read back find their delta.
@@ -64,6 +94,10 @@ public struct RollupWriter: OutputWriter {
         var anyMayBeStored = false
         _ = try await connection.copyFrom(table: "rollup_deltas", schema: "pg_temp", columns: Self.deltaColumns + ["cell", "maybe_stored"]) { rows in
             for (key, cell) in processor.cells {
+                let widthIndex = Int(key.width)
+                let start = RollupProcessor.floor(key.bucket, spans[widthIndex])
+                if let cutoff = cutoffs[widthIndex], start + spans[widthIndex] <= cutoff { continue }
+                needed.insert(RollupPartitions.Key(width: processor.widths[widthIndex], start: start))
                 let name = names[key.series]
                 let sketch = sketches[key] ?? QuantileSketch()
                 let mayBeStored = processor.mayBeStored(key)
@@ -71,7 +105,7 @@ public struct RollupWriter: OutputWriter {
                 rows.beginRow(fieldCount: 22)
                 rows.append(name.device)
                 rows.append(name.metric)
-                rows.append(widthSeconds[Int(key.width)])
+                rows.append(widthSeconds[widthIndex])
                 rows.append(Timestamp(microsecondsSinceEpoch: key.bucket))
                 rows.append(cell.count)
                 rows.append(cell.sum)
@@ -92,22 +126,33 @@ public struct RollupWriter: OutputWriter {
                 try await rows.flushIfNeeded()
             }
         }
-        if anyMayBeStored {
-            try await mergeStoredSketches(keys: keys, sketches: sketches, connection: connection)
+        try await partitions.ensure(needed, connection: connection)
+        if !keys.isEmpty {
+            try await connection.execute(self.addNewSeries)
+            if anyMayBeStored {
+                try await mergeStoredSketches(keys: keys, sketches: sketches, connection: connection)
+            }
+            try await connection.execute(self.mergeCells)
         }
-        try await connection.execute(self.mergeCells)
+        try await partitions.applyRetention(now: now, connection: connection)
         guard !processor.dirtySeries.isEmpty else { return }
-        _ = try await connection.copyFrom(table: "rollup_series_deltas", schema: "pg_temp", columns: ["device", "metric", "watermark"]) { rows in
+        let withTags = !tagColumns.isEmpty
+        _ = try await connection.copyFrom(table: "rollup_series_deltas", schema: "pg_temp", columns: ["device", "metric", "watermark", "tags"]) { rows in
             for series in processor.dirtySeries {
                 let name = names[series]
-                rows.beginRow(fieldCount: 3)
+                rows.beginRow(fieldCount: 4)
                 rows.append(name.device)
                 rows.append(name.metric)
                 rows.append(Timestamp(microsecondsSinceEpoch: processor.watermark(ofSeries: series)))
+                if withTags { rows.append(jsonb: JSONText.object(processor.tags(ofSeries: series))) } else { rows.appendNull() }
                 try await rows.flushIfNeeded()
             }
         }
         try await connection.execute(self.mergeSeries)
+        if withTags {
+            try await connection.execute(self.addNewSeriesOfWatermarks)
+            try await connection.execute(self.updateTags)
+        }
     }
 
     /// The sketch's bytes and percentiles (NULL for none: a bucket whose stored part had no sketch).
@@ -128,7 +173,8 @@ public struct RollupWriter: OutputWriter {
         let stored = try await connection.query(
             """
             SELECT d.cell, t.sketch FROM pg_temp.rollup_deltas d
-            JOIN \(cells) t ON t.device = d.device AND t.metric = d.metric AND t.width_seconds = d.width_seconds AND t.bucket = d.bucket
+            JOIN \(dictionary) s ON s.device = d.device AND s.metric = d.metric
+            JOIN \(cells) t ON t.series_id = s.id AND t.width_seconds = d.width_seconds AND t.bucket = d.bucket
             WHERE d.maybe_stored
             """
         )
@@ -155,18 +201,56 @@ public struct RollupWriter: OutputWriter {
         }
     }
 
+    /// Names the series of the staged deltas that `series` does not know yet. NOT EXISTS first: an identity
+    /// value is spent by every row an INSERT tries, conflicting or not, and most checkpoints bring no new series.
+    /// In name order, so gateways adding the same series at once wait for each other instead of deadlocking.
+    var addNewSeries: String {
+        """
+        INSERT INTO \(dictionary) (device, metric)
+        SELECT DISTINCT d.device, d.metric FROM pg_temp.rollup_deltas d
+        WHERE NOT EXISTS (SELECT 1 FROM \(dictionary) s WHERE s.device = d.device AND s.metric = d.metric)
+        ORDER BY 1, 2
+        ON CONFLICT DO NOTHING
+        """
+    }
+
+    /// As ``addNewSeries`` for the series whose watermark moved (a series whose deltas all expired has no cell).
+    var addNewSeriesOfWatermarks: String {
+        """
+        INSERT INTO \(dictionary) (device, metric)
+        SELECT DISTINCT d.device, d.metric FROM pg_temp.rollup_series_deltas d
+        WHERE NOT EXISTS (SELECT 1 FROM \(dictionary) s WHERE s.device = d.device AND s.metric = d.metric)
+        ORDER BY 1, 2
+        ON CONFLICT DO NOTHING
+        """
+    }
+
+    /// The newest reading's tags of each series whose watermark moved, written only when they changed and are
+    /// newer than the stored ones (a replay into another version reads old readings: it must not set old tags).
+    var updateTags: String {
+        """
+        UPDATE \(dictionary) s SET tags = d.tags, tags_time = d.watermark
+        FROM pg_temp.rollup_series_deltas d
+        WHERE s.device = d.device AND s.metric = d.metric AND d.tags IS NOT NULL
+          AND s.tags IS DISTINCT FROM d.tags AND (s.tags_time IS NULL OR s.tags_time < d.watermark)
+        """
+    }
+
     /// Chan's merge of a delta `e` into the stored row `t`, in SQL; first and last keep log order on ties. The
     /// sketch and percentiles come merged from `rollup_sketch_merges` when the row was stored (else the delta's).
     var mergeCells: String {
-        let columns = Self.deltaColumns.joined(separator: ", ")
-        let staged = Self.deltaColumns.map { column in
-            ["sketch", "p50", "p90", "p99"].contains(column)
+        let columns = Self.storedColumns.joined(separator: ", ")
+        let staged = Self.storedColumns.map { column in
+            if column == "series_id" { return "s.id" }
+            return ["sketch", "p50", "p90", "p99"].contains(column)
                 ? "CASE WHEN m.cell IS NULL THEN d.\(column) ELSE m.\(column) END" : "d.\(column)"
         }.joined(separator: ", ")
         return """
             INSERT INTO \(cells) AS t (\(columns))
-            SELECT \(staged) FROM pg_temp.rollup_deltas d LEFT JOIN pg_temp.rollup_sketch_merges m ON m.cell = d.cell
-            ON CONFLICT (device, metric, width_seconds, bucket) DO UPDATE SET
+            SELECT \(staged) FROM pg_temp.rollup_deltas d
+            JOIN \(dictionary) s ON s.device = d.device AND s.metric = d.metric
+            LEFT JOIN pg_temp.rollup_sketch_merges m ON m.cell = d.cell
+            ON CONFLICT (series_id, width_seconds, bucket) DO UPDATE SET
                 count = t.count + excluded.count,
                 sum = t.sum + excluded.sum,
                 min = least(t.min, excluded.min),

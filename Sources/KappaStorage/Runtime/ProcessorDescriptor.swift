@@ -46,7 +46,7 @@ public struct ProcessorDescriptor: Sendable {
     private let makeService: @Sendable (Context) -> any Service
 
     /// - Parameters:
-    ///   - makeWriter: the writer for a schema and output version.
+    ///   - makeWriter: the writer for a schema, output version and the processors' settings.
     ///   - makeProcessor: a fresh processor for a stream of `partitionCount` partitions (called again after a
     ///     crash-free restart and for every trial that isolates rejected records).
     public init<Writer: OutputWriter>(
@@ -58,7 +58,7 @@ public struct ProcessorDescriptor: Sendable {
         migrations: [SchemaMigration] = [],
         outputSettingsJSON: @escaping @Sendable (ProcessorConfiguration) -> String = { _ in "{}" },
         applyOutputSettings: @escaping @Sendable (inout ProcessorConfiguration, String) -> Void = { _, _ in },
-        makeWriter: @escaping @Sendable (_ schema: PostgresIdentifier, _ version: String) -> Writer,
+        makeWriter: @escaping @Sendable (_ schema: PostgresIdentifier, _ version: String, _ configuration: ProcessorConfiguration) -> Writer,
         makeProcessor: @escaping @Sendable (_ partitionCount: Int, _ context: Context) -> Writer.Processor
     ) {
         self.name = name
@@ -72,7 +72,7 @@ public struct ProcessorDescriptor: Sendable {
             let partitionCount = context.stream.partitionCount
             return ProcessorRunner(
                 name: name, stream: context.stream,
-                store: context.store(name, writer: makeWriter(context.schema, context.configuration.outputVersion)),
+                store: context.store(name, writer: makeWriter(context.schema, context.configuration.outputVersion, context.configuration)),
                 configuration: context.configuration, status: context.status, intake: context.intake, logger: context.logger,
                 makeProcessor: { makeProcessor(partitionCount, context) }
             )

@@ -109,8 +109,12 @@ public struct OutputVersions: Sendable {
                 let qualified = PostgresIdentifier(view).qualified(in: schema)
                 let rows = try await connection.query("SELECT pg_get_viewdef(to_regclass($1))", [.text(qualified)])
                 guard let row = rows.first, !row[0].isNull else { continue }
-                var definition = try row[0].string
+                let current = try row[0].string
+                var definition = current
                 for rename in renames { definition = Self.replacingIdentifier(rename.old, with: rename.new, in: definition) }
+                // A view over other views only (rollups_1m reads rollups) follows them: replacing it would only
+                // take its lock and wait for its readers.
+                guard definition != current else { continue }
                 if definition.hasSuffix(";") { definition.removeLast() }
                 try await connection.execute("CREATE OR REPLACE VIEW \(qualified) AS \(definition)")
             }

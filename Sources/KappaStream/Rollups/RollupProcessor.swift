@@ -71,12 +71,21 @@ public final class RollupProcessor {
     /// The widths with a source, narrowest first, so a source is complete before it is merged upward.
     private let derivedWidths: [Int]
     private(set) var lateReadings: Int64 = 0
+    /// Tag keys the writer shows as columns of the series dictionary (`processors.rollup_tag_columns`).
+    public let tagKeys: [String]
+    /// Per series number, with ``tagKeys``: the values of those keys on its newest reading.
+    private var newestTags: [[Tag]] = []
 
     /// - Parameters:
     ///   - widths: bucket widths in seconds, each once.
+    ///   - tagKeys: tags whose newest values ``tags(ofSeries:)`` keeps per series.
     ///   - memory: the gateway's series registry, and when idle series leave memory.
-    public init(widths: [Int64], partitionCount: Int, duplicateWindowRecords: Int, memory: SeriesMemory = SeriesMemory()) {
+    public init(
+        widths: [Int64], partitionCount: Int, duplicateWindowRecords: Int, tagKeys: [String] = [],
+        memory: SeriesMemory = SeriesMemory()
+    ) {
         self.widths = widths
+        self.tagKeys = tagKeys
         widthsMicroseconds = widths.map { $0 * 1_000_000 }
         let sources = Self.sketchSources(widths)
         sketchSources = sources
@@ -174,6 +183,7 @@ public final class RollupProcessor {
         if time > watermark {
             watermarks[Int(series)] = time
             dirtySeries.insert(series)
+            if !tagKeys.isEmpty { keepNewestTags(reading.tags, of: series) }
         }
         lateReadings += Self.add(
             value, time: time, unit: unit, series: series, watermark: watermark, widths: widthsMicroseconds,
@@ -210,6 +220,16 @@ public final class RollupProcessor {
             }
         }
         return late
+    }
+
+    /// The values of ``tagKeys`` on the series' newest reading (those it carried), sorted by key.
+    public func tags(ofSeries series: UInt32) -> [Tag] {
+        Int(series) < newestTags.count ? newestTags[Int(series)] : []
+    }
+
+    private func keepNewestTags(_ tags: [Tag], of series: UInt32) {
+        while newestTags.count <= Int(series) { newestTags.append([]) }
+        newestTags[Int(series)] = tags.filter { tagKeys.contains($0.key) }
     }
 
     /// Starts keeping state for a series: its watermark as put back by ``restore(watermarks:)``, else unresolved.
@@ -255,6 +275,7 @@ extension RollupProcessor: StreamProcessor {
         // Everything is committed: an idle series' state is its stored watermark, read back if it returns.
         let idle = intake.idleSeries(now: .now)
         for series in idle where Int(series) < tracking.count { tracking[Int(series)] = .untracked }
+        for series in idle where Int(series) < newestTags.count { newestTags[Int(series)] = [] }
         intake.release(idle)
     }
 

@@ -15,6 +15,10 @@ public struct ProcessorConfiguration: Sendable {
     /// Whether ``rollupWidths`` was set rather than left at its default: a gateway then writes the active
     /// rollups version with exactly these widths (refusing one built with others) instead of following it.
     public var rollupWidthsGiven = false
+    /// How long each width's rollups are kept (the gateway drops whole partitions past it).
+    public var rollupRetention = RollupRetention()
+    /// Tag keys shown as columns of the series dictionary and the rollup views (`GROUP BY site`).
+    public var rollupTagColumns: [String] = []
     /// Per partition, how many preceding records a redelivered duplicate is looked for in (see ``DuplicateWindow``).
     public var duplicateWindowRecords = 4096
     /// The series registry the processors made with this configuration share, and how long a series may stay
@@ -26,6 +30,8 @@ public struct ProcessorConfiguration: Sendable {
     public var archiveRetention: Duration? = .seconds(30 * 86_400)
     /// Day partitions created ahead of today.
     public var archiveDaysAhead = 3
+    /// Dead letters received longer ago than this are dropped with their day partition; nil keeps all.
+    public var deadLetterRetention: Duration? = .seconds(30 * 86_400)
     /// The detectors' settings, per metric.
     public var anomalies = AnomalyConfiguration()
     /// The nice value (0–19) of the processors' own threads (``ProcessorExecutor``), so that in a process that also takes in

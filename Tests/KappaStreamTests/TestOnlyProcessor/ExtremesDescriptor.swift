@@ -16,7 +16,7 @@ extension ProcessorDescriptor {
                 );
                 """),
         ],
-        makeWriter: { ExtremesWriter(schema: $0, version: $1) },
+        makeWriter: { schema, version, _ in ExtremesWriter(schema: schema, version: version) },
         makeProcessor: { _, _ in ExtremesProcessor() }
     )
 }

@@ -1,0 +1,137 @@
+import KappaCore
+import KappaPostgres
+import KappaStream
+import Synchronization
+
+/// The partitions of one rollups version table (``RollupPartitionLayout``): creates those a checkpoint needs
+/// and the next ones ahead, and drops those whose whole span is past the width's retention.
+///
+/// It remembers only partitions it has seen in the catalog, never ones it created itself: a checkpoint that
+/// creates a partition may roll back, and a remembered partition that does not exist would make the merge fail.
+/// So a new partition costs one more catalog read at the next checkpoint that needs it.
+final class RollupPartitions: Sendable {
+    struct Key: Hashable, Sendable, Comparable {
+        /// Seconds.
+        var width: Int64
+        /// Microseconds since the epoch.
+        var start: Int64
+
+        static func < (a: Key, b: Key) -> Bool { (a.width, a.start) < (b.width, b.start) }
+    }
+
+    struct Partition: Sendable {
+        var key: Key
+        /// Microseconds since the epoch (exclusive).
+        var end: Int64
+        var name: String
+    }
+
+    private struct State {
+        var known: Set<Key> = []
+        var lastRetention: ContinuousClock.Instant?
+    }
+
+    let table: String
+    let baseName: String
+    let schema: PostgresIdentifier
+    let retention: RollupRetention
+    /// How often retention looks for expired partitions.
+    let retentionInterval: Duration
+    private let state = Mutex(State())
+
+    init(schema: PostgresIdentifier, baseName: String, retention: RollupRetention, retentionInterval: Duration = .seconds(3600)) {
+        self.schema = schema
+        self.baseName = baseName
+        self.retention = retention
+        self.retentionInterval = retentionInterval
+        table = PostgresIdentifier(baseName).qualified(in: schema)
+    }
+
+    /// The time (µs) before which partitions of `width` have expired at `now` (µs); nil when kept forever.
+    func cutoff(ofWidth width: Int64, now: Int64) -> Int64? {
+        retention.retention(ofWidth: width).map { now - $0.components.seconds * 1_000_000 }
+    }
+
+    /// Makes the width partitions (LIST) of `widths` that are missing; gateways starting together take turns.
+    func prepare(widths: [Int64], connection: PostgresConnection) async throws {
+        let present = Set(try await connection.query(
+            """
+            SELECT substring(pg_get_expr(w.relpartbound, w.oid) FROM 'IN \\((\\d+)\\)')::bigint
+            FROM pg_inherits i JOIN pg_class w ON w.oid = i.inhrelid WHERE i.inhparent = to_regclass($1)
+            """, [.text(table)]
+        ).map { try $0[0].int64 })
+        let missing = widths.filter { !present.contains($0) }
+        guard !missing.isEmpty else { return }
+        try await connection.withTransaction { connection in
+            try await connection.execute("SELECT pg_advisory_xact_lock(hashtext($1))", [.text(table)])
+            for width in missing {
+                let name = PostgresIdentifier(RollupPartitionLayout.widthPartitionName(table: baseName, width: width)).qualified(in: schema)
+                try await connection.execute(
+                    "CREATE TABLE IF NOT EXISTS \(name) PARTITION OF \(table) FOR VALUES IN (\(width)) PARTITION BY RANGE (bucket)"
+                )
+            }
+        }
+    }
+
+    /// Creates the range partitions in `needed` that do not exist yet, inside the checkpoint's transaction.
+    func ensure(_ needed: Set<Key>, connection: PostgresConnection) async throws {
+        let missing = state.withLock { state in needed.subtracting(state.known) }
+        guard !missing.isEmpty else { return }
+        let existing = Set(try await partitions(connection).map(\.key))
+        state.withLock { $0.known.formUnion(existing) }
+        let toCreate = missing.subtracting(existing)
+        guard !toCreate.isEmpty else { return }
+        // Another gateway (or a replay) may be creating the same partition: same name, so IF NOT EXISTS once
+        // it is our turn.
+        try await connection.execute("SELECT pg_advisory_xact_lock(hashtext($1))", [.text(table)])
+        for key in toCreate.sorted() {
+            let span = RollupPartitionLayout.spanSeconds(ofWidth: key.width) * 1_000_000
+            let name = PostgresIdentifier(RollupPartitionLayout.rangePartitionName(table: baseName, width: key.width, start: key.start))
+                .qualified(in: schema)
+            let parent = PostgresIdentifier(RollupPartitionLayout.widthPartitionName(table: baseName, width: key.width)).qualified(in: schema)
+            let from = Timestamp(microsecondsSinceEpoch: key.start)
+            let to = Timestamp(microsecondsSinceEpoch: key.start + span)
+            try await connection.execute("CREATE TABLE IF NOT EXISTS \(name) PARTITION OF \(parent) FOR VALUES FROM ('\(from)') TO ('\(to)')")
+        }
+    }
+
+    /// Drops every partition whose span ended before its width's retention, at most once per
+    /// ``retentionInterval``; returns the names dropped. Runs in the checkpoint's transaction.
+    @discardableResult
+    func applyRetention(now: Int64, connection: PostgresConnection) async throws -> [String] {
+        let clock = ContinuousClock()
+        let due = state.withLock { state in
+            if let last = state.lastRetention, clock.now - last < retentionInterval { return false }
+            state.lastRetention = clock.now
+            return true
+        }
+        guard due else { return [] }
+        var dropped: [String] = []
+        for partition in try await partitions(connection) {
+            guard let cutoff = cutoff(ofWidth: partition.key.width, now: now), partition.end <= cutoff else { continue }
+            try await connection.execute("DROP TABLE IF EXISTS \(PostgresIdentifier(partition.name).qualified(in: schema))")
+            state.withLock { _ = $0.known.remove(partition.key) }
+            dropped.append(partition.name)
+        }
+        return dropped
+    }
+
+    /// Every range partition of the table, from the catalog.
+    func partitions(_ connection: PostgresConnection) async throws -> [Partition] {
+        let rows = try await connection.query(
+            """
+            SELECT substring(pg_get_expr(w.relpartbound, w.oid) FROM 'IN \\((\\d+)\\)')::bigint,
+                   (extract(epoch FROM substring(pg_get_expr(p.relpartbound, p.oid) FROM 'FROM \\(''([^'']+)''\\)')::timestamptz) * 1000000)::bigint,
+                   (extract(epoch FROM substring(pg_get_expr(p.relpartbound, p.oid) FROM 'TO \\(''([^'']+)''\\)')::timestamptz) * 1000000)::bigint,
+                   p.relname::text
+            FROM pg_inherits wi JOIN pg_class w ON w.oid = wi.inhrelid
+            JOIN pg_inherits pi ON pi.inhparent = w.oid JOIN pg_class p ON p.oid = pi.inhrelid
+            WHERE wi.inhparent = to_regclass($1)
+            """, [.text(table)]
+        )
+        return try rows.compactMap { row in
+            guard !row[0].isNull, !row[1].isNull, !row[2].isNull else { return nil }
+            return Partition(key: Key(width: try row[0].int64, start: try row[1].int64), end: try row[2].int64, name: try row[3].string)
+        }
+    }
+}
