@@ -251,6 +251,11 @@ public final class NATSCluster: @unchecked Sendable {
         return nil
     }
 
+    /// Whether JetStream answers on `node` now (it is running and its cluster has a meta leader). Not for TLS clusters.
+    public func jetStreamAnswers(node: Int) -> Bool {
+        isRunning(node: node) && Self.jetStreamAnswers(port: clientPorts[node], authorization: authorization)
+    }
+
     /// Sends `$JS.API.INFO` over a plain socket (the NATS text protocol) and looks for an answer that is not
     /// an error: the account info only comes once the cluster has a JetStream meta leader.
     private static func jetStreamAnswers(port: Int, authorization: Authorization?) -> Bool {

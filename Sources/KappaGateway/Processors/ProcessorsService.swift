@@ -45,13 +45,7 @@ public struct ProcessorsService: Service {
 
     public func run() async throws {
         guard let configurations = await prepareWhenReachable() else { return }
-        var services: [any Service] = []
-        for (role, configuration) in configurations {
-            services += try ProcessorSet.make(
-                roles: [role], log: log, database: database, schema: schema,
-                configuration: configuration, status: status, alertSink: alertSink, intake: intake, logger: logger
-            )
-        }
+        guard let services = try await processorsWhenLogAnswers(configurations) else { return }
         // One processor failing for good (its status says why, /readyz reports it) must not end the others,
         // nor, through the outer group, the bridge's intake.
         let group = ServiceGroup(configuration: .init(
@@ -65,6 +59,40 @@ public struct ProcessorsService: Service {
         }
         // Every processor may have stopped on errors; returning now would end the gateway, bridge included.
         if !Task.isShuttingDownGracefully { try? await gracefulShutdown() }
+    }
+
+    /// Opens each processor's stream, which on JetStream asks the cluster (stream names and info): while the
+    /// log is unavailable, say a NATS node just died and its streams or the cluster's meta leader are being
+    /// elected again, the processors wait and try again (the bridge's pause says why on /readyz) instead of
+    /// ending the gateway. Nil when shutdown came first.
+    private func processorsWhenLogAnswers(_ configurations: [(ProcessorRole, ProcessorConfiguration)]) async throws -> [any Service]? {
+        var delay = Duration.milliseconds(200)
+        while true {
+            do {
+                // Blocks on the network (JetStream requests): off the cooperative pool.
+                return try await Blocking.run { [self] in
+                    var services: [any Service] = []
+                    for (role, configuration) in configurations {
+                        services += try ProcessorSet.make(
+                            roles: [role], log: log, database: database, schema: schema,
+                            configuration: configuration, status: status, alertSink: alertSink, intake: intake, logger: logger
+                        )
+                    }
+                    return services
+                }
+            } catch let error as LogError where error.isTransient {
+                logger.warning("the log does not answer; processors wait for it", metadata: [
+                    "kappa.error": "\(error)", "kappa.retry_in": "\(delay)",
+                ])
+                let pause = delay
+                do {
+                    try await cancelWhenGracefulShutdown { try await Task.sleep(for: pause) }
+                } catch {
+                    return nil
+                }
+                delay = min(delay * 2, .seconds(2))
+            }
+        }
     }
 
     /// Migrates (unless told not to) and finds each processor's active output version, retrying while
