@@ -8,7 +8,7 @@ import Testing
 @Suite struct PostgresOutageTests {
     /// PostgreSQL stops mid-run and comes back: the processors retry, catch up, and the tables match a run
     /// that never saw the outage.
-    @Test(.timeLimit(.minutes(1))) func serverRestartMidRunLosesAndDoublesNothing() async throws {
+    @Test(.timeLimit(.minutes(3))) func serverRestartMidRunLosesAndDoublesNothing() async throws {
         let log = try TestLog()
         defer { log.remove() }
         let script = ReadingScript(devices: 4, metrics: 2, perSeries: 300, seed: 99)
