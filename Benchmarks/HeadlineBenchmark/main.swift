@@ -76,47 +76,19 @@ func residentBytes(pid: Int32, field: String) -> Int {
 }
 
 /// `kappa run`, every role, on its own data directory and database.
-struct Gateway {
-    let process: KappaProcess
-    let httpPort: Int
+typealias Gateway = RunningGateway
 
+extension RunningGateway {
     /// `executable`: another build's `kappa` (nil: the one built beside this benchmark).
     static func start(broker: MosquittoBroker, database: PostgresTestDatabase, directory: String, clientID: String, prefix: String,
-                      executable: String? = nil) async throws -> Gateway {
-        let httpPort = LoopbackPort.free()
-        let process = try KappaProcess(executablePath: executable ?? KappaProcess.executable(), arguments: [
-            "run", "--mqtt", broker.url, "--client-id", clientID, "--data-dir", "\(directory)/data",
+                      executable: String? = nil) async throws -> RunningGateway {
+        try await start([
+            "--mqtt", broker.url, "--client-id", clientID, "--data-dir", "\(directory)/data",
             "--topic", "\(prefix)/devices/{device}/telemetry=json", "--topic", "\(prefix)/latency/{device}/{metric}=number",
-            "--database", database.conninfo, "--disk-floor-mb", "0", "--http", "127.0.0.1:\(httpPort)", "--log-level", "info",
+            "--database", database.conninfo, "--disk-floor-mb", "0", "--log-level", "info",
         ] + (roles.map { ["--roles", $0] } ?? []) + (processorNice.map { ["--processor-nice", $0] } ?? [])
-            + (deferralLag.map { ["--intake-deferral-lag", $0] } ?? []), outputFile: "\(directory)/kappa-\(clientID)-\(UInt32.random(in: 0...UInt32.max)).log")
-        let gateway = Gateway(process: process, httpPort: httpPort)
-        let deadline = ContinuousClock.now + .seconds(30)
-        // Up, and subscribed (the first start makes the persistent session that keeps the backlog).
-        while ContinuousClock.now < deadline, process.isRunning {
-            if (try? await HTTPProbe.get("http://127.0.0.1:\(httpPort)/healthz"))?.status == 200,
-               process.output.contains("MQTT subscriptions confirmed") { return gateway }
-            try await Task.sleep(for: .milliseconds(50))
-        }
-        fatalError("kappa run did not start:\n\(process.output.suffix(2000))")
-    }
-
-    func metrics() async -> PrometheusSamples {
-        guard let response = try? await HTTPProbe.get("http://127.0.0.1:\(httpPort)/metrics") else { return PrometheusSamples(parsing: "") }
-        return PrometheusSamples(parsing: response.body)
-    }
-
-    func waitUntilConnected() async {
-        while await metrics().total("kappa_mqtt_connected") != 1 {
-            try? await Task.sleep(for: .milliseconds(50))
-        }
-    }
-
-    func stop() async {
-        process.signal(SIGTERM)
-        guard await process.waitForExit(timeout: .seconds(60)) == 0 else {
-            fatalError("kappa did not stop cleanly:\n\(process.output.suffix(2000))")
-        }
+            + (deferralLag.map { ["--intake-deferral-lag", $0] } ?? []),
+            executable: executable, outputFile: "\(directory)/kappa-\(clientID)-\(UInt32.random(in: 0...UInt32.max)).log")
     }
 }
 

@@ -174,7 +174,7 @@ func measure(series: Int) async throws -> SizeResult {
     let baseRSS = ProcessAccounting.statusBytes(gateway.process.pid, "VmRSS:")
     let baseAnonymous = ProcessAccounting.statusBytes(gateway.process.pid, "RssAnon:")
     let startupSeconds = ProcessAccounting.processSeconds(gateway.process.pid)
-    await gateway.stop()
+    await gateway.stop(timeout: .seconds(300))
 
     let subscriberArguments = ["-p", "\(broker.port)", "-q", "1", "-c", "-i", "bench-scale-sub-\(series)", "-t", "\(prefix)/devices/+/telemetry"]
     try run("/usr/bin/mosquitto_sub", subscriberArguments + ["-W", "1"], allowFailure: true, discardOutput: true)
@@ -246,7 +246,7 @@ func measure(series: Int) async throws -> SizeResult {
         queries.append(await QueryLatency.measure(query, on: connection, repeats: queryRepeats))
     }
     await connection.close()
-    await gateway.stop()
+    await gateway.stop(timeout: .seconds(300))
 
     let result = SizeResult(
         series: series, seriesSeen: seriesSeen, readings: readings, baseRSS: baseRSS, settledRSS: settledRSS,
