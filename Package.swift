@@ -217,6 +217,7 @@ let package = Package(
         ),
         .target(
             name: "BenchmarkSupport",
+            dependencies: ["KappaCore"],
             path: "Benchmarks/BenchmarkSupport",
             swiftSettings: swiftSettings
         ),
@@ -266,7 +267,7 @@ let package = Package(
         ),
         .executableTarget(
             name: "RollupProcessorBenchmark",
-            dependencies: ["KappaCore", "KappaLog", "KappaStream"],
+            dependencies: ["BenchmarkSupport", "KappaCore", "KappaLog", "KappaStream"],
             path: "Benchmarks/RollupProcessorBenchmark",
             swiftSettings: swiftSettings
         ),

@@ -50,15 +50,7 @@ let log = try DiskLog(directory: directory, configuration: configuration, logger
 let stream = try log.createStream(named: KappaStreams.readings, partitionCount: KappaStreams.defaultReadingPartitions)
 let start = (Timestamp.now().microsecondsSinceEpoch / 86_400_000_000 - 2) * 86_400_000_000
 var batch: [LogAppendRecord] = []
-var state: UInt64 = 1
-for index in 0..<readingCount {
-    state = state &* 6364136223846793005 &+ 1442695040888963407
-    let series = index % 5000
-    let reading = Reading(
-        device: "device-\(series / 5)", metric: "metric-\(series % 5)",
-        time: Timestamp(microsecondsSinceEpoch: start + Int64(index / 5000) * 10_000_000 + Int64(series)),
-        value: Double(state >> 40) / 1000
-    )
+try rollupFleetReadings(count: readingCount, start: start) { _, reading in
     batch.append(LogAppendRecord(key: reading.device, eventTime: reading.time, value: ReadingRecord.encode(reading)))
     if batch.count == 10_000 {
         _ = try stream.append(batch)

@@ -8,14 +8,10 @@
 //   swift build -c release --product RollupProcessorBenchmark
 //   .build/release/RollupProcessorBenchmark [--readings 2000000] [--rounds 3]
 //   valgrind --tool=callgrind .build/release/RollupProcessorBenchmark --readings 200000 --rounds 1
+import BenchmarkSupport
 import KappaCore
 import KappaLog
 import KappaStream
-
-func option(_ name: String) -> String? {
-    guard let index = CommandLine.arguments.firstIndex(of: name), index + 1 < CommandLine.arguments.count else { return nil }
-    return CommandLine.arguments[index + 1]
-}
 
 let readingCount = Int(option("--readings") ?? "") ?? 2_000_000
 let rounds = Int(option("--rounds") ?? "") ?? 3
@@ -24,23 +20,12 @@ let start = Int64(1_795_000_000) * 1_000_000
 
 // Partitioned as the log would (by device), each partition in append order.
 var records = [[LogRecord]](repeating: [], count: partitions)
-var state: UInt64 = 1
-for index in 0..<readingCount {
-    state = state &* 6364136223846793005 &+ 1442695040888963407
-    let series = index % 5000
-    let reading = Reading(
-        device: "device-\(series / 5)", metric: "metric-\(series % 5)",
-        time: Timestamp(microsecondsSinceEpoch: start + Int64(index / 5000) * 10_000_000 + Int64(series)),
-        value: Double(state >> 40) / 1000
-    )
+rollupFleetReadings(count: readingCount, start: start) { series, reading in
     let partition = (series / 5) % partitions
     records[partition].append(LogRecord(offset: Int64(records[partition].count), eventTime: reading.time, key: Array(reading.device.utf8)[...], value: ReadingRecord.encode(reading)[...]))
 }
 
 let clock = ContinuousClock()
-func seconds(_ duration: Duration) -> Double {
-    Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18
-}
 
 var bestDecode = Double.infinity, bestApply = Double.infinity, bestMerge = Double.infinity
 var checksum = 0.0
