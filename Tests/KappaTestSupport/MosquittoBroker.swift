@@ -156,31 +156,18 @@ public func uniqueTopicPrefix(_ name: String = "test") -> String {
 /// Runs a command to completion and throws with its output if it fails. The child starts with an empty
 /// signal mask: a pool thread's blocked signals (SIGALRM, SIGTERM…) would otherwise be inherited.
 public func run(_ executable: String, _ arguments: [String], allowFailure: Bool = false, discardOutput: Bool = false) throws {
-    let process = Process()
-    process.executableURL = URL(fileURLWithPath: executable)
-    process.arguments = arguments
-    let output = Pipe()
-    if discardOutput {
-        process.standardOutput = FileHandle.nullDevice
-        process.standardError = FileHandle.nullDevice
-    } else {
-        process.standardOutput = output
-        process.standardError = output
-    }
     var emptyMask = sigset_t()
     var callerMask = sigset_t()
     sigemptyset(&emptyMask)
     pthread_sigmask(SIG_SETMASK, &emptyMask, &callerMask)
-    do {
+    let (status, output) = try {
         defer { pthread_sigmask(SIG_SETMASK, &callerMask, nil) }
-        try process.run()
-    }
-    let data = discardOutput ? Data() : output.fileHandleForReading.readDataToEndOfFile()
-    process.waitUntilExit()
-    guard allowFailure || process.terminationStatus == 0 else {
+        return try runToCompletion(executable, arguments)
+    }()
+    guard allowFailure || status == 0 else {
         throw TestEnvironmentError.commandFailed(
             command: ([executable] + arguments).joined(separator: " "),
-            output: String(decoding: data, as: UTF8.self)
+            output: discardOutput ? "" : output
         )
     }
 }

@@ -200,20 +200,7 @@ public actor PostgresServer {
 
     /// Runs a short command to completion without blocking a cooperative thread.
     private static func run(_ command: [String]) async throws {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: command[0])
-        process.arguments = Array(command.dropFirst())
-        let output = Pipe()
-        process.standardOutput = output
-        process.standardError = output
-        process.standardInput = FileHandle.nullDevice
-        let (status, text) = try await onCleanThread {
-            try process.run()
-            // Reading to the end first: a full pipe would otherwise stall the command.
-            let data = output.fileHandleForReading.readDataToEndOfFile()
-            process.waitUntilExit()
-            return (process.terminationStatus, String(decoding: data, as: UTF8.self))
-        }
+        let (status, text) = try await onCleanThread { try runToCompletion(command[0], Array(command.dropFirst())) }
         guard status == 0 else {
             throw TestEnvironmentError.commandFailed(command: command.joined(separator: " "), output: text)
         }
