@@ -91,6 +91,10 @@ public final class MQTTClient: Sendable {
 
     public var isConnected: Bool { shared.withLock { $0.machine.isConnected } }
 
+    /// Whether the socket is corked (see ``MosquittoConnection``): only ever true while a burst's
+    /// acknowledgements are being written.
+    var acknowledgementsHeldBack: Bool { connection.acknowledgementsHeldBack }
+
     /// How many times a CONNACK accepted this client; grows by one on every reconnect.
     public var connectionCount: Int { shared.withLock { $0.machine.connectionCount } }
 

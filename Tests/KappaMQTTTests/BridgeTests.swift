@@ -1,7 +1,7 @@
 import Foundation
 import KappaCore
 import KappaLog
-import KappaMQTT
+@testable import KappaMQTT
 import KappaTestSupport
 import Logging
 import Testing
@@ -242,6 +242,43 @@ struct MQTTBridgeTests {
         let second = try bridge(broker, log: log, clientID: clientID, prefix: prefix)
         let readings = try await running(second) { try await waitForReadings(log, count: 300) }
         #expect(readings.map(\.value) == (0..<300).map(Double.init), "every message, in order, exactly once")
+    }
+
+    @Test func aBacklogIsAcknowledgedInCorkedBurstsAllOfWhichLeave() async throws {
+        let broker = try await MosquittoBroker.shared
+        let prefix = uniqueTopicPrefix("bridge-bursts")
+        let log = try TemporaryLog()
+        defer { log.log.close() }
+        let clientID = "bridge-\(UInt32.random(in: 0...UInt32.max))"
+        let first = try bridge(broker, log: log, clientID: clientID, prefix: prefix)
+        try await running(first) { try await Task.sleep(for: .milliseconds(100)) }
+
+        let publisher = try await publisher(broker)
+        defer { publisher.disconnect() }
+        let count = 3_000
+        for index in 0..<count {
+            try publisher.publish(topic: "\(prefix)/devices/d\(index % 7)/seq", payload: Array("\(index)".utf8))
+        }
+        try await publisher.publishAndWait(topic: "\(prefix)/devices/d0/seq", payload: Array("\(count)".utf8))
+
+        // The backlog arrives in bursts of many messages: their acknowledgements are written corked.
+        let second = try bridge(broker, log: log, clientID: clientID, prefix: prefix)
+        try await running(second) {
+            let readings = try await waitForReadings(log, count: count + 1)
+            #expect(readings.count == count + 1)
+            #expect(Set(readings.map(\.value)) == Set((0...count).map(Double.init)))
+            // Uncorked after every burst: a socket left corked would hold the next acknowledgements back.
+            let deadline = ContinuousClock.now + .seconds(5)
+            while second.acknowledgementsHeldBack && ContinuousClock.now < deadline {
+                try await Task.sleep(for: .milliseconds(10))
+            }
+            #expect(!second.acknowledgementsHeldBack)
+        }
+        // Every acknowledgement reached the broker: the same session has nothing left to send again.
+        let third = try bridge(broker, log: log, clientID: clientID, prefix: prefix)
+        try await running(third) { try await Task.sleep(for: .milliseconds(500)) }
+        #expect(third.statistics.snapshot.messages == 0, "nothing redelivered")
+        #expect(try LogContents.readings(of: log.readings).count == count + 1, "nothing stored twice")
     }
 
     @Test func aSharedSubscriptionSplitsMessagesBetweenTwoBridgesWithNothingMissing() async throws {

@@ -77,6 +77,8 @@ public final class MQTTBridge: Service, Sendable {
     }
 
     public var isConnected: Bool { client.isConnected }
+    /// Whether the connection's socket is holding acknowledgements back (corked); only ever true during a burst.
+    var acknowledgementsHeldBack: Bool { client.acknowledgementsHeldBack }
     public var connectionCount: Int { client.connectionCount }
     public var lastProblem: String? { client.lastProblem }
 

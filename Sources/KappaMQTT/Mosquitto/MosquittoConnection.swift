@@ -224,6 +224,7 @@ final class MosquittoConnection: Sendable {
     private func pumpInBursts(_ onBatchEnd: MQTTClient.BatchEndHandler) -> Int32 {
         let success = Int32(MOSQ_ERR_SUCCESS.rawValue)
         let maxBurst = 1_024
+        var deliveredAtLastWrite = messagesDelivered
         while true {
             if stopRequested { return success }
             let socket = mosquitto_socket(handle.pointer)
@@ -259,12 +260,33 @@ final class MosquittoConnection: Sendable {
                 if rc != success { return rc }
             }
             if mosquitto_want_write(handle.pointer) {
+                // libmosquitto writes each acknowledgement with its own write(); with TCP_NODELAY each would
+                // leave as its own segment, and on loopback this thread would also run the broker's side of
+                // the receive for each one. Corked, a burst's acknowledgements leave together when uncorked.
+                let corked = messagesDelivered &- deliveredAtLastWrite > 1 && Self.setCork(true, socket: socket)
                 let rc = mosquitto_loop_write(handle.pointer, 1)
+                if corked { _ = Self.setCork(false, socket: socket) }
+                deliveredAtLastWrite = messagesDelivered
                 if rc != success { return rc }
             }
             let rc = mosquitto_loop_misc(handle.pointer)
             if rc != success { return rc }
         }
+    }
+
+    /// Holds (or, uncorking, sends at once) what is written to `socket`; false if the option could not be set.
+    static func setCork(_ corked: Bool, socket: Int32) -> Bool {
+        var value: Int32 = corked ? 1 : 0
+        return setsockopt(socket, Int32(IPPROTO_TCP), TCP_CORK, &value, socklen_t(MemoryLayout<Int32>.size)) == 0
+    }
+
+    /// Whether the socket holds back partial segments (TCP_CORK); false when it is not connected.
+    var acknowledgementsHeldBack: Bool {
+        let socket = mosquitto_socket(handle.pointer)
+        guard socket >= 0 else { return false }
+        var value: Int32 = 0
+        var length = socklen_t(MemoryLayout<Int32>.size)
+        return getsockopt(socket, Int32(IPPROTO_TCP), TCP_CORK, &value, &length) == 0 && value != 0
     }
 
     /// pthread_setname_np is not visible from Swift's Glibc module; /proc/thread-self/comm is the same name.
