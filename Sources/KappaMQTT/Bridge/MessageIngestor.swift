@@ -148,7 +148,9 @@ public final class MessageIngestor: @unchecked Sendable {
         var key: [UInt8] = []
         var keyDevice = ""
         var partition = -1
-        var partitionsWithDelivery: [Int] = []
+        // This message's entries in `pendingDeliveries` say which partitions already carry its delivery (an
+        // array of its own would cost an allocation per message).
+        let firstDelivery = pendingDeliveries.count
         for reading in readings {
             if reading.device != keyDevice {
                 keyDevice = reading.device
@@ -156,8 +158,7 @@ public final class MessageIngestor: @unchecked Sendable {
                 if delivery != nil { partition = readingsStream.partition(forKey: key) }
             }
             var recordDelivery: MessageDelivery? = nil
-            if let delivery, !partitionsWithDelivery.contains(partition) {
-                partitionsWithDelivery.append(partition)
+            if let delivery, !pendingDeliveries[firstDelivery...].contains(where: { $0.partition == partition }) {
                 pendingDeliveries.append((delivery, partition))
                 recordDelivery = delivery
             }
