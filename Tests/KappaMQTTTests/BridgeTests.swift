@@ -140,6 +140,22 @@ struct MessageIngestorTests {
         #expect(stored < payload.count + 2_048, "one payload and a short message, not 16,000 of them: \(stored) bytes")
     }
 
+    @Test func theStatisticsTellWhenTheLatestMessageWasRead() throws {
+        let log = try TemporaryLog()
+        defer { log.log.close() }
+        let ingest = ingestor(log)
+        #expect(ingest.statistics.snapshot.lastMessageReceivedAt == nil)
+        let first = Timestamp(nanosecondsSinceEpoch: 1_764_000_000_123_456_789)
+        let second = Timestamp(nanosecondsSinceEpoch: first.nanosecondsSinceEpoch + 1_000)
+        try ingest.ingest(topic: "devices/d1/telemetry", payload: Array(#"{"temperature": 21.5}"#.utf8), receivedAt: first)
+        #expect(ingest.statistics.snapshot.lastMessageReceivedAt == first)
+        // A message that only becomes a dead letter was read too.
+        try ingest.ingest(topic: "devices/d1/telemetry", payload: Array("{not json".utf8), receivedAt: second)
+        let snapshot = ingest.statistics.snapshot
+        #expect(snapshot.lastMessageReceivedAt == second)
+        #expect(snapshot.messages == 2)
+    }
+
     @Test func aRefusingLogThrowsSoTheMessageIsNotAcknowledged() throws {
         let log = try TemporaryLog(floorBytes: Int64.max / 2)
         defer { log.log.close() }

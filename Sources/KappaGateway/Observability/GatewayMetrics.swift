@@ -33,6 +33,8 @@ public struct GatewayMetrics: Sendable {
             out.family("kappa_mqtt_messages_total", .counter, help: "MQTT messages received, by topic template.",
                        samples: zip(templates, stats.messagesByRoute).map { ([("template", $0.0)], Double($0.1)) }
                            + [([("template", "(no match)")], Double(stats.messages - stats.messagesByRoute.reduce(0, +)))])
+            out.family("kappa_mqtt_last_message_received_seconds", .gauge, help: "When the bridge read its latest message (Unix time); 0 before the first.",
+                       value: stats.lastMessageReceivedAt.map { Double($0.nanosecondsSinceEpoch) / 1e9 } ?? 0)
             out.family("kappa_mqtt_payload_bytes_total", .counter, help: "Payload bytes received.", value: Double(stats.payloadBytes))
             out.family("kappa_readings_appended_total", .counter, help: "Readings appended to the log.", value: Double(stats.readings))
             out.family("kappa_mqtt_redelivered_messages_total", .counter, help: "Messages the broker sent again that the log already held: acknowledged, not stored twice.", value: Double(stats.redeliveredMessages))

@@ -101,14 +101,14 @@ public final class MessageIngestor: @unchecked Sendable {
         stagedMessages += 1
 
         if sparkplug != nil && SparkplugIntake.claims(topic) {
-            statistics.messageReceived(bytes: payload.count, route: nil)
+            statistics.messageReceived(bytes: payload.count, route: nil, at: receivedAt)
             sparkplug?.decode(
                 topic: topic, payload: payload, receivedAt: receivedAt, decoder: decoder, statistics: statistics,
                 into: &readings, problems: &problems, lifecycleRecords: &pendingLifecycle
             )
         } else {
             let match = router.match(topic: topic)
-            statistics.messageReceived(bytes: payload.count, route: match?.routeIndex)
+            statistics.messageReceived(bytes: payload.count, route: match?.routeIndex, at: receivedAt)
             if let match {
                 decoder.decode(match: match, payload: payload, receivedAt: receivedAt, into: &readings, problems: &problems)
             } else {
