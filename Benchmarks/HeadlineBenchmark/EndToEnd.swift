@@ -1,5 +1,6 @@
 import BenchmarkSupport
 import Foundation
+import KappaCore
 import KappaPostgres
 import KappaTestSupport
 
@@ -118,8 +119,9 @@ func kappaEndToEnd(executable: String?, label: String, load: FleetLoad, broker: 
                    statementStatistics: Bool, directory: String) async throws -> EndToEndRun {
     let database = try await postgres.makeDatabase(prefix: "e2e")
     let runDirectory = try TemporaryDirectory.make(prefix: "kappa-bench-e2e")
+    let clientID = "e2e-\(label)-\(UInt32.random(in: 0...UInt32.max))"
     let gateway = try await Gateway.start(broker: broker, database: database, directory: runDirectory,
-                                          clientID: "e2e-\(label)-\(UInt32.random(in: 0...UInt32.max))", prefix: load.prefix, executable: executable)
+                                          clientID: clientID, prefix: load.prefix, executable: executable)
     await gateway.waitUntilConnected()
     let connection = try await database.connect()
     var statementStatistics = statementStatistics
@@ -160,6 +162,10 @@ func kappaEndToEnd(executable: String?, label: String, load: FleetLoad, broker: 
     }
     await connection.close()
     await gateway.stop()
+    // kappa's session is persistent: left on the shared broker it would queue every later round's messages for a
+    // client that never returns, work that lands on whichever kappa runs after it (a clean connection ends it).
+    let port = broker.port, topic = "\(load.prefix)/session-end"
+    try await Blocking.run { try run("/usr/bin/mosquitto_sub", ["-p", "\(port)", "-i", clientID, "-t", topic, "-E"], discardOutput: true) }
     return EndToEndRun(intakeSeconds: intakeSeconds, endToEndSeconds: endToEndSeconds, allCommittedSeconds: allCommittedSeconds,
                        kappaCPU: kappaCPU, postgresCPU: postgresCPU, statements: statements)
 }
