@@ -271,6 +271,13 @@ let package = Package(
             path: "Benchmarks/RollupProcessorBenchmark",
             swiftSettings: swiftSettings
         ),
+        // The processors' read path (read, checksum, decode, apply) on HeadlineBenchmark's load; synchronous for callgrind.
+        .executableTarget(
+            name: "ReadPathBenchmark",
+            dependencies: ["BenchmarkSupport", "KappaCore", "KappaLog", "KappaStream", .product(name: "Logging", package: "swift-log")],
+            path: "Benchmarks/ReadPathBenchmark",
+            swiftSettings: swiftSettings
+        ),
         .executableTarget(
             name: "AnomalyBenchmark",
             dependencies: ["KappaCore", "KappaLog", "KappaStream"],
