@@ -4,6 +4,11 @@ import Testing
 
 /// `read(_:limits:totalRecords:)`: several partitions in one call give what one read each would.
 @Suite struct ReadSeveralPartitionsTests {
+    /// The blocking read (in an async test, the call would pick the async one).
+    private func readBlocking(_ stream: DiskStream, partition: Int, from offset: Int64, limits: LogReadLimits) throws -> LogReadResult {
+        try stream.read(partition: partition, from: offset, limits: limits)
+    }
+
     private func filledStream(_ directory: TemporaryDirectory) throws -> (DiskLog, DiskStream) {
         let log = try DiskLog(directory: directory.path, configuration: testConfiguration(), logger: quietLogger)
         let stream = try log.createStream(named: "s", partitionCount: 4)
@@ -30,7 +35,7 @@ import Testing
         let together = try await stream.read(requests, limits: limits, totalRecords: 1000)
         #expect(together.count == requests.count)
         for (request, result) in zip(requests, together) {
-            let alone = try stream.read(partition: request.partition, from: request.offset, limits: limits)
+            let alone = try readBlocking(stream, partition: request.partition, from: request.offset, limits: limits)
             #expect(result.records.map(\.offset) == alone.records.map(\.offset), "partition \(request.partition)")
             #expect(result.records.map { Array($0.value) } == alone.records.map { Array($0.value) })
             #expect(result.nextOffset == alone.nextOffset)
