@@ -21,7 +21,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-protobuf", from: "1.39.0"),
     ],
     targets: [
-        // C libraries: nothing but these targets imports C.
+        // C: the libraries, and one instruction. Nothing but these targets imports C.
         .systemLibrary(
             name: "CMosquitto",
             pkgConfig: "libmosquitto",
@@ -37,6 +37,11 @@ let package = Package(
             pkgConfig: "libnats",
             providers: [.apt(["libnats-dev"])]
         ),
+        // The CPU's CRC-32C instruction for the log's checksums (Swift cannot emit it); no library, one C file.
+        .target(
+            name: "CCRC32C",
+            path: "Sources/CCRC32C"
+        ),
 
         .target(
             name: "KappaCore",
@@ -46,6 +51,7 @@ let package = Package(
             name: "KappaLog",
             dependencies: [
                 "KappaCore",
+                "CCRC32C",
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: swiftSettings
@@ -269,6 +275,13 @@ let package = Package(
             name: "RollupProcessorBenchmark",
             dependencies: ["BenchmarkSupport", "KappaCore", "KappaLog", "KappaStream"],
             path: "Benchmarks/RollupProcessorBenchmark",
+            swiftSettings: swiftSettings
+        ),
+        // The processors' read path (read, checksum, decode, apply) on HeadlineBenchmark's load; synchronous for callgrind.
+        .executableTarget(
+            name: "ReadPathBenchmark",
+            dependencies: ["BenchmarkSupport", "KappaCore", "KappaLog", "KappaStream", .product(name: "Logging", package: "swift-log")],
+            path: "Benchmarks/ReadPathBenchmark",
             swiftSettings: swiftSettings
         ),
         .executableTarget(

@@ -161,6 +161,28 @@ public final class DiskStream: LogStream {
         }
     }
 
+    /// All the reads in one hop to the read queue, not one each.
+    public func read(_ partitions: [(partition: Int, offset: Int64)], limits: LogReadLimits, totalRecords: Int) async throws -> [LogReadResult] {
+        let targets = try partitions.map { (request) throws(LogError) in (try checked(request.partition), request.offset) }
+        guard totalRecords > 0, !targets.isEmpty else { return [] }
+        return try await withCheckedThrowingContinuation { continuation in
+            readQueue.async {
+                continuation.resume(with: Result { () throws(LogError) -> [LogReadResult] in
+                    var results: [LogReadResult] = []
+                    var room = totalRecords
+                    for (target, offset) in targets where room > 0 {
+                        var partitionLimits = limits
+                        partitionLimits.maxRecords = min(limits.maxRecords, room)
+                        let result = try target.read(from: offset, limits: partitionLimits)
+                        room -= result.records.count
+                        results.append(result)
+                    }
+                    return results
+                })
+            }
+        }
+    }
+
     public func waitForRecords(partition: Int, from offset: Int64, timeout: Duration) -> Bool {
         guard partitions.indices.contains(partition) else { return false }
         return partitions[partition].signal.wait(for: offset, timeout: timeout)

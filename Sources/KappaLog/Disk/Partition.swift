@@ -14,11 +14,21 @@ import Darwin
 ///
 /// The writer holds `state`'s lock around `pwrite` so offsets and file positions advance together; encoding
 /// and checksumming happen before, outside the lock, and fsync after it (group commit).
+///
+/// **A batch is checked once per process, not once per reader.** Every processor reads every record, and each
+/// used to check each batch's checksum and record framing again. A read that checked batches records their
+/// byte range in ``Segment/checked``; later reads of bytes inside it skip those two checks. The range lives
+/// in memory only, so after a restart everything is checked again as it comes from the disk; what the
+/// process trusts is only what it checked itself, and the bytes of a segment never change under a reader
+/// (appends go past its end; a failed write is cut back to where readers stop).
 final class Partition: Sendable {
     struct Segment: Sendable {
         var file: LogFile
         var index: SegmentIndex
         var openedAt: Int64
+        /// Bytes of whole batches a read of this process checked (checksum and framing); one range, the
+        /// newest, since readers move together along the tail.
+        var checked: Range<Int64> = 0..<0
     }
 
     struct State: Sendable {
@@ -226,6 +236,7 @@ final class Partition: Sendable {
         var segment: Int64
         var position: Int64
         var end: Int64
+        var checked: Range<Int64> = 0..<0
     }
 
     func read(from offset: Int64, limits: LogReadLimits) throws(LogError) -> LogReadResult {
@@ -247,7 +258,7 @@ final class Partition: Sendable {
             }
             let segment = state.segments[number]
             guard from < segment.index.nextOffset else { return (nil, from) }
-            return (ReadPlan(file: segment.file, segment: segment.index.baseOffset, position: segment.index.position(forOffset: from), end: segment.index.size), from)
+            return (ReadPlan(file: segment.file, segment: segment.index.baseOffset, position: segment.index.position(forOffset: from), end: segment.index.size, checked: segment.checked), from)
         }
         guard let (plan, from) = plan else { return LogReadResult(records: [], nextOffset: offset) }
         guard let plan else { return LogReadResult(records: [], nextOffset: from) }
@@ -272,8 +283,23 @@ final class Partition: Sendable {
         var cursor = 0
         var nextOffset = offset
         var bytesReturned = 0
+        // The whole batches this read went over (from its first), and whether it checked any the process had not.
+        var covered = plan.position..<plan.position
+        var checkedNew = false
+        defer { if checkedNew { recordChecked(covered, segment: plan.segment) } }
         scan: while cursor < buffer.count, records.count < limits.maxRecords {
-            let parse = buffer.withUnsafeBytes { RecordBatch.parse($0, at: cursor, expectedBaseOffset: nil, maxBatchBytes: configuration.maxBatchBytes) }
+            let batchStart = position + Int64(cursor)
+            var trusted = false
+            let parse = buffer.withUnsafeBytes {
+                RecordBatch.parse($0, at: cursor, expectedBaseOffset: nil, maxBatchBytes: configuration.maxBatchBytes) { length in
+                    trusted = plan.checked.contains(batchStart) && batchStart + Int64(length) <= plan.checked.upperBound
+                    return trusted
+                }
+            }
+            if case .valid(let header) = parse {
+                covered = covered.lowerBound..<(batchStart + Int64(header.length))
+                if !trusted { checkedNew = true }
+            }
             switch parse {
             case .incomplete(let needed):
                 guard records.isEmpty else { break scan }
@@ -306,6 +332,21 @@ final class Partition: Sendable {
             }
         }
         return LogReadResult(records: records, nextOffset: nextOffset)
+    }
+
+    /// Adds batches a read checked to what the process trusts: joined to the known range when they meet it,
+    /// else in its place when they lie beyond it (the tail, where readers are).
+    private func recordChecked(_ range: Range<Int64>, segment base: Int64) {
+        state.withLock { state in
+            let number = Self.segmentIndex(containing: base, in: state.segments)
+            guard number < state.segments.count, state.segments[number].index.baseOffset == base else { return }
+            let known = state.segments[number].checked
+            if range.lowerBound <= known.upperBound, known.lowerBound <= range.upperBound, !known.isEmpty {
+                state.segments[number].checked = min(known.lowerBound, range.lowerBound)..<max(known.upperBound, range.upperBound)
+            } else if range.upperBound > known.upperBound {
+                state.segments[number].checked = range
+            }
+        }
     }
 
     /// The first offset whose running maximum event time reaches `time`, or the high watermark.

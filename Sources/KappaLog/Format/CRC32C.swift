@@ -1,9 +1,15 @@
+import CCRC32C
+
 /// CRC-32C (Castagnoli), the checksum of record batches and index files.
 ///
-/// Table-driven slicing-by-8 in Swift: the hardware `crc32` instruction is only reachable through a C target,
-/// and this package keeps C to the two library modules. Slicing-by-8 runs at a few GB/s, well above what a
-/// batch append or a replay needs per byte.
+/// The CPU's `crc32` instruction where it has one (x86-64 with SSE 4.2, AArch64 with CRC32), reached through
+/// the small C target `CCRC32C`, since Swift cannot emit it; else table-driven slicing-by-8 in Swift. Every
+/// appended batch and every batch a process reads first is checksummed, and the tail's batches are small (a
+/// burst of messages), so the per-call cost counts: see ReadPathBenchmark.
 enum CRC32C {
+    /// Whether the instruction is used; the same answer for the life of the process.
+    static let usesHardware = kappa_crc32c_hardware_available() != 0
+
     private static let polynomial: UInt32 = 0x82F6_3B78  // reflected Castagnoli
 
     /// Eight 256-entry tables, table k at [k * 256 ..< (k + 1) * 256].
@@ -33,6 +39,13 @@ enum CRC32C {
 
     /// Continues a checksum over more bytes (`crc` is a previous result, 0 to start).
     static func update(_ crc: UInt32, _ bytes: UnsafeRawBufferPointer) -> UInt32 {
+        guard usesHardware else { return softwareUpdate(crc, bytes) }
+        guard let base = bytes.baseAddress, bytes.count > 0 else { return crc }
+        return ~kappa_crc32c_hardware_update(~crc, base, bytes.count)
+    }
+
+    /// Slicing-by-8: where the CPU has no instruction, and the reference the instruction is tested against.
+    static func softwareUpdate(_ crc: UInt32, _ bytes: UnsafeRawBufferPointer) -> UInt32 {
         tables.withUnsafeBufferPointer { table in
             var crc = ~crc
             var index = 0

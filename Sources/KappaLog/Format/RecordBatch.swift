@@ -84,11 +84,16 @@ extension RecordBatch {
     /// Checks the batch at `start` of `bytes`: framing, version, checksum, record framing and count.
     ///
     /// `expectedBaseOffset`, when given, must match: offsets are dense, so a wrong one is corruption.
+    ///
+    /// `checkedBefore(length)` says whether this process already checked the bytes of a batch of that length at
+    /// `start` (a reader before it read the same batch: see ``Partition``); then the checksum and the record
+    /// framing pass are skipped, the header's other checks are not.
     static func parse(
         _ bytes: UnsafeRawBufferPointer,
         at start: Int,
         expectedBaseOffset: Int64?,
-        maxBatchBytes: Int
+        maxBatchBytes: Int,
+        checkedBefore: (_ length: Int) -> Bool = { _ in false }
     ) -> RecordBatchParse {
         let available = bytes.count - start
         guard available >= headerSize else { return .incomplete(needed: headerSize) }
@@ -97,9 +102,12 @@ extension RecordBatch {
         let version = bytes[start + 16]
         guard version == formatVersion else { return .corrupt(reason: "unknown format version \(version)") }
         guard available >= length else { return .incomplete(needed: length) }
-        let storedCRC = UInt32(littleEndian: bytes.loadUnaligned(fromByteOffset: start + 4, as: UInt32.self))
-        let crc = CRC32C.checksum(UnsafeRawBufferPointer(rebasing: bytes[(start + checksummedFrom)..<(start + length)]))
-        guard crc == storedCRC else { return .corrupt(reason: "checksum mismatch") }
+        let checked = checkedBefore(length)
+        if !checked {
+            let storedCRC = UInt32(littleEndian: bytes.loadUnaligned(fromByteOffset: start + 4, as: UInt32.self))
+            let crc = CRC32C.checksum(UnsafeRawBufferPointer(rebasing: bytes[(start + checksummedFrom)..<(start + length)]))
+            guard crc == storedCRC else { return .corrupt(reason: "checksum mismatch") }
+        }
         let baseOffset = Int64(littleEndian: bytes.loadUnaligned(fromByteOffset: start + 8, as: Int64.self))
         if let expectedBaseOffset, baseOffset != expectedBaseOffset {
             return .corrupt(reason: "base offset \(baseOffset) where \(expectedBaseOffset) was expected")
@@ -113,6 +121,7 @@ extension RecordBatch {
             maxEventTime: Int64(littleEndian: bytes.loadUnaligned(fromByteOffset: start + 32, as: Int64.self))
         )
         guard count > 0, header.minEventTime <= header.maxEventTime else { return .corrupt(reason: "invalid header fields") }
+        if checked { return .valid(header) }
         // A correct checksum over wrong framing can only come from a writer bug; check it once here so readers
         // can decode without bounds surprises.
         var decoded = 0

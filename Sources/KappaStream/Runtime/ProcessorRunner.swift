@@ -244,10 +244,9 @@ public final class ProcessorRunner<Store: CheckpointStore>: Service, Sendable {
             case .finish:
                 break
             case .read:
-                for partition in partitions where machine.batchRoom > 0 {
-                    var partitionLimits = limits
-                    partitionLimits.maxRecords = min(limits.maxRecords, machine.batchRoom)
-                    let result = try await readWaitingOutUnavailableLog(partition: partition, from: machine.offsets[partition], limits: partitionLimits)
+                // Every partition in one read call (one hop to the log's read thread), at most the batch's room in all.
+                let results = try await readWaitingOutUnavailableLog(partitions.map { ($0, machine.offsets[$0]) }, limits: limits, totalRecords: machine.batchRoom)
+                for (partition, result) in zip(partitions, results) {
                     // Reading into lost offsets (LogStream.ensureNextOffset) returns no records and the offset after them.
                     for record in result.records {
                         processor.apply(record, partition: partition)
@@ -433,15 +432,15 @@ public final class ProcessorRunner<Store: CheckpointStore>: Service, Sendable {
 
     /// A log that is briefly unavailable (a JetStream partition electing a new leader after a node died, the
     /// client reconnecting) is waited out, as the bridge waits it out for appends; nothing of this partition
-    /// was applied yet, so the read simply starts again at the same offset. Other log errors stop the processor.
-    private func readWaitingOutUnavailableLog(partition: Int, from offset: Int64, limits: LogReadLimits) async throws -> LogReadResult {
+    /// was applied yet, so the reads simply start again at the same offsets. Other log errors stop the processor.
+    private func readWaitingOutUnavailableLog(_ partitions: [(partition: Int, offset: Int64)], limits: LogReadLimits, totalRecords: Int) async throws -> [LogReadResult] {
         var delay = configuration.retryInitialDelay
         while true {
             do {
-                return try await stream.read(partition: partition, from: offset, limits: limits)
+                return try await stream.read(partitions, limits: limits, totalRecords: totalRecords)
             } catch let error as LogError where error.isTransient {
                 logger.warning("Log unavailable; retrying the read", metadata: [
-                    StreamLoggingKey.partition: "\(partition)", StreamLoggingKey.error: "\(error)", StreamLoggingKey.retryIn: "\(delay)",
+                    StreamLoggingKey.partition: "\(error.partition.map { "\($0)" } ?? "\(partitions.map(\.partition))")", StreamLoggingKey.error: "\(error)", StreamLoggingKey.retryIn: "\(delay)",
                 ])
                 try await Task.sleep(for: delay)
                 delay = min(delay * 2, min(configuration.retryMaxDelay, .seconds(2)))
