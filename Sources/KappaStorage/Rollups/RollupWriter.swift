@@ -98,30 +98,12 @@ public struct RollupWriter: OutputWriter {
                 let start = RollupProcessor.floor(key.bucket, spans[widthIndex])
                 if let cutoff = cutoffs[widthIndex], start + spans[widthIndex] <= cutoff { continue }
                 needed.insert(RollupPartitions.Key(width: processor.widths[widthIndex], start: start))
-                let name = names[key.series]
-                let sketch = sketches[key] ?? QuantileSketch()
                 let mayBeStored = processor.mayBeStored(key)
                 anyMayBeStored = anyMayBeStored || mayBeStored
-                rows.beginRow(fieldCount: 22)
-                rows.append(name.device)
-                rows.append(name.metric)
-                rows.append(widthSeconds[widthIndex])
-                rows.append(Timestamp(microsecondsSinceEpoch: key.bucket))
-                rows.append(cell.count)
-                rows.append(cell.sum)
-                rows.append(cell.min)
-                rows.append(cell.max)
-                rows.append(cell.mean)
-                rows.append(cell.m2)
-                rows.append(cell.firstValue)
-                rows.append(Timestamp(microsecondsSinceEpoch: cell.firstTime))
-                rows.append(cell.lastValue)
-                rows.append(Timestamp(microsecondsSinceEpoch: cell.lastTime))
-                rows.append(cell.late)
-                if let unit = cell.lastUnit { rows.append(unit) } else { rows.appendNull() }
-                Self.append(sketch, to: rows)
-                rows.append(Int32(keys.count))
-                rows.append(mayBeStored)
+                Self.appendDelta(
+                    key: key, cell: cell, name: names[key.series], widthSeconds: widthSeconds[widthIndex],
+                    sketch: sketches[key], row: Int32(keys.count), mayBeStored: mayBeStored, to: &rows.encoder
+                )
                 keys.append(key)
                 try await rows.flushIfNeeded()
             }
@@ -155,8 +137,35 @@ public struct RollupWriter: OutputWriter {
         }
     }
 
+    /// One row of `rollup_deltas`: ``deltaColumns``, then the row's number (`cell`) and `maybe_stored`.
+    public static func appendDelta(
+        key: RollupProcessor.CellKey, cell: RollupCell, name: SeriesName, widthSeconds: Int32, sketch: QuantileSketch?,
+        row: Int32, mayBeStored: Bool, to rows: inout PostgresBinaryCopyEncoder
+    ) {
+        rows.beginRow(fieldCount: 22)
+        rows.append(name.device)
+        rows.append(name.metric)
+        rows.append(widthSeconds)
+        rows.append(Timestamp(microsecondsSinceEpoch: key.bucket))
+        rows.append(cell.count)
+        rows.append(cell.sum)
+        rows.append(cell.min)
+        rows.append(cell.max)
+        rows.append(cell.mean)
+        rows.append(cell.m2)
+        rows.append(cell.firstValue)
+        rows.append(Timestamp(microsecondsSinceEpoch: cell.firstTime))
+        rows.append(cell.lastValue)
+        rows.append(Timestamp(microsecondsSinceEpoch: cell.lastTime))
+        rows.append(cell.late)
+        if let unit = cell.lastUnit { rows.append(unit) } else { rows.appendNull() }
+        append(sketch ?? QuantileSketch(), to: &rows)
+        rows.append(row)
+        rows.append(mayBeStored)
+    }
+
     /// The sketch's bytes and percentiles (NULL for none: a bucket whose stored part had no sketch).
-    static func append(_ sketch: QuantileSketch?, to rows: PostgresCopyWriter) {
+    static func append(_ sketch: QuantileSketch?, to rows: inout PostgresBinaryCopyEncoder) {
         guard let sketch, sketch.count > 0 else {
             for _ in 0...percentiles.count { rows.appendNull() }
             return
@@ -195,7 +204,7 @@ public struct RollupWriter: OutputWriter {
             for (cell, sketch) in merged {
                 rows.beginRow(fieldCount: 5)
                 rows.append(cell)
-                Self.append(sketch, to: rows)
+                Self.append(sketch, to: &rows.encoder)
                 try await rows.flushIfNeeded()
             }
         }
