@@ -50,15 +50,18 @@ func checkpointRows(_ processor: RollupProcessor) -> Int {
     let widthSeconds = processor.widths.map { Int32($0) }
     var rows = PostgresBinaryCopyEncoder()
     var row: Int32 = 0
+    var sent = 0
     for (key, cell) in processor.cells {
         RollupWriter.appendDelta(
             key: key, cell: cell, name: names[key.series], widthSeconds: widthSeconds[Int(key.width)], sketch: sketches[key],
             row: row, mayBeStored: processor.mayBeStored(key), to: &rows
         )
         row += 1
+        // As PostgresCopyWriter.flushIfNeeded: the buffer is handed out at 1 MiB and refilled at the same capacity.
+        if rows.bytes.count >= 1 << 20 { sent += rows.takeBytes().count }
     }
     rows.appendTrailer()
-    return rows.bytes.count
+    return sent + rows.bytes.count
 }
 
 if let checkpointEvery {
