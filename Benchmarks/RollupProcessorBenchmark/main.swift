@@ -51,10 +51,11 @@ func checkpointRows(_ processor: RollupProcessor) -> Int {
     var rows = PostgresBinaryCopyEncoder()
     var row: Int32 = 0
     var sent = 0
+    var scratch: [UInt8] = []
     for (key, cell) in processor.cells {
         RollupWriter.appendDelta(
-            key: key, cell: cell, name: names[key.series], widthSeconds: widthSeconds[Int(key.width)], sketch: sketches[key],
-            row: row, mayBeStored: processor.mayBeStored(key), to: &rows
+            key: key, cell: cell, name: names[key.series], widthSeconds: widthSeconds[Int(key.width)], sketch: sketches[Int(cell.sketchSlot)],
+            row: row, mayBeStored: processor.mayBeStored(key), scratch: &scratch, to: &rows
         )
         row += 1
         // As PostgresCopyWriter.flushIfNeeded: the buffer is handed out at 1 MiB and refilled at the same capacity.
