@@ -59,9 +59,12 @@ public struct RollupWriter: OutputWriter {
 
     public func write(_ processor: RollupProcessor, connection: PostgresConnection) async throws {
         // The staging tables live as long as the session; quiet the "already exists" notice after the first time.
+        // No JIT: this transaction's statements probe indexes per staged row, and the planner's cost for tens of
+        // thousands of probes passes jit_above_cost, so every checkpoint would compile its plans (~40 ms each) for nothing.
         try await connection.executeScript(
             """
             SET LOCAL client_min_messages = warning;
+            SET LOCAL jit = off;
             CREATE TEMP TABLE IF NOT EXISTS rollup_deltas (
                 device text, metric text, width_seconds integer, bucket timestamptz, count bigint, sum float8,
                 min float8, max float8, mean float8, m2 float8, first_value float8, first_time timestamptz,
@@ -219,13 +222,19 @@ public struct RollupWriter: OutputWriter {
     }
 
     /// Reads back the stored sketches of the deltas that may have one, and stages each merged with its delta.
+    /// Each is looked up by its keys (LATERAL … LIMIT 1 keeps the planner to index probes, pruned to the one
+    /// partition per row): a hash join here read every stored row of every partition at every checkpoint,
+    /// a cost growing with the series and the days kept, not with the checkpoint.
     private func mergeStoredSketches(slots: [Int32], sketches: [QuantileSketch],
                                      connection: PostgresConnection) async throws {
         let stored = try await connection.query(
             """
             SELECT d.cell, t.sketch FROM pg_temp.rollup_deltas d
-            JOIN \(dictionary) s ON s.device = d.device AND s.metric = d.metric
-            JOIN \(cells) t ON t.series_id = s.id AND t.width_seconds = d.width_seconds AND t.bucket = d.bucket
+            CROSS JOIN LATERAL (SELECT s.id FROM \(dictionary) s WHERE s.device = d.device AND s.metric = d.metric LIMIT 1) s
+            CROSS JOIN LATERAL (
+                SELECT t.sketch FROM \(cells) t
+                WHERE t.series_id = s.id AND t.width_seconds = d.width_seconds AND t.bucket = d.bucket LIMIT 1
+            ) t
             WHERE d.maybe_stored
             """
         )
