@@ -273,7 +273,7 @@ let package = Package(
         ),
         .executableTarget(
             name: "RollupProcessorBenchmark",
-            dependencies: ["BenchmarkSupport", "KappaCore", "KappaLog", "KappaStream"],
+            dependencies: ["BenchmarkSupport", "KappaCore", "KappaLog", "KappaPostgres", "KappaStorage", "KappaStream"],
             path: "Benchmarks/RollupProcessorBenchmark",
             swiftSettings: swiftSettings
         ),

@@ -115,14 +115,20 @@ extension QuantileSketch {
     /// The sketch as bytes, for a checkpoint or a `bytea` column: a version byte, the count, min and max,
     /// the zero count, then each sign's bins (first index, bin count, counts) as varints.
     public func encoded() -> [UInt8] {
-        var bytes: [UInt8] = [Self.encodingVersion]
+        var bytes: [UInt8] = []
+        encode(into: &bytes)
+        return bytes
+    }
+
+    /// Appends ``encoded()``'s bytes to `bytes`: a writer encoding a sketch per row reuses one buffer.
+    public func encode(into bytes: inout [UInt8]) {
+        bytes.append(Self.encodingVersion)
         Varint.append(UInt64(count), to: &bytes)
         appendBits(min, to: &bytes)
         appendBits(max, to: &bytes)
         Varint.append(UInt64(zeroCount), to: &bytes)
         positive.encode(into: &bytes)
         negative.encode(into: &bytes)
-        return bytes
     }
 
     /// Decodes ``encoded()``'s bytes; nil when they are not a sketch of this version or do not add up.

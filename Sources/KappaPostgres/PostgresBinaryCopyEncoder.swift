@@ -92,6 +92,15 @@ public struct PostgresBinaryCopyEncoder: Sendable {
         bytes.append(contentsOf: value.utf8)
     }
 
+    /// `fieldCount` fields already in their binary form (each an int32 length, then the value), appended as one
+    /// block: a writer with many fixed-width fields per row fills them on the stack and copies once, instead of
+    /// two appends per field.
+    public mutating func appendEncodedFields(_ fields: UnsafeRawBufferPointer, count fieldCount: Int) {
+        precondition(fieldsLeftInRow >= fieldCount, "more COPY fields than beginRow(fieldCount:) announced")
+        fieldsLeftInRow -= fieldCount
+        bytes.append(contentsOf: fields)
+    }
+
     /// A field from a ``PostgresValue``: `.int64` needs a `bigint` column, `.text` and `.untyped` a text one.
     public mutating func append(_ value: PostgresValue) {
         switch value {

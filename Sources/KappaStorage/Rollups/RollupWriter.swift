@@ -59,9 +59,12 @@ public struct RollupWriter: OutputWriter {
 
     public func write(_ processor: RollupProcessor, connection: PostgresConnection) async throws {
         // The staging tables live as long as the session; quiet the "already exists" notice after the first time.
+        // No JIT: this transaction's statements probe indexes per staged row, and the planner's cost for tens of
+        // thousands of probes passes jit_above_cost, so every checkpoint would compile its plans (~40 ms each) for nothing.
         try await connection.executeScript(
             """
             SET LOCAL client_min_messages = warning;
+            SET LOCAL jit = off;
             CREATE TEMP TABLE IF NOT EXISTS rollup_deltas (
                 device text, metric text, width_seconds integer, bucket timestamptz, count bigint, sum float8,
                 min float8, max float8, mean float8, m2 float8, first_value float8, first_time timestamptz,
@@ -88,49 +91,33 @@ public struct RollupWriter: OutputWriter {
         }
         let names = processor.seriesNames
         let sketches = processor.pendingSketches()
-        // Row `cell` of the staging table is keys[cell]: how stored sketches read back find their delta.
-        var keys: [RollupProcessor.CellKey] = []
-        keys.reserveCapacity(processor.pendingCellCount)
+        // Row `cell` of the staging table has its sketch at slots[cell]: how stored sketches read back find their delta.
+        var slots: [Int32] = []
+        slots.reserveCapacity(processor.pendingCellCount)
         var anyMayBeStored = false
+        var scratch: [UInt8] = []
         _ = try await connection.copyFrom(table: "rollup_deltas", schema: "pg_temp", columns: Self.deltaColumns + ["cell", "maybe_stored"]) { rows in
             for (key, cell) in processor.cells {
                 let widthIndex = Int(key.width)
                 let start = RollupProcessor.floor(key.bucket, spans[widthIndex])
                 if let cutoff = cutoffs[widthIndex], start + spans[widthIndex] <= cutoff { continue }
                 needed.insert(RollupPartitions.Key(width: processor.widths[widthIndex], start: start))
-                let name = names[key.series]
-                let sketch = sketches[key] ?? QuantileSketch()
                 let mayBeStored = processor.mayBeStored(key)
                 anyMayBeStored = anyMayBeStored || mayBeStored
-                rows.beginRow(fieldCount: 22)
-                rows.append(name.device)
-                rows.append(name.metric)
-                rows.append(widthSeconds[widthIndex])
-                rows.append(Timestamp(microsecondsSinceEpoch: key.bucket))
-                rows.append(cell.count)
-                rows.append(cell.sum)
-                rows.append(cell.min)
-                rows.append(cell.max)
-                rows.append(cell.mean)
-                rows.append(cell.m2)
-                rows.append(cell.firstValue)
-                rows.append(Timestamp(microsecondsSinceEpoch: cell.firstTime))
-                rows.append(cell.lastValue)
-                rows.append(Timestamp(microsecondsSinceEpoch: cell.lastTime))
-                rows.append(cell.late)
-                if let unit = cell.lastUnit { rows.append(unit) } else { rows.appendNull() }
-                Self.append(sketch, to: rows)
-                rows.append(Int32(keys.count))
-                rows.append(mayBeStored)
-                keys.append(key)
+                Self.appendDelta(
+                    key: key, cell: cell, name: names[key.series], widthSeconds: widthSeconds[widthIndex],
+                    sketch: sketches[Int(cell.sketchSlot)], row: Int32(slots.count), mayBeStored: mayBeStored, scratch: &scratch,
+                    to: &rows.encoder
+                )
+                slots.append(cell.sketchSlot)
                 try await rows.flushIfNeeded()
             }
         }
         try await partitions.ensure(needed, connection: connection)
-        if !keys.isEmpty {
+        if !slots.isEmpty {
             try await connection.execute(self.addNewSeries)
             if anyMayBeStored {
-                try await mergeStoredSketches(keys: keys, sketches: sketches, connection: connection)
+                try await mergeStoredSketches(slots: slots, sketches: sketches, connection: connection)
             }
             try await connection.execute(self.mergeCells)
         }
@@ -155,31 +142,105 @@ public struct RollupWriter: OutputWriter {
         }
     }
 
+    /// One row of `rollup_deltas`: ``deltaColumns``, then the row's number (`cell`) and `maybe_stored`. The
+    /// thirteen fixed-width fields go in as one block (``FixedFields``) and the sketch is encoded into `scratch`
+    /// (kept between rows), so a row costs a few copies rather than an append per field and an array per sketch.
+    public static func appendDelta(
+        key: RollupProcessor.CellKey, cell: RollupCell, name: SeriesName, widthSeconds: Int32, sketch: QuantileSketch?,
+        row: Int32, mayBeStored: Bool, scratch: inout [UInt8], to rows: inout PostgresBinaryCopyEncoder
+    ) {
+        rows.beginRow(fieldCount: 22)
+        rows.append(name.device)
+        rows.append(name.metric)
+        withUnsafeTemporaryAllocation(byteCount: FixedFields.byteCount, alignment: 8) { buffer in
+            var fields = FixedFields(buffer: buffer)
+            fields.append(widthSeconds)
+            fields.append(timestamp: key.bucket)
+            fields.append(cell.count)
+            fields.append(cell.sum)
+            fields.append(cell.min)
+            fields.append(cell.max)
+            fields.append(cell.mean)
+            fields.append(cell.m2)
+            fields.append(cell.firstValue)
+            fields.append(timestamp: cell.firstTime)
+            fields.append(cell.lastValue)
+            fields.append(timestamp: cell.lastTime)
+            fields.append(cell.late)
+            rows.appendEncodedFields(UnsafeRawBufferPointer(rebasing: buffer[..<fields.offset]), count: 13)
+        }
+        if let unit = cell.lastUnit { rows.append(unit) } else { rows.appendNull() }
+        append(sketch ?? QuantileSketch(), scratch: &scratch, to: &rows)
+        rows.append(row)
+        rows.append(mayBeStored)
+    }
+
+    /// Fixed-width COPY fields (length, then the big-endian value) written into a caller's buffer.
+    struct FixedFields {
+        /// Room for one int32 and twelve 8-byte fields, each behind its int32 length.
+        static let byteCount = 4 + 4 + 12 * (4 + 8)
+        let buffer: UnsafeMutableRawBufferPointer
+        private(set) var offset = 0
+
+        init(buffer: UnsafeMutableRawBufferPointer) { self.buffer = buffer }
+
+        mutating func append(_ value: Int32) {
+            buffer.storeBytes(of: Int32(4).bigEndian, toByteOffset: offset, as: Int32.self)
+            buffer.storeBytes(of: value.bigEndian, toByteOffset: offset + 4, as: Int32.self)
+            offset += 8
+        }
+
+        mutating func append(_ value: Int64) {
+            buffer.storeBytes(of: Int32(8).bigEndian, toByteOffset: offset, as: Int32.self)
+            buffer.storeBytes(of: value.bigEndian, toByteOffset: offset + 4, as: Int64.self)
+            offset += 12
+        }
+
+        mutating func append(_ value: Double) { append(Int64(bitPattern: value.bitPattern)) }
+
+        /// PostgreSQL's timestamps count from 2000-01-01 UTC.
+        static let postgresEpochMicroseconds: Int64 = 946_684_800 * 1_000_000
+
+        /// A `timestamptz` from microseconds since the Unix epoch.
+        mutating func append(timestamp microseconds: Int64) {
+            append(microseconds &- Self.postgresEpochMicroseconds)
+        }
+    }
+
     /// The sketch's bytes and percentiles (NULL for none: a bucket whose stored part had no sketch).
-    static func append(_ sketch: QuantileSketch?, to rows: PostgresCopyWriter) {
+    static func append(_ sketch: QuantileSketch?, scratch: inout [UInt8], to rows: inout PostgresBinaryCopyEncoder) {
         guard let sketch, sketch.count > 0 else {
             for _ in 0...percentiles.count { rows.appendNull() }
             return
         }
-        rows.append(bytes: sketch.encoded())
+        scratch.removeAll(keepingCapacity: true)
+        sketch.encode(into: &scratch)
+        rows.append(bytes: scratch)
         for q in percentiles {
             if let value = sketch.quantile(q) { rows.append(value) } else { rows.appendNull() }
         }
     }
 
     /// Reads back the stored sketches of the deltas that may have one, and stages each merged with its delta.
-    private func mergeStoredSketches(keys: [RollupProcessor.CellKey], sketches: [RollupProcessor.CellKey: QuantileSketch],
+    /// Each is looked up by its keys (LATERAL … LIMIT 1 keeps the planner to index probes, pruned to the one
+    /// partition per row): a hash join here read every stored row of every partition at every checkpoint,
+    /// a cost growing with the series and the days kept, not with the checkpoint.
+    private func mergeStoredSketches(slots: [Int32], sketches: [QuantileSketch],
                                      connection: PostgresConnection) async throws {
         let stored = try await connection.query(
             """
             SELECT d.cell, t.sketch FROM pg_temp.rollup_deltas d
-            JOIN \(dictionary) s ON s.device = d.device AND s.metric = d.metric
-            JOIN \(cells) t ON t.series_id = s.id AND t.width_seconds = d.width_seconds AND t.bucket = d.bucket
+            CROSS JOIN LATERAL (SELECT s.id FROM \(dictionary) s WHERE s.device = d.device AND s.metric = d.metric LIMIT 1) s
+            CROSS JOIN LATERAL (
+                SELECT t.sketch FROM \(cells) t
+                WHERE t.series_id = s.id AND t.width_seconds = d.width_seconds AND t.bucket = d.bucket LIMIT 1
+            ) t
             WHERE d.maybe_stored
             """
         )
         guard !stored.isEmpty else { return }
         var merged: [(cell: Int32, sketch: QuantileSketch?)] = []
+        var scratch: [UInt8] = []
         merged.reserveCapacity(stored.count)
         for row in stored {
             let cell = Int32(try row[0].int)
@@ -188,14 +249,14 @@ public struct RollupWriter: OutputWriter {
                 merged.append((cell, nil))
                 continue
             }
-            sketch.merge(sketches[keys[Int(cell)]] ?? QuantileSketch())
+            sketch.merge(sketches[Int(slots[Int(cell)])])
             merged.append((cell, sketch))
         }
         _ = try await connection.copyFrom(table: "rollup_sketch_merges", schema: "pg_temp", columns: ["cell", "sketch", "p50", "p90", "p99"]) { rows in
             for (cell, sketch) in merged {
                 rows.beginRow(fieldCount: 5)
                 rows.append(cell)
-                Self.append(sketch, to: rows)
+                Self.append(sketch, scratch: &scratch, to: &rows.encoder)
                 try await rows.flushIfNeeded()
             }
         }

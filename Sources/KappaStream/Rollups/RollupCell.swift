@@ -3,9 +3,9 @@
 /// formula to merge two cells (the checkpoint's SQL applies the same formula to the stored row); the unit of
 /// the last reading, which follows the last value.
 ///
-/// The cells of widths fed from readings (see ``RollupProcessor``) also have a ``QuantileSketch``, kept by the
-/// processor beside the cells (``sketchSlot``), not in them: the cells stay small, and so does the table
-/// every reading looks up.
+/// Every cell also has a ``QuantileSketch`` (fed from the readings, or merged from smaller widths' at the
+/// checkpoint: see ``RollupProcessor``), kept by the processor beside the cells (``sketchSlot``), not in them:
+/// the cells stay small, and so does the table every reading looks up.
 ///
 /// Times are microseconds (what PostgreSQL keeps), so a comparison made here and one made by the database on
 /// the stored value always agree.
@@ -23,8 +23,8 @@ public struct RollupCell {
     public internal(set) var late: Int64
     /// The unit of the reading that gave ``lastValue`` (nil when it had none).
     public internal(set) var lastUnit: String?
-    /// Where the processor keeps this cell's sketch; -1 for none (its width merges others').
-    var sketchSlot: Int32 = -1
+    /// Where the processor keeps this cell's sketch (the index into ``RollupProcessor/pendingSketches()``).
+    public internal(set) var sketchSlot: Int32 = -1
 
     init(value: Double, time: Int64, isLate: Bool, unit: String? = nil) {
         count = 1

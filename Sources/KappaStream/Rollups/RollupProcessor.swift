@@ -50,8 +50,15 @@ public final class RollupProcessor {
     private var intake: ReadingIntake
     /// The cells changed since the last checkpoint (deltas to merge into the stored rows).
     public private(set) var cells: [CellKey: RollupCell] = [:]
-    /// The sketches of the pending cells of widths fed from readings, at each cell's `sketchSlot`.
-    private var readingSketches: [QuantileSketch] = []
+    /// The sketch of every pending cell, at its `sketchSlot`: fed from the readings for the widths no smaller one
+    /// divides, left empty (merged into at the checkpoint, ``pendingSketches()``) for the others.
+    private var sketches: [QuantileSketch] = []
+    /// Per width index with a source (``sketchSources``): (source cell's slot, this width's cell's slot) for each
+    /// pending cell of the source width, made when the source cell is. The checkpoint merges along these links
+    /// instead of looking every pending cell up again per derived width.
+    private var upwardLinks: [[(source: Int32, target: Int32)]]
+    /// Scratch for ``add``: the slot of the reading's cell of each width, and which of them it created.
+    private var readingSlots: [Int32]
     /// Per series number: the newest time seen (µs; since it was tracked while unresolved); `Int64.min` before any.
     private var watermarks: [Int64] = []
     /// Per series number: the newest time (µs) in the committed output; no stored bucket starts after it.
@@ -90,6 +97,8 @@ public final class RollupProcessor {
         let sources = Self.sketchSources(widths)
         sketchSources = sources
         derivedWidths = widths.indices.filter { sources[$0] != nil }.sorted { widths[$0] < widths[$1] }
+        upwardLinks = Array(repeating: [], count: widths.count)
+        readingSlots = Array(repeating: -1, count: widths.count)
         intake = ReadingIntake(partitionCount: partitionCount, windowRecords: duplicateWindowRecords, memory: memory)
     }
 
@@ -146,25 +155,19 @@ public final class RollupProcessor {
         unresolvedSeries.removeAll(keepingCapacity: true)
     }
 
-    /// The sketch of each pending cell's readings (since the last checkpoint): the cell's own for the widths fed
-    /// from readings, merged from the source width's cells for the others. Computed, not kept: the writer may
-    /// call it again when a checkpoint is retried.
-    public func pendingSketches() -> [CellKey: QuantileSketch] {
-        var sketches: [CellKey: QuantileSketch] = [:]
-        sketches.reserveCapacity(cells.count)
-        for (key, cell) in cells where cell.sketchSlot >= 0 {
-            sketches[key] = readingSketches[Int(cell.sketchSlot)]
-        }
+    /// The sketch of each pending cell's readings (since the last checkpoint), at its ``RollupCell/sketchSlot``:
+    /// the cell's own for the widths fed from readings, merged from the source width's cells for the others
+    /// (narrowest first, so a source is complete before it is merged upward). Computed, not kept: the writer
+    /// may call it again when a checkpoint is retried. One merge per pending cell of a source width, no lookups.
+    public func pendingSketches() -> [QuantileSketch] {
+        var merged = sketches
         for target in derivedWidths {
-            let source = Int32(sketchSources[target]!)
-            let width = widthsMicroseconds[target]
-            for key in cells.keys where key.width == source {
-                guard let sketch = sketches[key] else { continue }
-                let wider = CellKey(series: key.series, width: Int32(target), bucket: Self.floor(key.bucket, width))
-                sketches[wider, default: QuantileSketch()].merge(sketch)
+            for link in upwardLinks[target] {
+                let source = merged[Int(link.source)]
+                merged[Int(link.target)].merge(source)
             }
         }
-        return sketches
+        return merged
     }
 
     /// Puts back the watermarks stored with the last checkpoint (µs), before consuming resumes.
@@ -187,36 +190,48 @@ public final class RollupProcessor {
         }
         lateReadings += Self.add(
             value, time: time, unit: unit, series: series, watermark: watermark, widths: widthsMicroseconds,
-            sketchSources: sketchSources, cells: &cells, sketches: &readingSketches
+            sketchSources: sketchSources, cells: &cells, sketches: &sketches, slots: &readingSlots, links: &upwardLinks
         )
     }
 
     /// The reading into its cell of every width; returns how many of those it is late for. (Static, on the
-    /// tables passed in: one exclusive access to each per reading, not one per width.)
+    /// tables passed in: one exclusive access to each per reading, not one per width.) A new cell gets a sketch
+    /// slot, and a new cell of a source width a link to the reading's cell of each width it merges into.
     @inline(__always)
     private static func add(
         _ value: Double, time: Int64, unit: String?, series: UInt32, watermark: Int64, widths: [Int64], sketchSources: [Int?],
-        cells: inout [CellKey: RollupCell], sketches: inout [QuantileSketch]
+        cells: inout [CellKey: RollupCell], sketches: inout [QuantileSketch], slots: inout [Int32],
+        links: inout [[(source: Int32, target: Int32)]]
     ) -> Int64 {
         var late: Int64 = 0
+        var created: UInt64 = 0
         for (index, width) in widths.enumerated() {
             let bucket = floor(time, width)
             let isLate = bucket + width <= watermark
             if isLate { late += 1 }
             let key = CellKey(series: series, width: Int32(index), bucket: bucket)
+            let isFed = sketchSources[index] == nil
             // Through the values' index, the cell is updated in place (the optional subscript moves it out and back).
             if let position = cells.index(forKey: key) {
                 let slot = cells.values[position].add(value: value, time: time, isLate: isLate, unit: unit)
-                if slot >= 0 { sketches[Int(slot)].add(value) }
+                if isFed { sketches[Int(slot)].add(value) }
+                slots[index] = slot
             } else {
                 var cell = RollupCell(value: value, time: time, isLate: isLate, unit: unit)
-                if sketchSources[index] == nil {
-                    cell.sketchSlot = Int32(sketches.count)
-                    var sketch = QuantileSketch()
-                    sketch.add(value)
-                    sketches.append(sketch)
-                }
+                let slot = Int32(sketches.count)
+                cell.sketchSlot = slot
+                var sketch = QuantileSketch()
+                if isFed { sketch.add(value) }
+                sketches.append(sketch)
                 cells[key] = cell
+                slots[index] = slot
+                created |= 1 << UInt64(index)
+            }
+        }
+        if created != 0 {
+            for (target, source) in sketchSources.enumerated() {
+                guard let source, created & (1 << UInt64(source)) != 0 else { continue }
+                links[target].append((slots[source], slots[target]))
             }
         }
         return late
@@ -270,7 +285,8 @@ extension RollupProcessor: StreamProcessor {
     public func committed() {
         for series in dirtySeries { committedWatermarks[Int(series)] = watermarks[Int(series)] }
         cells.removeAll(keepingCapacity: true)
-        readingSketches.removeAll(keepingCapacity: true)
+        sketches.removeAll(keepingCapacity: true)
+        for target in upwardLinks.indices { upwardLinks[target].removeAll(keepingCapacity: true) }
         dirtySeries.removeAll(keepingCapacity: true)
         // Everything is committed: an idle series' state is its stored watermark, read back if it returns.
         let idle = intake.idleSeries(now: .now)
