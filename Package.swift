@@ -89,6 +89,7 @@ let package = Package(
         .target(
             name: "KappaStream",
             dependencies: [
+                "CMalloc",
                 "KappaCore",
                 "KappaLog",
                 .product(name: "Logging", package: "swift-log"),

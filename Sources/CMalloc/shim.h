@@ -2,6 +2,17 @@
 #define C_MALLOC_SHIM_H
 
 /* glibc's allocator statistics and trimming (mallinfo2, malloc_trim), which the Glibc module does not import. */
+#if defined(__linux__)
 #include <malloc.h>
+#endif
+
+/* Gives free memory inside the heap back to the system; nothing where the allocator is not glibc's. */
+static inline int cmalloc_trim(void) {
+#if defined(__GLIBC__)
+    return malloc_trim(0);
+#else
+    return 0;
+#endif
+}
 
 #endif
