@@ -15,4 +15,14 @@ static inline int cmalloc_trim(void) {
 #endif
 }
 
+/* Caps the arenas glibc makes for threads that contend for one (default: eight per core); nothing elsewhere. */
+static inline int cmalloc_limit_arenas(int count) {
+#if defined(__GLIBC__)
+    return mallopt(M_ARENA_MAX, count);
+#else
+    (void)count;
+    return 0;
+#endif
+}
+
 #endif

@@ -79,7 +79,7 @@ public final class AnomalyProcessor: StreamProcessor {
         changed.removeAll()
         dirtyPartitions.removeAll(keepingCapacity: true)
         pipeline.releaseIdleSeries()
-        AllocatorTrim.afterFreeing(snapshotBytes)
+        MallocTuning.afterFreeing(snapshotBytes)
         snapshotBytes = 0
     }
 
