@@ -36,9 +36,19 @@ struct DeviceProfile {
     /// each growing by doubling cost a tenth of the goal's bytes per series in headers and spare capacity.
     private var levels: [Double] = []
     var observed: [Int64] = []
-    /// Long-run second moments of the clipped z-scores, row-major k × k; and the inverse of their correlation.
-    var moments: [Double] = []
+    /// Long-run second moments of the clipped z-scores: a symmetric k × k matrix (each update adds the same
+    /// product to both halves, bit for bit), so only its upper triangle is kept, row by row (see ``moment(_:_:)``);
+    /// and the inverse of their correlation, row-major k × k (not exactly symmetric after elimination).
+    private var momentsUpper: [Double] = []
     var inverse: [Double] = []
+
+    /// Where (row, column) of a k × k symmetric matrix is in its upper triangle.
+    private static func upperPosition(_ row: Int, _ column: Int, _ k: Int) -> Int {
+        let (top, right) = row <= column ? (row, column) : (column, row)
+        return top * k - top * (top - 1) / 2 + (right - top)
+    }
+
+    func moment(_ row: Int, _ column: Int) -> Double { momentsUpper[Self.upperPosition(row, column, metricCount)] }
 
     private static let fields = 5
     private func smoothed(_ slot: Int) -> Double { levels[slot &* Self.fields] }
@@ -69,10 +79,10 @@ struct DeviceProfile {
         guard k < Self.maximumMetrics else { return nil }
         levels = Self.exactly(levels, count: (k + 1) * Self.fields, filler: 0)
         observed = Self.exactly(observed, count: k + 1, filler: 0)
-        var grown = [Double](repeating: 0, count: (k + 1) * (k + 1))
-        for row in 0..<k { for column in 0..<k { grown[row * (k + 1) + column] = moments[row * k + column] } }
-        grown[k * (k + 1) + k] = 1
-        moments = grown
+        var grown = [Double](repeating: 0, count: (k + 1) * (k + 2) / 2)
+        for row in 0..<k { for column in row..<k { grown[Self.upperPosition(row, column, k + 1)] = momentsUpper[Self.upperPosition(row, column, k)] } }
+        grown[Self.upperPosition(k, k, k + 1)] = 1
+        momentsUpper = grown
         inverse = Self.identity(k + 1)
         return Int8(k)
     }
@@ -128,8 +138,9 @@ struct DeviceProfile {
         if episode == nil {
             let gain = max(settings.deviceLearning, 1 / Double(instants))
             for row in 0..<k {
-                for column in 0..<k {
-                    moments[row * k + column] += gain * (residual(row) * residual(column) - moments[row * k + column])
+                for column in row..<k {
+                    let position = Self.upperPosition(row, column, k)
+                    momentsUpper[position] += gain * (residual(row) * residual(column) - momentsUpper[position])
                 }
             }
             if instants % Self.inversionInterval == 0 || instants <= Int64(settings.deviceWarmupInstants) { invertCorrelation() }
@@ -146,7 +157,7 @@ struct DeviceProfile {
     }
 
     private func standardisedResidual(_ slot: Int, _ k: Int) -> Double {
-        residual(slot) / max(moments[slot * k + slot], 1e-6).squareRoot()
+        residual(slot) / max(momentsUpper[Self.upperPosition(slot, slot, k)], 1e-6).squareRoot()
     }
 
     /// `inverse ← ((1 − ridge) R + ridge I)⁻¹`, R the correlation of `moments` (Gauss–Jordan; the matrix is
@@ -156,8 +167,8 @@ struct DeviceProfile {
         var matrix = [Double](repeating: 0, count: k * k)
         for row in 0..<k {
             for column in 0..<k {
-                let scale = (max(moments[row * k + row], 1e-12) * max(moments[column * k + column], 1e-12)).squareRoot()
-                let correlation = row == column ? 1 : moments[row * k + column] / scale
+                let scale = (max(moment(row, row), 1e-12) * max(moment(column, column), 1e-12)).squareRoot()
+                let correlation = row == column ? 1 : moment(row, column) / scale
                 matrix[row * k + column] = (1 - Self.ridge) * correlation + (row == column ? Self.ridge : 0)
             }
         }
@@ -197,7 +208,7 @@ struct DeviceProfile {
             writer.write(residual(slot))
             writer.write(observed[slot])
         }
-        for value in moments { writer.write(value) }
+        for row in 0..<metricCount { for column in 0..<metricCount { writer.write(moment(row, column)) } }
         for value in inverse { writer.write(value) }
         writer.write(instants)
         writer.write(instantTime)
@@ -219,9 +230,18 @@ struct DeviceProfile {
             for _ in 0..<Self.fields { levels.append(try reader.read()) }
             observed.append(try reader.read())
         }
+        var moments: [Double] = []
         moments.reserveCapacity(k * k)
         inverse.reserveCapacity(k * k)
         for _ in 0..<(k * k) { moments.append(try reader.read()) }
+        // Written from a symmetric matrix: anything else was not written by a profile.
+        momentsUpper = [Double](repeating: 0, count: k * (k + 1) / 2)
+        for row in 0..<k {
+            for column in row..<k {
+                guard moments[row * k + column].bitPattern == moments[column * k + row].bitPattern else { throw reader.corrupt() }
+                momentsUpper[Self.upperPosition(row, column, k)] = moments[row * k + column]
+            }
+        }
         for _ in 0..<(k * k) { inverse.append(try reader.read()) }
         instants = try reader.read()
         instantTime = try reader.read()
