@@ -43,6 +43,8 @@ let package = Package(
             path: "Sources/CCRC32C"
         ),
 
+        // glibc's allocator statistics and trimming: heap bytes per series, memory given back after big checkpoints.
+        .systemLibrary(name: "CMalloc"),
         .target(
             name: "KappaCore",
             swiftSettings: swiftSettings
@@ -93,6 +95,7 @@ let package = Package(
         .target(
             name: "KappaStream",
             dependencies: [
+                "CMalloc",
                 "KappaCore",
                 "KappaLog",
                 .product(name: "Logging", package: "swift-log"),
@@ -301,6 +304,13 @@ let package = Package(
             name: "ScaleBenchmark",
             dependencies: ["BenchmarkSupport", "KappaCore", "KappaMQTT", "KappaPostgres", "KappaTestSupport", .product(name: "Logging", package: "swift-log")],
             path: "Benchmarks/ScaleBenchmark",
+            swiftSettings: swiftSettings
+        ),
+        // Heap bytes per active series of the readings processors over one shared registry, no I/O (synchronous).
+        .executableTarget(
+            name: "SeriesMemoryBenchmark",
+            dependencies: ["BenchmarkSupport", "CMalloc", "KappaCore", "KappaLog", "KappaStream"],
+            path: "Benchmarks/SeriesMemoryBenchmark",
             swiftSettings: swiftSettings
         ),
         .executableTarget(

@@ -11,6 +11,7 @@ extension AnomalyEngine {
     /// Resolved settings are not stored: they follow from the configuration at restore.
     public func snapshot() -> [UInt8] {
         var writer = SnapshotWriter()
+        writer.reserve(snapshotSizeEstimate)
         writer.write(Self.snapshotMagic)
         writer.write(Self.snapshotVersion)
         writer.write(watermark)
@@ -20,8 +21,8 @@ extension AnomalyEngine {
         writer.write(UInt32(devices.count))
         for device in devices { device.encode(into: &writer) }
         writer.write(UInt32(series.count))
-        for (key, state) in zip(seriesKeys, series) {
-            writer.write(key.metric)
+        for state in series {
+            writer.write(metricNames[Int(state.settingsIndex)])
             state.encode(into: &writer)
         }
         writer.write(UInt32(episodes.count))
@@ -32,6 +33,17 @@ extension AnomalyEngine {
         }
         deadlines.encode(into: &writer)
         return writer.bytes
+    }
+
+    /// A little over what `snapshot()` writes (series' and devices' fixed parts, profiles, names, queue entries).
+    private var snapshotSizeEstimate: Int {
+        var bytes = 64 + episodes.count * 80 + metricNames.reduce(0) { $0 + $1.utf8.count }
+        for device in devices {
+            let k = device.profile.metricCount
+            bytes += 300 + device.name.utf8.count + device.pending.count * 64 + k * 48 + 2 * k * k * 8
+        }
+        bytes += series.count * (200 + 32) + devices.count * 32
+        return bytes
     }
 
     /// A fresh engine with `configuration` and the state `snapshot()` wrote.
@@ -68,9 +80,8 @@ extension AnomalyEngine {
             let metric: String = try reader.read()
             let state = try SeriesState(from: &reader, settingsIndex: restored.settingsSlot(metric))
             guard state.device >= 0, Int(state.device) < deviceCount else { throw reader.corrupt() }
-            let key = SeriesKey(device: restored.devices[Int(state.device)].name, metric: metric)
-            guard restored.seriesIndex.updateValue(Int32(index), forKey: key) == nil else { throw reader.corrupt() }
-            restored.seriesKeys.append(key)
+            guard restored.devices[Int(state.device)].seriesIndex(ofMetric: state.settingsIndex) == nil else { throw reader.corrupt() }
+            restored.devices[Int(state.device)].addSeries(Int32(index), ofMetric: state.settingsIndex)
             restored.series.append(state)
         }
         let episodeCount = try reader.readCount(minimumItemSize: 77)

@@ -10,11 +10,13 @@ import KappaCore
 /// readings (not after the series' latest) are only checked against thresholds.
 public struct AnomalyEngine: Sendable {
     public let configuration: AnomalyConfiguration
+    /// Per metric name, in order of first appearance: its resolved settings and the name itself. A series'
+    /// `settingsIndex` is its metric's place here, so a series' names are its device's and its metric's: no key
+    /// of two strings per series, and no table from such keys (each device finds its series by metric instead).
     var settingsTable: [DetectorSettings] = []
+    var metricNames: [String] = []
     var settingsIndexByMetric: [String: Int32] = [:]
-    var seriesKeys: [SeriesKey] = []
     var series: [SeriesState] = []
-    var seriesIndex: [SeriesKey: Int32] = [:]
     var devices: [DeviceState] = []
     var deviceIndex: [String: Int32] = [:]
     var episodes: [EpisodeKey: OpenEpisode] = [:]
@@ -90,12 +92,12 @@ public struct AnomalyEngine: Sendable {
     }
 
     private mutating func slot(device: String, metric: String) -> Int {
-        let key = SeriesKey(device: device, metric: metric)
-        if let index = seriesIndex[key] { return Int(index) }
+        let deviceIndex = deviceSlot(device)
+        let metricIndex = settingsSlot(metric)
+        if let index = devices[Int(deviceIndex)].seriesIndex(ofMetric: metricIndex) { return Int(index) }
         let index = Int32(series.count)
-        series.append(SeriesState(device: deviceSlot(device), settingsIndex: settingsSlot(metric)))
-        seriesKeys.append(key)
-        seriesIndex[key] = index
+        series.append(SeriesState(device: deviceIndex, settingsIndex: metricIndex))
+        devices[Int(deviceIndex)].addSeries(index, ofMetric: metricIndex)
         return Int(index)
     }
 
@@ -111,6 +113,7 @@ public struct AnomalyEngine: Sendable {
         if let index = settingsIndexByMetric[metric] { return index }
         let index = Int32(settingsTable.count)
         settingsTable.append(configuration.settings(for: metric))
+        metricNames.append(metric)
         settingsIndexByMetric[metric] = index
         return index
     }
@@ -185,8 +188,10 @@ public struct AnomalyEngine: Sendable {
     }
 
     private func report(_ episode: OpenEpisode, _ key: EpisodeKey, closed: Bool, _ settings: DetectorSettings) -> AnomalyEpisode {
-        let names = seriesKeys[Int(key.series)]
-        return episode.episode(device: names.device, metric: names.metric, detector: key.detector, closed: closed, settings)
+        let state = series[Int(key.series)]
+        return episode.episode(
+            device: devices[Int(state.device)].name, metric: metricNames[Int(state.settingsIndex)], detector: key.detector, closed: closed, settings
+        )
     }
 
     /// The series spoke again: its silence ends at this reading.

@@ -30,15 +30,37 @@ struct DeviceProfile {
     /// Instants between re-inversions of the correlation (it moves slowly).
     private static let inversionInterval: Int64 = 16
 
-    var smoothed: [Double] = []
-    var mean: [Double] = []
-    var deviation: [Double] = []
-    var z: [Double] = []
-    var residual: [Double] = []
+    /// Per metric slot, five numbers in a row: the smoothed level, its long-run mean and mean absolute
+    /// deviation, its z-score and the smoothed residual. One array for all five, and every array sized exactly
+    /// when a metric is added: a profile is kept for each of a million devices' worth of series, and five arrays
+    /// each growing by doubling cost a tenth of the goal's bytes per series in headers and spare capacity.
+    private var levels: [Double] = []
     var observed: [Int64] = []
-    /// Long-run second moments of the clipped z-scores, row-major k × k; and the inverse of their correlation.
-    var moments: [Double] = []
+    /// Long-run second moments of the clipped z-scores: a symmetric k × k matrix (each update adds the same
+    /// product to both halves, bit for bit), so only its upper triangle is kept, row by row (see ``moment(_:_:)``);
+    /// and the inverse of their correlation, row-major k × k (not exactly symmetric after elimination).
+    private var momentsUpper: [Double] = []
     var inverse: [Double] = []
+
+    /// Where (row, column) of a k × k symmetric matrix is in its upper triangle.
+    private static func upperPosition(_ row: Int, _ column: Int, _ k: Int) -> Int {
+        let (top, right) = row <= column ? (row, column) : (column, row)
+        return top * k - top * (top - 1) / 2 + (right - top)
+    }
+
+    func moment(_ row: Int, _ column: Int) -> Double { momentsUpper[Self.upperPosition(row, column, metricCount)] }
+
+    private static let fields = 5
+    private func smoothed(_ slot: Int) -> Double { levels[slot &* Self.fields] }
+    private func mean(_ slot: Int) -> Double { levels[slot &* Self.fields &+ 1] }
+    private func deviation(_ slot: Int) -> Double { levels[slot &* Self.fields &+ 2] }
+    func z(_ slot: Int) -> Double { levels[slot &* Self.fields &+ 3] }
+    private func residual(_ slot: Int) -> Double { levels[slot &* Self.fields &+ 4] }
+    private mutating func setSmoothed(_ slot: Int, _ value: Double) { levels[slot &* Self.fields] = value }
+    private mutating func setMean(_ slot: Int, _ value: Double) { levels[slot &* Self.fields &+ 1] = value }
+    private mutating func setDeviation(_ slot: Int, _ value: Double) { levels[slot &* Self.fields &+ 2] = value }
+    private mutating func setZ(_ slot: Int, _ value: Double) { levels[slot &* Self.fields &+ 3] = value }
+    private mutating func setResidual(_ slot: Int, _ value: Double) { levels[slot &* Self.fields &+ 4] = value }
     var instants: Int64 = 0
     /// Event time of the instant being gathered.
     var instantTime: Int64 = .min
@@ -49,24 +71,29 @@ struct DeviceProfile {
     var elevatedSince: Int64 = .min
     var calmInstants: Int64 = 0
 
-    var metricCount: Int { smoothed.count }
+    var metricCount: Int { observed.count }
 
     /// A slot for a new metric of the device, or nil when the profile is full.
     mutating func addMetric() -> Int8? {
         let k = metricCount
         guard k < Self.maximumMetrics else { return nil }
-        smoothed.append(0)
-        mean.append(0)
-        deviation.append(0)
-        z.append(0)
-        residual.append(0)
-        observed.append(0)
-        var grown = [Double](repeating: 0, count: (k + 1) * (k + 1))
-        for row in 0..<k { for column in 0..<k { grown[row * (k + 1) + column] = moments[row * k + column] } }
-        grown[k * (k + 1) + k] = 1
-        moments = grown
+        levels = Self.exactly(levels, count: (k + 1) * Self.fields, filler: 0)
+        observed = Self.exactly(observed, count: k + 1, filler: 0)
+        var grown = [Double](repeating: 0, count: (k + 1) * (k + 2) / 2)
+        for row in 0..<k { for column in row..<k { grown[Self.upperPosition(row, column, k + 1)] = momentsUpper[Self.upperPosition(row, column, k)] } }
+        grown[Self.upperPosition(k, k, k + 1)] = 1
+        momentsUpper = grown
         inverse = Self.identity(k + 1)
         return Int8(k)
+    }
+
+    /// `array` followed by `filler` up to `count` elements, in an allocation of exactly that many.
+    private static func exactly<Element>(_ array: [Element], count: Int, filler: Element) -> [Element] {
+        var grown: [Element] = []
+        grown.reserveCapacity(count)
+        grown.append(contentsOf: array)
+        grown.append(contentsOf: repeatElement(filler, count: count - array.count))
+        return grown
     }
 
     /// Takes in one reading of the metric in `slot`.
@@ -74,23 +101,23 @@ struct DeviceProfile {
         observed[slot] += 1
         let count = observed[slot]
         let clippedResidual = residualZ.isFinite ? min(max(residualZ, -Self.clip), Self.clip) : 0
-        residual[slot] += max(settings.deviceSmoothing, 1 / Double(count)) * (clippedResidual - residual[slot])
+        setResidual(slot, residual(slot) + max(settings.deviceSmoothing, 1 / Double(count)) * (clippedResidual - residual(slot)))
         if count == 1 {
-            smoothed[slot] = value
-            mean[slot] = value
+            setSmoothed(slot, value)
+            setMean(slot, value)
             return
         }
-        smoothed[slot] += max(settings.deviceSmoothing, 1 / Double(count)) * (value - smoothed[slot])
-        let scale = 1.2533 * deviation[slot] + 1e-9 * max(1, abs(mean[slot]))
-        let score = (smoothed[slot] - mean[slot]) / scale
-        z[slot] = score
+        setSmoothed(slot, smoothed(slot) + max(settings.deviceSmoothing, 1 / Double(count)) * (value - smoothed(slot)))
+        let scale = 1.2533 * deviation(slot) + 1e-9 * max(1, abs(mean(slot)))
+        let score = (smoothed(slot) - mean(slot)) / scale
+        setZ(slot, score)
         let warming = count <= Int64(settings.deviceWarmupInstants)
         guard warming || episode == nil || abs(score) < settings.deviceRelease else { return }
         let gain = max(settings.deviceLearning, 1 / Double(count))
-        var step = smoothed[slot] - mean[slot]
+        var step = smoothed(slot) - mean(slot)
         if !warming { step = min(max(step, -Self.clip * scale), Self.clip * scale) }
-        mean[slot] += gain * step
-        deviation[slot] += gain * (abs(step) - deviation[slot])
+        setMean(slot, mean(slot) + gain * step)
+        setDeviation(slot, deviation(slot) + gain * (abs(step) - deviation(slot)))
     }
 
     /// The instant's score (see the type's documentation); learns the correlation outside episodes.
@@ -98,7 +125,7 @@ struct DeviceProfile {
         instants += 1
         let k = metricCount
         var largest = 0.0
-        for slot in 0..<k { largest = max(largest, abs(z[slot])) }
+        for slot in 0..<k { largest = max(largest, abs(z(slot))) }
         // One metric alone is the univariate detectors' to judge: the profile would only repeat their alarms.
         guard k >= 2 else { return 0 }
         var quadratic = 0.0
@@ -111,8 +138,9 @@ struct DeviceProfile {
         if episode == nil {
             let gain = max(settings.deviceLearning, 1 / Double(instants))
             for row in 0..<k {
-                for column in 0..<k {
-                    moments[row * k + column] += gain * (residual[row] * residual[column] - moments[row * k + column])
+                for column in row..<k {
+                    let position = Self.upperPosition(row, column, k)
+                    momentsUpper[position] += gain * (residual(row) * residual(column) - momentsUpper[position])
                 }
             }
             if instants % Self.inversionInterval == 0 || instants <= Int64(settings.deviceWarmupInstants) { invertCorrelation() }
@@ -122,14 +150,14 @@ struct DeviceProfile {
 
     /// Takes the metrics' current smoothed levels as their long-run means (a confirmed level change).
     mutating func absorbCurrentLevels(_ settings: DetectorSettings) {
-        for slot in 0..<metricCount where abs(z[slot]) >= settings.deviceRelease {
-            mean[slot] = smoothed[slot]
-            z[slot] = 0
+        for slot in 0..<metricCount where abs(z(slot)) >= settings.deviceRelease {
+            setMean(slot, smoothed(slot))
+            setZ(slot, 0)
         }
     }
 
     private func standardisedResidual(_ slot: Int, _ k: Int) -> Double {
-        residual[slot] / max(moments[slot * k + slot], 1e-6).squareRoot()
+        residual(slot) / max(momentsUpper[Self.upperPosition(slot, slot, k)], 1e-6).squareRoot()
     }
 
     /// `inverse ← ((1 − ridge) R + ridge I)⁻¹`, R the correlation of `moments` (Gauss–Jordan; the matrix is
@@ -139,8 +167,8 @@ struct DeviceProfile {
         var matrix = [Double](repeating: 0, count: k * k)
         for row in 0..<k {
             for column in 0..<k {
-                let scale = (max(moments[row * k + row], 1e-12) * max(moments[column * k + column], 1e-12)).squareRoot()
-                let correlation = row == column ? 1 : moments[row * k + column] / scale
+                let scale = (max(moment(row, row), 1e-12) * max(moment(column, column), 1e-12)).squareRoot()
+                let correlation = row == column ? 1 : moment(row, column) / scale
                 matrix[row * k + column] = (1 - Self.ridge) * correlation + (row == column ? Self.ridge : 0)
             }
         }
@@ -173,14 +201,14 @@ struct DeviceProfile {
     func encode(into writer: inout SnapshotWriter) {
         writer.write(UInt8(metricCount))
         for slot in 0..<metricCount {
-            writer.write(smoothed[slot])
-            writer.write(mean[slot])
-            writer.write(deviation[slot])
-            writer.write(z[slot])
-            writer.write(residual[slot])
+            writer.write(smoothed(slot))
+            writer.write(mean(slot))
+            writer.write(deviation(slot))
+            writer.write(z(slot))
+            writer.write(residual(slot))
             writer.write(observed[slot])
         }
-        for value in moments { writer.write(value) }
+        for row in 0..<metricCount { for column in 0..<metricCount { writer.write(moment(row, column)) } }
         for value in inverse { writer.write(value) }
         writer.write(instants)
         writer.write(instantTime)
@@ -196,15 +224,24 @@ struct DeviceProfile {
     init(from reader: inout SnapshotReader) throws(AnomalySnapshotError) {
         let k = Int(try reader.read(UInt8.self))
         guard k <= Self.maximumMetrics else { throw reader.corrupt() }
+        levels.reserveCapacity(k * Self.fields)
+        observed.reserveCapacity(k)
         for _ in 0..<k {
-            smoothed.append(try reader.read())
-            mean.append(try reader.read())
-            deviation.append(try reader.read())
-            z.append(try reader.read())
-            residual.append(try reader.read())
+            for _ in 0..<Self.fields { levels.append(try reader.read()) }
             observed.append(try reader.read())
         }
+        var moments: [Double] = []
+        moments.reserveCapacity(k * k)
+        inverse.reserveCapacity(k * k)
         for _ in 0..<(k * k) { moments.append(try reader.read()) }
+        // Written from a symmetric matrix: anything else was not written by a profile.
+        momentsUpper = [Double](repeating: 0, count: k * (k + 1) / 2)
+        for row in 0..<k {
+            for column in row..<k {
+                guard moments[row * k + column].bitPattern == moments[column * k + row].bitPattern else { throw reader.corrupt() }
+                momentsUpper[Self.upperPosition(row, column, k)] = moments[row * k + column]
+            }
+        }
         for _ in 0..<(k * k) { inverse.append(try reader.read()) }
         instants = try reader.read()
         instantTime = try reader.read()

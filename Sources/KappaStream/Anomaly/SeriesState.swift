@@ -163,8 +163,33 @@ struct DeviceState {
     /// The device's instant before its latest one: a series missing from a whole instant of its device is silent;
     /// one not yet seen in the instant still arriving is not.
     var previousTime = Int64.min
+    /// The device's series: each metric's index (the engine's settings index) in the high half, the series'
+    /// index in the low half, sorted, so a reading finds its series by its metric (derived, never stored).
+    private var seriesByMetric: [UInt64] = []
 
     init(name: String) { self.name = name }
+
+    func seriesIndex(ofMetric metric: Int32) -> Int32? {
+        let position = firstPosition(atLeast: metric)
+        guard position < seriesByMetric.count, seriesByMetric[position] >> 32 == UInt64(UInt32(bitPattern: metric)) else { return nil }
+        return Int32(truncatingIfNeeded: seriesByMetric[position] & 0xFFFF_FFFF)
+    }
+
+    /// (The metric must have no series of the device yet.)
+    mutating func addSeries(_ index: Int32, ofMetric metric: Int32) {
+        let entry = UInt64(UInt32(bitPattern: metric)) << 32 | UInt64(UInt32(bitPattern: index))
+        seriesByMetric.insert(entry, at: firstPosition(atLeast: metric))
+    }
+
+    private func firstPosition(atLeast metric: Int32) -> Int {
+        let wanted = UInt64(UInt32(bitPattern: metric)) << 32
+        var low = 0, high = seriesByMetric.count
+        while low < high {
+            let middle = (low + high) / 2
+            if seriesByMetric[middle] < wanted { low = middle + 1 } else { high = middle }
+        }
+        return low
+    }
 
     func encode(into writer: inout SnapshotWriter) {
         writer.write(name)
@@ -198,12 +223,6 @@ struct DeviceState {
         arrivalSpacing = try reader.read()
         previousTime = try reader.read()
     }
-}
-
-/// Identifies one series; the engine's table from it to the series' slot.
-struct SeriesKey: Hashable {
-    var device: String
-    var metric: String
 }
 
 /// One detector's open episode on one series.

@@ -38,8 +38,15 @@ public final class AnomalyProcessor: StreamProcessor {
     /// The episodes opened since the last checkpoint, in the order they opened.
     public var openedEpisodes: [AnomalyEpisode] { changed.opened }
 
+    /// Bytes of the snapshots made since the last commit: freed by then, given back to the system when many.
+    private var snapshotBytes = 0
+
     /// A partition's engine state, to save with the checkpoint.
-    public func snapshot(partition: Int) -> [UInt8] { pipeline.engines[partition].snapshot() }
+    public func snapshot(partition: Int) -> [UInt8] {
+        let bytes = pipeline.engines[partition].snapshot()
+        snapshotBytes += bytes.count
+        return bytes
+    }
 
     /// Puts back the engine state of `partition` saved with the last checkpoint.
     public func restore(partition: Int, snapshot: [UInt8], partitionCount: Int) throws(ProcessorError) {
@@ -72,6 +79,8 @@ public final class AnomalyProcessor: StreamProcessor {
         changed.removeAll()
         dirtyPartitions.removeAll(keepingCapacity: true)
         pipeline.releaseIdleSeries()
+        MallocTuning.afterFreeing(snapshotBytes)
+        snapshotBytes = 0
     }
 
     public var counters: ProcessorCounters {

@@ -1,15 +1,15 @@
 import Foundation
 import KappaCore
 
-/// The load: `devices` devices with ten metrics each, every device sending one JSON object with all ten
+/// ScaleBenchmark's load (and SeriesMemoryBenchmark's, fed straight to the processors): `devices` devices with ten metrics each, every device sending one JSON object with all ten
 /// readings per round, round after round, so every series is active at once. kappa-sim's fleets have three
 /// metrics per device and simulate far more than this needs; here payloads are made directly, in constant memory.
 ///
 /// Event times: the rounds end at `now`, `spacing` apart (10 s, or closer when there are more than 360
 /// rounds, so a run stays inside the last hour). Values follow a slow daily swing plus noise from a stateless
 /// generator (so no series is ever flat and nothing needs remembering per series).
-struct SyntheticFleet {
-    static let metrics = [
+public struct SyntheticFleet: Sendable {
+    public static let metrics = [
         "temperature", "humidity", "co2", "pressure", "voltage", "current", "power", "vibration", "flow", "level",
     ]
     /// Level, daily swing and noise of each metric, in its order above.
@@ -18,16 +18,16 @@ struct SyntheticFleet {
         (12, 3, 0.4), (2_500, 900, 60), (0.8, 0.2, 0.05), (35, 6, 0.7), (70, 10, 0.9),
     ]
 
-    let devices: Int
-    let rounds: Int
-    let topicPrefix: String
-    let firstTime: Int64
-    let spacingMilliseconds: Int64
+    public let devices: Int
+    public let rounds: Int
+    public let topicPrefix: String
+    public let firstTime: Int64
+    public let spacingMilliseconds: Int64
 
-    var messages: Int { devices * rounds }
-    var readings: Int { messages * Self.metrics.count }
+    public var messages: Int { devices * rounds }
+    public var readings: Int { messages * Self.metrics.count }
 
-    init(devices: Int, rounds: Int, topicPrefix: String, now: Timestamp = .now()) {
+    public init(devices: Int, rounds: Int, topicPrefix: String, now: Timestamp = .now()) {
         self.devices = devices
         self.rounds = rounds
         self.topicPrefix = topicPrefix
@@ -35,15 +35,15 @@ struct SyntheticFleet {
         firstTime = now.nanosecondsSinceEpoch / 1_000_000 - Int64(rounds) * spacingMilliseconds
     }
 
-    static func deviceName(_ index: Int) -> String {
+    public static func deviceName(_ index: Int) -> String {
         let digits = String(index)
         return "dev-" + String(repeating: "0", count: max(0, 6 - digits.count)) + digits
     }
 
-    func topic(device: String) -> String { "\(topicPrefix)/devices/\(device)/telemetry" }
+    public func topic(device: String) -> String { "\(topicPrefix)/devices/\(device)/telemetry" }
 
     /// One round of one device: `{"ts":…,"temperature":21.53,…}`.
-    func payload(device: Int, round: Int) -> [UInt8] {
+    public func payload(device: Int, round: Int) -> [UInt8] {
         Self.payload(seriesKey: UInt64(device), step: UInt64(round), milliseconds: firstTime + Int64(round) * spacingMilliseconds)
     }
 
@@ -100,22 +100,22 @@ struct NoiseSource {
 
 /// The README's example device, `env-00003`: one reading of each metric per minute over the last 24 hours, in
 /// every size, so "one device's last day" returns the same rows whatever the number of other series.
-struct ProbeDevice {
-    static let name = "env-00003"
-    static let minutes = 1_440
+public struct ProbeDevice: Sendable {
+    public static let name = "env-00003"
+    public static let minutes = 1_440
 
-    let topicPrefix: String
-    let lastTime: Int64
+    public let topicPrefix: String
+    public let lastTime: Int64
 
-    init(topicPrefix: String, now: Timestamp = .now()) {
+    public init(topicPrefix: String, now: Timestamp = .now()) {
         self.topicPrefix = topicPrefix
         lastTime = now.nanosecondsSinceEpoch / 1_000_000
     }
 
-    var readings: Int { Self.minutes * SyntheticFleet.metrics.count }
-    var topic: String { "\(topicPrefix)/devices/\(Self.name)/telemetry" }
+    public var readings: Int { Self.minutes * SyntheticFleet.metrics.count }
+    public var topic: String { "\(topicPrefix)/devices/\(Self.name)/telemetry" }
 
-    func payload(minute: Int) -> [UInt8] {
+    public func payload(minute: Int) -> [UInt8] {
         SyntheticFleet.payload(seriesKey: 0xE_0003, step: UInt64(minute), milliseconds: lastTime - Int64(Self.minutes - minute) * 60_000)
     }
 }
