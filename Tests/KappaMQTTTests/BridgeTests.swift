@@ -182,6 +182,15 @@ struct MQTTBridgeTests {
         )
     }
 
+    /// A client id whose persistent session a bridge made (subscribed) and left: the broker keeps what is
+    /// published for it until a bridge with that id returns.
+    func sessionLeftBehind(_ broker: MosquittoBroker, log: TemporaryLog, prefix: String) async throws -> String {
+        let clientID = "bridge-\(UInt32.random(in: 0...UInt32.max))"
+        let first = try bridge(broker, log: log, clientID: clientID, prefix: prefix)
+        try await running(first) { try await Task.sleep(for: .milliseconds(100)) }
+        return clientID
+    }
+
     func publisher(_ broker: MosquittoBroker) async throws -> MQTTClient {
         let client = try MQTTClient.make(configuration: MQTTConfiguration(port: broker.port), logger: logger)
         try client.start()
@@ -246,9 +255,7 @@ struct MQTTBridgeTests {
         let prefix = uniqueTopicPrefix("bridge-away")
         let log = try TemporaryLog()
         defer { log.log.close() }
-        let clientID = "bridge-\(UInt32.random(in: 0...UInt32.max))"
-        let first = try bridge(broker, log: log, clientID: clientID, prefix: prefix)
-        try await running(first) { try await Task.sleep(for: .milliseconds(100)) }
+        let clientID = try await sessionLeftBehind(broker, log: log, prefix: prefix)
 
         let publisher = try await publisher(broker)
         defer { publisher.disconnect() }
@@ -265,9 +272,7 @@ struct MQTTBridgeTests {
         let prefix = uniqueTopicPrefix("bridge-bursts")
         let log = try TemporaryLog()
         defer { log.log.close() }
-        let clientID = "bridge-\(UInt32.random(in: 0...UInt32.max))"
-        let first = try bridge(broker, log: log, clientID: clientID, prefix: prefix)
-        try await running(first) { try await Task.sleep(for: .milliseconds(100)) }
+        let clientID = try await sessionLeftBehind(broker, log: log, prefix: prefix)
 
         let publisher = try await publisher(broker)
         defer { publisher.disconnect() }
