@@ -7,11 +7,15 @@ struct CheckpointStateMachineTests {
 
     private static func machine(
         offsets: [Int64] = [0, 0], maxBatchRecords: Int = 100, interval: Duration = .seconds(1),
-        deferral: IntakeDeferral? = IntakeDeferral(lagRecords: 1_000, longest: .seconds(5)), coalescing: ReadCoalescing? = nil
+        deferral: IntakeDeferral? = IntakeDeferral(lagRecords: 1_000, longest: .seconds(5)), coalescing: ReadCoalescing? = nil,
+        quiet: Duration? = nil
     ) -> CheckpointStateMachine {
         CheckpointStateMachine(
             resumingFrom: offsets,
-            limits: .init(maxBatchRecords: maxBatchRecords, checkpointInterval: interval, intakeDeferral: deferral, readCoalescing: coalescing),
+            limits: .init(
+                maxBatchRecords: maxBatchRecords, checkpointInterval: interval, intakeDeferral: deferral, readCoalescing: coalescing,
+                quietCheckpoint: quiet
+            ),
             now: start
         )
     }
@@ -97,6 +101,52 @@ struct CheckpointStateMachineTests {
         #expect(machine.readingEnded(now: Self.at(.zero)) == .checkpoint(from: [0, 0], to: [100, 0]))
         machine.checkpointCommitted(now: Self.at(.milliseconds(1)))
         #expect(machine.iterationEnds(now: Self.at(.milliseconds(1))) == .readOn)
+    }
+
+    @Test func recordsPendingWhenTheLogGoesQuietAreCheckpointedBeforeTheInterval() {
+        var machine = Self.machine(
+            maxBatchRecords: 1_000, interval: .seconds(1), coalescing: ReadCoalescing(belowRecords: 50, pause: .milliseconds(25)),
+            quiet: .milliseconds(100)
+        )
+        _ = Self.begin(&machine, at: .zero)
+        machine.partitionRead(0, records: 5, nextOffset: 5)
+        #expect(machine.readingEnded(now: Self.at(.zero)) == .keepPending)
+        #expect(machine.iterationEnds(now: Self.at(.zero)) == .pause(.milliseconds(25)))
+
+        // The burst is over: nothing more to read. Wait only until the log has been quiet long enough.
+        _ = Self.begin(&machine, at: .milliseconds(25))
+        machine.partitionRead(0, records: 0, nextOffset: 5)
+        #expect(machine.readingEnded(now: Self.at(.milliseconds(25))) == .report)
+        #expect(machine.iterationEnds(now: Self.at(.milliseconds(25))) == .waitForRecords(timeout: .milliseconds(75)))
+
+        _ = Self.begin(&machine, at: .milliseconds(100))
+        machine.partitionRead(0, records: 0, nextOffset: 5)
+        #expect(machine.readingEnded(now: Self.at(.milliseconds(100))) == .checkpoint(from: [0, 0], to: [5, 0]))
+        machine.checkpointCommitted(now: Self.at(.milliseconds(101)))
+        // Nothing pending: quiet is no reason to wake before records come.
+        #expect(machine.iterationEnds(now: Self.at(.milliseconds(101))) == .waitForRecords(timeout: .seconds(1)))
+    }
+
+    @Test func aFlowThatNeverGoesQuietKeepsTheInterval() {
+        var machine = Self.machine(
+            maxBatchRecords: 1_000, interval: .seconds(1), coalescing: ReadCoalescing(belowRecords: 50, pause: .milliseconds(25)),
+            quiet: .milliseconds(100)
+        )
+        var offset: Int64 = 0
+        // A record every 50 ms, each read after a quiet 25 ms pause: the log is never quiet for 100 ms.
+        for step in 0..<20 {
+            let time = Duration.milliseconds(50 * step)
+            _ = Self.begin(&machine, at: time)
+            offset += 1
+            machine.partitionRead(0, records: 1, nextOffset: offset)
+            #expect(machine.readingEnded(now: Self.at(time)) == .keepPending)
+            _ = Self.begin(&machine, at: time + .milliseconds(25))
+            machine.partitionRead(0, records: 0, nextOffset: offset)
+            #expect(machine.readingEnded(now: Self.at(time + .milliseconds(25))) == .report)
+        }
+        _ = Self.begin(&machine, at: .seconds(1))
+        machine.partitionRead(0, records: 1, nextOffset: offset + 1)
+        #expect(machine.readingEnded(now: Self.at(.seconds(1))) == .checkpoint(from: [0, 0], to: [offset + 1, 0]))
     }
 
     @Test func withoutCoalescingASmallReadReadsOn() {

@@ -8,8 +8,9 @@
 /// says whether to stop, to wait for appends, to pause, or to read on.
 ///
 /// A checkpoint is due once `maxBatchRecords` are pending, once `checkpointInterval` has passed since the
-/// first pending record was read, and at shutdown; never when nothing moved (offsets equal to the committed
-/// ones), even at shutdown.
+/// first pending record was read, once the log has been quiet for `quietCheckpoint` (nothing read since the
+/// last record) with records pending, and at shutdown; never when nothing moved (offsets equal to the
+/// committed ones), even at shutdown.
 ///
 /// Live, the bridge's bursts arrive every millisecond or so and each wakes every processor: read at once, each
 /// iteration would find a handful of records and pay a log read per partition for them. With ``ReadCoalescing``
@@ -23,12 +24,17 @@ struct CheckpointStateMachine: Sendable {
         var checkpointInterval: Duration
         var intakeDeferral: IntakeDeferral?
         var readCoalescing: ReadCoalescing?
+        var quietCheckpoint: Duration?
 
-        init(maxBatchRecords: Int, checkpointInterval: Duration, intakeDeferral: IntakeDeferral?, readCoalescing: ReadCoalescing? = nil) {
+        init(
+            maxBatchRecords: Int, checkpointInterval: Duration, intakeDeferral: IntakeDeferral?, readCoalescing: ReadCoalescing? = nil,
+            quietCheckpoint: Duration? = nil
+        ) {
             self.maxBatchRecords = maxBatchRecords
             self.checkpointInterval = checkpointInterval
             self.intakeDeferral = intakeDeferral
             self.readCoalescing = readCoalescing
+            self.quietCheckpoint = quietCheckpoint
         }
     }
 
@@ -67,6 +73,8 @@ struct CheckpointStateMachine: Sendable {
     /// Records read since the last checkpoint.
     private(set) var pending = 0
     private var firstPending: Instant?
+    /// When the last iteration that read records ended.
+    private var lastRead: Instant?
     private var lastCheckpoint: Instant
     private var stopping = false
     private var readAny = false
@@ -116,9 +124,11 @@ struct CheckpointStateMachine: Sendable {
 
     mutating func readingEnded(now: Instant) -> AfterReading {
         if readAny, firstPending == nil { firstPending = now }
+        if readAny { lastRead = now }
         batchFilled = pending >= limits.maxBatchRecords
         let due = firstPending.map { now >= $0.advanced(by: limits.checkpointInterval) } ?? false
-        if offsets != committed && (stopping || due || pending >= limits.maxBatchRecords) {
+        let quiet = !readAny && pending > 0 && quietUntil.map { now >= $0 } ?? false
+        if offsets != committed && (stopping || due || quiet || pending >= limits.maxBatchRecords) {
             return .checkpoint(from: committed, to: offsets)
         }
         return readAny ? .keepPending : .report
@@ -132,6 +142,12 @@ struct CheckpointStateMachine: Sendable {
         firstPending = nil
     }
 
+    /// When the log will have been quiet long enough for a checkpoint of the records pending (nil: never).
+    private var quietUntil: Instant? {
+        guard pending > 0, let quiet = limits.quietCheckpoint, let lastRead else { return nil }
+        return lastRead.advanced(by: quiet)
+    }
+
     func iterationEnds(now: Instant) -> IterationEnd {
         if stopping { return .stop }
         if readAny {
@@ -141,7 +157,8 @@ struct CheckpointStateMachine: Sendable {
             let pause = min(coalescing.pause, untilDue)
             return pause > .zero ? .pause(pause) : .readOn
         }
-        let timeout = firstPending.map { $0.advanced(by: limits.checkpointInterval) - now } ?? .seconds(1)
+        var timeout = firstPending.map { $0.advanced(by: limits.checkpointInterval) - now } ?? .seconds(1)
+        if let quietUntil { timeout = min(timeout, quietUntil - now) }
         return .waitForRecords(timeout: max(timeout, .milliseconds(1)))
     }
 }

@@ -46,6 +46,11 @@ public struct ProcessorConfiguration: Sendable {
     /// Live, after a read of few records, how long a processor lets more gather before reading again (see
     /// ``ReadCoalescing``); nil reads on at once.
     public var readCoalescing: ReadCoalescing? = ReadCoalescing()
+    /// When the log has been quiet this long (nothing read since), records pending are checkpointed without
+    /// waiting for `checkpointInterval`: after a burst, its rows are visible a fraction of a second after the
+    /// last of it arrived, not up to a whole interval later. A flow slow enough to go quiet between messages
+    /// gets at most one checkpoint per message; one that never goes quiet keeps the interval. nil waits for it.
+    public var quietCheckpoint: Duration? = .milliseconds(100)
     /// Every partition (one gateway, embedded log) or a share claimed among the gateways sharing the log.
     public var ownership: PartitionOwnership = .everyPartition
     /// First and longest pause between PostgreSQL retries.

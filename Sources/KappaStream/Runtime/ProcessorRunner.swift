@@ -212,7 +212,8 @@ public final class ProcessorRunner<Store: CheckpointStore>: Service, Sendable {
         var machine = CheckpointStateMachine(
             resumingFrom: offsets,
             limits: .init(maxBatchRecords: configuration.maxBatchRecords, checkpointInterval: configuration.checkpointInterval,
-                          intakeDeferral: configuration.intakeDeferral, readCoalescing: configuration.readCoalescing),
+                          intakeDeferral: configuration.intakeDeferral, readCoalescing: configuration.readCoalescing,
+                          quietCheckpoint: configuration.quietCheckpoint),
             now: clock.now
         )
         var newestEventTime: Timestamp?
