@@ -115,7 +115,7 @@ public struct RollupWriter: OutputWriter {
         }
         try await partitions.ensure(needed, connection: connection)
         if !slots.isEmpty {
-            try await connection.execute(self.addNewSeries)
+            try await connection.execute(self.addNewSeries(from: "rollup_deltas"))
             if anyMayBeStored {
                 try await mergeStoredSketches(slots: slots, sketches: sketches, connection: connection)
             }
@@ -137,7 +137,7 @@ public struct RollupWriter: OutputWriter {
         }
         try await connection.execute(self.mergeSeries)
         if withTags {
-            try await connection.execute(self.addNewSeriesOfWatermarks)
+            try await connection.execute(self.addNewSeries(from: "rollup_series_deltas"))
             try await connection.execute(self.updateTags)
         }
     }
@@ -262,24 +262,15 @@ public struct RollupWriter: OutputWriter {
         }
     }
 
-    /// Names the series of the staged deltas that `series` does not know yet. NOT EXISTS first: an identity
-    /// value is spent by every row an INSERT tries, conflicting or not, and most checkpoints bring no new series.
-    /// In name order, so gateways adding the same series at once wait for each other instead of deadlocking.
-    var addNewSeries: String {
+    /// Names the series of the rows staged in `staging` (`rollup_deltas`, or `rollup_series_deltas` for the series
+    /// whose watermark moved: a series whose deltas all expired has no cell) that `series` does not know yet.
+    /// NOT EXISTS first: an identity value is spent by every row an INSERT tries, conflicting or not, and most
+    /// checkpoints bring no new series. In name order, so gateways adding the same series at once wait for each
+    /// other instead of deadlocking.
+    func addNewSeries(from staging: String) -> String {
         """
         INSERT INTO \(dictionary) (device, metric)
-        SELECT DISTINCT d.device, d.metric FROM pg_temp.rollup_deltas d
-        WHERE NOT EXISTS (SELECT 1 FROM \(dictionary) s WHERE s.device = d.device AND s.metric = d.metric)
-        ORDER BY 1, 2
-        ON CONFLICT DO NOTHING
-        """
-    }
-
-    /// As ``addNewSeries`` for the series whose watermark moved (a series whose deltas all expired has no cell).
-    var addNewSeriesOfWatermarks: String {
-        """
-        INSERT INTO \(dictionary) (device, metric)
-        SELECT DISTINCT d.device, d.metric FROM pg_temp.rollup_series_deltas d
+        SELECT DISTINCT d.device, d.metric FROM pg_temp.\(staging) d
         WHERE NOT EXISTS (SELECT 1 FROM \(dictionary) s WHERE s.device = d.device AND s.metric = d.metric)
         ORDER BY 1, 2
         ON CONFLICT DO NOTHING
