@@ -51,6 +51,14 @@ import Testing
 
     static let widths: [Int64] = [60, 300, 3600, 86_400]
 
+    /// The rollups processor over `log` with ``widths``, until it has caught up.
+    static func runRollups(log: TestLog, database: PostgresTestDatabase) async throws {
+        var configuration = ProcessorHarness.configuration()
+        configuration.rollupWidths = widths
+        configuration.maxBatchRecords = 5000
+        try await ProcessorHarness.runUntilCaughtUp(log: log, database: database, roles: [.rollups], configuration: configuration)
+    }
+
     /// A gateway's rollups copied into a schema at migration 12 (rows keyed by device and metric text) answer
     /// the README's queries exactly as before once migration 13 moved them into the series dictionary and the
     /// partitioned tables, and exactly as the gateway's own new-layout tables do.
@@ -59,10 +67,7 @@ import Testing
         defer { log.remove() }
         try log.append(Self.fleet(devices: 6, hours: 26, step: 40))
         let database = try await migratedDatabase("storage_migration")
-        var configuration = ProcessorHarness.configuration()
-        configuration.rollupWidths = Self.widths
-        configuration.maxBatchRecords = 5000
-        try await ProcessorHarness.runUntilCaughtUp(log: log, database: database, roles: [.rollups], configuration: configuration)
+        try await Self.runRollups(log: log, database: database)
         let connection = try await database.connect()
         defer { Task { await connection.close() } }
 
@@ -209,10 +214,7 @@ import Testing
         // SQL then fills every minute of them.
         try log.append(Self.fleet(devices: 40, hours: 52, step: 4 * 3600))
         let database = try await migratedDatabase("storage_plans")
-        var configuration = ProcessorHarness.configuration()
-        configuration.rollupWidths = Self.widths
-        configuration.maxBatchRecords = 5000
-        try await ProcessorHarness.runUntilCaughtUp(log: log, database: database, roles: [.rollups], configuration: configuration)
+        try await Self.runRollups(log: log, database: database)
         let connection = try await database.connect()
         defer { Task { await connection.close() } }
         try await connection.executeScript(
