@@ -1,14 +1,10 @@
 import KappaCore
 import KappaPostgres
 import KappaStream
-import Synchronization
 
 /// The partitions of one rollups version table (``RollupPartitionLayout``): creates those a checkpoint needs
 /// and the next ones ahead, and drops those whose whole span is past the width's retention.
-///
-/// It remembers only partitions it has seen in the catalog, never ones it created itself: a checkpoint that
-/// creates a partition may roll back, and a remembered partition that does not exist would make the merge fail.
-/// So a new partition costs one more catalog read at the next checkpoint that needs it.
+/// What it remembers between checkpoints is kept in a ``PartitionBookkeeping``.
 final class RollupPartitions: Sendable {
     struct Key: Hashable, Sendable, Comparable {
         /// Seconds.
@@ -26,24 +22,19 @@ final class RollupPartitions: Sendable {
         var name: String
     }
 
-    private struct State {
-        var known: Set<Key> = []
-        var lastRetention: ContinuousClock.Instant?
-    }
-
     let table: String
     let baseName: String
     let schema: PostgresIdentifier
     let retention: RollupRetention
+    private let bookkeeping: PartitionBookkeeping<Key>
     /// How often retention looks for expired partitions.
-    let retentionInterval: Duration
-    private let state = Mutex(State())
+    var retentionInterval: Duration { bookkeeping.retentionInterval }
 
     init(schema: PostgresIdentifier, baseName: String, retention: RollupRetention, retentionInterval: Duration = .seconds(3600)) {
         self.schema = schema
         self.baseName = baseName
         self.retention = retention
-        self.retentionInterval = retentionInterval
+        bookkeeping = PartitionBookkeeping(retentionInterval: retentionInterval)
         table = PostgresIdentifier(baseName).qualified(in: schema)
     }
 
@@ -75,16 +66,10 @@ final class RollupPartitions: Sendable {
 
     /// Creates the range partitions in `needed` that do not exist yet, inside the checkpoint's transaction.
     func ensure(_ needed: Set<Key>, connection: PostgresConnection) async throws {
-        let missing = state.withLock { state in needed.subtracting(state.known) }
-        guard !missing.isEmpty else { return }
-        let existing = Set(try await partitions(connection).map(\.key))
-        state.withLock { $0.known.formUnion(existing) }
-        let toCreate = missing.subtracting(existing)
-        guard !toCreate.isEmpty else { return }
-        // Another gateway (or a replay) may be creating the same partition: same name, so IF NOT EXISTS once
-        // it is our turn.
-        try await connection.execute("SELECT pg_advisory_xact_lock(hashtext($1))", [.text(table)])
-        for key in toCreate.sorted() {
+        let toCreate = try await bookkeeping.toCreate(needed, table: table, connection: connection) {
+            Set(try await partitions(connection).map(\.key))
+        }
+        for key in toCreate {
             let span = RollupPartitionLayout.spanSeconds(ofWidth: key.width) * 1_000_000
             let name = PostgresIdentifier(RollupPartitionLayout.rangePartitionName(table: baseName, width: key.width, start: key.start))
                 .qualified(in: schema)
@@ -99,18 +84,12 @@ final class RollupPartitions: Sendable {
     /// ``retentionInterval``; returns the names dropped. Runs in the checkpoint's transaction.
     @discardableResult
     func applyRetention(now: Int64, connection: PostgresConnection) async throws -> [String] {
-        let clock = ContinuousClock()
-        let due = state.withLock { state in
-            if let last = state.lastRetention, clock.now - last < retentionInterval { return false }
-            state.lastRetention = clock.now
-            return true
-        }
-        guard due else { return [] }
+        guard bookkeeping.retentionDue() else { return [] }
         var dropped: [String] = []
         for partition in try await partitions(connection) {
             guard let cutoff = cutoff(ofWidth: partition.key.width, now: now), partition.end <= cutoff else { continue }
             try await connection.execute("DROP TABLE IF EXISTS \(PostgresIdentifier(partition.name).qualified(in: schema))")
-            state.withLock { _ = $0.known.remove(partition.key) }
+            bookkeeping.forget(partition.key)
             dropped.append(partition.name)
         }
         return dropped

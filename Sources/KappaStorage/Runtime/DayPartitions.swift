@@ -1,33 +1,27 @@
 import KappaCore
 import KappaPostgres
 import KappaStream
-import Synchronization
 
 /// The UTC-day partitions of a table partitioned by RANGE on a time column (dead letters): creates the days a
 /// checkpoint needs and the days ahead, and drops, at most once per ``retentionInterval``, those whose day
-/// ended before the retention. Like ``RollupPartitions`` it remembers only partitions seen in the catalog.
+/// ended before the retention. What it remembers between checkpoints is kept in a ``PartitionBookkeeping``.
 final class DayPartitions: Sendable {
     static let day: Int64 = 86_400_000_000
-
-    private struct State {
-        var known: Set<Int64> = []
-        var lastRetention: ContinuousClock.Instant?
-    }
 
     let table: String
     let baseName: String
     let schema: PostgresIdentifier
     let retention: Duration?
     let daysAhead: Int
-    let retentionInterval: Duration
-    private let state = Mutex(State())
+    private let bookkeeping: PartitionBookkeeping<Int64>
+    var retentionInterval: Duration { bookkeeping.retentionInterval }
 
     init(schema: PostgresIdentifier, baseName: String, retention: Duration?, daysAhead: Int = 3, retentionInterval: Duration = .seconds(3600)) {
         self.schema = schema
         self.baseName = baseName
         self.retention = retention
         self.daysAhead = daysAhead
-        self.retentionInterval = retentionInterval
+        bookkeeping = PartitionBookkeeping(retentionInterval: retentionInterval)
         table = PostgresIdentifier(baseName).qualified(in: schema)
     }
 
@@ -45,14 +39,10 @@ final class DayPartitions: Sendable {
     func ensure(_ days: Set<Int64>, now: Int64, connection: PostgresConnection) async throws {
         var needed = days
         for ahead in 0...max(0, daysAhead) { needed.insert(Self.day(of: now) + Int64(ahead) * Self.day) }
-        let missing = state.withLock { state in needed.subtracting(state.known) }
-        guard !missing.isEmpty else { return }
-        let existing = Set(try await partitions(connection).map(\.start))
-        state.withLock { $0.known.formUnion(existing) }
-        let toCreate = missing.subtracting(existing)
-        guard !toCreate.isEmpty else { return }
-        try await connection.execute("SELECT pg_advisory_xact_lock(hashtext($1))", [.text(table)])
-        for day in toCreate.sorted() {
+        let toCreate = try await bookkeeping.toCreate(needed, table: table, connection: connection) {
+            Set(try await partitions(connection).map(\.start))
+        }
+        for day in toCreate {
             let from = Timestamp(microsecondsSinceEpoch: day)
             let to = Timestamp(microsecondsSinceEpoch: day + Self.day)
             try await connection.execute("CREATE TABLE IF NOT EXISTS \(partitionName(day)) PARTITION OF \(table) FOR VALUES FROM ('\(from)') TO ('\(to)')")
@@ -63,17 +53,11 @@ final class DayPartitions: Sendable {
     @discardableResult
     func applyRetention(now: Int64, connection: PostgresConnection) async throws -> [String] {
         guard let cutoff = cutoff(now: now) else { return [] }
-        let clock = ContinuousClock()
-        let due = state.withLock { state in
-            if let last = state.lastRetention, clock.now - last < retentionInterval { return false }
-            state.lastRetention = clock.now
-            return true
-        }
-        guard due else { return [] }
+        guard bookkeeping.retentionDue() else { return [] }
         var dropped: [String] = []
         for partition in try await partitions(connection) where partition.end <= cutoff {
             try await connection.execute("DROP TABLE IF EXISTS \(PostgresIdentifier(partition.name).qualified(in: schema))")
-            state.withLock { _ = $0.known.remove(partition.start) }
+            bookkeeping.forget(partition.start)
             dropped.append(partition.name)
         }
         return dropped
