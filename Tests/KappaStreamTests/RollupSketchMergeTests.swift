@@ -83,17 +83,16 @@ import Testing
         var scratch: [UInt8] = []
         var row: Int32 = 0
         for (key, cell) in processor.cells {
-            let name = processor.seriesNames[key.series]
+            let seriesId = Int32(key.series) * 7 + 1
             let sketch = sketches[Int(cell.sketchSlot)]
             var written = PostgresBinaryCopyEncoder()
             RollupWriter.appendDelta(
-                key: key, cell: cell, name: name, widthSeconds: Int32(Self.widths[Int(key.width)]), sketch: sketch, row: row,
+                key: key, cell: cell, seriesId: seriesId, widthSeconds: Int32(Self.widths[Int(key.width)]), sketch: sketch, row: row,
                 mayBeStored: row % 2 == 0, scratch: &scratch, to: &written
             )
             var expected = PostgresBinaryCopyEncoder()
-            expected.beginRow(fieldCount: 22)
-            expected.append(name.device)
-            expected.append(name.metric)
+            expected.beginRow(fieldCount: 21)
+            expected.append(seriesId)
             expected.append(Int32(Self.widths[Int(key.width)]))
             expected.append(Timestamp(microsecondsSinceEpoch: key.bucket))
             expected.append(cell.count)
