@@ -245,8 +245,8 @@ public struct RollupWriter: OutputWriter {
         scratch.removeAll(keepingCapacity: true)
         sketch.encode(into: &scratch)
         rows.append(bytes: scratch)
-        for q in percentiles {
-            if let value = sketch.quantile(q) { rows.append(value) } else { rows.appendNull() }
+        sketch.forEachQuantile(of: percentiles) { value in
+            if let value { rows.append(value) } else { rows.appendNull() }
         }
     }
 
