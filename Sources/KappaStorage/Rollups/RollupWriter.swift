@@ -54,6 +54,8 @@ public struct RollupWriter: OutputWriter {
         try await RollupWidths.prepare(widths: processor.widths, version: version, schema: schema, cellsTable: cells, connection: connection)
         try await partitions.prepare(widths: processor.widths, connection: connection)
         try await RollupViews.prepare(widths: processor.widths, tagKeys: tagColumns, schema: schema, connection: connection)
+        // One row per series, its watermark rewritten at every checkpoint the series has readings in.
+        try await TableFillfactor.ensure(50, of: series, connection: connection)
         // The series' watermarks are read when a series is first seen (``resolveWatermarks``), not all here.
     }
 
