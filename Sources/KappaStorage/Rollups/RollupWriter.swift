@@ -27,12 +27,13 @@ public struct RollupWriter: OutputWriter {
     let tagColumns: [String]
     let partitions: RollupPartitions
 
-    static let deltaColumns = [
-        "series_id", "width_seconds", "bucket", "count", "sum", "min", "max", "mean", "m2",
-        "first_value", "first_time", "last_value", "last_time", "late", "unit", "sketch", "p50", "p90", "p99",
-    ]
     /// The columns of a stored row, in the order the merge inserts them.
-    static let storedColumns = deltaColumns
+    static let storedColumns = [
+        "series_id", "width_seconds", "bucket", "count", "sum", "min", "max", "mean", "m2",
+        "first_value", "first_time", "last_value", "last_time", "late", "p50", "p90", "p99", "unit", "sketch",
+    ]
+    /// The columns of a staged delta row, in the order ``appendDelta`` writes them: every fixed-width one first.
+    static let deltaColumns = Array(storedColumns.dropLast(2)) + ["cell", "maybe_stored", "unit", "sketch"]
     /// The percentiles stored beside each sketch, in the order of their columns.
     public static let percentiles: [Double] = [0.5, 0.9, 0.99]
 
@@ -115,7 +116,7 @@ public struct RollupWriter: OutputWriter {
         slots.reserveCapacity(processor.pendingCellCount)
         var anyMayBeStored = false
         var scratch: [UInt8] = []
-        _ = try await connection.copyFrom(table: "rollup_deltas", schema: "pg_temp", columns: Self.deltaColumns + ["cell", "maybe_stored"]) { rows in
+        _ = try await connection.copyFrom(table: "rollup_deltas", schema: "pg_temp", columns: Self.deltaColumns) { rows in
             for (key, cell) in processor.cells {
                 let widthIndex = Int(key.width)
                 if isExpired(key) { continue }
@@ -174,13 +175,15 @@ public struct RollupWriter: OutputWriter {
         }
     }
 
-    /// One row of `rollup_deltas`: ``deltaColumns``, then the row's number (`cell`) and `maybe_stored`. The
-    /// fourteen fixed-width fields go in as one block (``FixedFields``) and the sketch is encoded into `scratch`
+    /// One row of `rollup_deltas` (``deltaColumns``; `cell` is the row's number). Its nineteen fixed-width fields,
+    /// the percentiles among them, go in as one block (``FixedFields``) and the sketch is encoded into `scratch`
     /// (kept between rows), so a row costs a few copies rather than an append per field and an array per sketch.
     public static func appendDelta(
         key: RollupProcessor.CellKey, cell: RollupCell, seriesId: Int32, widthSeconds: Int32, sketch: QuantileSketch?,
         row: Int32, mayBeStored: Bool, scratch: inout [UInt8], to rows: inout PostgresBinaryCopyEncoder
     ) {
+        // No sketch or an empty one: NULL sketch and percentiles.
+        let sketch = sketch.flatMap { $0.count > 0 ? $0 : nil }
         rows.beginRow(fieldCount: 21)
         withUnsafeTemporaryAllocation(byteCount: FixedFields.byteCount, alignment: 8) { buffer in
             var fields = FixedFields(buffer: buffer)
@@ -198,18 +201,31 @@ public struct RollupWriter: OutputWriter {
             fields.append(cell.lastValue)
             fields.append(timestamp: cell.lastTime)
             fields.append(cell.late)
-            rows.appendEncodedFields(UnsafeRawBufferPointer(rebasing: buffer[..<fields.offset]), count: 14)
+            if let sketch {
+                sketch.forEachQuantile(of: percentiles) { value in
+                    if let value { fields.append(value) } else { fields.appendNull() }
+                }
+            } else {
+                for _ in percentiles { fields.appendNull() }
+            }
+            fields.append(row)
+            fields.append(mayBeStored)
+            rows.appendEncodedFields(UnsafeRawBufferPointer(rebasing: buffer[..<fields.offset]), count: 19)
         }
         if let unit = cell.lastUnit { rows.append(unit) } else { rows.appendNull() }
-        append(sketch ?? QuantileSketch(), scratch: &scratch, to: &rows)
-        rows.append(row)
-        rows.append(mayBeStored)
+        if let sketch {
+            scratch.removeAll(keepingCapacity: true)
+            sketch.encode(into: &scratch)
+            rows.append(bytes: scratch)
+        } else {
+            rows.appendNull()
+        }
     }
 
     /// Fixed-width COPY fields (length, then the big-endian value) written into a caller's buffer.
     struct FixedFields {
-        /// Room for two int32 and twelve 8-byte fields, each behind its int32 length.
-        static let byteCount = 2 * (4 + 4) + 12 * (4 + 8)
+        /// Room for three int32, fifteen 8-byte fields and a boolean, each behind its int32 length.
+        static let byteCount = 3 * (4 + 4) + 15 * (4 + 8) + (4 + 1)
         let buffer: UnsafeMutableRawBufferPointer
         private(set) var offset = 0
 
@@ -228,6 +244,18 @@ public struct RollupWriter: OutputWriter {
         }
 
         mutating func append(_ value: Double) { append(Int64(bitPattern: value.bitPattern)) }
+
+        mutating func append(_ value: Bool) {
+            buffer.storeBytes(of: Int32(1).bigEndian, toByteOffset: offset, as: Int32.self)
+            buffer.storeBytes(of: value ? 1 : 0, toByteOffset: offset + 4, as: UInt8.self)
+            offset += 5
+        }
+
+        /// A NULL: the length -1 and no value.
+        mutating func appendNull() {
+            buffer.storeBytes(of: Int32(-1).bigEndian, toByteOffset: offset, as: Int32.self)
+            offset += 4
+        }
 
         /// PostgreSQL's timestamps count from 2000-01-01 UTC.
         static let postgresEpochMicroseconds: Int64 = 946_684_800 * 1_000_000
