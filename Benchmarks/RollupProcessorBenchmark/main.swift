@@ -41,12 +41,12 @@ rollupFleetReadings(count: readingCount, series: seriesCount, start: start) { se
 
 let clock = ContinuousClock()
 
-/// The checkpoint's work in kappa before anything is sent: as `RollupWriter.write` does it, into one buffer.
+/// The checkpoint's work in kappa before anything is sent: as `RollupWriter.write` does it, into one buffer
+/// (the series' dictionary ids stand in as their numbers + 1: learning them is a database round trip).
 @inline(never)
 func checkpointRows(_ processor: RollupProcessor) -> Int {
     processor.resolve(storedWatermarks: [:])
     let sketches = processor.pendingSketches()
-    let names = processor.seriesNames
     let widthSeconds = processor.widths.map { Int32($0) }
     var rows = PostgresBinaryCopyEncoder()
     var row: Int32 = 0
@@ -54,7 +54,7 @@ func checkpointRows(_ processor: RollupProcessor) -> Int {
     var scratch: [UInt8] = []
     for (key, cell) in processor.cells {
         RollupWriter.appendDelta(
-            key: key, cell: cell, name: names[key.series], widthSeconds: widthSeconds[Int(key.width)], sketch: sketches[Int(cell.sketchSlot)],
+            key: key, cell: cell, seriesId: Int32(key.series) + 1, widthSeconds: widthSeconds[Int(key.width)], sketch: sketches[Int(cell.sketchSlot)],
             row: row, mayBeStored: processor.mayBeStored(key), scratch: &scratch, to: &rows
         )
         row += 1

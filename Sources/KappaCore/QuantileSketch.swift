@@ -71,7 +71,7 @@ public struct QuantileSketch: Sendable, Equatable {
     /// never outside [min, max]. nil while empty.
     public func quantile(_ q: Double) -> Double? {
         guard count > 0, q >= 0, q <= 1 else { return nil }
-        let rank = Int64((q * Double(count - 1)).rounded(.down))
+        let rank = Self.rank(of: q, count: count)
         var seen: Int64 = 0
         var estimate: Double?
         // Ascending order: the negative magnitudes from the largest, then zero, then the positive ones.
@@ -98,6 +98,57 @@ public struct QuantileSketch: Sendable, Equatable {
             }
         }
         return estimate.map { Swift.min(Swift.max($0, min), max) }
+    }
+
+    /// ``quantile(_:)`` of each of `qs`, handed to `body` in their order, from one walk of the bins when `qs`
+    /// ascend within 0…1 (a writer reading p50, p90 and p99 of every row walks the bins once, not three times);
+    /// otherwise one ``quantile(_:)`` each. Every value is the one ``quantile(_:)`` gives.
+    public func forEachQuantile(of qs: [Double], _ body: (Double?) -> Void) {
+        guard count > 0 else {
+            for _ in qs { body(nil) }
+            return
+        }
+        guard qs.allSatisfy({ $0 >= 0 && $0 <= 1 }), zip(qs, qs.dropFirst()).allSatisfy({ $0 <= $1 }) else {
+            for q in qs { body(quantile(q)) }
+            return
+        }
+        var next = 0
+        var nextRank = qs.isEmpty ? 0 : Self.rank(of: qs[0], count: count)
+        var seen: Int64 = 0
+        let lowest = min, highest = max
+        // Hands out every quantile whose rank the values counted so far reach (`seen`), at `estimate`.
+        func emit(_ estimate: @autoclosure () -> Double) -> Bool {
+            guard next < qs.count, seen > nextRank else { return next < qs.count }
+            let value = Swift.min(Swift.max(estimate(), lowest), highest)
+            while next < qs.count, seen > nextRank {
+                body(value)
+                next += 1
+                if next < qs.count { nextRank = Self.rank(of: qs[next], count: count) }
+            }
+            return next < qs.count
+        }
+        // Ascending order, as quantile(_:) walks it.
+        negative.forEachDescending { index, binCount in
+            seen += binCount
+            return emit(-Self.representative(ofBin: index))
+        }
+        seen += zeroCount
+        if emit(0) {
+            positive.forEachAscending { index, binCount in
+                seen += binCount
+                return emit(Self.representative(ofBin: index))
+            }
+        }
+        while next < qs.count {
+            body(nil)
+            next += 1
+        }
+    }
+
+    /// The 0-based rank in ascending order that ``quantile(_:)`` reads for `q`.
+    @inline(__always)
+    static func rank(of q: Double, count: Int64) -> Int64 {
+        Int64((q * Double(count - 1)).rounded(.down))
     }
 
     static func binIndex(_ magnitude: Double) -> Int32 {

@@ -173,4 +173,24 @@ struct QuantileSketchTests {
         #expect(checked > 3)
         #expect(sketch.quantile(0)! >= sketch.min)
     }
+
+    @Test(
+        "quantiles read in one walk of the bins are each the one quantile(_:) gives",
+        arguments: ["temperature", "around zero", "lognormal", "heavy tail", "counter", "power", "uniform"]
+    )
+    func oneWalkGivesEachQuantile(distribution: String) {
+        // Sizes from one reading (sparse bins) to dense ones, so every form of the bins and the zero bin is walked.
+        for count in [1, 2, 5, 17, 300, 20_000] {
+            var sketch = QuantileSketch()
+            for value in Self.sample(distribution, count: count, seed: UInt64(count)) { sketch.add(value) }
+            for qs in [[0.5, 0.9, 0.99], Self.quantiles, [0.9, 0.5, 0.99], [0.5, 0.5, 1], [-0.1, 0.5, 2], []] {
+                var walked: [Double?] = []
+                sketch.forEachQuantile(of: qs) { walked.append($0) }
+                #expect(walked == qs.map { sketch.quantile($0) }, "\(distribution), \(count) readings, \(qs)")
+            }
+        }
+        var empty: [Double?] = []
+        QuantileSketch().forEachQuantile(of: [0.5, 0.9]) { empty.append($0) }
+        #expect(empty == [nil, nil])
+    }
 }

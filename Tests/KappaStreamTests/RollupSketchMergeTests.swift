@@ -83,17 +83,16 @@ import Testing
         var scratch: [UInt8] = []
         var row: Int32 = 0
         for (key, cell) in processor.cells {
-            let name = processor.seriesNames[key.series]
+            let seriesId = Int32(key.series) * 7 + 1
             let sketch = sketches[Int(cell.sketchSlot)]
             var written = PostgresBinaryCopyEncoder()
             RollupWriter.appendDelta(
-                key: key, cell: cell, name: name, widthSeconds: Int32(Self.widths[Int(key.width)]), sketch: sketch, row: row,
+                key: key, cell: cell, seriesId: seriesId, widthSeconds: Int32(Self.widths[Int(key.width)]), sketch: sketch, row: row,
                 mayBeStored: row % 2 == 0, scratch: &scratch, to: &written
             )
             var expected = PostgresBinaryCopyEncoder()
-            expected.beginRow(fieldCount: 22)
-            expected.append(name.device)
-            expected.append(name.metric)
+            expected.beginRow(fieldCount: 21)
+            expected.append(seriesId)
             expected.append(Int32(Self.widths[Int(key.width)]))
             expected.append(Timestamp(microsecondsSinceEpoch: key.bucket))
             expected.append(cell.count)
@@ -102,14 +101,39 @@ import Testing
             expected.append(cell.lastValue)
             expected.append(Timestamp(microsecondsSinceEpoch: cell.lastTime))
             expected.append(cell.late)
-            if let unit = cell.lastUnit { expected.append(unit) } else { expected.appendNull() }
-            expected.append(bytes: sketch.encoded())
             for q in RollupWriter.percentiles { expected.append(try #require(sketch.quantile(q))) }
             expected.append(row)
             expected.append(row % 2 == 0)
+            if let unit = cell.lastUnit { expected.append(unit) } else { expected.appendNull() }
+            expected.append(bytes: sketch.encoded())
             #expect(written.bytes == expected.bytes)
             row += 1
         }
         #expect(row > 100)
+        // Without a sketch, or with an empty one, the sketch and its percentiles are NULL.
+        let (key, cell) = try #require(processor.cells.first)
+        for missing in [nil, QuantileSketch()] {
+            var written = PostgresBinaryCopyEncoder()
+            RollupWriter.appendDelta(
+                key: key, cell: cell, seriesId: 3, widthSeconds: 60, sketch: missing, row: 9, mayBeStored: true, scratch: &scratch, to: &written
+            )
+            var expected = PostgresBinaryCopyEncoder()
+            expected.beginRow(fieldCount: 21)
+            expected.append(Int32(3))
+            expected.append(Int32(60))
+            expected.append(Timestamp(microsecondsSinceEpoch: key.bucket))
+            expected.append(cell.count)
+            for value in [cell.sum, cell.min, cell.max, cell.mean, cell.m2, cell.firstValue] { expected.append(value) }
+            expected.append(Timestamp(microsecondsSinceEpoch: cell.firstTime))
+            expected.append(cell.lastValue)
+            expected.append(Timestamp(microsecondsSinceEpoch: cell.lastTime))
+            expected.append(cell.late)
+            for _ in RollupWriter.percentiles { expected.appendNull() }
+            expected.append(Int32(9))
+            expected.append(true)
+            if let unit = cell.lastUnit { expected.append(unit) } else { expected.appendNull() }
+            expected.appendNull()
+            #expect(written.bytes == expected.bytes)
+        }
     }
 }

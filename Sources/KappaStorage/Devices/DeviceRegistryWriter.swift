@@ -22,6 +22,9 @@ public struct DeviceRegistryWriter: OutputWriter {
             "INSERT INTO \(settingsTable) (name, value) VALUES ('device_offline_after_seconds', $1) ON CONFLICT (name) DO UPDATE SET value = excluded.value",
             [.text("\(seconds)")]
         )
+        // One row per series, rewritten at every checkpoint the series has readings in. (Not `devices`: its
+        // last_seen index changes with every update, which no free space makes HOT.)
+        try await TableFillfactor.ensure(50, of: metricsTable, connection: connection)
     }
 
     public func write(_ processor: DeviceRegistryProcessor, connection: PostgresConnection) async throws {

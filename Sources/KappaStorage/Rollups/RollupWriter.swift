@@ -27,12 +27,13 @@ public struct RollupWriter: OutputWriter {
     let tagColumns: [String]
     let partitions: RollupPartitions
 
-    static let deltaColumns = [
-        "device", "metric", "width_seconds", "bucket", "count", "sum", "min", "max", "mean", "m2",
-        "first_value", "first_time", "last_value", "last_time", "late", "unit", "sketch", "p50", "p90", "p99",
-    ]
     /// The columns of a stored row, in the order the merge inserts them.
-    static let storedColumns = ["series_id"] + deltaColumns.dropFirst(2)
+    static let storedColumns = [
+        "series_id", "width_seconds", "bucket", "count", "sum", "min", "max", "mean", "m2",
+        "first_value", "first_time", "last_value", "last_time", "late", "p50", "p90", "p99", "unit", "sketch",
+    ]
+    /// The columns of a staged delta row, in the order ``appendDelta`` writes them: every fixed-width one first.
+    static let deltaColumns = Array(storedColumns.dropLast(2)) + ["cell", "maybe_stored", "unit", "sketch"]
     /// The percentiles stored beside each sketch, in the order of their columns.
     public static let percentiles: [Double] = [0.5, 0.9, 0.99]
 
@@ -54,10 +55,14 @@ public struct RollupWriter: OutputWriter {
         try await RollupWidths.prepare(widths: processor.widths, version: version, schema: schema, cellsTable: cells, connection: connection)
         try await partitions.prepare(widths: processor.widths, connection: connection)
         try await RollupViews.prepare(widths: processor.widths, tagKeys: tagColumns, schema: schema, connection: connection)
+        // One row per series, its watermark rewritten at every checkpoint the series has readings in.
+        try await TableFillfactor.ensure(50, of: series, connection: connection)
         // The series' watermarks are read when a series is first seen (``resolveWatermarks``), not all here.
     }
 
     public func write(_ processor: RollupProcessor, connection: PostgresConnection) async throws {
+        // Ids learned by an attempt that did not commit may be its own transaction's: look them up again.
+        processor.forgetUncommittedDictionaryIds()
         // The staging tables live as long as the session; quiet the "already exists" notice after the first time.
         // No JIT: this transaction's statements probe indexes per staged row, and the planner's cost for tens of
         // thousands of probes passes jit_above_cost, so every checkpoint would compile its plans (~40 ms each) for nothing.
@@ -66,7 +71,7 @@ public struct RollupWriter: OutputWriter {
             SET LOCAL client_min_messages = warning;
             SET LOCAL jit = off;
             CREATE TEMP TABLE IF NOT EXISTS rollup_deltas (
-                device text, metric text, width_seconds integer, bucket timestamptz, count bigint, sum float8,
+                series_id integer, width_seconds integer, bucket timestamptz, count bigint, sum float8,
                 min float8, max float8, mean float8, m2 float8, first_value float8, first_time timestamptz,
                 last_value float8, last_time timestamptz, late bigint, unit text, sketch bytea,
                 p50 float8, p90 float8, p99 float8, cell integer, maybe_stored boolean
@@ -74,7 +79,9 @@ public struct RollupWriter: OutputWriter {
             CREATE TEMP TABLE IF NOT EXISTS rollup_sketch_merges (
                 cell integer, sketch bytea, p50 float8, p90 float8, p99 float8
             ) ON COMMIT DELETE ROWS;
-            CREATE TEMP TABLE IF NOT EXISTS rollup_series_deltas (device text, metric text, watermark timestamptz, tags jsonb) ON COMMIT DELETE ROWS
+            CREATE TEMP TABLE IF NOT EXISTS rollup_series_deltas (
+                device text, metric text, watermark timestamptz, tags jsonb, series_id integer
+            ) ON COMMIT DELETE ROWS
             """
         )
         try await resolveWatermarks(of: processor, connection: connection)
@@ -89,23 +96,38 @@ public struct RollupWriter: OutputWriter {
             needed.insert(RollupPartitions.Key(width: width, start: current))
             needed.insert(RollupPartitions.Key(width: width, start: current + spans[index]))
         }
-        let names = processor.seriesNames
+        func isExpired(_ key: RollupProcessor.CellKey) -> Bool {
+            let widthIndex = Int(key.width)
+            guard let cutoff = cutoffs[widthIndex] else { return false }
+            return RollupProcessor.floor(key.bucket, spans[widthIndex]) + spans[widthIndex] <= cutoff
+        }
+        // Rows are staged by dictionary id, so no statement joins or scans the dictionary by name: the series with
+        // a delta to write and no id yet (new to this process, or back from idle) get theirs first, added to the
+        // dictionary when it does not know them.
+        var withoutId: [UInt32] = []
+        var listed = Set<UInt32>()
+        for key in processor.cells.keys where processor.dictionaryId(ofSeries: key.series) == nil && !isExpired(key) {
+            if listed.insert(key.series).inserted { withoutId.append(key.series) }
+        }
+        try await learnDictionaryIds(of: withoutId, processor: processor, connection: connection)
         let sketches = processor.pendingSketches()
         // Row `cell` of the staging table has its sketch at slots[cell]: how stored sketches read back find their delta.
         var slots: [Int32] = []
         slots.reserveCapacity(processor.pendingCellCount)
         var anyMayBeStored = false
         var scratch: [UInt8] = []
-        _ = try await connection.copyFrom(table: "rollup_deltas", schema: "pg_temp", columns: Self.deltaColumns + ["cell", "maybe_stored"]) { rows in
+        _ = try await connection.copyFrom(table: "rollup_deltas", schema: "pg_temp", columns: Self.deltaColumns) { rows in
             for (key, cell) in processor.cells {
                 let widthIndex = Int(key.width)
-                let start = RollupProcessor.floor(key.bucket, spans[widthIndex])
-                if let cutoff = cutoffs[widthIndex], start + spans[widthIndex] <= cutoff { continue }
-                needed.insert(RollupPartitions.Key(width: processor.widths[widthIndex], start: start))
+                if isExpired(key) { continue }
+                needed.insert(RollupPartitions.Key(width: processor.widths[widthIndex], start: RollupProcessor.floor(key.bucket, spans[widthIndex])))
+                guard let seriesId = processor.dictionaryId(ofSeries: key.series) else {
+                    throw RollupWriterError.seriesWithoutId(processor.seriesNames[key.series])
+                }
                 let mayBeStored = processor.mayBeStored(key)
                 anyMayBeStored = anyMayBeStored || mayBeStored
                 Self.appendDelta(
-                    key: key, cell: cell, name: names[key.series], widthSeconds: widthSeconds[widthIndex],
+                    key: key, cell: cell, seriesId: seriesId, widthSeconds: widthSeconds[widthIndex],
                     sketch: sketches[Int(cell.sketchSlot)], row: Int32(slots.count), mayBeStored: mayBeStored, scratch: &scratch,
                     to: &rows.encoder
                 )
@@ -115,7 +137,6 @@ public struct RollupWriter: OutputWriter {
         }
         try await partitions.ensure(needed, connection: connection)
         if !slots.isEmpty {
-            try await connection.execute(self.addNewSeries(from: "rollup_deltas"))
             if anyMayBeStored {
                 try await mergeStoredSketches(slots: slots, sketches: sketches, connection: connection)
             }
@@ -124,36 +145,49 @@ public struct RollupWriter: OutputWriter {
         try await partitions.applyRetention(now: now, connection: connection)
         guard !processor.dirtySeries.isEmpty else { return }
         let withTags = !tagColumns.isEmpty
-        _ = try await connection.copyFrom(table: "rollup_series_deltas", schema: "pg_temp", columns: ["device", "metric", "watermark", "tags"]) { rows in
+        if withTags {
+            // Tags live in the dictionary: a series whose deltas all expired is named there too (after the
+            // deltas' new series, as before ids were staged, so ids are given in the same order).
+            try await learnDictionaryIds(of: processor.dirtySeries.filter { processor.dictionaryId(ofSeries: $0) == nil },
+                                         processor: processor, connection: connection)
+        }
+        let names = processor.seriesNames
+        _ = try await connection.copyFrom(table: "rollup_series_deltas", schema: "pg_temp", columns: ["device", "metric", "watermark", "tags", "series_id"]) { rows in
             for series in processor.dirtySeries {
                 let name = names[series]
-                rows.beginRow(fieldCount: 4)
+                rows.beginRow(fieldCount: 5)
                 rows.append(name.device)
                 rows.append(name.metric)
                 rows.append(Timestamp(microsecondsSinceEpoch: processor.watermark(ofSeries: series)))
-                if withTags { rows.append(jsonb: JSONText.object(processor.tags(ofSeries: series))) } else { rows.appendNull() }
+                if withTags, let id = processor.dictionaryId(ofSeries: series) {
+                    rows.append(jsonb: JSONText.object(processor.tags(ofSeries: series)))
+                    rows.append(id)
+                } else {
+                    rows.appendNull()
+                    rows.appendNull()
+                }
                 try await rows.flushIfNeeded()
             }
         }
         try await connection.execute(self.mergeSeries)
         if withTags {
-            try await connection.execute(self.addNewSeries(from: "rollup_series_deltas"))
             try await connection.execute(self.updateTags)
         }
     }
 
-    /// One row of `rollup_deltas`: ``deltaColumns``, then the row's number (`cell`) and `maybe_stored`. The
-    /// thirteen fixed-width fields go in as one block (``FixedFields``) and the sketch is encoded into `scratch`
+    /// One row of `rollup_deltas` (``deltaColumns``; `cell` is the row's number). Its nineteen fixed-width fields,
+    /// the percentiles among them, go in as one block (``FixedFields``) and the sketch is encoded into `scratch`
     /// (kept between rows), so a row costs a few copies rather than an append per field and an array per sketch.
     public static func appendDelta(
-        key: RollupProcessor.CellKey, cell: RollupCell, name: SeriesName, widthSeconds: Int32, sketch: QuantileSketch?,
+        key: RollupProcessor.CellKey, cell: RollupCell, seriesId: Int32, widthSeconds: Int32, sketch: QuantileSketch?,
         row: Int32, mayBeStored: Bool, scratch: inout [UInt8], to rows: inout PostgresBinaryCopyEncoder
     ) {
-        rows.beginRow(fieldCount: 22)
-        rows.append(name.device)
-        rows.append(name.metric)
+        // No sketch or an empty one: NULL sketch and percentiles.
+        let sketch = sketch.flatMap { $0.count > 0 ? $0 : nil }
+        rows.beginRow(fieldCount: 21)
         withUnsafeTemporaryAllocation(byteCount: FixedFields.byteCount, alignment: 8) { buffer in
             var fields = FixedFields(buffer: buffer)
+            fields.append(seriesId)
             fields.append(widthSeconds)
             fields.append(timestamp: key.bucket)
             fields.append(cell.count)
@@ -167,18 +201,31 @@ public struct RollupWriter: OutputWriter {
             fields.append(cell.lastValue)
             fields.append(timestamp: cell.lastTime)
             fields.append(cell.late)
-            rows.appendEncodedFields(UnsafeRawBufferPointer(rebasing: buffer[..<fields.offset]), count: 13)
+            if let sketch {
+                sketch.forEachQuantile(of: percentiles) { value in
+                    if let value { fields.append(value) } else { fields.appendNull() }
+                }
+            } else {
+                for _ in percentiles { fields.appendNull() }
+            }
+            fields.append(row)
+            fields.append(mayBeStored)
+            rows.appendEncodedFields(UnsafeRawBufferPointer(rebasing: buffer[..<fields.offset]), count: 19)
         }
         if let unit = cell.lastUnit { rows.append(unit) } else { rows.appendNull() }
-        append(sketch ?? QuantileSketch(), scratch: &scratch, to: &rows)
-        rows.append(row)
-        rows.append(mayBeStored)
+        if let sketch {
+            scratch.removeAll(keepingCapacity: true)
+            sketch.encode(into: &scratch)
+            rows.append(bytes: scratch)
+        } else {
+            rows.appendNull()
+        }
     }
 
     /// Fixed-width COPY fields (length, then the big-endian value) written into a caller's buffer.
     struct FixedFields {
-        /// Room for one int32 and twelve 8-byte fields, each behind its int32 length.
-        static let byteCount = 4 + 4 + 12 * (4 + 8)
+        /// Room for three int32, fifteen 8-byte fields and a boolean, each behind its int32 length.
+        static let byteCount = 3 * (4 + 4) + 15 * (4 + 8) + (4 + 1)
         let buffer: UnsafeMutableRawBufferPointer
         private(set) var offset = 0
 
@@ -198,6 +245,18 @@ public struct RollupWriter: OutputWriter {
 
         mutating func append(_ value: Double) { append(Int64(bitPattern: value.bitPattern)) }
 
+        mutating func append(_ value: Bool) {
+            buffer.storeBytes(of: Int32(1).bigEndian, toByteOffset: offset, as: Int32.self)
+            buffer.storeBytes(of: value ? 1 : 0, toByteOffset: offset + 4, as: UInt8.self)
+            offset += 5
+        }
+
+        /// A NULL: the length -1 and no value.
+        mutating func appendNull() {
+            buffer.storeBytes(of: Int32(-1).bigEndian, toByteOffset: offset, as: Int32.self)
+            offset += 4
+        }
+
         /// PostgreSQL's timestamps count from 2000-01-01 UTC.
         static let postgresEpochMicroseconds: Int64 = 946_684_800 * 1_000_000
 
@@ -216,8 +275,8 @@ public struct RollupWriter: OutputWriter {
         scratch.removeAll(keepingCapacity: true)
         sketch.encode(into: &scratch)
         rows.append(bytes: scratch)
-        for q in percentiles {
-            if let value = sketch.quantile(q) { rows.append(value) } else { rows.appendNull() }
+        sketch.forEachQuantile(of: percentiles) { value in
+            if let value { rows.append(value) } else { rows.appendNull() }
         }
     }
 
@@ -230,10 +289,9 @@ public struct RollupWriter: OutputWriter {
         let stored = try await connection.query(
             """
             SELECT d.cell, t.sketch FROM pg_temp.rollup_deltas d
-            CROSS JOIN LATERAL (SELECT s.id FROM \(dictionary) s WHERE s.device = d.device AND s.metric = d.metric LIMIT 1) s
             CROSS JOIN LATERAL (
                 SELECT t.sketch FROM \(cells) t
-                WHERE t.series_id = s.id AND t.width_seconds = d.width_seconds AND t.bucket = d.bucket LIMIT 1
+                WHERE t.series_id = d.series_id AND t.width_seconds = d.width_seconds AND t.bucket = d.bucket LIMIT 1
             ) t
             WHERE d.maybe_stored
             """
@@ -262,19 +320,50 @@ public struct RollupWriter: OutputWriter {
         }
     }
 
-    /// Names the series of the rows staged in `staging` (`rollup_deltas`, or `rollup_series_deltas` for the series
-    /// whose watermark moved: a series whose deltas all expired has no cell) that `series` does not know yet.
-    /// NOT EXISTS first: an identity value is spent by every row an INSERT tries, conflicting or not, and most
-    /// checkpoints bring no new series. In name order, so gateways adding the same series at once wait for each
-    /// other instead of deadlocking.
-    func addNewSeries(from staging: String) -> String {
-        """
-        INSERT INTO \(dictionary) (device, metric)
-        SELECT DISTINCT d.device, d.metric FROM pg_temp.\(staging) d
-        WHERE NOT EXISTS (SELECT 1 FROM \(dictionary) s WHERE s.device = d.device AND s.metric = d.metric)
-        ORDER BY 1, 2
-        ON CONFLICT DO NOTHING
-        """
+    /// Learns the dictionary ids of `seriesNumbers` (series the processor has none for), adding to `series` those
+    /// it does not know. Only these names cross to PostgreSQL, once per series while it stays in memory.
+    /// NOT EXISTS first: an identity value is spent by every row an INSERT tries, conflicting or not. In name
+    /// order, so gateways adding the same series at once wait for each other instead of deadlocking (and ids are
+    /// given in the order they were before rows were staged by id). Each name is found by an index probe
+    /// (LATERAL … LIMIT 1), never by scanning the dictionary.
+    func learnDictionaryIds(of seriesNumbers: [UInt32], processor: RollupProcessor, connection: PostgresConnection) async throws {
+        guard !seriesNumbers.isEmpty else { return }
+        let names = processor.seriesNames
+        try await connection.executeScript(
+            """
+            SET LOCAL client_min_messages = warning;
+            CREATE TEMP TABLE IF NOT EXISTS rollup_series_names (series bigint, device text, metric text) ON COMMIT DELETE ROWS;
+            TRUNCATE pg_temp.rollup_series_names
+            """
+        )
+        _ = try await connection.copyFrom(table: "rollup_series_names", schema: "pg_temp", columns: ["series", "device", "metric"]) { rows in
+            for series in seriesNumbers {
+                let name = names[series]
+                rows.beginRow(fieldCount: 3)
+                rows.append(Int64(series))
+                rows.append(name.device)
+                rows.append(name.metric)
+                try await rows.flushIfNeeded()
+            }
+        }
+        try await connection.execute(
+            """
+            INSERT INTO \(dictionary) (device, metric)
+            SELECT n.device, n.metric FROM pg_temp.rollup_series_names n
+            WHERE NOT EXISTS (SELECT 1 FROM \(dictionary) s WHERE s.device = n.device AND s.metric = n.metric)
+            ORDER BY 1, 2
+            ON CONFLICT DO NOTHING
+            """
+        )
+        let found = try await connection.query(
+            """
+            SELECT n.series, s.id FROM pg_temp.rollup_series_names n
+            CROSS JOIN LATERAL (SELECT s.id FROM \(dictionary) s WHERE s.device = n.device AND s.metric = n.metric LIMIT 1) s
+            """
+        )
+        for row in found {
+            processor.learn(dictionaryId: Int32(try row[1].int), ofSeries: UInt32(try row[0].int64))
+        }
     }
 
     /// The newest reading's tags of each series whose watermark moved, written only when they changed and are
@@ -283,7 +372,7 @@ public struct RollupWriter: OutputWriter {
         """
         UPDATE \(dictionary) s SET tags = d.tags, tags_time = d.watermark
         FROM pg_temp.rollup_series_deltas d
-        WHERE s.device = d.device AND s.metric = d.metric AND d.tags IS NOT NULL
+        WHERE s.id = d.series_id AND d.tags IS NOT NULL
           AND s.tags IS DISTINCT FROM d.tags AND (s.tags_time IS NULL OR s.tags_time < d.watermark)
         """
     }
@@ -293,14 +382,12 @@ public struct RollupWriter: OutputWriter {
     var mergeCells: String {
         let columns = Self.storedColumns.joined(separator: ", ")
         let staged = Self.storedColumns.map { column in
-            if column == "series_id" { return "s.id" }
             return ["sketch", "p50", "p90", "p99"].contains(column)
                 ? "CASE WHEN m.cell IS NULL THEN d.\(column) ELSE m.\(column) END" : "d.\(column)"
         }.joined(separator: ", ")
         return """
             INSERT INTO \(cells) AS t (\(columns))
             SELECT \(staged) FROM pg_temp.rollup_deltas d
-            JOIN \(dictionary) s ON s.device = d.device AND s.metric = d.metric
             LEFT JOIN pg_temp.rollup_sketch_merges m ON m.cell = d.cell
             ON CONFLICT (series_id, width_seconds, bucket) DO UPDATE SET
                 count = t.count + excluded.count,
@@ -330,5 +417,16 @@ public struct RollupWriter: OutputWriter {
         SELECT device, metric, watermark FROM pg_temp.rollup_series_deltas
         ON CONFLICT (device, metric) DO UPDATE SET watermark = greatest(t.watermark, excluded.watermark)
         """
+    }
+}
+
+/// A checkpoint found a delta of a series whose dictionary id it did not learn (a bug, not a data problem).
+enum RollupWriterError: Error, CustomStringConvertible {
+    case seriesWithoutId(SeriesName)
+
+    var description: String {
+        switch self {
+        case .seriesWithoutId(let name): "rollups: no series id learned for \(name.device)/\(name.metric)"
+        }
     }
 }

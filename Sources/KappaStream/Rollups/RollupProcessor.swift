@@ -69,6 +69,12 @@ public final class RollupProcessor {
     public private(set) var unresolvedSeries: [UInt32] = []
     /// The series whose watermark moved since the last checkpoint.
     public private(set) var dirtySeries: Set<UInt32> = []
+    /// Per series number: its id in the series dictionary (`series.id`) once the writer learned it, else 0. Reset
+    /// whenever the series starts being tracked (new, back from idle, or its number reused for another name).
+    private var dictionaryIds: [Int32] = []
+    /// The series whose dictionary ids were learned in the checkpoint being written: an id the checkpoint's own
+    /// transaction assigned is not real until it commits, so these are forgotten if another attempt starts first.
+    private var uncommittedDictionaryIds: [UInt32] = []
     /// Watermarks put back by ``restore(watermarks:)``, taken (and forgotten) the first time a series is seen.
     private var storedWatermarks: [SeriesName: Int64] = [:]
     /// Bucket widths in seconds.
@@ -170,6 +176,26 @@ public final class RollupProcessor {
         return merged
     }
 
+    /// The series' id in the series dictionary, or nil while the writer has not learned it.
+    public func dictionaryId(ofSeries series: UInt32) -> Int32? {
+        let id = dictionaryIds[Int(series)]
+        return id == 0 ? nil : id
+    }
+
+    /// Keeps the series' dictionary id, learned by the checkpoint being written (trusted from its commit on).
+    public func learn(dictionaryId id: Int32, ofSeries series: UInt32) {
+        guard id != 0 else { return }
+        dictionaryIds[Int(series)] = id
+        uncommittedDictionaryIds.append(series)
+    }
+
+    /// Forgets the ids learned by a checkpoint attempt that did not commit (its transaction may have made them):
+    /// the writer calls it as each attempt starts.
+    public func forgetUncommittedDictionaryIds() {
+        for series in uncommittedDictionaryIds { dictionaryIds[Int(series)] = 0 }
+        uncommittedDictionaryIds.removeAll(keepingCapacity: true)
+    }
+
     /// Puts back the watermarks stored with the last checkpoint (µs), before consuming resumes.
     public func restore(watermarks stored: [SeriesName: Int64]) {
         storedWatermarks = stored
@@ -255,7 +281,9 @@ public final class RollupProcessor {
             tracking.append(contentsOf: repeatElement(.untracked, count: grown - tracking.count))
             watermarks.append(contentsOf: repeatElement(.min, count: grown - watermarks.count))
             committedWatermarks.append(contentsOf: repeatElement(.min, count: grown - committedWatermarks.count))
+            dictionaryIds.append(contentsOf: repeatElement(0, count: grown - dictionaryIds.count))
         }
+        dictionaryIds[index] = 0
         if !storedWatermarks.isEmpty, let stored = storedWatermarks.removeValue(forKey: intake.series[series]) {
             watermarks[index] = stored
             committedWatermarks[index] = stored
@@ -288,6 +316,7 @@ extension RollupProcessor: StreamProcessor {
         sketches.removeAll(keepingCapacity: true)
         for target in upwardLinks.indices { upwardLinks[target].removeAll(keepingCapacity: true) }
         dirtySeries.removeAll(keepingCapacity: true)
+        uncommittedDictionaryIds.removeAll(keepingCapacity: true)
         // Everything is committed: an idle series' state is its stored watermark, read back if it returns.
         let idle = intake.idleSeries(now: .now)
         for series in idle where Int(series) < tracking.count { tracking[Int(series)] = .untracked }
