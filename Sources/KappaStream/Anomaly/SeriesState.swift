@@ -1,4 +1,7 @@
 /// Everything the detectors keep about one (device, metric) series: a few dozen numbers.
+///
+/// A million of these are kept at once, so nothing is kept twice: the baseline's and the flatline run's counts
+/// follow from the cadence's reading count, and the small fields share the last eight bytes.
 struct SeriesState {
     var device: Int32
     /// Index into the engine's resolved settings; derived from the metric, never stored.
@@ -18,8 +21,8 @@ struct SeriesState {
     var profileSlot = SeriesState.unassigned
     /// Readings left in the quiet period after an episode of this series closed (``DetectorSettings/quietReadings``),
     /// and the detectors it silences (those whose episodes closed).
-    var quietReadings: Int32 = 0
     var quietDetectors: UInt8 = 0
+    var quietReadings: Int32 = 0
     static let unassigned: Int8 = -1
     static let outside: Int8 = -2
 
@@ -59,7 +62,7 @@ struct SeriesState {
         let residual = value - forecast
         let scale = baseline.scale(settings)
         let rawZ = residual / scale
-        let warmedUp = baseline.observed >= Int64(settings.warmupReadings)
+        let warmedUp = cadence.readings >= Int64(settings.warmupReadings)
         // Judged against the series' own tail: a heavy-tailed series' z-scores are shrunk until its 99.9th
         // percentile is where Gaussian noise would put it, so its everyday outliers raise no alarm.
         let z = rawZ / tail.factor
@@ -96,8 +99,8 @@ struct SeriesState {
             // otherwise a fast drift would be learnt away before the CUSUM could declare it.
             let suspected = changePoint.statistic >= settings.changeThreshold / 4
             baseline.update(
-                forecast: forecast, residual: residual, scale: scale, intervalSeconds: intervalSeconds,
-                learnTrend: true, learnScale: !suspected && !flatline.isInRun, settings
+                forecast: forecast, residual: residual, scale: scale, intervalSeconds: intervalSeconds, observed: cadence.readings,
+                learnTrend: true, learnScale: !suspected && !flatline.isInRun(at: reading), settings
             )
         }
         cadence.observe(time)
@@ -111,9 +114,9 @@ struct SeriesState {
 
     func encode(into writer: inout SnapshotWriter) {
         writer.write(device)
-        baseline.encode(into: &writer)
+        baseline.encode(into: &writer, observed: cadence.readings)
         changePoint.encode(into: &writer)
-        flatline.encode(into: &writer)
+        flatline.encode(into: &writer, readings: cadence.readings)
         cadence.encode(into: &writer)
         writer.write(lastValue)
         writer.write(tail.quantile)
@@ -127,10 +130,13 @@ struct SeriesState {
     init(from reader: inout SnapshotReader, settingsIndex: Int32) throws(AnomalySnapshotError) {
         device = try reader.read()
         self.settingsIndex = settingsIndex
-        baseline = try RobustBaseline(from: &reader)
+        var observed: Int64 = 0, runLength: Int64 = 0
+        baseline = try RobustBaseline(from: &reader, observed: &observed)
         changePoint = try ChangePointDetector(from: &reader)
-        flatline = try FlatlineDetector(from: &reader)
+        flatline = try FlatlineDetector(from: &reader, runLength: &runLength)
         cadence = try CadenceTracker(from: &reader)
+        // The engine always writes these counts as its reading count gives them: anything else was not written by it.
+        guard observed == cadence.readings, runLength == flatline.runLength(at: cadence.readings) else { throw reader.corrupt() }
         lastValue = try reader.read()
         tail.quantile = try reader.read()
         openEpisodes = try reader.read()
