@@ -77,7 +77,12 @@ struct DeviceProfile {
     var instantTime: Int64 = .min
     /// Whether the instant at `instantTime` has been scored.
     var instantJudged = true
-    var episode: OpenEpisode?
+    /// The device-level episode, while one is open (rare: out of line, see ``Boxed``).
+    var episode: OpenEpisode? {
+        get { episodeBox?.value }
+        set { episodeBox = newValue.map(Boxed.init) }
+    }
+    private var episodeBox: Boxed<OpenEpisode>?
     /// Event time at which the current run of scores at or above the release level began (the onset).
     var elevatedSince: Int64 = .min
     var calmInstants: Int64 = 0

@@ -152,7 +152,12 @@ struct DeviceState {
     var name: String
     var cadence = CadenceTracker()
     var deadlineQueued = false
-    var gap: OpenEpisode?
+    /// A device-level silence being reported (rare: out of line, see ``Boxed``).
+    var gap: OpenEpisode? {
+        get { gapBox?.value }
+        set { gapBox = newValue.map(Boxed.init) }
+    }
+    private var gapBox: Boxed<OpenEpisode>?
     /// Spikes and change points of the instant `pendingTime`, judged together once the instant has passed.
     var pending: [PendingDetection] = []
     var pendingTime: Int64 = 0
