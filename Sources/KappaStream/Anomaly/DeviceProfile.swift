@@ -75,8 +75,6 @@ struct DeviceProfile {
     var instants: Int64 = 0
     /// Event time of the instant being gathered.
     var instantTime: Int64 = .min
-    /// Whether the instant at `instantTime` has been scored.
-    var instantJudged = true
     /// The device-level episode, while one is open (rare: out of line, see ``Boxed``).
     var episode: OpenEpisode? {
         get { episodeBox?.value }
@@ -86,6 +84,9 @@ struct DeviceProfile {
     /// Event time at which the current run of scores at or above the release level began (the onset).
     var elevatedSince: Int64 = .min
     var calmInstants: Int64 = 0
+    // (The one-byte fields last, together, so the device's own flag can follow them in the same word.)
+    /// Whether the instant at `instantTime` has been scored.
+    var instantJudged = true
     /// Metric slots in use (at most ``maximumMetrics``).
     private var metrics: UInt8 = 0
 

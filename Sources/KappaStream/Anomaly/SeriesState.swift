@@ -151,7 +151,6 @@ struct SeriesState {
 struct DeviceState {
     var name: String
     var cadence = CadenceTracker()
-    var deadlineQueued = false
     /// A device-level silence being reported (rare: out of line, see ``Boxed``).
     var gap: OpenEpisode? {
         get { gapBox?.value }
@@ -164,6 +163,8 @@ struct DeviceState {
     /// Until this event time the device is settling after a change of operating state.
     var settlingUntil = Int64.min
     var profile = DeviceProfile()
+    /// (Declared after the profile, so it takes a byte of the profile's last word rather than a word of its own.)
+    var deadlineQueued = false
     /// Event time of the device's first reading: devices that began after another fell silent (an import of
     /// files with different time ranges) say nothing about its silence.
     var firstTime = Int64.min
@@ -189,6 +190,11 @@ struct DeviceState {
     /// (The metric must have no series of the device yet.)
     mutating func addSeries(_ index: Int32, ofMetric metric: Int32) {
         let entry = UInt64(UInt32(bitPattern: metric)) << 32 | UInt64(UInt32(bitPattern: index))
+        // Grown by an eighth rather than doubled: a device's metrics arrive one by one, and doubling would leave
+        // a typical device of ten metrics with room for sixteen.
+        if seriesByMetric.count == seriesByMetric.capacity {
+            seriesByMetric.reserveCapacity(seriesByMetric.count + max(1, seriesByMetric.count / 8))
+        }
         seriesByMetric.insert(entry, at: firstPosition(atLeast: metric))
     }
 
