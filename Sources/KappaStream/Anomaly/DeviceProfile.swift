@@ -37,12 +37,13 @@ struct DeviceProfile {
     ///   its z-score, the smoothed residual, and its reading count (an Int64's bits);
     /// - the long-run second moments of the clipped z-scores: a symmetric k × k matrix (each update adds the same
     ///   product to both halves, bit for bit), so only its upper triangle is kept, row by row (``moment(_:_:)``);
-    /// - the inverse of their correlation, row-major k × k (not exactly symmetric after elimination).
+    /// - the inverse of their correlation, symmetric too, so also kept as its upper triangle: elimination leaves
+    ///   the two halves apart by rounding only, and the upper half as computed is used for both.
     private var numbers: [Double] = []
 
     private static let fields = 6
     private static func triangleCount(_ k: Int) -> Int { k * (k + 1) / 2 }
-    private static func count(_ k: Int) -> Int { k * fields + triangleCount(k) + k * k }
+    private static func count(_ k: Int) -> Int { k * fields + 2 * triangleCount(k) }
     private var momentsStart: Int { metricCount &* Self.fields }
     private var inverseStart: Int { momentsStart &+ Self.triangleCount(metricCount) }
 
@@ -56,7 +57,7 @@ struct DeviceProfile {
     private mutating func setMoment(_ row: Int, _ column: Int, _ value: Double) {
         numbers[momentsStart &+ Self.upperPosition(row, column, metricCount)] = value
     }
-    func inverse(_ row: Int, _ column: Int) -> Double { numbers[inverseStart &+ row &* metricCount &+ column] }
+    func inverse(_ row: Int, _ column: Int) -> Double { numbers[inverseStart &+ Self.upperPosition(row, column, metricCount)] }
 
     private func smoothed(_ slot: Int) -> Double { numbers[slot &* Self.fields] }
     private func mean(_ slot: Int) -> Double { numbers[slot &* Self.fields &+ 1] }
@@ -105,7 +106,7 @@ struct DeviceProfile {
         }
         grown[momentsStart + Self.upperPosition(k, k, k + 1)] = 1
         let inverseStart = momentsStart + Self.triangleCount(k + 1)
-        for index in 0...k { grown[inverseStart + index * (k + 1) + index] = 1 }
+        for index in 0...k { grown[inverseStart + Self.upperPosition(index, index, k + 1)] = 1 }
         numbers = grown
         metrics = UInt8(k + 1)
         return Int8(k)
@@ -205,7 +206,7 @@ struct DeviceProfile {
             }
         }
         let start = inverseStart
-        for index in 0..<(k * k) { numbers[start + index] = result[index] }
+        for row in 0..<k { for column in row..<k { numbers[start + Self.upperPosition(row, column, k)] = result[row * k + column] } }
     }
 
     private static func identity(_ k: Int) -> [Double] {
@@ -256,8 +257,15 @@ struct DeviceProfile {
                 setMoment(row, column, moments[row * k + column])
             }
         }
+        // (A snapshot from before the inverse was kept as a triangle may have halves apart by rounding: the upper
+        // one is taken, as elimination now does.)
         let start = inverseStart
-        for index in 0..<(k * k) { numbers[start + index] = try reader.read() }
+        for row in 0..<k {
+            for column in 0..<k {
+                let value: Double = try reader.read()
+                if row <= column { numbers[start + Self.upperPosition(row, column, k)] = value }
+            }
+        }
         instants = try reader.read()
         instantTime = try reader.read()
         instantJudged = try reader.read()
