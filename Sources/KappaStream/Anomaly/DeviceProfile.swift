@@ -38,12 +38,14 @@ struct DeviceProfile {
     /// - the long-run second moments of the clipped z-scores: a symmetric k × k matrix (each update adds the same
     ///   product to both halves, bit for bit), so only its upper triangle is kept, row by row (``moment(_:_:)``);
     /// - the inverse of their correlation, symmetric too, so also kept as its upper triangle: elimination leaves
-    ///   the two halves apart by rounding only, and the upper half as computed is used for both.
+    ///   the two halves apart by rounding only, and the upper half as computed is used for both. It only weighs
+    ///   the residuals in the device's score, where a relative error of 10⁻⁷ changes nothing, so it is kept as
+    ///   Float32, two to a slot (as their bits: those slots are never read as Doubles).
     private var numbers: [Double] = []
 
     private static let fields = 6
     private static func triangleCount(_ k: Int) -> Int { k * (k + 1) / 2 }
-    private static func count(_ k: Int) -> Int { k * fields + 2 * triangleCount(k) }
+    private static func count(_ k: Int) -> Int { k * fields + triangleCount(k) + (triangleCount(k) + 1) / 2 }
     private var momentsStart: Int { metricCount &* Self.fields }
     private var inverseStart: Int { momentsStart &+ Self.triangleCount(metricCount) }
 
@@ -57,7 +59,18 @@ struct DeviceProfile {
     private mutating func setMoment(_ row: Int, _ column: Int, _ value: Double) {
         numbers[momentsStart &+ Self.upperPosition(row, column, metricCount)] = value
     }
-    func inverse(_ row: Int, _ column: Int) -> Double { numbers[inverseStart &+ Self.upperPosition(row, column, metricCount)] }
+    func inverse(_ row: Int, _ column: Int) -> Double {
+        let position = Self.upperPosition(row, column, metricCount)
+        let pair = numbers[inverseStart &+ position &>> 1].bitPattern
+        return Double(Float(bitPattern: UInt32(truncatingIfNeeded: pair &>> UInt64((position & 1) &* 32))))
+    }
+
+    /// Stores `value` (rounded to Float32) as the inverse's element at triangle `position` of `numbers`' slots from `start`.
+    private static func setInverse(_ numbers: inout [Double], start: Int, position: Int, _ value: Double) {
+        let shift = UInt64((position & 1) * 32)
+        let pair = numbers[start + position >> 1].bitPattern
+        numbers[start + position >> 1] = Double(bitPattern: pair & ~(0xFFFF_FFFF << shift) | UInt64(Float(value).bitPattern) << shift)
+    }
 
     private func smoothed(_ slot: Int) -> Double { numbers[slot &* Self.fields] }
     private func mean(_ slot: Int) -> Double { numbers[slot &* Self.fields &+ 1] }
@@ -106,7 +119,7 @@ struct DeviceProfile {
         }
         grown[momentsStart + Self.upperPosition(k, k, k + 1)] = 1
         let inverseStart = momentsStart + Self.triangleCount(k + 1)
-        for index in 0...k { grown[inverseStart + Self.upperPosition(index, index, k + 1)] = 1 }
+        for index in 0...k { Self.setInverse(&grown, start: inverseStart, position: Self.upperPosition(index, index, k + 1), 1) }
         numbers = grown
         metrics = UInt8(k + 1)
         return Int8(k)
@@ -206,7 +219,9 @@ struct DeviceProfile {
             }
         }
         let start = inverseStart
-        for row in 0..<k { for column in row..<k { numbers[start + Self.upperPosition(row, column, k)] = result[row * k + column] } }
+        for row in 0..<k {
+            for column in row..<k { Self.setInverse(&numbers, start: start, position: Self.upperPosition(row, column, k), result[row * k + column]) }
+        }
     }
 
     private static func identity(_ k: Int) -> [Double] {
@@ -257,13 +272,13 @@ struct DeviceProfile {
                 setMoment(row, column, moments[row * k + column])
             }
         }
-        // (A snapshot from before the inverse was kept as a triangle may have halves apart by rounding: the upper
-        // one is taken, as elimination now does.)
+        // (A snapshot from before the inverse was kept as a Float32 triangle may have halves apart by rounding and
+        // more digits: the upper one is taken, rounded, as elimination now does. One written since restores exactly.)
         let start = inverseStart
         for row in 0..<k {
             for column in 0..<k {
                 let value: Double = try reader.read()
-                if row <= column { numbers[start + Self.upperPosition(row, column, k)] = value }
+                if row <= column { Self.setInverse(&numbers, start: start, position: Self.upperPosition(row, column, k), value) }
             }
         }
         instants = try reader.read()
