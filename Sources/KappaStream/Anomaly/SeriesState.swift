@@ -1,7 +1,7 @@
 /// Everything the detectors keep about one (device, metric) series: a few dozen numbers.
 ///
-/// A million of these are kept at once, so nothing is kept twice: the baseline's and the flatline run's counts
-/// follow from the cadence's reading count, and the small fields share the last eight bytes.
+/// A million of these are kept at once, so nothing is kept twice: the baseline's, the flatline run's and the
+/// cadence's interval counts follow from the cadence's reading count, and the small fields share the last eight bytes.
 struct SeriesState {
     var device: Int32
     /// Index into the engine's resolved settings; derived from the metric, never stored.
@@ -9,7 +9,7 @@ struct SeriesState {
     var baseline = RobustBaseline()
     var changePoint = ChangePointDetector()
     var flatline = FlatlineDetector()
-    var cadence = CadenceTracker()
+    var cadence = SeriesCadence()
     var lastValue = 0.0
     /// The series' own 99.9th percentile of |z|, tracked online (``TailTracker``).
     var tail = TailTracker()
@@ -134,7 +134,7 @@ struct SeriesState {
         baseline = try RobustBaseline(from: &reader, observed: &observed)
         changePoint = try ChangePointDetector(from: &reader)
         flatline = try FlatlineDetector(from: &reader, runLength: &runLength)
-        cadence = try CadenceTracker(from: &reader)
+        cadence = try SeriesCadence(from: &reader)
         // The engine always writes these counts as its reading count gives them: anything else was not written by it.
         guard observed == cadence.readings, runLength == flatline.runLength(at: cadence.readings) else { throw reader.corrupt() }
         lastValue = try reader.read()

@@ -7,7 +7,7 @@ import Testing
 @Suite struct StateLayoutTests {
     /// A million series' state is kept at once: the inline budget per series.
     @Test func seriesStateFitsItsBudget() {
-        #expect(MemoryLayout<SeriesState>.stride <= 168)
+        #expect(MemoryLayout<SeriesState>.stride <= 160)
     }
 
     @Test func seriesStateRoundTripsAndRefusesDisagreeingCounts() throws {
@@ -33,6 +33,11 @@ import Testing
             wrongRun[4 + 40 + 32 + 8] &+= 1
             var wrongRunReader = SnapshotReader(wrongRun)
             #expect(throws: AnomalySnapshotError.self) { try SeriesState(from: &wrongRunReader, settingsIndex: state.settingsIndex) }
+            // The cadence's interval count follows the flatline (7 × 8) and three of the cadence's fields.
+            var wrongIntervals = writer.bytes
+            wrongIntervals[4 + 40 + 32 + 56 + 24] &+= 1
+            var wrongIntervalsReader = SnapshotReader(wrongIntervals)
+            #expect(throws: AnomalySnapshotError.self) { try SeriesState(from: &wrongIntervalsReader, settingsIndex: state.settingsIndex) }
         }
     }
 
