@@ -30,17 +30,24 @@ struct DeviceProfile {
     /// Instants between re-inversions of the correlation (it moves slowly).
     private static let inversionInterval: Int64 = 16
 
-    /// Per metric slot, five numbers in a row: the smoothed level, its long-run mean and mean absolute
-    /// deviation, its z-score and the smoothed residual. One array for all five, and every array sized exactly
-    /// when a metric is added: a profile is kept for each of a million devices' worth of series, and five arrays
-    /// each growing by doubling cost a tenth of the goal's bytes per series in headers and spare capacity.
-    private var levels: [Double] = []
-    var observed: [Int64] = []
-    /// Long-run second moments of the clipped z-scores: a symmetric k × k matrix (each update adds the same
-    /// product to both halves, bit for bit), so only its upper triangle is kept, row by row (see ``moment(_:_:)``);
-    /// and the inverse of their correlation, row-major k × k (not exactly symmetric after elimination).
-    private var momentsUpper: [Double] = []
-    var inverse: [Double] = []
+    /// All the profile's numbers, in one allocation sized exactly when a metric is added: a profile is kept for
+    /// each of a million devices' worth of series, and separate arrays each cost a header and an allocation.
+    /// In order:
+    /// - per metric slot, six numbers in a row: the smoothed level, its long-run mean and mean absolute deviation,
+    ///   its z-score, the smoothed residual, and its reading count (an Int64's bits);
+    /// - the long-run second moments of the clipped z-scores: a symmetric k × k matrix (each update adds the same
+    ///   product to both halves, bit for bit), so only its upper triangle is kept, row by row (``moment(_:_:)``);
+    /// - the inverse of their correlation, symmetric too, so also kept as its upper triangle: elimination leaves
+    ///   the two halves apart by rounding only, and the upper half as computed is used for both. It only weighs
+    ///   the residuals in the device's score, where a relative error of 10⁻⁷ changes nothing, so it is kept as
+    ///   Float32, two to a slot (as their bits: those slots are never read as Doubles).
+    private var numbers: [Double] = []
+
+    private static let fields = 6
+    private static func triangleCount(_ k: Int) -> Int { k * (k + 1) / 2 }
+    private static func count(_ k: Int) -> Int { k * fields + triangleCount(k) + (triangleCount(k) + 1) / 2 }
+    private var momentsStart: Int { metricCount &* Self.fields }
+    private var inverseStart: Int { momentsStart &+ Self.triangleCount(metricCount) }
 
     /// Where (row, column) of a k × k symmetric matrix is in its upper triangle.
     private static func upperPosition(_ row: Int, _ column: Int, _ k: Int) -> Int {
@@ -48,58 +55,80 @@ struct DeviceProfile {
         return top * k - top * (top - 1) / 2 + (right - top)
     }
 
-    func moment(_ row: Int, _ column: Int) -> Double { momentsUpper[Self.upperPosition(row, column, metricCount)] }
+    func moment(_ row: Int, _ column: Int) -> Double { numbers[momentsStart &+ Self.upperPosition(row, column, metricCount)] }
+    private mutating func setMoment(_ row: Int, _ column: Int, _ value: Double) {
+        numbers[momentsStart &+ Self.upperPosition(row, column, metricCount)] = value
+    }
+    func inverse(_ row: Int, _ column: Int) -> Double {
+        let position = Self.upperPosition(row, column, metricCount)
+        let pair = numbers[inverseStart &+ position &>> 1].bitPattern
+        return Double(Float(bitPattern: UInt32(truncatingIfNeeded: pair &>> UInt64((position & 1) &* 32))))
+    }
 
-    private static let fields = 5
-    private func smoothed(_ slot: Int) -> Double { levels[slot &* Self.fields] }
-    private func mean(_ slot: Int) -> Double { levels[slot &* Self.fields &+ 1] }
-    private func deviation(_ slot: Int) -> Double { levels[slot &* Self.fields &+ 2] }
-    func z(_ slot: Int) -> Double { levels[slot &* Self.fields &+ 3] }
-    private func residual(_ slot: Int) -> Double { levels[slot &* Self.fields &+ 4] }
-    private mutating func setSmoothed(_ slot: Int, _ value: Double) { levels[slot &* Self.fields] = value }
-    private mutating func setMean(_ slot: Int, _ value: Double) { levels[slot &* Self.fields &+ 1] = value }
-    private mutating func setDeviation(_ slot: Int, _ value: Double) { levels[slot &* Self.fields &+ 2] = value }
-    private mutating func setZ(_ slot: Int, _ value: Double) { levels[slot &* Self.fields &+ 3] = value }
-    private mutating func setResidual(_ slot: Int, _ value: Double) { levels[slot &* Self.fields &+ 4] = value }
+    /// Stores `value` (rounded to Float32) as the inverse's element at triangle `position` of `numbers`' slots from `start`.
+    private static func setInverse(_ numbers: inout [Double], start: Int, position: Int, _ value: Double) {
+        let shift = UInt64((position & 1) * 32)
+        let pair = numbers[start + position >> 1].bitPattern
+        numbers[start + position >> 1] = Double(bitPattern: pair & ~(0xFFFF_FFFF << shift) | UInt64(Float(value).bitPattern) << shift)
+    }
+
+    private func smoothed(_ slot: Int) -> Double { numbers[slot &* Self.fields] }
+    private func mean(_ slot: Int) -> Double { numbers[slot &* Self.fields &+ 1] }
+    private func deviation(_ slot: Int) -> Double { numbers[slot &* Self.fields &+ 2] }
+    func z(_ slot: Int) -> Double { numbers[slot &* Self.fields &+ 3] }
+    private func residual(_ slot: Int) -> Double { numbers[slot &* Self.fields &+ 4] }
+    func observed(_ slot: Int) -> Int64 { Int64(bitPattern: numbers[slot &* Self.fields &+ 5].bitPattern) }
+    private mutating func setSmoothed(_ slot: Int, _ value: Double) { numbers[slot &* Self.fields] = value }
+    private mutating func setMean(_ slot: Int, _ value: Double) { numbers[slot &* Self.fields &+ 1] = value }
+    private mutating func setDeviation(_ slot: Int, _ value: Double) { numbers[slot &* Self.fields &+ 2] = value }
+    private mutating func setZ(_ slot: Int, _ value: Double) { numbers[slot &* Self.fields &+ 3] = value }
+    private mutating func setResidual(_ slot: Int, _ value: Double) { numbers[slot &* Self.fields &+ 4] = value }
+    private mutating func setObserved(_ slot: Int, _ count: Int64) {
+        numbers[slot &* Self.fields &+ 5] = Double(bitPattern: UInt64(bitPattern: count))
+    }
     var instants: Int64 = 0
     /// Event time of the instant being gathered.
     var instantTime: Int64 = .min
-    /// Whether the instant at `instantTime` has been scored.
-    var instantJudged = true
-    var episode: OpenEpisode?
+    /// The device-level episode, while one is open (rare: out of line, see ``Boxed``).
+    var episode: OpenEpisode? {
+        get { episodeBox?.value }
+        set { episodeBox = newValue.map(Boxed.init) }
+    }
+    private var episodeBox: Boxed<OpenEpisode>?
     /// Event time at which the current run of scores at or above the release level began (the onset).
     var elevatedSince: Int64 = .min
     var calmInstants: Int64 = 0
+    // (The one-byte fields last, together, so the device's own flag can follow them in the same word.)
+    /// Whether the instant at `instantTime` has been scored.
+    var instantJudged = true
+    /// Metric slots in use (at most ``maximumMetrics``).
+    private var metrics: UInt8 = 0
 
-    var metricCount: Int { observed.count }
+    var metricCount: Int { Int(metrics) }
 
     /// A slot for a new metric of the device, or nil when the profile is full.
     mutating func addMetric() -> Int8? {
         let k = metricCount
         guard k < Self.maximumMetrics else { return nil }
-        levels = Self.exactly(levels, count: (k + 1) * Self.fields, filler: 0)
-        observed = Self.exactly(observed, count: k + 1, filler: 0)
-        var grown = [Double](repeating: 0, count: (k + 1) * (k + 2) / 2)
-        for row in 0..<k { for column in row..<k { grown[Self.upperPosition(row, column, k + 1)] = momentsUpper[Self.upperPosition(row, column, k)] } }
-        grown[Self.upperPosition(k, k, k + 1)] = 1
-        momentsUpper = grown
-        inverse = Self.identity(k + 1)
+        // (`[Double](repeating:count:)` allocates exactly `count`.)
+        var grown = [Double](repeating: 0, count: Self.count(k + 1))
+        for index in 0..<(k * Self.fields) { grown[index] = numbers[index] }
+        let momentsStart = (k + 1) * Self.fields
+        for row in 0..<k {
+            for column in row..<k { grown[momentsStart + Self.upperPosition(row, column, k + 1)] = moment(row, column) }
+        }
+        grown[momentsStart + Self.upperPosition(k, k, k + 1)] = 1
+        let inverseStart = momentsStart + Self.triangleCount(k + 1)
+        for index in 0...k { Self.setInverse(&grown, start: inverseStart, position: Self.upperPosition(index, index, k + 1), 1) }
+        numbers = grown
+        metrics = UInt8(k + 1)
         return Int8(k)
-    }
-
-    /// `array` followed by `filler` up to `count` elements, in an allocation of exactly that many.
-    private static func exactly<Element>(_ array: [Element], count: Int, filler: Element) -> [Element] {
-        var grown: [Element] = []
-        grown.reserveCapacity(count)
-        grown.append(contentsOf: array)
-        grown.append(contentsOf: repeatElement(filler, count: count - array.count))
-        return grown
     }
 
     /// Takes in one reading of the metric in `slot`.
     mutating func observe(slot: Int, value: Double, residualZ: Double, _ settings: DetectorSettings) {
-        observed[slot] += 1
-        let count = observed[slot]
+        let count = observed(slot) + 1
+        setObserved(slot, count)
         let clippedResidual = residualZ.isFinite ? min(max(residualZ, -Self.clip), Self.clip) : 0
         setResidual(slot, residual(slot) + max(settings.deviceSmoothing, 1 / Double(count)) * (clippedResidual - residual(slot)))
         if count == 1 {
@@ -131,16 +160,16 @@ struct DeviceProfile {
         var quadratic = 0.0
         for row in 0..<k {
             var sum = 0.0
-            for column in 0..<k { sum += inverse[row * k + column] * standardisedResidual(column, k) }
-            quadratic += standardisedResidual(row, k) * sum
+            for column in 0..<k { sum += inverse(row, column) * standardisedResidual(column) }
+            quadratic += standardisedResidual(row) * sum
         }
         let joint = (max(0, quadratic) / Double(k)).squareRoot()
         if episode == nil {
             let gain = max(settings.deviceLearning, 1 / Double(instants))
             for row in 0..<k {
                 for column in row..<k {
-                    let position = Self.upperPosition(row, column, k)
-                    momentsUpper[position] += gain * (residual(row) * residual(column) - momentsUpper[position])
+                    let moment = moment(row, column)
+                    setMoment(row, column, moment + gain * (residual(row) * residual(column) - moment))
                 }
             }
             if instants % Self.inversionInterval == 0 || instants <= Int64(settings.deviceWarmupInstants) { invertCorrelation() }
@@ -156,8 +185,8 @@ struct DeviceProfile {
         }
     }
 
-    private func standardisedResidual(_ slot: Int, _ k: Int) -> Double {
-        residual(slot) / max(momentsUpper[Self.upperPosition(slot, slot, k)], 1e-6).squareRoot()
+    private func standardisedResidual(_ slot: Int) -> Double {
+        residual(slot) / max(moment(slot, slot), 1e-6).squareRoot()
     }
 
     /// `inverse ← ((1 − ridge) R + ridge I)⁻¹`, R the correlation of `moments` (Gauss–Jordan; the matrix is
@@ -189,7 +218,10 @@ struct DeviceProfile {
                 }
             }
         }
-        inverse = result
+        let start = inverseStart
+        for row in 0..<k {
+            for column in row..<k { Self.setInverse(&numbers, start: start, position: Self.upperPosition(row, column, k), result[row * k + column]) }
+        }
     }
 
     private static func identity(_ k: Int) -> [Double] {
@@ -206,10 +238,10 @@ struct DeviceProfile {
             writer.write(deviation(slot))
             writer.write(z(slot))
             writer.write(residual(slot))
-            writer.write(observed[slot])
+            writer.write(observed(slot))
         }
         for row in 0..<metricCount { for column in 0..<metricCount { writer.write(moment(row, column)) } }
-        for value in inverse { writer.write(value) }
+        for row in 0..<metricCount { for column in 0..<metricCount { writer.write(inverse(row, column)) } }
         writer.write(instants)
         writer.write(instantTime)
         writer.write(instantJudged)
@@ -224,25 +256,31 @@ struct DeviceProfile {
     init(from reader: inout SnapshotReader) throws(AnomalySnapshotError) {
         let k = Int(try reader.read(UInt8.self))
         guard k <= Self.maximumMetrics else { throw reader.corrupt() }
-        levels.reserveCapacity(k * Self.fields)
-        observed.reserveCapacity(k)
-        for _ in 0..<k {
-            for _ in 0..<Self.fields { levels.append(try reader.read()) }
-            observed.append(try reader.read())
+        metrics = UInt8(k)
+        numbers = [Double](repeating: 0, count: Self.count(k))
+        for slot in 0..<k {
+            for field in 0..<(Self.fields - 1) { numbers[slot * Self.fields + field] = try reader.read() }
+            setObserved(slot, try reader.read())
         }
         var moments: [Double] = []
         moments.reserveCapacity(k * k)
-        inverse.reserveCapacity(k * k)
         for _ in 0..<(k * k) { moments.append(try reader.read()) }
         // Written from a symmetric matrix: anything else was not written by a profile.
-        momentsUpper = [Double](repeating: 0, count: k * (k + 1) / 2)
         for row in 0..<k {
             for column in row..<k {
                 guard moments[row * k + column].bitPattern == moments[column * k + row].bitPattern else { throw reader.corrupt() }
-                momentsUpper[Self.upperPosition(row, column, k)] = moments[row * k + column]
+                setMoment(row, column, moments[row * k + column])
             }
         }
-        for _ in 0..<(k * k) { inverse.append(try reader.read()) }
+        // (A snapshot from before the inverse was kept as a Float32 triangle may have halves apart by rounding and
+        // more digits: the upper one is taken, rounded, as elimination now does. One written since restores exactly.)
+        let start = inverseStart
+        for row in 0..<k {
+            for column in 0..<k {
+                let value: Double = try reader.read()
+                if row <= column { Self.setInverse(&numbers, start: start, position: Self.upperPosition(row, column, k), value) }
+            }
+        }
         instants = try reader.read()
         instantTime = try reader.read()
         instantJudged = try reader.read()

@@ -9,9 +9,9 @@ struct RobustBaseline {
     /// Smoothed absolute residual; for Gaussian noise σ ≈ 1.2533 × this.
     var meanAbsoluteResidual = 0.0
     /// The smallest non-negligible step the series has made: the resolution of a quantised signal.
+    /// (How many readings it has taken in is its series' reading count, ``CadenceTracker/readings``: one per
+    /// reading, whether it updates or relevels, so it is passed in rather than kept twice.)
     var quantum = Double.infinity
-    /// Readings taken in.
-    var observed: Int64 = 0
 
     private static let gaussianFromMeanAbsolute = 1.2533
 
@@ -27,7 +27,6 @@ struct RobustBaseline {
         level = value
         trendPerSecond = 0
         meanAbsoluteResidual = 0
-        observed = 1
     }
 
     mutating func noteStep(_ step: Double, at value: Double) {
@@ -35,10 +34,11 @@ struct RobustBaseline {
         if size > 1e-9 * max(1, abs(value)), size < quantum { quantum = size }
     }
 
-    /// Takes in one residual `residual = value − forecast`. `intervalSeconds` is the series' usual spacing,
-    /// which turns a level correction into a per-second trend correction.
+    /// Takes in one residual `residual = value − forecast`, after `observed` readings. `intervalSeconds` is the
+    /// series' usual spacing, which turns a level correction into a per-second trend correction.
     mutating func update(
-        forecast: Double, residual: Double, scale: Double, intervalSeconds: Double, learnTrend: Bool, learnScale: Bool, _ settings: DetectorSettings
+        forecast: Double, residual: Double, scale: Double, intervalSeconds: Double, observed: Int64, learnTrend: Bool, learnScale: Bool,
+        _ settings: DetectorSettings
     ) {
         let clipped = observed < 5 ? residual : min(max(residual, -settings.residualClip * scale), settings.residualClip * scale)
         let levelGain = max(settings.levelSmoothing, 1 / Double(observed + 1))
@@ -50,16 +50,15 @@ struct RobustBaseline {
             let scaleGain = max(settings.scaleSmoothing, 1 / Double(observed))
             meanAbsoluteResidual += scaleGain * (abs(clipped) - meanAbsoluteResidual)
         }
-        observed += 1
     }
 
     /// The change-point detector's verdict: the series now lives at `value`.
     mutating func relevel(to value: Double) {
         level = value
-        observed += 1
     }
 
-    func encode(into writer: inout SnapshotWriter) {
+    /// (`observed`: the series' reading count, which the snapshot keeps here.)
+    func encode(into writer: inout SnapshotWriter, observed: Int64) {
         writer.write(level)
         writer.write(trendPerSecond)
         writer.write(meanAbsoluteResidual)
@@ -69,7 +68,8 @@ struct RobustBaseline {
 
     init() {}
 
-    init(from reader: inout SnapshotReader) throws(AnomalySnapshotError) {
+    /// Also returns the reading count stored with it, which the series checks against its own.
+    init(from reader: inout SnapshotReader, observed: inout Int64) throws(AnomalySnapshotError) {
         level = try reader.read()
         trendPerSecond = try reader.read()
         meanAbsoluteResidual = try reader.read()

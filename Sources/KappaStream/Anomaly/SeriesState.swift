@@ -1,4 +1,7 @@
 /// Everything the detectors keep about one (device, metric) series: a few dozen numbers.
+///
+/// A million of these are kept at once, so nothing is kept twice: the baseline's, the flatline run's and the
+/// cadence's interval counts follow from the cadence's reading count, and the small fields share the last eight bytes.
 struct SeriesState {
     var device: Int32
     /// Index into the engine's resolved settings; derived from the metric, never stored.
@@ -6,7 +9,7 @@ struct SeriesState {
     var baseline = RobustBaseline()
     var changePoint = ChangePointDetector()
     var flatline = FlatlineDetector()
-    var cadence = CadenceTracker()
+    var cadence = SeriesCadence()
     var lastValue = 0.0
     /// The series' own 99.9th percentile of |z|, tracked online (``TailTracker``).
     var tail = TailTracker()
@@ -18,8 +21,8 @@ struct SeriesState {
     var profileSlot = SeriesState.unassigned
     /// Readings left in the quiet period after an episode of this series closed (``DetectorSettings/quietReadings``),
     /// and the detectors it silences (those whose episodes closed).
-    var quietReadings: Int32 = 0
     var quietDetectors: UInt8 = 0
+    var quietReadings: Int32 = 0
     static let unassigned: Int8 = -1
     static let outside: Int8 = -2
 
@@ -59,7 +62,7 @@ struct SeriesState {
         let residual = value - forecast
         let scale = baseline.scale(settings)
         let rawZ = residual / scale
-        let warmedUp = baseline.observed >= Int64(settings.warmupReadings)
+        let warmedUp = cadence.readings >= Int64(settings.warmupReadings)
         // Judged against the series' own tail: a heavy-tailed series' z-scores are shrunk until its 99.9th
         // percentile is where Gaussian noise would put it, so its everyday outliers raise no alarm.
         let z = rawZ / tail.factor
@@ -96,8 +99,8 @@ struct SeriesState {
             // otherwise a fast drift would be learnt away before the CUSUM could declare it.
             let suspected = changePoint.statistic >= settings.changeThreshold / 4
             baseline.update(
-                forecast: forecast, residual: residual, scale: scale, intervalSeconds: intervalSeconds,
-                learnTrend: true, learnScale: !suspected && !flatline.isInRun, settings
+                forecast: forecast, residual: residual, scale: scale, intervalSeconds: intervalSeconds, observed: cadence.readings,
+                learnTrend: true, learnScale: !suspected && !flatline.isInRun(at: reading), settings
             )
         }
         cadence.observe(time)
@@ -111,9 +114,9 @@ struct SeriesState {
 
     func encode(into writer: inout SnapshotWriter) {
         writer.write(device)
-        baseline.encode(into: &writer)
+        baseline.encode(into: &writer, observed: cadence.readings)
         changePoint.encode(into: &writer)
-        flatline.encode(into: &writer)
+        flatline.encode(into: &writer, readings: cadence.readings)
         cadence.encode(into: &writer)
         writer.write(lastValue)
         writer.write(tail.quantile)
@@ -127,10 +130,13 @@ struct SeriesState {
     init(from reader: inout SnapshotReader, settingsIndex: Int32) throws(AnomalySnapshotError) {
         device = try reader.read()
         self.settingsIndex = settingsIndex
-        baseline = try RobustBaseline(from: &reader)
+        var observed: Int64 = 0, runLength: Int64 = 0
+        baseline = try RobustBaseline(from: &reader, observed: &observed)
         changePoint = try ChangePointDetector(from: &reader)
-        flatline = try FlatlineDetector(from: &reader)
-        cadence = try CadenceTracker(from: &reader)
+        flatline = try FlatlineDetector(from: &reader, runLength: &runLength)
+        cadence = try SeriesCadence(from: &reader)
+        // The engine always writes these counts as its reading count gives them: anything else was not written by it.
+        guard observed == cadence.readings, runLength == flatline.runLength(at: cadence.readings) else { throw reader.corrupt() }
         lastValue = try reader.read()
         tail.quantile = try reader.read()
         openEpisodes = try reader.read()
@@ -145,14 +151,20 @@ struct SeriesState {
 struct DeviceState {
     var name: String
     var cadence = CadenceTracker()
-    var deadlineQueued = false
-    var gap: OpenEpisode?
+    /// A device-level silence being reported (rare: out of line, see ``Boxed``).
+    var gap: OpenEpisode? {
+        get { gapBox?.value }
+        set { gapBox = newValue.map(Boxed.init) }
+    }
+    private var gapBox: Boxed<OpenEpisode>?
     /// Spikes and change points of the instant `pendingTime`, judged together once the instant has passed.
     var pending: [PendingDetection] = []
     var pendingTime: Int64 = 0
     /// Until this event time the device is settling after a change of operating state.
     var settlingUntil = Int64.min
     var profile = DeviceProfile()
+    /// (Declared after the profile, so it takes a byte of the profile's last word rather than a word of its own.)
+    var deadlineQueued = false
     /// Event time of the device's first reading: devices that began after another fell silent (an import of
     /// files with different time ranges) say nothing about its silence.
     var firstTime = Int64.min
@@ -178,6 +190,11 @@ struct DeviceState {
     /// (The metric must have no series of the device yet.)
     mutating func addSeries(_ index: Int32, ofMetric metric: Int32) {
         let entry = UInt64(UInt32(bitPattern: metric)) << 32 | UInt64(UInt32(bitPattern: index))
+        // Grown by an eighth rather than doubled: a device's metrics arrive one by one, and doubling would leave
+        // a typical device of ten metrics with room for sixteen.
+        if seriesByMetric.count == seriesByMetric.capacity {
+            seriesByMetric.reserveCapacity(seriesByMetric.count + max(1, seriesByMetric.count / 8))
+        }
         seriesByMetric.insert(entry, at: firstPosition(atLeast: metric))
     }
 

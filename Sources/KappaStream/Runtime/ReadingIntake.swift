@@ -14,12 +14,11 @@ struct ReadingIntake {
     private let idleAfter: Duration?
     private var windows: [DuplicateWindow]
     /// Per series number: whether this intake holds it.
-    private var held: [Bool] = []
+    private var held = SeriesFlags()
     /// Per series number held: the newest event time entered (an upper bound for the window search).
     private var newestTimes: [Int64] = []
-    /// Per series number held: the sweep during which it was last seen.
-    private var seenInSweep: [UInt32] = []
-    private var sweep: UInt32 = 0
+    /// Per series number held: whether it was seen since the latest sweep began (all cleared when one ends).
+    private var seenInSweep = SeriesFlags()
     private var sweepStarted: ContinuousClock.Instant?
     private(set) var duplicates: Int64 = 0
     private(set) var undecodable: Int64 = 0
@@ -76,7 +75,7 @@ struct ReadingIntake {
             take(index, newestTime: time)
             newest = nil
         }
-        seenInSweep[index] = sweep
+        seenInSweep[index] = true
         let isDuplicate = windows[partition].contains(series: number, time: time, valueBits: bits, newestTime: newest)
         windows[partition].insert(series: number, time: time, valueBits: bits)
         if let newest, time > newest { newestTimes[index] = time }
@@ -93,11 +92,11 @@ struct ReadingIntake {
     }
 
     private mutating func take(_ index: Int, newestTime: Int64) {
-        if index >= held.count {
-            let grown = max(index + 1, held.count * 2)
-            held.append(contentsOf: repeatElement(false, count: grown - held.count))
+        if index >= newestTimes.count {
+            let grown = max(index + 1, newestTimes.count * 2)
+            held.grow(to: grown)
             newestTimes.append(contentsOf: repeatElement(0, count: grown - newestTimes.count))
-            seenInSweep.append(contentsOf: repeatElement(0, count: grown - seenInSweep.count))
+            seenInSweep.grow(to: grown)
         }
         held[index] = true
         newestTimes[index] = newestTime
@@ -116,10 +115,10 @@ struct ReadingIntake {
         var inWindows = Set<UInt32>()
         for window in windows { window.forEachSeries { inWindows.insert($0) } }
         var idle: [UInt32] = []
-        for index in held.indices where held[index] && seenInSweep[index] != sweep && !inWindows.contains(UInt32(index)) {
+        for index in held.setIndices where !seenInSweep[index] && !inWindows.contains(UInt32(index)) {
             idle.append(UInt32(index))
         }
-        sweep &+= 1
+        seenInSweep.clearAll()
         return idle
     }
 
@@ -132,6 +131,6 @@ struct ReadingIntake {
 
     /// Lets every held series go: the processor is going away.
     mutating func releaseAll() {
-        release(held.indices.filter { held[$0] }.map { UInt32($0) })
+        release(held.setIndices.map { UInt32($0) })
     }
 }
