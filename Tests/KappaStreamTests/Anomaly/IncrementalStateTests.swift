@@ -57,12 +57,17 @@ import Testing
             chunksWritten += written
             if written < live.deviceCount { partial += 1 }
             let restored = try store.restored(configuration)
-            try #require(restored.snapshot() == live.snapshot(), "checkpoint \(checkpoints), after reading \(position): the restored engine differs")
+            let same = restored.snapshot() == live.snapshot()
+            try #require(same, "checkpoint \(checkpoints), after reading \(position): the restored engine differs")
             if checkpoints % 400 == 7 { resumed.append((restored, position, liveEvents.count)) }
         }
-        var finished = live
+        // The end of a finite stream judges what is held (an evaluation), and that too is saved.
         var finalEvents: [AnomalyEvent] = []
-        finished.judgeAllPending(into: &finalEvents)
+        live.judgeAllPending(into: &finalEvents)
+        _ = store.checkpoint(&live)
+        let finished = live
+        let same = try store.restored(configuration).snapshot() == finished.snapshot()
+        #expect(same, "after judging what was held at the end")
         #expect(partial > checkpoints / 2, "most checkpoints wrote only some devices (\(partial) of \(checkpoints))")
         #expect(chunksWritten < checkpoints * live.deviceCount * 3 / 4, "\(chunksWritten) chunks in \(checkpoints) checkpoints of \(live.deviceCount) devices")
         #expect(liveEvents.contains { if case .episodeOpened(let episode) = $0 { episode.detector == .gap } else { false } }, "silences are part of the run")
