@@ -149,19 +149,40 @@ func runSize(_ series: Int) {
     let anomalies = AnomalyProcessor(
         partitionCount: partitions, duplicateWindowRecords: window, settings: configuration.anomalies, alertSink: nil, memory: memory
     )
-    var snapshotBytes = 0
-    var snapshotSeconds = 0.0
+    // Per checkpoint, what the writer saves now (each changed partition's header and its changed devices' chunks,
+    // one chunk at a time) beside what it saved before (each changed partition's whole snapshot), in one run.
+    var checkpointCount = 0
+    var snapshotBytes = 0, snapshotTotal = 0, snapshotSeconds = 0.0, snapshotSecondsTotal = 0.0
+    var changedBytes = 0, changedTotal = 0, changedSeconds = 0.0, changedSecondsTotal = 0.0
     stages.append(measure("anomalies", log: log, apply: anomalies.apply) {
-        // The writer saves every changed partition's engine snapshot, one partition at a time.
-        snapshotBytes = 0
         let clock = ContinuousClock()
-        snapshotSeconds = seconds(clock.measure {
-            for partition in anomalies.dirtyPartitions.sorted() { snapshotBytes += anomalies.snapshot(partition: partition).count }
+        let partitions = anomalies.dirtyPartitions.sorted()
+        changedBytes = 0
+        changedSeconds = seconds(clock.measure {
+            for partition in partitions {
+                changedBytes += anomalies.stateHeader(partition: partition).count
+                let chunks = anomalies.changedDeviceChunks(partition: partition)
+                for position in 0..<chunks.count { changedBytes += anomalies.deviceChunk(position, of: chunks, partition: partition).count }
+            }
         })
+        snapshotBytes = 0
+        snapshotSeconds = seconds(clock.measure {
+            for partition in partitions { snapshotBytes += anomalies.snapshot(partition: partition).count }
+        })
+        checkpointCount += 1
+        snapshotTotal += snapshotBytes
+        snapshotSecondsTotal += snapshotSeconds
+        changedTotal += changedBytes
+        changedSecondsTotal += changedSeconds
         anomalies.committed()
     })
-    stages[stages.count - 1].extra = String(format: "; last checkpoint's snapshots %d B (%.0f B per series) in %.3f s (%.0f ns per series)",
-                                            snapshotBytes, Double(snapshotBytes) / Double(series), snapshotSeconds, snapshotSeconds * 1e9 / Double(series))
+    stages[stages.count - 1].extra = String(
+        format: "\n      %d checkpoints, state written per checkpoint (mean): by device %.0f B (%.1f B per series, %.3f s) against whole snapshots %.0f B (%.1f B per series, %.3f s): %.3f×"
+            + "\n      last checkpoint: by device %d B in %.3f s, whole snapshots %d B in %.3f s",
+        checkpointCount, Double(changedTotal) / Double(checkpointCount), Double(changedTotal) / Double(checkpointCount * series), changedSecondsTotal / Double(checkpointCount),
+        Double(snapshotTotal) / Double(checkpointCount), Double(snapshotTotal) / Double(checkpointCount * series), snapshotSecondsTotal / Double(checkpointCount),
+        Double(changedTotal) / Double(max(1, snapshotTotal)), changedBytes, changedSeconds, snapshotBytes, snapshotSeconds
+    )
     let heapAll = heapInUse() - heapBase
     let rssAll = residentBytes() - rssBase
     secondArchive = nil

@@ -3,7 +3,7 @@ import KappaStream
 extension ProcessorDescriptor {
     public static let anomalies = ProcessorDescriptor(
         name: "anomalies",
-        tables: ["anomalies", "anomaly_state"],
+        tables: ["anomalies", "anomaly_state", "anomaly_device_state"],
         views: ["anomalies", "open_anomalies"],
         // The same shape as the configuration file's anomaly section, every effective default spelled out.
         outputSettingsJSON: { AnomalyConfigurationFile($0.anomalies).json },

@@ -4,23 +4,41 @@ public import KappaPostgres
 public import KappaStream
 
 /// Writes ``AnomalyProcessor``'s changed episodes into `anomalies_<version>` (upserts keyed by device, metric,
-/// detector and start time, so a re-run writes the same rows), its changed engine snapshots into
-/// `anomaly_state_<version>`, and announces each new episode with `pg_notify('kappa_anomalies', json)`.
+/// detector and start time, so a re-run writes the same rows), announces each new episode with
+/// `pg_notify('kappa_anomalies', json)`, and saves the engines' state: per changed partition its header in
+/// `anomaly_state_<version>`, and the chunks of the devices that changed in `anomaly_device_state_<version>`,
+/// so a checkpoint's cost follows what changed rather than the whole fleet.
 public struct AnomalyWriter: OutputWriter {
     public static let notificationChannel = "kappa_anomalies"
 
     let episodes: String
     let state: String
+    let deviceState: String
 
     public init(schema: PostgresIdentifier, version: String) {
         episodes = PostgresIdentifier(ProcessorOutputs.tableName("anomalies", version: version)).qualified(in: schema)
         state = PostgresIdentifier(ProcessorOutputs.tableName("anomaly_state", version: version)).qualified(in: schema)
+        deviceState = PostgresIdentifier(ProcessorOutputs.tableName("anomaly_device_state", version: version)).qualified(in: schema)
     }
 
     public func load(into processor: AnomalyProcessor, stream: any LogStream, connection: PostgresConnection) async throws {
-        let rows = try await connection.query("SELECT partition, snapshot FROM \(state) ORDER BY partition")
-        for row in rows {
-            try processor.restore(partition: try row[0].int, snapshot: try row[1].bytes, partitionCount: stream.partitionCount)
+        // One snapshot of the database for headers and chunks alike: they must be of the same checkpoint.
+        try await connection.withTransaction(.repeatableRead) { connection in
+            let rows = try await connection.query("SELECT partition, snapshot FROM \(state) ORDER BY partition")
+            for row in rows {
+                let partition = try row[0].int, bytes = try row[1].bytes
+                guard AnomalyEngine.isStateHeader(bytes) else {
+                    // Saved whole by a build before incremental state: restored whole, then saved in chunks.
+                    try processor.restore(partition: partition, snapshot: bytes, partitionCount: stream.partitionCount)
+                    continue
+                }
+                let chunks = try await connection.query(
+                    "SELECT state FROM \(deviceState) WHERE partition = $1 ORDER BY device_slot", [.int64(Int64(partition))]
+                )
+                try processor.restore(
+                    partition: partition, header: bytes, deviceChunks: try chunks.map { try $0[0].bytes }, partitionCount: stream.partitionCount
+                )
+            }
         }
     }
 
@@ -75,10 +93,44 @@ public struct AnomalyWriter: OutputWriter {
                 [.text(Self.notificationChannel)]
             )
         }
-        // One partition's snapshot at a time: with a large fleet the snapshots of all partitions, and libpq's
-        // copy of each, held at once were most of the gateway's peak memory per series.
-        for partition in processor.dirtyPartitions.sorted() {
-            _ = try await connection.execute(saveSnapshot, [.int64(Int64(partition)), .bytea(processor.snapshot(partition: partition))])
+        try await saveState(processor, connection: connection)
+    }
+
+    /// Each changed partition's header, and its changed devices' chunks through COPY into staging and one
+    /// set-based upsert. The chunks are encoded one at a time as the COPY streams them, so a fleet's worth is
+    /// never held at once.
+    private func saveState(_ processor: AnomalyProcessor, connection: PostgresConnection) async throws {
+        let partitions = processor.dirtyPartitions.sorted()
+        for partition in partitions {
+            _ = try await connection.execute(saveHeader, [.int64(Int64(partition)), .bytea(processor.stateHeader(partition: partition))])
+        }
+        let changed = partitions.map { (partition: $0, chunks: processor.changedDeviceChunks(partition: $0)) }.filter { $0.chunks.count > 0 }
+        guard !changed.isEmpty else { return }
+        // Stored like the table's column (uncompressed): the chunks barely compress.
+        try await connection.executeScript(
+            """
+            SET LOCAL client_min_messages = warning;
+            CREATE TEMP TABLE IF NOT EXISTS anomaly_device_state_changes (LIKE \(deviceState) INCLUDING STORAGE) ON COMMIT DELETE ROWS
+            """
+        )
+        _ = try await connection.copyFrom(table: "anomaly_device_state_changes", schema: "pg_temp", columns: ["partition", "device_slot", "state"]) { rows in
+            for (partition, chunks) in changed {
+                for position in 0..<chunks.count {
+                    rows.beginRow(fieldCount: 3)
+                    rows.append(Int32(partition))
+                    rows.append(chunks.devices[position])
+                    rows.append(bytes: processor.deviceChunk(position, of: chunks, partition: partition))
+                    try await rows.flushIfNeeded()
+                }
+            }
+        }
+        try await connection.execute(upsertDeviceStates)
+        // A partition saved whole (after restoring a snapshot of an older build) drops chunks of devices past its
+        // count, which only a state from elsewhere could have left.
+        for (partition, chunks) in changed where chunks.count == chunks.deviceCount {
+            _ = try await connection.execute(
+                "DELETE FROM \(deviceState) WHERE partition = $1 AND device_slot >= $2", [.int64(Int64(partition)), .int64(Int64(chunks.deviceCount))]
+            )
         }
     }
 
@@ -98,7 +150,15 @@ public struct AnomalyWriter: OutputWriter {
             """
     }
 
-    var saveSnapshot: String {
+    var upsertDeviceStates: String {
+        """
+        INSERT INTO \(deviceState) (partition, device_slot, state)
+        SELECT partition, device_slot, state FROM pg_temp.anomaly_device_state_changes
+        ON CONFLICT (partition, device_slot) DO UPDATE SET state = excluded.state
+        """
+    }
+
+    var saveHeader: String {
         """
         INSERT INTO \(state) (partition, snapshot) VALUES ($1, $2)
         ON CONFLICT (partition) DO UPDATE SET snapshot = excluded.snapshot, updated_at = now()

@@ -483,6 +483,27 @@ public enum KappaSchema {
                 END LOOP;
             END $$;
             """),
+        // The anomaly engines' state is saved as one header per partition (in `anomaly_state_<version>`) and one
+        // chunk per device here, so a checkpoint rewrites only the devices that changed. Uncompressed like the
+        // snapshots (migration 7): the chunks barely compress. New versions' tables are made LIKE these.
+        SchemaMigration(version: 15, name: "anomaly state by device", sql: """
+            DO $$
+            DECLARE
+                target_schema text := current_setting('kappa.migration_schema');
+                state_table name;
+            BEGIN
+                FOR state_table IN
+                    SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+                    WHERE n.nspname = target_schema AND c.relkind = 'r' AND c.relname LIKE 'anomaly\\_state\\_%'
+                LOOP
+                    EXECUTE format(
+                        'CREATE TABLE %I.%I (partition integer NOT NULL, device_slot integer NOT NULL, state bytea NOT NULL, '
+                        'PRIMARY KEY (partition, device_slot))',
+                        target_schema, 'anomaly_device_' || substr(state_table, 9));
+                    EXECUTE format('ALTER TABLE %I.%I ALTER COLUMN state SET STORAGE EXTERNAL', target_schema, 'anomaly_device_' || substr(state_table, 9));
+                END LOOP;
+            END $$;
+            """),
     ]
 }
 

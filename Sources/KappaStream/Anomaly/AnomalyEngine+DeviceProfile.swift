@@ -25,6 +25,7 @@ extension AnomalyEngine {
     /// Scores the device's gathered instant, once, and opens, extends or closes its device-level episode.
     mutating func judgeProfileInstant(device: Int, into events: inout [AnomalyEvent]) {
         guard !devices[device].profile.instantJudged, devices[device].profile.instantTime != .min else { return }
+        changedDevices.insert(device)
         devices[device].profile.instantJudged = true
         let settings = configuration.defaults
         let time = devices[device].profile.instantTime

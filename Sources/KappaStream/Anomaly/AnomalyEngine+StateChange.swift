@@ -42,6 +42,7 @@ extension AnomalyEngine {
     mutating func judgePending(device: Int, into events: inout [AnomalyEvent]) {
         let held = devices[device].pending, time = devices[device].pendingTime
         guard !held.isEmpty else { return }
+        changedDevices.insert(device)
         devices[device].pending.removeAll()
         devicesWithPending.removeAll { $0 == Int32(device) }
         let defaults = configuration.defaults

@@ -33,6 +33,10 @@ public struct AnomalyEngine: Sendable {
     /// The longest wait of a device for its next instant lately, in readings (a slowly decaying maximum): in a
     /// burst some publisher always waits long for its turn, and waiting that long is no sign of silence.
     var longestTurn = 0.0
+    /// Devices whose chunk of the state (``deviceChunk(_:)``) changed since the engine's state was last saved:
+    /// every path that changes a device, its series, their episodes or their deadlines marks it, or an
+    /// incremental checkpoint would leave that device behind.
+    var changedDevices = ChangedDevices()
 
     /// Per reading: a spread seen once is forgotten over some tens of thousands of readings.
     static let latenessDecay = 0.99995
@@ -62,6 +66,7 @@ public struct AnomalyEngine: Sendable {
         arrivals &+= 1
         if watermark != .min { lateness = max(Double(max(0, watermark - time)), lateness * Self.latenessDecay) }
         let index = slot(device: reading.device, metric: reading.metric)
+        changedDevices.insert(Int(series[index].device))
         let settings = settingsTable[Int(series[index].settingsIndex)]
         noteDeviceReading(Int(series[index].device), at: time, into: &events)
 
@@ -238,6 +243,8 @@ public struct AnomalyEngine: Sendable {
         judgePending(before: now, into: &events)
         while let entry = deadlines.first, entry.deadline < now {
             _ = deadlines.popFirst()
+            // The entry's deadline is part of its device's chunk, whether it is pushed again or not.
+            changedDevices.insert(entry.isDevice ? Int(entry.index) : Int(series[Int(entry.index)].device))
             if entry.isDevice {
                 checkDevice(Int(entry.index), now: now, into: &events)
             } else {

@@ -4,6 +4,11 @@ import KappaCore
 ///
 /// Ties are broken by kind and index, never by hashing, so the order in which gaps are reported is the
 /// same in every process and after every restore.
+///
+/// The engine queues at most one entry per series and per device (its `deadlineQueued` flag says whether it
+/// has one: set when pushed, cleared only when the popped entry is not pushed again), so no two entries are
+/// equal and the order is total: pops come in the same order whatever the heap array's layout. That lets the
+/// queue be saved as each series' and device's own deadline, and rebuilt from them.
 struct DeadlineQueue {
     struct Entry: Comparable {
         var deadline: Int64
@@ -19,7 +24,7 @@ struct DeadlineQueue {
 
     private var heap = MinHeap<Entry>()
 
-    /// In heap order, as saved in snapshots.
+    /// In heap order.
     var entries: [Entry] { heap.elements }
     var first: Entry? { heap.min }
 
@@ -27,9 +32,11 @@ struct DeadlineQueue {
 
     mutating func popFirst() -> Entry? { heap.popMin() }
 
+    /// Sorted (a sorted array is also in heap order, so older builds read it as before): equal queues give equal
+    /// bytes however their heaps were built.
     func encode(into writer: inout SnapshotWriter) {
         writer.write(UInt32(entries.count))
-        for entry in entries {
+        for entry in entries.sorted() {
             writer.write(entry.deadline)
             writer.write(entry.isDevice)
             writer.write(entry.index)
@@ -38,7 +45,13 @@ struct DeadlineQueue {
 
     init() {}
 
-    /// Restores the heap array exactly as it was, so pops come in the same order as in the uninterrupted run.
+    /// The queue holding `entries`, in any order; each must be distinct (one per series or device).
+    init(unordered entries: [Entry]) {
+        heap = MinHeap(heapOrdered: entries.sorted())
+    }
+
+    /// Restores the heap array as it was saved (in heap order: older builds saved the live array, newer ones sort
+    /// it), so pops come in the same order as in the uninterrupted run.
     init(from reader: inout SnapshotReader, seriesCount: Int, deviceCount: Int) throws(AnomalySnapshotError) {
         let count = try reader.readCount(minimumItemSize: 13)
         var entries: [Entry] = []

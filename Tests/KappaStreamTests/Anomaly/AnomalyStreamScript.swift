@@ -32,6 +32,7 @@ struct AnomalyStreamScript {
 /// The anomaly tables after a run, in an order that does not depend on how it got there.
 struct AnomalyTableContents: Equatable {
     var episodes: [[String]]
+    /// Each partition's header, then each device's chunk.
     var snapshots: [[String]]
 
     static func read(_ connection: PostgresConnection, schema: String = "kappa") async throws -> AnomalyTableContents {
@@ -41,6 +42,7 @@ struct AnomalyTableContents: Equatable {
                 FROM \(schema).anomalies_v1 ORDER BY device, metric, detector, start_time
                 """),
             snapshots: try await rowsAsText(connection, "SELECT partition, md5(snapshot) FROM \(schema).anomaly_state_v1 ORDER BY partition")
+                + rowsAsText(connection, "SELECT partition, device_slot, md5(state) FROM \(schema).anomaly_device_state_v1 ORDER BY partition, device_slot")
         )
     }
 }

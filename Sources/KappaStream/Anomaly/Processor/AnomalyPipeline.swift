@@ -35,9 +35,24 @@ public struct AnomalyPipeline {
     /// Every episode still open, partition by partition.
     public func openEpisodes() -> [AnomalyEpisode] { engines.flatMap { $0.openEpisodes() } }
 
-    /// Puts back a partition's engine state saved with a checkpoint.
+    /// Puts back a partition's engine state saved whole with a checkpoint (by builds before incremental state).
     mutating func restore(partition: Int, snapshot: [UInt8]) throws(AnomalySnapshotError) {
         try engines[partition].restore(from: snapshot)
+    }
+
+    /// Puts back a partition's engine state saved as a header and one chunk per device.
+    mutating func restore(partition: Int, header: [UInt8], deviceChunks: [[UInt8]]) throws(AnomalySnapshotError) {
+        try engines[partition].restore(header: header, deviceChunks: deviceChunks)
+    }
+
+    /// The partition's next save writes every device.
+    mutating func markEveryDeviceChanged(partition: Int) {
+        engines[partition].markEveryDeviceChanged()
+    }
+
+    /// The partition's state as it is now was saved.
+    mutating func forgetChanges(partition: Int) {
+        engines[partition].forgetChanges()
     }
 
     /// Lets the series idle past the setting go from the intake (the engines keep their detector state: a

@@ -5,7 +5,8 @@ public import KappaLog
 ///
 /// **Exactly once.** Each checkpoint upserts the episodes that changed since the last one (keyed by device,
 /// metric, detector and start time, so a re-run writes the same rows) and saves every changed partition's
-/// engine snapshot, in the transaction that also moves the offsets. After a crash the engines restart from
+/// engine state (its header and the chunks of the devices that changed), in the transaction that also moves
+/// the offsets. After a crash the engines restart from
 /// the snapshots of the committed offsets and the duplicate windows are rebuilt from the log, so they emit the
 /// same events as an uninterrupted run, and the table ends identical. A row shows the episode as of its last
 /// event (opened, peak grown, closed); rows never depend on where checkpoints fell.
@@ -41,22 +42,56 @@ public final class AnomalyProcessor: StreamProcessor {
     /// Bytes of the snapshots made since the last commit: freed by then, given back to the system when many.
     private var snapshotBytes = 0
 
-    /// A partition's engine state, to save with the checkpoint.
+    /// A partition's whole engine state (what checkpoints saved before they saved only changed devices).
     public func snapshot(partition: Int) -> [UInt8] {
         let bytes = pipeline.engines[partition].snapshot()
         snapshotBytes += bytes.count
         return bytes
     }
 
-    /// Puts back the engine state of `partition` saved with the last checkpoint.
+    /// A partition's engine-level state, to save with the checkpoint beside its changed devices' chunks.
+    public func stateHeader(partition: Int) -> [UInt8] {
+        pipeline.engines[partition].stateHeader()
+    }
+
+    /// The devices of `partition` changed since the last commit, whose chunks the checkpoint saves.
+    public func changedDeviceChunks(partition: Int) -> AnomalyDeviceChunks {
+        pipeline.engines[partition].changedDeviceChunks()
+    }
+
+    /// The chunk of the `position`th device of `chunks` (made from `partition` since the last apply).
+    public func deviceChunk(_ position: Int, of chunks: AnomalyDeviceChunks, partition: Int) -> [UInt8] {
+        let bytes = pipeline.engines[partition].deviceChunk(position, of: chunks)
+        snapshotBytes += bytes.count
+        return bytes
+    }
+
+    /// Puts back the engine state of `partition` saved whole by a build before incremental state, and marks all
+    /// of it changed so the next checkpoint saves it in chunks.
     public func restore(partition: Int, snapshot: [UInt8], partitionCount: Int) throws(ProcessorError) {
-        guard partition >= 0, partition < partitionCount else {
-            throw ProcessorError(code: .corruptState, processor: "anomalies", message: "a snapshot for partition \(partition), the stream has \(partitionCount)")
-        }
+        try checkPartition(partition, partitionCount)
         do {
             try pipeline.restore(partition: partition, snapshot: snapshot)
         } catch {
             throw ProcessorError(code: .corruptState, processor: "anomalies", message: "the snapshot of partition \(partition) does not restore: \(error)")
+        }
+        pipeline.markEveryDeviceChanged(partition: partition)
+        dirtyPartitions.insert(partition)
+    }
+
+    /// Puts back the engine state of `partition` saved with the last checkpoint: its header and every device's chunk.
+    public func restore(partition: Int, header: [UInt8], deviceChunks: [[UInt8]], partitionCount: Int) throws(ProcessorError) {
+        try checkPartition(partition, partitionCount)
+        do {
+            try pipeline.restore(partition: partition, header: header, deviceChunks: deviceChunks)
+        } catch {
+            throw ProcessorError(code: .corruptState, processor: "anomalies", message: "the state of partition \(partition) does not restore: \(error)")
+        }
+    }
+
+    private func checkPartition(_ partition: Int, _ partitionCount: Int) throws(ProcessorError) {
+        guard partition >= 0, partition < partitionCount else {
+            throw ProcessorError(code: .corruptState, processor: "anomalies", message: "a snapshot for partition \(partition), the stream has \(partitionCount)")
         }
     }
 
@@ -77,6 +112,7 @@ public final class AnomalyProcessor: StreamProcessor {
     public func committed() {
         if let alertSink, !changed.opened.isEmpty { alertSink.announce(changed.opened) }
         changed.removeAll()
+        for partition in dirtyPartitions { pipeline.forgetChanges(partition: partition) }
         dirtyPartitions.removeAll(keepingCapacity: true)
         pipeline.releaseIdleSeries()
         MallocTuning.afterFreeing(snapshotBytes)
