@@ -328,24 +328,7 @@ public struct RollupWriter: OutputWriter {
     /// (LATERAL … LIMIT 1), never by scanning the dictionary.
     func learnDictionaryIds(of seriesNumbers: [UInt32], processor: RollupProcessor, connection: PostgresConnection) async throws {
         guard !seriesNumbers.isEmpty else { return }
-        let names = processor.seriesNames
-        try await connection.executeScript(
-            """
-            SET LOCAL client_min_messages = warning;
-            CREATE TEMP TABLE IF NOT EXISTS rollup_series_names (series bigint, device text, metric text) ON COMMIT DELETE ROWS;
-            TRUNCATE pg_temp.rollup_series_names
-            """
-        )
-        _ = try await connection.copyFrom(table: "rollup_series_names", schema: "pg_temp", columns: ["series", "device", "metric"]) { rows in
-            for series in seriesNumbers {
-                let name = names[series]
-                rows.beginRow(fieldCount: 3)
-                rows.append(Int64(series))
-                rows.append(name.device)
-                rows.append(name.metric)
-                try await rows.flushIfNeeded()
-            }
-        }
+        try await stageNames(of: seriesNumbers, processor: processor, connection: connection)
         try await connection.execute(
             """
             INSERT INTO \(dictionary) (device, metric)

@@ -23,10 +23,7 @@ extension AnomalyEngine {
         writer.write(Self.headerMagic)
         writer.write(Self.headerVersion)
         writer.write(Self.snapshotVersion)
-        writer.write(watermark)
-        writer.write(arrivals)
-        writer.write(lateness)
-        writer.write(longestTurn)
+        encodeEngineCounters(into: &writer)
         writer.write(UInt32(devices.count))
         writer.write(UInt32(series.count))
         // (A whole snapshot leaves this order out and restores index order; the header keeps it exactly.)
@@ -147,15 +144,9 @@ extension AnomalyEngine {
         guard try reader.read(UInt32.self) == Self.headerMagic else { throw AnomalySnapshotError(code: .badMagic, offset: 0) }
         let headerVersion: UInt16 = try reader.read(), chunkVersion: UInt16 = try reader.read()
         guard headerVersion == Self.headerVersion, chunkVersion == Self.snapshotVersion else {
-            throw AnomalySnapshotError(
-                code: .unsupportedVersion, offset: 4,
-                detail: "header \(headerVersion) with chunks of version \(chunkVersion), this build reads \(Self.headerVersion) with \(Self.snapshotVersion); rebuild it from the log into a new version (kappa replay anomalies --from earliest --output-version <new>, then kappa versions activate)"
-            )
+            throw Self.unsupported("header \(headerVersion) with chunks of version \(chunkVersion), this build reads \(Self.headerVersion) with \(Self.snapshotVersion)")
         }
-        restored.watermark = try reader.read()
-        restored.arrivals = try reader.read()
-        restored.lateness = try reader.read()
-        restored.longestTurn = try reader.read()
+        try restored.readEngineCounters(from: &reader)
         let deviceCount = Int(try reader.read(UInt32.self)), seriesCount = Int(try reader.read(UInt32.self))
         // (A corrupt count must not allocate wildly: every series takes over 100 bytes of some chunk.)
         guard seriesCount <= deviceChunks.reduce(0, { $0 + $1.count }) / 100 else { throw reader.corrupt(at: 44) }

@@ -14,10 +14,7 @@ extension AnomalyEngine {
         writer.reserve(snapshotSizeEstimate)
         writer.write(Self.snapshotMagic)
         writer.write(Self.snapshotVersion)
-        writer.write(watermark)
-        writer.write(arrivals)
-        writer.write(lateness)
-        writer.write(longestTurn)
+        encodeEngineCounters(into: &writer)
         writer.write(UInt32(devices.count))
         for device in devices { device.encode(into: &writer) }
         writer.write(UInt32(series.count))
@@ -59,16 +56,9 @@ extension AnomalyEngine {
         guard try reader.read(UInt32.self) == Self.snapshotMagic else { throw AnomalySnapshotError(code: .badMagic, offset: 0) }
         let version: UInt16 = try reader.read()
         guard version == Self.snapshotVersion else {
-            // Older state lacks what this version's detectors keep; rebuilding it from the log is the way back.
-            throw AnomalySnapshotError(
-                code: .unsupportedVersion, offset: 4,
-                detail: "version \(version), this build reads \(Self.snapshotVersion); rebuild it from the log into a new version (kappa replay anomalies --from earliest --output-version <new>, then kappa versions activate)"
-            )
+            throw Self.unsupported("version \(version), this build reads \(Self.snapshotVersion)")
         }
-        restored.watermark = try reader.read()
-        restored.arrivals = try reader.read()
-        restored.lateness = try reader.read()
-        restored.longestTurn = try reader.read()
+        try restored.readEngineCounters(from: &reader)
         let deviceCount = try reader.readCount(minimumItemSize: 38)
         for index in 0..<deviceCount {
             let device = try DeviceState(from: &reader)
@@ -101,5 +91,29 @@ extension AnomalyEngine {
         restored.deadlines = try DeadlineQueue(from: &reader, seriesCount: seriesCount, deviceCount: deviceCount)
         guard reader.isAtEnd else { throw reader.corrupt() }
         self = restored
+    }
+
+    /// The engine's own counters, which are neither a device's nor a series': first in a whole snapshot and in a
+    /// header of the state by device.
+    func encodeEngineCounters(into writer: inout SnapshotWriter) {
+        writer.write(watermark)
+        writer.write(arrivals)
+        writer.write(lateness)
+        writer.write(longestTurn)
+    }
+
+    mutating func readEngineCounters(from reader: inout SnapshotReader) throws(AnomalySnapshotError) {
+        watermark = try reader.read()
+        arrivals = try reader.read()
+        lateness = try reader.read()
+        longestTurn = try reader.read()
+    }
+
+    /// State of another version lacks what this version's detectors keep: rebuilding it from the log is the way back.
+    static func unsupported(_ versions: String) -> AnomalySnapshotError {
+        AnomalySnapshotError(
+            code: .unsupportedVersion, offset: 4,
+            detail: "\(versions); rebuild it from the log into a new version (kappa replay anomalies --from earliest --output-version <new>, then kappa versions activate)"
+        )
     }
 }
