@@ -90,22 +90,9 @@ import Testing
                 key: key, cell: cell, seriesId: seriesId, widthSeconds: Int32(Self.widths[Int(key.width)]), sketch: sketch, row: row,
                 mayBeStored: row % 2 == 0, scratch: &scratch, to: &written
             )
-            var expected = PostgresBinaryCopyEncoder()
-            expected.beginRow(fieldCount: 21)
-            expected.append(seriesId)
-            expected.append(Int32(Self.widths[Int(key.width)]))
-            expected.append(Timestamp(microsecondsSinceEpoch: key.bucket))
-            expected.append(cell.count)
-            for value in [cell.sum, cell.min, cell.max, cell.mean, cell.m2, cell.firstValue] { expected.append(value) }
-            expected.append(Timestamp(microsecondsSinceEpoch: cell.firstTime))
-            expected.append(cell.lastValue)
-            expected.append(Timestamp(microsecondsSinceEpoch: cell.lastTime))
-            expected.append(cell.late)
-            for q in RollupWriter.percentiles { expected.append(try #require(sketch.quantile(q))) }
-            expected.append(row)
-            expected.append(row % 2 == 0)
-            if let unit = cell.lastUnit { expected.append(unit) } else { expected.appendNull() }
-            expected.append(bytes: sketch.encoded())
+            let expected = try Self.fieldByField(
+                key: key, cell: cell, seriesId: seriesId, widthSeconds: Int32(Self.widths[Int(key.width)]), sketch: sketch, row: row, mayBeStored: row % 2 == 0
+            )
             #expect(written.bytes == expected.bytes)
             row += 1
         }
@@ -117,23 +104,36 @@ import Testing
             RollupWriter.appendDelta(
                 key: key, cell: cell, seriesId: 3, widthSeconds: 60, sketch: missing, row: 9, mayBeStored: true, scratch: &scratch, to: &written
             )
-            var expected = PostgresBinaryCopyEncoder()
-            expected.beginRow(fieldCount: 21)
-            expected.append(Int32(3))
-            expected.append(Int32(60))
-            expected.append(Timestamp(microsecondsSinceEpoch: key.bucket))
-            expected.append(cell.count)
-            for value in [cell.sum, cell.min, cell.max, cell.mean, cell.m2, cell.firstValue] { expected.append(value) }
-            expected.append(Timestamp(microsecondsSinceEpoch: cell.firstTime))
-            expected.append(cell.lastValue)
-            expected.append(Timestamp(microsecondsSinceEpoch: cell.lastTime))
-            expected.append(cell.late)
-            for _ in RollupWriter.percentiles { expected.appendNull() }
-            expected.append(Int32(9))
-            expected.append(true)
-            if let unit = cell.lastUnit { expected.append(unit) } else { expected.appendNull() }
-            expected.appendNull()
+            let expected = try Self.fieldByField(key: key, cell: cell, seriesId: 3, widthSeconds: 60, sketch: missing, row: 9, mayBeStored: true)
             #expect(written.bytes == expected.bytes)
         }
+    }
+
+    /// A delta row as the writer's columns say it, one field at a time: what `RollupWriter.appendDelta` must equal.
+    static func fieldByField(
+        key: RollupProcessor.CellKey, cell: RollupCell, seriesId: Int32, widthSeconds: Int32, sketch: QuantileSketch?, row: Int32, mayBeStored: Bool
+    ) throws -> PostgresBinaryCopyEncoder {
+        let sketch = sketch.flatMap { $0.count > 0 ? $0 : nil }
+        var expected = PostgresBinaryCopyEncoder()
+        expected.beginRow(fieldCount: 21)
+        expected.append(seriesId)
+        expected.append(widthSeconds)
+        expected.append(Timestamp(microsecondsSinceEpoch: key.bucket))
+        expected.append(cell.count)
+        for value in [cell.sum, cell.min, cell.max, cell.mean, cell.m2, cell.firstValue] { expected.append(value) }
+        expected.append(Timestamp(microsecondsSinceEpoch: cell.firstTime))
+        expected.append(cell.lastValue)
+        expected.append(Timestamp(microsecondsSinceEpoch: cell.lastTime))
+        expected.append(cell.late)
+        if let sketch {
+            for q in RollupWriter.percentiles { expected.append(try #require(sketch.quantile(q))) }
+        } else {
+            for _ in RollupWriter.percentiles { expected.appendNull() }
+        }
+        expected.append(row)
+        expected.append(mayBeStored)
+        if let unit = cell.lastUnit { expected.append(unit) } else { expected.appendNull() }
+        if let sketch { expected.append(bytes: sketch.encoded()) } else { expected.appendNull() }
+        return expected
     }
 }
