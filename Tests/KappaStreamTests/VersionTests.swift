@@ -50,7 +50,9 @@ import Testing
             for _ in 0..<3 {
                 readers.addTask {
                     let reader = try await database.connect()
-                    while !readings.stop.load(ordering: .relaxed) {
+                    // Also ends when cancelled: when the activations throw or the time limit cancels the test, the
+                    // group cancels its readers and waits for them, and readers that loop on regardless hang the run.
+                    while !readings.stop.load(ordering: .relaxed), !Task.isCancelled {
                         do {
                             let totals = try await reader.query(Self.viewTotals).first![0].string
                             readings.seen.withLock { $0[totals, default: 0] += 1 }
