@@ -61,6 +61,8 @@ struct JetStreamNodeFailureTests {
         let stream = try await Blocking.run { try log.createStream(named: "readings", partitionCount: 3) }
         let appender = Appender(stream: stream)
         let appending = Task { try await appender.run() }
+        // A check that throws below must not leave the appender's thread appending for ever.
+        defer { appender.stop() }
 
         #expect(try await appender.waitFor(moreThan: 500, timeout: .seconds(30)))
         let beforeKill = appender.acknowledged.load(ordering: .acquiring)
