@@ -213,7 +213,13 @@ public struct RollupWriter: OutputWriter {
             rows.appendEncodedFields(UnsafeRawBufferPointer(rebasing: buffer[..<fields.offset]), count: 19)
         }
         if let unit = cell.lastUnit { rows.append(unit) } else { rows.appendNull() }
-        if let sketch { appendBytes(of: sketch, scratch: &scratch, to: &rows) } else { rows.appendNull() }
+        if let sketch {
+            scratch.removeAll(keepingCapacity: true)
+            sketch.encode(into: &scratch)
+            rows.append(bytes: scratch)
+        } else {
+            rows.appendNull()
+        }
     }
 
     /// Fixed-width COPY fields (length, then the big-endian value) written into a caller's buffer.
@@ -260,20 +266,15 @@ public struct RollupWriter: OutputWriter {
         }
     }
 
-    /// The sketch's bytes, encoded into `scratch` (kept between rows, so no array per sketch).
-    private static func appendBytes(of sketch: QuantileSketch, scratch: inout [UInt8], to rows: inout PostgresBinaryCopyEncoder) {
-        scratch.removeAll(keepingCapacity: true)
-        sketch.encode(into: &scratch)
-        rows.append(bytes: scratch)
-    }
-
     /// The sketch's bytes and percentiles (NULL for none: a bucket whose stored part had no sketch).
     static func append(_ sketch: QuantileSketch?, scratch: inout [UInt8], to rows: inout PostgresBinaryCopyEncoder) {
         guard let sketch, sketch.count > 0 else {
             for _ in 0...percentiles.count { rows.appendNull() }
             return
         }
-        appendBytes(of: sketch, scratch: &scratch, to: &rows)
+        scratch.removeAll(keepingCapacity: true)
+        sketch.encode(into: &scratch)
+        rows.append(bytes: scratch)
         sketch.forEachQuantile(of: percentiles) { value in
             if let value { rows.append(value) } else { rows.appendNull() }
         }

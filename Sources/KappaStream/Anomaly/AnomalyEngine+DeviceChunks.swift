@@ -67,14 +67,13 @@ extension AnomalyEngine {
         }
         // (A bit per series rather than each entry's series' device: the queue holds an entry for nearly every
         // series, and looking up their devices was a cache miss each.)
-        var changedSeries = Bitmap()
-        changedSeries.grow(to: series.count)
-        for index in members { changedSeries[Int(index)] = true }
+        var changedSeries = [UInt64](repeating: 0, count: (series.count + 63) / 64)
+        for index in members { changedSeries[Int(index) >> 6] |= 1 << UInt64(index & 63) }
         var seriesDeadlines: [Int32: Int64] = [:], deviceDeadlines: [Int32: Int64] = [:]
         for entry in deadlines.entries {
             if entry.isDevice {
                 if changedDevices.contains(Int(entry.index)) { deviceDeadlines[entry.index] = entry.deadline }
-            } else if changedSeries[Int(entry.index)] {
+            } else if changedSeries[Int(entry.index) >> 6] & (1 << UInt64(entry.index & 63)) != 0 {
                 seriesDeadlines[entry.index] = entry.deadline
             }
         }

@@ -9,7 +9,7 @@ struct RobustBaseline {
     /// Smoothed absolute residual; for Gaussian noise σ ≈ 1.2533 × this.
     var meanAbsoluteResidual = 0.0
     /// The smallest non-negligible step the series has made: the resolution of a quantised signal.
-    /// (How many readings it has taken in is its series' reading count, ``SeriesCadence/readings``: one per
+    /// (How many readings it has taken in is its series' reading count, ``CadenceTracker/readings``: one per
     /// reading, whether it updates or relevels, so it is passed in rather than kept twice.)
     var quantum = Double.infinity
 

@@ -14,11 +14,11 @@ struct ReadingIntake {
     private let idleAfter: Duration?
     private var windows: [DuplicateWindow]
     /// Per series number: whether this intake holds it.
-    private var held = Bitmap()
+    private var held = SeriesFlags()
     /// Per series number held: the newest event time entered (an upper bound for the window search).
     private var newestTimes: [Int64] = []
     /// Per series number held: whether it was seen since the latest sweep began (all cleared when one ends).
-    private var seenInSweep = Bitmap()
+    private var seenInSweep = SeriesFlags()
     private var sweepStarted: ContinuousClock.Instant?
     private(set) var duplicates: Int64 = 0
     private(set) var undecodable: Int64 = 0

@@ -1,20 +1,17 @@
-/// One yes/no per number (a series', a device's), a bit each: flags are kept for every series of a million-series
-/// fleet in each of the readings processors, and for every device of an anomaly engine, where a `[Bool]` costs a
-/// byte each.
-struct Bitmap {
+/// One yes/no per series number, a bit each: per-series flags are kept for every series of a million-series
+/// fleet in each of the readings processors, where a `[Bool]` costs a byte each.
+struct SeriesFlags {
     private var words: [UInt64] = []
 
-    /// Numbers below this have room for their flag; every flag is false until set, and reads false beyond.
+    /// Series numbers below this have a flag (all false until set).
     var count: Int { words.count &* 64 }
 
-    /// Setting a flag beyond ``count`` makes room for it.
     subscript(_ index: Int) -> Bool {
-        get { index < count && words[index &>> 6] & (1 &<< UInt64(index & 63)) != 0 }
+        get { words[index &>> 6] & (1 &<< UInt64(index & 63)) != 0 }
         set {
             if newValue {
-                grow(to: index + 1)
                 words[index &>> 6] |= 1 &<< UInt64(index & 63)
-            } else if index < count {
+            } else {
                 words[index &>> 6] &= ~(1 &<< UInt64(index & 63))
             }
         }
@@ -25,13 +22,6 @@ struct Bitmap {
         let wordsNeeded = (count + 63) / 64
         guard wordsNeeded > words.count else { return }
         words.append(contentsOf: repeatElement(0, count: wordsNeeded - words.count))
-    }
-
-    /// Sets every flag below `count` to true.
-    mutating func setAll(below count: Int) {
-        grow(to: count)
-        for word in 0..<(count / 64) { words[word] = .max }
-        if count % 64 != 0 { words[count / 64] |= (1 << UInt64(count % 64)) - 1 }
     }
 
     /// Sets every flag to false.
