@@ -55,20 +55,37 @@ import Testing
         #expect(child.terminationReason == .exit && child.terminationStatus == 0, "SIGTERM ends it gracefully")
     }
 
+    /// Waits until the committed offsets pass `offsets`, or `timeout` passes.
+    private static func waitForCommits(_ database: PostgresTestDatabase, beyond offsets: Int64, timeout: Duration) async throws {
+        let deadline = ContinuousClock.now + timeout
+        while try await committed(database) <= offsets, ContinuousClock.now < deadline {
+            try await Task.sleep(for: .milliseconds(10))
+        }
+    }
+
     private static func waitForExit(_ child: Process) async {
         while child.isRunning { try? await Task.sleep(for: .milliseconds(10)) }
     }
 
-    /// Starts and SIGKILLs the processors four times at random moments, then runs them to completion.
+    /// Starts and SIGKILLs the processors four times, each at a random moment after a checkpoint of its own, then
+    /// runs them to completion.
+    ///
+    /// While the kills land, checkpoints are slowed in PostgreSQL (``CheckpointBrake``): a random delay alone, from
+    /// the start or from a checkpoint, landed before any checkpoint when start-up was slow, or after the end when
+    /// this test's task was starved in a full parallel run, and then killed nothing mid-run.
     private static func killAtRandomThenComplete(
         _ executable: String, log: TestLog, database: PostgresTestDatabase, highWatermarks: [Int64], total: Int64,
         roles: [ProcessorRole] = roles, seed: UInt64 = 2024
     ) async throws {
+        let brake = try await ProcessorHarness.connectWithRetry(database)
+        try await CheckpointBrake.engage(brake, version: "v1", seconds: 0.05)
         var random = SplitMix64(seed: seed)
         var killedMidRun = 0
         for _ in 0..<4 {
+            let before = try await committed(database)
             let child = try startProcessor(executable, log: log, database: database, roles: roles)
-            try await Task.sleep(for: .milliseconds(250 + Int(random.next() % 900)))
+            if before < total { try await waitForCommits(database, beyond: before, timeout: .seconds(60)) }
+            try await Task.sleep(for: .milliseconds(Int(random.next() % 300)))
             kill(child.processIdentifier, SIGKILL)
             await waitForExit(child)
             #expect(child.terminationReason == .uncaughtSignal)
@@ -76,6 +93,8 @@ import Testing
             if done > 0 && done < total { killedMidRun += 1 }
         }
         #expect(killedMidRun >= 2, "the kills should land while records are still being processed")
+        try await CheckpointBrake.release(brake)
+        await brake.close()
         try await runToCompletion(executable, log: log, database: database, highWatermarks: highWatermarks, roles: roles)
     }
 

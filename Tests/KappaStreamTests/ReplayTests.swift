@@ -108,9 +108,12 @@ import Testing
         try await ProcessorHarness.runUntilCaughtUp(log: log, database: database, roles: Self.roles)
 
         var configuration = Self.configuration(version: "v2")
-        configuration.maxBatchRecords = 50  // many small checkpoints: the stop below lands well before the end
+        configuration.maxBatchRecords = 50  // many small checkpoints
         let connection = try await database.connect()
         for role in Self.roles {
+            // The replay's own threads can reach the end before this test's stop on a loaded machine: its later
+            // checkpoints are slowed until the stop has landed.
+            try await CheckpointBrake.engage(connection, version: "v2", seconds: 0.1)
             let replay = Replay(
                 role: role, start: .earliest, configuration: configuration, log: log.log,
                 database: PostgresConfiguration(conninfo: database.conninfo), logger: quietLogger
@@ -121,14 +124,13 @@ import Testing
             ))
             try await withThrowingTaskGroup(of: Void.self) { tasks in
                 tasks.addTask { try await group.run() }
-                // Stopped at its first checkpoint: the replay's own threads may run far ahead of this poll on a
-                // loaded machine, so waiting for a later point can find it already at the end.
                 while try await Self.sumOfOffsets(connection, processor: role.rawValue, version: "v2") == 0 {
                     try await Task.sleep(for: .milliseconds(5))
                 }
                 await group.triggerGracefulShutdown()
                 try await tasks.waitForAll()
             }
+            try await CheckpointBrake.release(connection)
             let stoppedAt = try await Self.sumOfOffsets(connection, processor: role.rawValue, version: "v2")
             #expect(stoppedAt < total, "stopped before the end (\(stoppedAt) of \(total))")
 
