@@ -34,7 +34,17 @@ struct IntakeDeferralTests {
             }
             try await publisher.publishAndWait(topic: "\(gateway.topicPrefix)/devices/d0/telemetry", payload: Array(#"{"ts":\#(origin - 1000),"level":-1}"#.utf8))
 
-            process = try await gateway.start(extraArguments: arguments)
+            // The processors must be running when the backlog arrives: started together with the bridge, they
+            // came up after it had drained on a loaded machine, with nothing left to give way to. So the broker is
+            // frozen until every processor of the first run has resumed in this one.
+            let processors = process.output.components(separatedBy: "Processor resumed").count - 1
+            gateway.broker.pause()
+            process = try gateway.launch(extraArguments: arguments)  // on a throw, stopping the broker resumes it
+            let resumed = await gateway.eventually(timeout: .seconds(60), every: .milliseconds(50)) {
+                process.output.components(separatedBy: "Processor resumed").count - 1 >= processors
+            }
+            gateway.broker.resume()
+            #expect(processors > 0 && resumed, "the processors should resume while the broker is frozen:\n\(process.output.suffix(2000))")
             #expect(await gateway.eventually(timeout: .seconds(120)) {
                 let metrics = try await gateway.metrics()
                 return metrics.total("kappa_readings_appended_total") == Double(count + 1) && metrics.total("kappa_processor_lag_records") == 0

@@ -121,13 +121,32 @@ public final class MosquittoBroker: @unchecked Sendable {
         }
     }
 
-    /// Stops the broker (it saves its persistent sessions first).
+    /// Stops the broker (it saves its persistent sessions first), paused or not.
     public func stop() {
+        resume()
         let server = lock.withLock { () -> ChildServer? in
             defer { self.server = nil }
             return self.server
         }
         server?.stop()
+    }
+
+    /// Freezes the broker (SIGSTOP) until ``resume()``: the kernel still accepts connections, but nothing is
+    /// answered or sent. For tests that must have a client ready before the broker delivers a backlog.
+    public func pause() { signalServer(SIGSTOP) }
+
+    /// Lets a paused broker run on (SIGCONT).
+    public func resume() { signalServer(SIGCONT) }
+
+    /// The server runs under a guardian shell, so its pid is found by its command line: the executable with this
+    /// broker's own configuration file.
+    private func signalServer(_ signal: Int32) {
+        let configuration = "\(directory)/mosquitto.conf"
+        for pid in (try? FileManager.default.contentsOfDirectory(atPath: "/proc"))?.compactMap({ Int32($0) }) ?? [] {
+            guard let command = try? Data(contentsOf: URL(fileURLWithPath: "/proc/\(pid)/cmdline")) else { continue }
+            let arguments = command.split(separator: 0).map { String(decoding: $0, as: UTF8.self) }
+            if arguments.first?.hasSuffix("mosquitto") == true, arguments.contains(configuration) { kill(pid, signal) }
+        }
     }
 
     /// Starts the broker again on the same port, with the same configuration and persistence.

@@ -58,15 +58,7 @@ final class GatewayUnderTest: @unchecked Sendable {
     /// Starts `kappa run` (all roles, plus `extraArguments`) and waits until /healthz answers.
     @discardableResult
     func start(extraArguments: [String] = []) async throws -> KappaProcess {
-        runs += 1
-        let process = try KappaProcess(arguments: [
-            "run",
-            "--mqtt", broker.url, "--client-id", clientID, "--data-dir", dataDirectory,
-            "--topic", "\(topicPrefix)/devices/{device}/telemetry=json",
-            "--database", database.conninfo,
-            "--disk-floor-mb", "0", "--http", "127.0.0.1:\(httpPort)",
-        ] + extraArguments, outputFile: "\(root)/kappa-run-\(runs).log")
-        gateway = process
+        let process = try launch(extraArguments: extraArguments)
         let deadline = ContinuousClock.now + .seconds(30)
         // Up, and subscribed: messages published to a new session before its SUBACK reach nobody.
         while ContinuousClock.now < deadline, process.isRunning {
@@ -76,6 +68,20 @@ final class GatewayUnderTest: @unchecked Sendable {
             try await Task.sleep(for: .milliseconds(50))
         }
         throw TestEnvironmentError.serverDidNotStart(name: "kappa run", log: String(process.output.suffix(3000)))
+    }
+
+    /// Starts `kappa run` without waiting for anything; its output goes to `kappa-run-<n>.log`.
+    func launch(extraArguments: [String] = []) throws -> KappaProcess {
+        runs += 1
+        let process = try KappaProcess(arguments: [
+            "run",
+            "--mqtt", broker.url, "--client-id", clientID, "--data-dir", dataDirectory,
+            "--topic", "\(topicPrefix)/devices/{device}/telemetry=json",
+            "--database", database.conninfo,
+            "--disk-floor-mb", "0", "--http", "127.0.0.1:\(httpPort)",
+        ] + extraArguments, outputFile: "\(root)/kappa-run-\(runs).log")
+        gateway = process
+        return process
     }
 
     func stop() async {
