@@ -247,6 +247,11 @@ public final class ProcessorRunner<Store: CheckpointStore>: Service, Sendable {
             case .read:
                 // Every partition in one read call (one hop to the log's read thread), at most the batch's room in all.
                 let results = try await readWaitingOutUnavailableLog(partitions.map { ($0, machine.offsets[$0]) }, limits: limits, totalRecords: machine.batchRoom)
+                // What the batch needs that the processor keeps only in the store (idle state) comes back first.
+                let batch = zip(partitions, results).map { (partition: $0, records: $1.records) }
+                guard try await retrying("prepare batch", session: session, { try await session.prepare(processor, batch: batch) }) != nil else {
+                    return .stopped
+                }
                 for (partition, result) in zip(partitions, results) {
                     // Reading into lost offsets (LogStream.ensureNextOffset) returns no records and the offset after them.
                     for record in result.records {
@@ -480,6 +485,8 @@ public final class ProcessorRunner<Store: CheckpointStore>: Service, Sendable {
             snapshot.duplicates = counters.duplicates
             snapshot.lateReadings = counters.lateReadings
             snapshot.undecodable = counters.undecodable
+            snapshot.stateEvictions = counters.stateEvictions
+            snapshot.stateReloads = counters.stateReloads
         }
     }
 }
