@@ -59,8 +59,8 @@ public struct AnomalyPipeline {
         engines[partition].forgetChanges()
     }
 
-    /// Lets the series idle past the setting go from the intake (the engines keep their detector state: a
-    /// silent series is what the gap detector watches).
+    /// Lets the series idle past the setting go from the intake (the engines' devices leave on terms of their
+    /// own: ``evictIdleDevices(now:)``).
     mutating func releaseIdleSeries() {
         intake.release(intake.idleSeries(now: .now))
     }
@@ -85,12 +85,10 @@ public struct AnomalyPipeline {
         var names: [String] = []
         var newest = Int64.min
         for record in records {
-            let decoded = record.value.withUnsafeBytes { bytes in
-                Result { () throws(RecordDecodingError) -> Reading in try ReadingRecord.decode(bytes) }
-            }
-            guard case .success(let reading) = decoded else { continue }
-            names.append(reading.device)
-            newest = max(newest, reading.time.nanosecondsSinceEpoch)
+            // (Only the start of each record: the intake decodes it whole when it is applied.)
+            guard let (time, device) = record.value.withUnsafeBytes({ ReadingRecord.eventTimeAndDevice($0) }) else { continue }
+            names.append(device)
+            newest = max(newest, time.nanosecondsSinceEpoch)
         }
         return engines[partition].devicesToReload(names: names, newestTime: newest)
     }
