@@ -18,7 +18,7 @@
 /// **Deadlines.** A silent device is what gap detection watches, and while a device stays silent its series'
 /// queue entries are pushed again every device interval, for as long as it stays silent. Evicting only
 /// devices without an entry would therefore keep nearly every silent device in memory. Instead the queue keeps an
-/// evicted device's entries as they are (13 bytes each), and an entry that may fall due brings the device back
+/// evicted device's entries as they are (16 bytes each), and an entry that may fall due brings the device back
 /// first: before a batch is applied, every evicted device with an entry before the batch's newest event time
 /// is reloaded with those the batch has readings of (``devicesToReload(names:newestTime:)``), so a deadline is
 /// always handled with the whole state, by the ordinary code. A device brought back only for a deadline (no

@@ -9,7 +9,8 @@ public import ServiceLifecycle
 /// says after a crash; a commit another runner fenced off starts it again from the committed offsets. The decisions (read, give way, checkpoint, wait, stop) are the
 /// ``CheckpointStateMachine``'s; this type does the I/O they call for.
 ///
-/// Loop: read batches round-robin over the partitions and apply them; checkpoint when `maxBatchRecords` are
+/// Loop: read batches round-robin over the partitions, have the store give back what the processor keeps only
+/// there that a batch needs (``CheckpointSession/prepare(_:batch:)``), and apply them; checkpoint when `maxBatchRecords` are
 /// pending or `checkpointInterval` has passed since the first pending one; when caught up, wait for appends.
 /// While the store is unreachable it stops reading, retries the same checkpoint with backoff, and catches up
 /// when the server is back (the log keeps what it has not committed: progress is registered after each
