@@ -62,6 +62,23 @@ public enum ReadingRecord {
         try decodeWithDelivery(bytes).reading
     }
 
+    /// The event time and device of a record, read from its start only: for a reader that needs to know which
+    /// devices a batch touches before it is decoded (the anomaly processor bringing idle devices back). Nil when
+    /// that much does not decode; wherever ``decode(_:)`` succeeds, the same time and device as its reading's.
+    public static func eventTimeAndDevice(_ bytes: UnsafeRawBufferPointer) -> (time: Timestamp, device: String)? {
+        var reader = RecordReader(bytes)
+        let start = Result { () throws(RecordDecodingError) -> (Timestamp, String)? in
+            let recordVersion = try reader.byte()
+            guard recordVersion == version || recordVersion == versionWithDelivery || recordVersion == versionWithSession else { return nil }
+            _ = try reader.byte()
+            let time = Timestamp(nanosecondsSinceEpoch: Int64(bitPattern: try reader.fixed64()))
+            _ = try reader.fixed64()
+            return (time, try reader.string())
+        }
+        guard case .success(let decoded?) = start else { return nil }
+        return (decoded.0, decoded.1)
+    }
+
     /// The reading and, for versions 2 and 3, the delivery it came in.
     public static func decodeWithDelivery(_ bytes: UnsafeRawBufferPointer) throws(RecordDecodingError) -> (reading: Reading, delivery: MessageDelivery?) {
         var reader = RecordReader(bytes)

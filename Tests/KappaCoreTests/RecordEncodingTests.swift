@@ -73,4 +73,24 @@ import Testing
             _ = try? DeadLetterRecord.decode(bytes)
         }
     }
+
+    /// What the anomaly processor reads of each record to know which devices a batch touches: the same time and
+    /// device as the whole decode, in every version, and nothing from a record cut before the device ends.
+    @Test func theStartOfARecordGivesItsTimeAndDevice() {
+        let delivery = MessageDelivery(sequence: 1, packetID: 2, fingerprint: 3)
+        let session = MessageDelivery(sequence: 1, packetID: 2, fingerprint: 3, session: 9)
+        for reading in Self.readings {
+            for bytes in [ReadingRecord.encode(reading), ReadingRecord.encode(reading, delivery: delivery), ReadingRecord.encode(reading, delivery: session)] {
+                let start = bytes.withUnsafeBytes { ReadingRecord.eventTimeAndDevice($0) }
+                #expect(start?.time == reading.time && start?.device == reading.device)
+            }
+        }
+        let bytes = ReadingRecord.encode(Self.readings[1])
+        for length in 0..<(19 + Self.readings[1].device.utf8.count) {
+            #expect(Array(bytes[..<length]).withUnsafeBytes { ReadingRecord.eventTimeAndDevice($0) } == nil, "cut at \(length)")
+        }
+        var unknownVersion = bytes
+        unknownVersion[0] = 99
+        #expect(unknownVersion.withUnsafeBytes { ReadingRecord.eventTimeAndDevice($0) } == nil)
+    }
 }

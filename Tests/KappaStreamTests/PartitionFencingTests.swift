@@ -152,6 +152,10 @@ final class ForcedOwnershipSession<Base: CheckpointSession>: CheckpointSession {
         try await base.load(into: processor, stream: stream, offsets: offsets)
     }
 
+    func prepare(_ processor: Processor, batch: [(partition: Int, records: [LogRecord])]) async throws {
+        try await base.prepare(processor, batch: batch)
+    }
+
     func commit(_ processor: Processor, rejected: [RejectedRecord], offsets: [Int64], previous: [Int64]) async throws {
         try await base.commit(processor, rejected: rejected, offsets: offsets, previous: previous)
     }

@@ -25,6 +25,10 @@ struct ProcessorMetrics: ProcessorReporting {
         out.family("kappa_processor_rejected_records_total", .counter, help: "Records whose output PostgreSQL refused for their content, set aside in rejected_records.", samples: samples { Double($0.rejectedRecords) })
         out.family("kappa_processor_duplicates_total", .counter, help: "Redelivered readings not counted twice.", samples: samples { Double($0.duplicates) })
         out.family("kappa_processor_late_readings_total", .counter, help: "Readings merged into an already closed bucket.", samples: samples { Double($0.lateReadings) })
+        out.family("kappa_processor_state_evictions_total", .counter, help: "Times an idle device's state left memory (anomalies).", samples: samples { Double($0.stateEvictions) })
+        out.family("kappa_processor_state_reloads_total", .counter, help: "Times evicted state was read back from PostgreSQL before a batch needed it (anomalies).", samples: samples {
+            Double($0.stateReloads)
+        })
         out.family("kappa_processor_undecodable_total", .counter, help: "Log records that did not decode.", samples: samples { Double($0.undecodable) })
         out.family("kappa_processor_owned_partitions", .gauge, help: "Log partitions this gateway's processor consumes (its share when gateways share the log).", samples: samples {
             Double($0.ownedPartitions.count)

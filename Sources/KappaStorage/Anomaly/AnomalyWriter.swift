@@ -42,6 +42,30 @@ public struct AnomalyWriter: OutputWriter {
         }
     }
 
+    /// The stored chunks of the evicted devices the batch touches, in one query: they are the devices' state as
+    /// it left memory (a device leaves only right after the checkpoint that stored it).
+    public func prepare(_ processor: AnomalyProcessor, batch: [(partition: Int, records: [LogRecord])], connection: PostgresConnection) async throws {
+        let wanted = processor.devicesToReload(batch)
+        guard !wanted.isEmpty else { return }
+        let pairs = wanted.flatMap { partition, devices in devices.map { (partition, $0) } }
+        let rows = try await connection.query(
+            """
+            SELECT s.partition, s.device_slot, s.state FROM \(deviceState) s
+            JOIN unnest($1::int[], $2::int[]) AS wanted(partition, device_slot) USING (partition, device_slot)
+            """,
+            [.text("{" + pairs.map { "\($0.0)" }.joined(separator: ",") + "}"), .text("{" + pairs.map { "\($0.1)" }.joined(separator: ",") + "}")]
+        )
+        for row in rows {
+            try processor.reload(partition: try row[0].int, device: Int32(try row[1].int), chunk: try row[2].bytes)
+        }
+        guard rows.count == pairs.count else {
+            throw ProcessorError(
+                code: .corruptState, processor: "anomalies",
+                message: "\(pairs.count - rows.count) evicted devices have no stored state to come back from"
+            )
+        }
+    }
+
     public func write(_ processor: AnomalyProcessor, connection: PostgresConnection) async throws {
         // COPY into staging and one set-based upsert, and one statement for the notifications: a fleet with many
         // episodes paid an upsert and a pg_notify statement per episode.

@@ -49,6 +49,10 @@ public final class PostgresCheckpointSession<Writer: OutputWriter>: CheckpointSe
         try await store.writer.load(into: processor, stream: stream, connection: connection)
     }
 
+    public func prepare(_ processor: Processor, batch: [(partition: Int, records: [LogRecord])]) async throws {
+        try await store.writer.prepare(processor, batch: batch, connection: connection)
+    }
+
     public func commit(_ processor: Processor, rejected: [RejectedRecord], offsets: [Int64], previous: [Int64]) async throws {
         let (store, connection) = (self.store, self.connection)
         try await connection.withTransaction { connection in

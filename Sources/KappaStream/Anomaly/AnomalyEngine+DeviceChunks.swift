@@ -86,6 +86,7 @@ extension AnomalyEngine {
     /// The chunk of the `position`th device of `chunks`, which must have been made from this engine unchanged.
     public func deviceChunk(_ position: Int, of chunks: AnomalyDeviceChunks) -> [UInt8] {
         let device = Int(chunks.devices[position])
+        precondition(!isEvicted(device), "the chunk of an evicted device")
         let own = chunks.series[chunks.seriesStarts[position]..<chunks.seriesStarts[position + 1]]
         var writer = SnapshotWriter()
         let k = devices[device].profile.metricCount
@@ -125,7 +126,10 @@ extension AnomalyEngine {
     public mutating func forgetChanges() { changedDevices.removeAll() }
 
     /// Every device counts as changed, so the next save writes all of them (after restoring a whole snapshot).
-    public mutating func markEveryDeviceChanged() { changedDevices.insertAll(below: devices.count) }
+    public mutating func markEveryDeviceChanged() {
+        precondition(evictedDeviceCount == 0, "an engine with evicted devices marked all changed")
+        changedDevices.insertAll(below: devices.count)
+    }
 
     /// Number of devices changed since the state was last saved.
     public var changedDeviceCount: Int { changedDevices.count }
@@ -164,37 +168,20 @@ extension AnomalyEngine {
         var seriesOrder = [Int32](repeating: -1, count: seriesCount)
         var entries: [DeadlineQueue.Entry] = []
         for (slot, chunk) in deviceChunks.enumerated() {
-            var reader = SnapshotReader(chunk)
-            guard try reader.read(Int32.self) == Int32(slot) else { throw chunkError(slot, reader.corrupt(at: 0)) }
-            do throws(AnomalySnapshotError) {
-                let device = try DeviceState(from: &reader)
-                guard restored.deviceIndex.updateValue(Int32(slot), forKey: device.name) == nil else { throw reader.corrupt() }
-                if device.deadlineQueued { entries.append(.init(deadline: try reader.read(), isDevice: true, index: Int32(slot))) }
-                restored.devices.append(device)
-                let ownCount = try reader.readCount(minimumItemSize: 100)
-                var own: [Int32] = []
-                for _ in 0..<ownCount {
-                    let index: Int32 = try reader.read()
-                    guard index >= 0, Int(index) < seriesCount, metrics[Int(index)] == nil else { throw reader.corrupt() }
-                    metrics[Int(index)] = try reader.read(String.self)
-                    let state = try SeriesState(from: &reader, settingsIndex: 0)
-                    guard Int(state.device) == slot else { throw reader.corrupt() }
-                    if state.deadlineQueued { entries.append(.init(deadline: try reader.read(), isDevice: false, index: index)) }
-                    seriesOrder[Int(index)] = Int32(states.count)
-                    states.append(state)
-                    own.append(index)
-                }
-                let episodeCount = try reader.readCount(minimumItemSize: 77)
-                for _ in 0..<episodeCount {
-                    let series: Int32 = try reader.read()
-                    guard own.contains(series), let detector = AnomalyDetector(rawValue: try reader.read()) else { throw reader.corrupt() }
-                    let key = EpisodeKey(series: series, detector: detector)
-                    guard restored.episodes.updateValue(try OpenEpisode(from: &reader), forKey: key) == nil else { throw reader.corrupt() }
-                }
-                guard reader.isAtEnd else { throw reader.corrupt() }
-            } catch {
-                throw chunkError(slot, error)
+            let parsed = try ParsedDeviceChunk(chunk, slot: Int32(slot), seriesCount: seriesCount)
+            guard restored.deviceIndex.updateValue(Int32(slot), forKey: parsed.device.name) == nil else {
+                throw ParsedDeviceChunk.chunkError(slot, AnomalySnapshotError(code: .corrupt, offset: 0, detail: "a second device named \(parsed.device.name)"))
             }
+            if let deadline = parsed.deviceDeadline { entries.append(.init(deadline: deadline, isDevice: true, index: Int32(slot))) }
+            restored.devices.append(parsed.device)
+            for member in parsed.series {
+                guard metrics[Int(member.index)] == nil else { throw ParsedDeviceChunk.chunkError(slot, AnomalySnapshotError(code: .corrupt, offset: 0, detail: "series \(member.index) is in two chunks")) }
+                metrics[Int(member.index)] = member.metric
+                if let deadline = member.deadline { entries.append(.init(deadline: deadline, isDevice: false, index: member.index)) }
+                seriesOrder[Int(member.index)] = Int32(states.count)
+                states.append(member.state)
+            }
+            for (key, episode) in parsed.episodes { restored.episodes[key] = episode }
         }
         guard !seriesOrder.contains(-1) else {
             throw AnomalySnapshotError(code: .corrupt, offset: 0, detail: "the header counts \(seriesCount) series, the chunks hold \(states.count)")
@@ -227,7 +214,56 @@ extension AnomalyEngine {
         self = restored
     }
 
-    private func chunkError(_ slot: Int, _ error: AnomalySnapshotError) -> AnomalySnapshotError {
+}
+
+/// One device's chunk read back: what a whole restore and the return of an evicted device (``AnomalyEngine/reload(device:chunk:)``)
+/// both take from it, read by one piece of code so that the two cannot differ.
+struct ParsedDeviceChunk {
+    struct Member {
+        var index: Int32
+        var metric: String
+        /// (Its `settingsIndex` is 0: the engine resolves it from `metric`.)
+        var state: SeriesState
+        var deadline: Int64?
+    }
+
+    var device: DeviceState
+    var deviceDeadline: Int64?
+    var series: [Member] = []
+    var episodes: [(EpisodeKey, OpenEpisode)] = []
+
+    /// The chunk of device `slot` of an engine of `seriesCount` series.
+    init(_ chunk: [UInt8], slot: Int32, seriesCount: Int) throws(AnomalySnapshotError) {
+        var reader = SnapshotReader(chunk)
+        guard try reader.read(Int32.self) == slot else { throw Self.chunkError(Int(slot), reader.corrupt(at: 0)) }
+        do throws(AnomalySnapshotError) {
+            device = try DeviceState(from: &reader)
+            if device.deadlineQueued { deviceDeadline = try reader.read() }
+            let ownCount = try reader.readCount(minimumItemSize: 100)
+            for _ in 0..<ownCount {
+                let index: Int32 = try reader.read()
+                guard index >= 0, Int(index) < seriesCount, !series.contains(where: { $0.index == index }) else { throw reader.corrupt() }
+                let metric: String = try reader.read()
+                let state = try SeriesState(from: &reader, settingsIndex: 0)
+                guard state.device == slot else { throw reader.corrupt() }
+                let deadline: Int64? = state.deadlineQueued ? try reader.read() : nil
+                series.append(Member(index: index, metric: metric, state: state, deadline: deadline))
+            }
+            let episodeCount = try reader.readCount(minimumItemSize: 77)
+            for _ in 0..<episodeCount {
+                let index: Int32 = try reader.read()
+                guard series.contains(where: { $0.index == index }), let detector = AnomalyDetector(rawValue: try reader.read()) else { throw reader.corrupt() }
+                let key = EpisodeKey(series: index, detector: detector)
+                guard !episodes.contains(where: { $0.0 == key }) else { throw reader.corrupt() }
+                episodes.append((key, try OpenEpisode(from: &reader)))
+            }
+            guard reader.isAtEnd else { throw reader.corrupt() }
+        } catch {
+            throw Self.chunkError(Int(slot), error)
+        }
+    }
+
+    static func chunkError(_ slot: Int, _ error: AnomalySnapshotError) -> AnomalySnapshotError {
         var error = error
         error.detail = "in the chunk of device \(slot)" + (error.detail.isEmpty ? "" : ": " + error.detail)
         return error

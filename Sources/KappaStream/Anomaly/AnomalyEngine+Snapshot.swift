@@ -10,6 +10,7 @@ extension AnomalyEngine {
     /// order of first appearance, open episodes sorted), so equal states give equal bytes in any process.
     /// Resolved settings are not stored: they follow from the configuration at restore.
     public func snapshot() -> [UInt8] {
+        precondition(evictedDeviceCount == 0, "a whole snapshot of an engine with evicted devices")
         var writer = SnapshotWriter()
         writer.reserve(snapshotSizeEstimate)
         writer.write(Self.snapshotMagic)

@@ -35,6 +35,7 @@ extension AnomalyEngine {
     /// Judges everything still held, for the end of a finite stream (an evaluation); a running processor
     /// leaves it to event time.
     public mutating func judgeAllPending(into events: inout [AnomalyEvent]) {
+        precondition(evictedDeviceCount == 0, "the end of a stream judged with devices evicted")
         for device in devicesWithPending { judgePending(device: Int(device), into: &events) }
         for device in devices.indices { judgeProfileInstant(device: device, into: &events) }
     }

@@ -37,6 +37,16 @@ public struct AnomalyEngine: Sendable {
     /// every path that changes a device, its series, their episodes or their deadlines marks it, or an
     /// incremental checkpoint would leave that device behind.
     var changedDevices = ChangedDevices()
+    /// Idle devices' state leaving memory and coming back (see AnomalyEngine+Eviction): the devices that took a
+    /// reading since the last idle sweep, those whose state is out of memory, and those brought back since the
+    /// last commit. Process-local, never saved.
+    var seenDevices = SeriesFlags()
+    var evictedDevices = SeriesFlags()
+    var reloadedDevices: [Int32] = []
+    /// Devices whose state is out of memory now; devices evicted and brought back since the engine was made.
+    public internal(set) var evictedDeviceCount = 0
+    public internal(set) var evictions: Int64 = 0
+    public internal(set) var reloads: Int64 = 0
 
     /// Per reading: a spread seen once is forgotten over some tens of thousands of readings.
     static let latenessDecay = 0.99995
@@ -67,6 +77,7 @@ public struct AnomalyEngine: Sendable {
         if watermark != .min { lateness = max(Double(max(0, watermark - time)), lateness * Self.latenessDecay) }
         let index = slot(device: reading.device, metric: reading.metric)
         changedDevices.insert(Int(series[index].device))
+        noteSeen(Int(series[index].device))
         let settings = settingsTable[Int(series[index].settingsIndex)]
         noteDeviceReading(Int(series[index].device), at: time, into: &events)
 
@@ -98,6 +109,7 @@ public struct AnomalyEngine: Sendable {
 
     private mutating func slot(device: String, metric: String) -> Int {
         let deviceIndex = deviceSlot(device)
+        precondition(!isEvicted(Int(deviceIndex)), "a reading of an evicted device before it was reloaded")
         let metricIndex = settingsSlot(metric)
         if let index = devices[Int(deviceIndex)].seriesIndex(ofMetric: metricIndex) { return Int(index) }
         let index = Int32(series.count)
@@ -211,6 +223,7 @@ public struct AnomalyEngine: Sendable {
 
     /// Every episode still open, in series order then detector order (device gaps after series).
     public func openEpisodes() -> [AnomalyEpisode] {
+        precondition(evictedDeviceCount == 0, "open episodes of an engine with evicted devices")
         var open = episodes.keys.sorted().map { key in
             report(episodes[key]!, key, closed: false, settingsTable[Int(series[Int(key.series)].settingsIndex)])
         }
@@ -244,7 +257,9 @@ public struct AnomalyEngine: Sendable {
         while let entry = deadlines.first, entry.deadline < now {
             _ = deadlines.popFirst()
             // The entry's deadline is part of its device's chunk, whether it is pushed again or not.
-            changedDevices.insert(entry.isDevice ? Int(entry.index) : Int(series[Int(entry.index)].device))
+            let device = entry.isDevice ? Int(entry.index) : Int(series[Int(entry.index)].device)
+            precondition(!isEvicted(device), "a deadline of an evicted device fell due before it was reloaded")
+            changedDevices.insert(device)
             if entry.isDevice {
                 checkDevice(Int(entry.index), now: now, into: &events)
             } else {

@@ -32,6 +32,19 @@ struct DeadlineQueue {
 
     mutating func popFirst() -> Entry? { heap.popMin() }
 
+    /// Calls `body` with every entry whose deadline is before `time` (those a watermark up to `time` pops), in
+    /// no particular order: only the heap's top down to where deadlines reach `time` is visited.
+    func forEach(before time: Int64, _ body: (Entry) -> Void) {
+        let entries = heap.elements
+        var stack = entries.isEmpty ? [] : [0]
+        while let position = stack.popLast() {
+            guard entries[position].deadline < time else { continue }
+            body(entries[position])
+            if 2 * position + 1 < entries.count { stack.append(2 * position + 1) }
+            if 2 * position + 2 < entries.count { stack.append(2 * position + 2) }
+        }
+    }
+
     /// Sorted (a sorted array is also in heap order, so older builds read it as before): equal queues give equal
     /// bytes however their heaps were built.
     func encode(into writer: inout SnapshotWriter) {

@@ -198,6 +198,23 @@ struct DeviceState {
         seriesByMetric.insert(entry, at: firstPosition(atLeast: metric))
     }
 
+    /// The indices of the device's series, in the order of their metrics' settings indices.
+    var seriesIndices: [Int32] { seriesByMetric.map { Int32(truncatingIfNeeded: $0 & 0xFFFF_FFFF) } }
+
+    /// What stays in memory of an evicted device (see AnomalyEngine+Eviction): its name and series, whether it
+    /// has a queue entry, and what other devices' silence is judged by (``AnomalyEngine`` `isSilentByArrival`).
+    /// Nothing else may be read until it is reloaded.
+    var evictedStub: DeviceState {
+        var stub = DeviceState(name: name)
+        stub.cadence = cadence
+        stub.gapBox = gapBox
+        stub.deadlineQueued = deadlineQueued
+        stub.firstTime = firstTime
+        stub.lastArrival = lastArrival
+        stub.seriesByMetric = seriesByMetric
+        return stub
+    }
+
     private func firstPosition(atLeast metric: Int32) -> Int {
         let wanted = UInt64(UInt32(bitPattern: metric)) << 32
         var low = 0, high = seriesByMetric.count

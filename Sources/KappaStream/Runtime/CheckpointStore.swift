@@ -24,6 +24,10 @@ public protocol CheckpointSession<Processor>: AnyObject {
     /// it, before it resumes from `offsets`.
     func load(into processor: Processor, stream: any LogStream, offsets: [Int64]) async throws
 
+    /// Gives `processor` what applying `batch` (records per partition, in log order) needs that it keeps only in
+    /// the store (state that left memory while idle); called before each batch is applied.
+    func prepare(_ processor: Processor, batch: [(partition: Int, records: [LogRecord])]) async throws
+
     /// In one transaction: writes `processor`'s pending output and `rejected`, and moves the offsets from
     /// `previous` to `offsets`, failing if another instance moved them meanwhile.
     func commit(_ processor: Processor, rejected: [RejectedRecord], offsets: [Int64], previous: [Int64]) async throws
@@ -46,6 +50,11 @@ public protocol CheckpointSession<Processor>: AnyObject {
     func release(partition: Int) async throws
 
     func close() async
+}
+
+extension CheckpointSession {
+    /// Processors that keep all their state in memory need nothing before a batch.
+    public func prepare(_ processor: Processor, batch: [(partition: Int, records: [LogRecord])]) async throws {}
 }
 
 /// What the runner needs to know about a store's failure.

@@ -9,7 +9,8 @@ public import ServiceLifecycle
 /// says after a crash; a commit another runner fenced off starts it again from the committed offsets. The decisions (read, give way, checkpoint, wait, stop) are the
 /// ``CheckpointStateMachine``'s; this type does the I/O they call for.
 ///
-/// Loop: read batches round-robin over the partitions and apply them; checkpoint when `maxBatchRecords` are
+/// Loop: read batches round-robin over the partitions, have the store give back what the processor keeps only
+/// there that a batch needs (``CheckpointSession/prepare(_:batch:)``), and apply them; checkpoint when `maxBatchRecords` are
 /// pending or `checkpointInterval` has passed since the first pending one; when caught up, wait for appends.
 /// While the store is unreachable it stops reading, retries the same checkpoint with backoff, and catches up
 /// when the server is back (the log keeps what it has not committed: progress is registered after each
@@ -247,6 +248,11 @@ public final class ProcessorRunner<Store: CheckpointStore>: Service, Sendable {
             case .read:
                 // Every partition in one read call (one hop to the log's read thread), at most the batch's room in all.
                 let results = try await readWaitingOutUnavailableLog(partitions.map { ($0, machine.offsets[$0]) }, limits: limits, totalRecords: machine.batchRoom)
+                // What the batch needs that the processor keeps only in the store (idle state) comes back first.
+                let batch = zip(partitions, results).map { (partition: $0, records: $1.records) }
+                guard try await retrying("prepare batch", session: session, { try await session.prepare(processor, batch: batch) }) != nil else {
+                    return .stopped
+                }
                 for (partition, result) in zip(partitions, results) {
                     // Reading into lost offsets (LogStream.ensureNextOffset) returns no records and the offset after them.
                     for record in result.records {
@@ -480,6 +486,8 @@ public final class ProcessorRunner<Store: CheckpointStore>: Service, Sendable {
             snapshot.duplicates = counters.duplicates
             snapshot.lateReadings = counters.lateReadings
             snapshot.undecodable = counters.undecodable
+            snapshot.stateEvictions = counters.stateEvictions
+            snapshot.stateReloads = counters.stateReloads
         }
     }
 }

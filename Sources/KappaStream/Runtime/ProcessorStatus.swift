@@ -20,6 +20,9 @@ public final class ProcessorStatus: Sendable {
         public var lateReadings: Int64 = 0
         /// Records that did not decode (skipped and counted).
         public var undecodable: Int64 = 0
+        /// Times idle state left memory and was brought back (the anomaly processor's devices).
+        public var stateEvictions: Int64 = 0
+        public var stateReloads: Int64 = 0
         /// Records whose output PostgreSQL refused for their content, set aside in `rejected_records`.
         public var rejectedRecords: Int64 = 0
         /// Times the processor put off its work for 20 ms while intake drained a broker backlog.

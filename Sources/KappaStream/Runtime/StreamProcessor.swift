@@ -28,10 +28,15 @@ public struct ProcessorCounters: Sendable {
     public var duplicates: Int64 = 0
     public var lateReadings: Int64 = 0
     public var undecodable: Int64 = 0
+    /// Times an idle device's (or series') state left memory, and times such state was brought back.
+    public var stateEvictions: Int64 = 0
+    public var stateReloads: Int64 = 0
 
-    public init(duplicates: Int64 = 0, lateReadings: Int64 = 0, undecodable: Int64 = 0) {
+    public init(duplicates: Int64 = 0, lateReadings: Int64 = 0, undecodable: Int64 = 0, stateEvictions: Int64 = 0, stateReloads: Int64 = 0) {
         self.duplicates = duplicates
         self.lateReadings = lateReadings
         self.undecodable = undecodable
+        self.stateEvictions = stateEvictions
+        self.stateReloads = stateReloads
     }
 }

@@ -10,10 +10,14 @@ public import KappaLog
 public struct AnomalyPipeline {
     private var intake: ReadingIntake
     public private(set) var engines: [AnomalyEngine]
+    private let idleAfter: Duration?
+    /// When the engines' current idle sweep began (see AnomalyEngine+Eviction).
+    private var sweepStarted: ContinuousClock.Instant?
 
     public init(configuration: AnomalyConfiguration, partitionCount: Int, duplicateWindowRecords: Int, memory: SeriesMemory = SeriesMemory()) {
         intake = ReadingIntake(partitionCount: partitionCount, windowRecords: duplicateWindowRecords, memory: memory)
         engines = Array(repeating: AnomalyEngine(configuration: configuration), count: partitionCount)
+        idleAfter = memory.idleAfter
     }
 
     /// Applies one record of `partition` (log order) and appends the events it causes.
@@ -55,10 +59,42 @@ public struct AnomalyPipeline {
         engines[partition].forgetChanges()
     }
 
-    /// Lets the series idle past the setting go from the intake (the engines keep their detector state: a
-    /// silent series is what the gap detector watches).
+    /// Lets the series idle past the setting go from the intake (the engines' devices leave on terms of their
+    /// own: ``evictIdleDevices(now:)``).
     mutating func releaseIdleSeries() {
         intake.release(intake.idleSeries(now: .now))
+    }
+
+    /// Right after a commit: lets the devices idle past the setting leave the engines (every `idleAfter`), and
+    /// the devices brought back only for a deadline leave again.
+    mutating func evictIdleDevices(now: ContinuousClock.Instant) {
+        guard let idleAfter else { return }
+        var sweep = false
+        if let started = sweepStarted {
+            sweep = now - started >= idleAfter
+        } else {
+            sweepStarted = now
+        }
+        if sweep { sweepStarted = now }
+        for partition in engines.indices { engines[partition].evictIdleDevices(sweep: sweep) }
+    }
+
+    /// The evicted devices of `partition` that applying `records` would touch (see AnomalyEngine+Eviction).
+    func devicesToReload(_ records: [LogRecord], partition: Int) -> [Int32] {
+        guard engines[partition].evictedDeviceCount > 0 else { return [] }
+        var names: [String] = []
+        var newest = Int64.min
+        for record in records {
+            // (Only the start of each record: the intake decodes it whole when it is applied.)
+            guard let (time, device) = record.value.withUnsafeBytes({ ReadingRecord.eventTimeAndDevice($0) }) else { continue }
+            names.append(device)
+            newest = max(newest, time.nanosecondsSinceEpoch)
+        }
+        return engines[partition].devicesToReload(names: names, newestTime: newest)
+    }
+
+    mutating func reload(partition: Int, device: Int32, chunk: [UInt8]) throws(AnomalySnapshotError) {
+        try engines[partition].reload(device: device, chunk: chunk)
     }
 
     /// Lets every series go: the pipeline's processor is going away.

@@ -95,6 +95,27 @@ public final class AnomalyProcessor: StreamProcessor {
         }
     }
 
+    /// The devices whose state is out of memory (idle, see AnomalyEngine+Eviction) that applying `batch` would
+    /// touch, per partition: their stored chunks must be given back (``reload(partition:device:chunk:)``) first.
+    public func devicesToReload(_ batch: [(partition: Int, records: [LogRecord])]) -> [(partition: Int, devices: [Int32])] {
+        batch.compactMap { partition, records in
+            let devices = pipeline.devicesToReload(records, partition: partition)
+            return devices.isEmpty ? nil : (partition, devices)
+        }
+    }
+
+    /// Brings an evicted device of `partition` back from the chunk stored for it.
+    public func reload(partition: Int, device: Int32, chunk: [UInt8]) throws(ProcessorError) {
+        do {
+            try pipeline.reload(partition: partition, device: device, chunk: chunk)
+        } catch {
+            throw ProcessorError(code: .corruptState, processor: "anomalies", message: "device \(device) of partition \(partition) does not reload: \(error)")
+        }
+    }
+
+    /// Devices whose state is out of memory now, over all partitions.
+    public var evictedDeviceCount: Int { pipeline.engines.reduce(0) { $0 + $1.evictedDeviceCount } }
+
     public func resume(stream: any LogStream, offsets: [Int64]) async throws {
         try await pipeline.rebuildDuplicateWindows(stream: stream, resumeOffsets: offsets)
     }
@@ -115,11 +136,15 @@ public final class AnomalyProcessor: StreamProcessor {
         for partition in dirtyPartitions { pipeline.forgetChanges(partition: partition) }
         dirtyPartitions.removeAll(keepingCapacity: true)
         pipeline.releaseIdleSeries()
+        pipeline.evictIdleDevices(now: .now)
         MallocTuning.afterFreeing(snapshotBytes)
         snapshotBytes = 0
     }
 
     public var counters: ProcessorCounters {
-        ProcessorCounters(duplicates: pipeline.duplicates, lateReadings: 0, undecodable: pipeline.undecodable)
+        ProcessorCounters(
+            duplicates: pipeline.duplicates, lateReadings: 0, undecodable: pipeline.undecodable,
+            stateEvictions: pipeline.engines.reduce(0) { $0 + $1.evictions }, stateReloads: pipeline.engines.reduce(0) { $0 + $1.reloads }
+        )
     }
 }
