@@ -66,11 +66,16 @@ struct EndToEndRun {
     var statements: [String]
 }
 
-/// A plain `mosquitto_sub` taking the whole load: seconds from the first publish to the last message.
-func plainSubscriberSeconds(load: FleetLoad, broker: MosquittoBroker, directory: String) async throws -> Double {
-    let subscriber = try KappaProcess(executablePath: "/usr/bin/mosquitto_sub", arguments: [
+/// A plain `mosquitto_sub` taking the whole load: seconds from the first publish to the last message, and the CPU
+/// seconds it spent (libmosquitto's own cost of receiving the load, the floor under kappa's bridge thread).
+func plainSubscriber(load: FleetLoad, broker: MosquittoBroker, directory: String) async throws -> (seconds: Double, cpuSeconds: Double?) {
+    // Run under a shell that prints its children's CPU time (`times`) once mosquitto_sub has exited: the process is
+    // reaped by Foundation as it exits, so sampling its /proc entry could miss its last moments.
+    let outputFile = "\(directory)/e2e-mosquitto_sub.out"
+    let subscriber = try KappaProcess(executablePath: "/bin/sh", arguments: [
+        "-c", "/usr/bin/mosquitto_sub \"$@\"; status=$?; times >&2; exit $status", "sh",
         "-p", "\(broker.port)", "-q", "1", "-i", "e2e-sub-\(UInt32.random(in: 0...UInt32.max))", "-t", load.subscription, "-C", "\(load.total)",
-    ], outputFile: "\(directory)/e2e-mosquitto_sub.out")
+    ], outputFile: outputFile)
     // mosquitto_sub says nothing when subscribed; half a second is plenty on loopback, and it is not timed.
     try await Task.sleep(for: .milliseconds(500))
     let started = ContinuousClock.now
@@ -78,7 +83,18 @@ func plainSubscriberSeconds(load: FleetLoad, broker: MosquittoBroker, directory:
     guard await subscriber.waitForExit(timeout: .seconds(600)) == 0 else { fatalError("mosquitto_sub (end to end) failed") }
     let elapsed = seconds(ContinuousClock.now - started)
     await FleetLoad.waitForPublishers(publishers)
-    return elapsed
+    return (elapsed, shellChildrenCPUSeconds(subscriber.output))
+}
+
+/// The children's user and system seconds from the last line of a POSIX shell's `times` ("0m1.230000s 0m0.450000s").
+func shellChildrenCPUSeconds(_ output: String) -> Double? {
+    guard let line = output.split(separator: "\n").last else { return nil }
+    let seconds = line.split(separator: " ").compactMap { field -> Double? in
+        guard field.hasSuffix("s"), let minuteMark = field.firstIndex(of: "m"), let minutes = Double(field[..<minuteMark]),
+              let rest = Double(field[field.index(after: minuteMark)...].dropLast()) else { return nil }
+        return minutes * 60 + rest
+    }
+    return seconds.count == 2 ? seconds[0] + seconds[1] : nil
 }
 
 /// Turns on pg_stat_statements for the benchmark's cluster (a restart loads it); false where it is not installed.
@@ -181,13 +197,16 @@ func measureEndToEnd(broker: MosquittoBroker, postgres: PostgresServer, director
     var builds: [(label: String, executable: String?)] = [("this build", nil)]
     if let baseline { builds.append(("baseline \(baseline)", baseline)) }
     var ratios: [String: [(intake: Double, endToEnd: Double, kappaCPU: Double, postgresCPU: Double)]] = [:]
+    var subscriberCPU: [Double] = []
     for round in 1...rounds {
-        let subSeconds = try await plainSubscriberSeconds(load: load, broker: broker, directory: directory)
-        print(String(format: "round %d (load average %@): mosquitto_sub %.2f s, %.0f readings/s", round, loadAverage, subSeconds, Double(load.total) / subSeconds))
+        let (subSeconds, subCPU) = try await plainSubscriber(load: load, broker: broker, directory: directory)
+        let millions = Double(load.total) / 1e6
+        print(String(format: "round %d (load average %@): mosquitto_sub %.2f s, %.0f readings/s, %@ CPU-s per million readings", round, loadAverage,
+                     subSeconds, Double(load.total) / subSeconds, subCPU.map { String(format: "%.2f", $0 / millions) } ?? "?"))
+        if let subCPU { subscriberCPU.append(subCPU / millions) }
         for build in round % 2 == 1 ? builds : builds.reversed() {
             let run = try await kappaEndToEnd(executable: build.executable, label: build.label == "this build" ? "this" : "baseline", load: load, broker: broker,
                                               postgres: postgres, statementStatistics: statementStatistics, directory: directory)
-            let millions = Double(load.total) / 1e6
             let threads = run.kappaCPU.threads.filter { $0.value / millions >= 0.1 }.sorted { $0.value > $1.value }
                 .map { String(format: "%@ %.1f", $0.key, $0.value / millions) }.joined(separator: ", ")
             let exited = run.kappaCPU.process - run.kappaCPU.threads.values.reduce(0, +)
@@ -205,5 +224,9 @@ func measureEndToEnd(broker: MosquittoBroker, postgres: PostgresServer, director
         let runs = ratios[build.label] ?? []
         print(String(format: "%@, median of %d: intake %.2f× mosquitto_sub, end to end %.2f× (goal ≥ 0.9); CPU-s per million readings: kappa %.2f (goal ≤ 1), PostgreSQL %.2f",
                      build.label, runs.count, median(runs.map(\.intake)), median(runs.map(\.endToEnd)), median(runs.map(\.kappaCPU)), median(runs.map(\.postgresCPU))))
+    }
+    if !subscriberCPU.isEmpty, let kappaCPU = ratios["this build"]?.map(\.kappaCPU), !kappaCPU.isEmpty {
+        print(String(format: "mosquitto_sub alone, median of %d: %.2f CPU-s per million readings; this build's kappa %.2f× that",
+                     subscriberCPU.count, median(subscriberCPU), median(kappaCPU) / median(subscriberCPU)))
     }
 }
