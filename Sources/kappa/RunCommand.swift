@@ -45,7 +45,7 @@ struct RunCommand: AsyncParsableCommand {
     var intakeDeferralLag: Int64 = 10_000
 
     func run() async throws {
-        MallocTuning.limitArenasToCores()
+        MallocTuning.configureForLargeFleet()
         var settings: GatewaySettings
         do {
             let layers = try SettingsLayers.load(flags: options.flags, environment: ProcessInfo.processInfo.environment)

@@ -68,7 +68,8 @@ public final class ArchiveProcessor: StreamProcessor {
     public var hasPendingOutput: Bool { !rows.isEmpty || lastRetentionCheck == nil }
 
     public func committed() {
-        rows.removeAll(keepingCapacity: true)
+        // Given back rather than kept at the largest batch's size (see RollupProcessor.committed()).
+        rows = []
         knownPartitions.formUnion(days)
         days.removeAll(keepingCapacity: true)
         // Everything is committed: nothing of an idle series is kept beyond the intake's.

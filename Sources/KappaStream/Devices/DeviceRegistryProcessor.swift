@@ -76,8 +76,9 @@ public final class DeviceRegistryProcessor: StreamProcessor {
     public var hasPendingOutput: Bool { !metrics.isEmpty }
 
     public func committed() {
-        metrics.removeAll(keepingCapacity: true)
-        devices.removeAll(keepingCapacity: true)
+        // Given back rather than kept at the largest batch's size (see RollupProcessor.committed()).
+        metrics = [:]
+        devices = [:]
         // Everything is committed: nothing of an idle series is kept beyond the intake's.
         intake.release(intake.idleSeries(now: .now))
     }

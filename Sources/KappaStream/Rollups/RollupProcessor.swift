@@ -312,10 +312,13 @@ extension RollupProcessor: StreamProcessor {
 
     public func committed() {
         for series in dirtySeries { committedWatermarks[Int(series)] = watermarks[Int(series)] }
-        cells.removeAll(keepingCapacity: true)
-        sketches.removeAll(keepingCapacity: true)
-        for target in upwardLinks.indices { upwardLinks[target].removeAll(keepingCapacity: true) }
-        dirtySeries.removeAll(keepingCapacity: true)
+        // The pending tables are given back rather than kept at the largest batch's size: a backlog's batches
+        // leave tens of megabytes (a million series: ~50 B per series) that a gateway under its usual load, or
+        // idle, never fills again. A batch grows them afresh, which costs little beside its readings.
+        cells = [:]
+        sketches = []
+        for target in upwardLinks.indices { upwardLinks[target] = [] }
+        dirtySeries = []
         uncommittedDictionaryIds.removeAll(keepingCapacity: true)
         // Everything is committed: an idle series' state is its stored watermark, read back if it returns.
         let idle = intake.idleSeries(now: .now)
