@@ -110,6 +110,39 @@ struct SparkplugBridgeTests {
         #expect(entries.map(\.offline) == [[], ["plant/edge-1"]])
     }
 
+    @Test("births the broker resends after a restart, their readings already stored, are not kept twice; without a stored session the same bytes are a new birth")
+    func redeliveredBirthsAreNotKeptTwice() throws {
+        let log = try TemporaryLog()
+        defer { log.log.close() }
+        var edge = SparkplugEdgeNodePublisher(edgeNode: SparkplugEdgeNode(group: "plant", node: "edge-1"))
+        let births = [try edge.nodeBirth([("Voltage", 230)], at: start), try edge.deviceBirth("boiler", [("Temperature", 80), ("Pressure", 1.5)], at: start)]
+        let first = try ingestor(log, sparkplug: true)
+        for (index, birth) in births.enumerated() {
+            try first.ingest(topic: birth.topic, payload: birth.payload, packetID: UInt16(index + 1), receivedAt: start)
+        }
+        // Killed before the acknowledgements left: the next gateway's connection gets both births again.
+        let restarted = try ingestor(log, sparkplug: true)
+        try restarted.recoverDeliveries()
+        _ = try restarted.restoreSparkplugSession()
+        restarted.connectionStarted(sessionPresent: true)
+        for (index, birth) in births.enumerated() {
+            let outcome = try restarted.ingest(topic: birth.topic, payload: birth.payload, packetID: UInt16(index + 1), receivedAt: start.adding(nanoseconds: 1_000_000_000))
+            #expect(outcome.readings == 0)
+        }
+        let data = try edge.data("boiler", [("Temperature", 81, start.adding(nanoseconds: 1_000_000_000))], at: start)
+        #expect(try restarted.ingest(topic: data.topic, payload: data.payload, packetID: 3, receivedAt: start).readings == 1)
+        #expect(try LogContents.sparkplugLifecycle(of: lifecycle(log)).map(\.topic) == births.map(\.topic))
+        #expect(try LogContents.readings(of: log.readings).count == 4)
+
+        // A new broker session resends nothing: a birth arriving in it is the edge node's, kept however alike.
+        let fresh = try ingestor(log, sparkplug: true)
+        try fresh.recoverDeliveries()
+        _ = try fresh.restoreSparkplugSession()
+        fresh.connectionStarted(sessionPresent: false)
+        try fresh.ingest(topic: births[0].topic, payload: births[0].payload, packetID: 1, receivedAt: start)
+        #expect(try LogContents.sparkplugLifecycle(of: lifecycle(log)).map(\.topic) == births.map(\.topic) + [births[0].topic])
+    }
+
     // MARK: - Through mosquitto
 
     func bridge(_ broker: MosquittoBroker, log: TemporaryLog, clientID: String = "sparkplug-bridge-\(UInt32.random(in: 0...UInt32.max))", hostID: String = "kappa") throws -> MQTTBridge {

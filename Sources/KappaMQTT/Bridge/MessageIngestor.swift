@@ -99,6 +99,7 @@ public final class MessageIngestor: @unchecked Sendable {
         readings.removeAll(keepingCapacity: true)
         problems.removeAll(keepingCapacity: true)
         stagedMessages += 1
+        let lifecycleBefore = pendingLifecycle.count
 
         if sparkplug != nil && SparkplugIntake.claims(topic) {
             statistics.messageReceived(bytes: payload.count, route: nil, at: receivedAt)
@@ -135,6 +136,13 @@ public final class MessageIngestor: @unchecked Sendable {
                 redeliveries.holds(packetID: packetID, fingerprint: fingerprint, partition: readingsStream.partition(forKey: ReadingLogEntry.key(ofDevice: reading.device)))
             }
             statistics.redelivered(readings: before - readings.count, wholeMessage: readings.isEmpty)
+            // A Sparkplug birth whose readings the log holds, some or all, had its lifecycle record appended
+            // too (`commit` appends it first): stored again, a replay of the stream would count the birth's
+            // readings twice. (A crash between the two appends still stores it twice; so do deaths, which
+            // carry no readings and so no delivery. Either way the restored session is the same.)
+            if readings.count < before {
+                pendingLifecycle.removeSubrange(lifecycleBefore...)
+            }
             guard !readings.isEmpty else { return Outcome(readings: 0, deadLetters: deadLetters) }
         }
         // Staged sequences become stored ones only at commit; a discarded burst leaves a gap, which is fine.
@@ -181,8 +189,8 @@ public final class MessageIngestor: @unchecked Sendable {
             pendingReasons.removeAll(keepingCapacity: true)
         }
         // Births before their readings, and both before the acknowledgements: a birth the broker considers
-        // delivered is in the log, so a restart resolves the data after it. A birth stored twice (its burst
-        // redelivered) leads the restored session to the same state.
+        // delivered is in the log, so a restart resolves the data after it. A redelivered birth is not
+        // stored again when its readings show it was (`stage`).
         if !pendingLifecycle.isEmpty {
             _ = try sparkplug?.lifecycle.append(pendingLifecycle)
             pendingLifecycle.removeAll(keepingCapacity: true)
