@@ -52,6 +52,31 @@ import Testing
         #expect(throws: LogError.self) { try stream.read(partition: 0, from: 301, limits: LogReadLimits()) }
     }
 
+    /// A read sizes its buffer by the sparse index, to the batches holding the records it may return: whatever
+    /// the batch sizes and wherever the index entries fall, it still returns `maxRecords` records when there are
+    /// that many, and the records within a batch it only partly wants.
+    @Test func readsSizedByTheIndexReturnEveryWantedRecord() throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        let log = try DiskLog(directory: directory.path, configuration: testConfiguration(), logger: quietLogger)
+        defer { log.close() }
+        let stream = try log.createStream(named: "s", partitionCount: 1)
+        // Batches of 1 to 9 records: index entries (every 256 bytes) fall on batches of every size.
+        var total = 0
+        for size in (0..<120).map({ 1 + $0 * 7 % 9 }) {
+            _ = try stream.append((total..<(total + size)).map { LogAppendRecord(key: "k", eventTime: testTime($0), value: testValue($0)) })
+            total += size
+        }
+        for offset in stride(from: 0, to: total, by: 13) {
+            for maxRecords in [1, 2, 5, 17, 64, 1_000] {
+                let result = try stream.read(partition: 0, from: Int64(offset), limits: LogReadLimits(maxRecords: maxRecords, maxBytes: 1 << 20))
+                let expected = min(maxRecords, total - offset)
+                #expect(result.records.map(\.offset) == (0..<expected).map { Int64(offset + $0) }, "from \(offset), at most \(maxRecords)")
+                #expect(result.records.map { Array($0.value) } == (0..<expected).map { testValue(offset + $0) })
+            }
+        }
+    }
+
     @Test func seekByTimeFindsTheFirstRecordAtOrAfter() throws {
         let directory = try TemporaryDirectory()
         defer { directory.remove() }

@@ -237,6 +237,9 @@ final class Partition: Sendable {
         var position: Int64
         var end: Int64
         var checked: Range<Int64> = 0..<0
+        /// Where the batches holding every record the read may return end (at most `end`): a read of
+        /// `maxRecords` small records needs far fewer bytes than `maxBytes`.
+        var wantedEnd: Int64 = .max
     }
 
     func read(from offset: Int64, limits: LogReadLimits) throws(LogError) -> LogReadResult {
@@ -258,7 +261,9 @@ final class Partition: Sendable {
             }
             let segment = state.segments[number]
             guard from < segment.index.nextOffset else { return (nil, from) }
-            return (ReadPlan(file: segment.file, segment: segment.index.baseOffset, position: segment.index.position(forOffset: from), end: segment.index.size, checked: segment.checked), from)
+            let wantedEnd = segment.index.position(after: from + Int64(limits.maxRecords) - 1)
+            return (ReadPlan(file: segment.file, segment: segment.index.baseOffset, position: segment.index.position(forOffset: from), end: segment.index.size,
+                             checked: segment.checked, wantedEnd: wantedEnd), from)
         }
         guard let (plan, from) = plan else { return LogReadResult(records: [], nextOffset: offset) }
         guard let plan else { return LogReadResult(records: [], nextOffset: from) }
@@ -278,7 +283,8 @@ final class Partition: Sendable {
 
     private func read(_ plan: ReadPlan, from offset: Int64, limits: LogReadLimits) throws(LogError) -> LogReadResult {
         var position = plan.position
-        var buffer = try plan.file.read(count: Int(min(plan.end - position, Int64(limits.maxBytes + configuration.indexIntervalBytes))), at: position)
+        let first = min(plan.end, plan.wantedEnd) - position
+        var buffer = try plan.file.read(count: Int(min(first, Int64(limits.maxBytes + configuration.indexIntervalBytes))), at: position)
         var records: [LogRecord] = []
         var cursor = 0
         var nextOffset = offset

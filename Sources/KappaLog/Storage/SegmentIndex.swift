@@ -50,6 +50,19 @@ struct SegmentIndex: Sendable, Equatable {
         return low == 0 ? 0 : entryPositions[low - 1]
     }
 
+    /// The position of the first indexed batch that starts after `offset`, or the segment's size: every record up
+    /// to `offset` lies before it, so a read wanting no more need not go past it.
+    func position(after offset: Int64) -> Int64 {
+        // First entry with entryOffset > offset.
+        var low = 0
+        var high = entryOffsets.count
+        while low < high {
+            let middle = (low + high) / 2
+            if entryOffsets[middle] <= offset { low = middle + 1 } else { high = middle }
+        }
+        return low < entryPositions.count ? entryPositions[low] : size
+    }
+
     /// The position of the last indexed batch before which every record is earlier than `time`.
     func position(forTime time: Int64) -> Int64 {
         // First entry whose running maximum before it reaches `time`; the answer lies before it.
