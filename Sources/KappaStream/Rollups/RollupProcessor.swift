@@ -57,6 +57,9 @@ public final class RollupProcessor {
     /// pending cell of the source width, made when the source cell is. The checkpoint merges along these links
     /// instead of looking every pending cell up again per derived width.
     private var upwardLinks: [[(source: Int32, target: Int32)]]
+    /// The pending tables' sizes at the last checkpoint: the next batch reserves them at its first reading, so a
+    /// backlog's batches fill tables of the right size instead of rehashing them through every doubling.
+    private var previousBatch = (cells: 0, links: [Int]())
     /// Scratch for ``add``: the slot of the reading's cell of each width, and which of them it created.
     private var readingSlots: [Int32]
     /// Per series number: the newest time seen (µs; since it was tracked while unresolved); `Int64.min` before any.
@@ -163,17 +166,21 @@ public final class RollupProcessor {
 
     /// The sketch of each pending cell's readings (since the last checkpoint), at its ``RollupCell/sketchSlot``:
     /// the cell's own for the widths fed from readings, merged from the source width's cells for the others
-    /// (narrowest first, so a source is complete before it is merged upward). Computed, not kept: the writer
-    /// may call it again when a checkpoint is retried. One merge per pending cell of a source width, no lookups.
+    /// (narrowest first, so a source is complete before it is merged upward). Merged in place, every derived
+    /// sketch emptied first, so a writer retrying a checkpoint gets the same sketches again. One merge per pending
+    /// cell of a source width, no lookups, and no sketch copied (a copy retains its bins).
     public func pendingSketches() -> [QuantileSketch] {
-        var merged = sketches
-        for target in derivedWidths {
-            for link in upwardLinks[target] {
-                let source = merged[Int(link.source)]
-                merged[Int(link.target)].merge(source)
+        let links = upwardLinks
+        let derived = derivedWidths
+        sketches.withUnsafeMutableBufferPointer { sketches in
+            for target in derived {
+                for link in links[target] { sketches[Int(link.target)] = QuantileSketch() }
+            }
+            for target in derived {
+                for link in links[target] { sketches[Int(link.target)].merge(sketches[Int(link.source)]) }
             }
         }
-        return merged
+        return sketches
     }
 
     /// The series' id in the series dictionary, or nil while the writer has not learned it.
@@ -208,6 +215,7 @@ public final class RollupProcessor {
         let value = reading.value
         let unit = reading.unit
         if Int(series) >= tracking.count || tracking[Int(series)] == .untracked { track(series) }
+        if cells.isEmpty, previousBatch.cells > 0 { reservePreviousBatch() }
         let watermark = watermarks[Int(series)]
         if time > watermark {
             watermarks[Int(series)] = time
@@ -263,6 +271,13 @@ public final class RollupProcessor {
         return late
     }
 
+    private func reservePreviousBatch() {
+        cells.reserveCapacity(previousBatch.cells)
+        sketches.reserveCapacity(previousBatch.cells)
+        for (target, count) in previousBatch.links.enumerated() where count > 0 { upwardLinks[target].reserveCapacity(count) }
+        previousBatch = (0, [])
+    }
+
     /// The values of ``tagKeys`` on the series' newest reading (those it carried), sorted by key.
     public func tags(ofSeries series: UInt32) -> [Tag] {
         Int(series) < newestTags.count ? newestTags[Int(series)] : []
@@ -314,7 +329,9 @@ extension RollupProcessor: StreamProcessor {
         for series in dirtySeries { committedWatermarks[Int(series)] = watermarks[Int(series)] }
         // The pending tables are given back rather than kept at the largest batch's size: a backlog's batches
         // leave tens of megabytes (a million series: ~50 B per series) that a gateway under its usual load, or
-        // idle, never fills again. A batch grows them afresh, which costs little beside its readings.
+        // idle, never fills again. The next batch reserves this one's sizes as it starts (``reservePreviousBatch()``):
+        // a backlog's batches are alike, and growing a table through every doubling rehashed it each time.
+        previousBatch = (cells.count, upwardLinks.map(\.count))
         cells = [:]
         sketches = []
         for target in upwardLinks.indices { upwardLinks[target] = [] }
