@@ -205,9 +205,10 @@ struct LogarithmicBins: Sendable {
         var next = first
         for word in words {
             let index = Self.sparseIndex(word)
-            while next < index {
-                bytes.append(0)
-                next += 1
+            if next < index {
+                // Empty bins between occupied ones: one zero each, appended as a run.
+                bytes.append(contentsOf: repeatElement(0, count: Int(index - next)))
+                next = index
             }
             Varint.append(UInt64(Self.sparseCount(word)), to: &bytes)
             next += 1

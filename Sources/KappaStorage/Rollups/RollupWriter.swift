@@ -178,12 +178,13 @@ public struct RollupWriter: OutputWriter {
     /// One row of `rollup_deltas` (``deltaColumns``; `cell` is the row's number). Its nineteen fixed-width fields,
     /// the percentiles among them, go in as one block (``FixedFields``) and the sketch is encoded into `scratch`
     /// (kept between rows), so a row costs a few copies rather than an append per field and an array per sketch.
+    /// The sketch is borrowed, never copied: a copy of one retains its bins, an atomic operation per row for nothing.
     public static func appendDelta(
-        key: RollupProcessor.CellKey, cell: RollupCell, seriesId: Int32, widthSeconds: Int32, sketch: QuantileSketch?,
+        key: RollupProcessor.CellKey, cell: RollupCell, seriesId: Int32, widthSeconds: Int32, sketch: borrowing QuantileSketch,
         row: Int32, mayBeStored: Bool, scratch: inout [UInt8], to rows: inout PostgresBinaryCopyEncoder
     ) {
-        // No sketch or an empty one: NULL sketch and percentiles.
-        let sketch = sketch.flatMap { $0.count > 0 ? $0 : nil }
+        // An empty sketch: NULL sketch and percentiles.
+        let hasSketch = sketch.count > 0
         rows.beginRow(fieldCount: 21)
         withUnsafeTemporaryAllocation(byteCount: FixedFields.byteCount, alignment: 8) { buffer in
             var fields = FixedFields(buffer: buffer)
@@ -201,7 +202,7 @@ public struct RollupWriter: OutputWriter {
             fields.append(cell.lastValue)
             fields.append(timestamp: cell.lastTime)
             fields.append(cell.late)
-            if let sketch {
+            if hasSketch {
                 sketch.forEachQuantile(of: percentiles) { value in
                     if let value { fields.append(value) } else { fields.appendNull() }
                 }
@@ -213,7 +214,7 @@ public struct RollupWriter: OutputWriter {
             rows.appendEncodedFields(UnsafeRawBufferPointer(rebasing: buffer[..<fields.offset]), count: 19)
         }
         if let unit = cell.lastUnit { rows.append(unit) } else { rows.appendNull() }
-        if let sketch {
+        if hasSketch {
             scratch.removeAll(keepingCapacity: true)
             sketch.encode(into: &scratch)
             rows.append(bytes: scratch)
@@ -297,24 +298,19 @@ public struct RollupWriter: OutputWriter {
             """
         )
         guard !stored.isEmpty else { return }
-        var merged: [(cell: Int32, sketch: QuantileSketch?)] = []
         var scratch: [UInt8] = []
-        merged.reserveCapacity(stored.count)
-        for row in stored {
-            let cell = Int32(try row[0].int)
-            // No stored sketch (a row from before sketches) or an unreadable one: its percentiles are unknown.
-            guard !row[1].isNull, var sketch = QuantileSketch(encoded: try row[1].bytes) else {
-                merged.append((cell, nil))
-                continue
-            }
-            sketch.merge(sketches[Int(slots[Int(cell)])])
-            merged.append((cell, sketch))
-        }
         _ = try await connection.copyFrom(table: "rollup_sketch_merges", schema: "pg_temp", columns: ["cell", "sketch", "p50", "p90", "p99"]) { rows in
-            for (cell, sketch) in merged {
+            for row in stored {
+                let cell = Int32(try row[0].int)
                 rows.beginRow(fieldCount: 5)
                 rows.append(cell)
-                Self.append(sketch, scratch: &scratch, to: &rows.encoder)
+                // No stored sketch (a row from before sketches) or an unreadable one: its percentiles are unknown.
+                if !row[1].isNull, var sketch = QuantileSketch(encoded: try row[1].bytes) {
+                    sketch.merge(sketches[Int(slots[Int(cell)])])
+                    Self.append(sketch, scratch: &scratch, to: &rows.encoder)
+                } else {
+                    Self.append(nil, scratch: &scratch, to: &rows.encoder)
+                }
                 try await rows.flushIfNeeded()
             }
         }
