@@ -126,11 +126,14 @@ public struct RollupWriter: OutputWriter {
                 }
                 let mayBeStored = processor.mayBeStored(key)
                 anyMayBeStored = anyMayBeStored || mayBeStored
-                Self.appendDelta(
-                    key: key, cell: cell, seriesId: seriesId, widthSeconds: widthSeconds[widthIndex],
-                    sketch: sketches[Int(cell.sketchSlot)], row: Int32(slots.count), mayBeStored: mayBeStored, scratch: &scratch,
-                    to: &rows.encoder
-                )
+                // Through the buffer, the sketch is borrowed in place (an array's subscript here hands out a copy).
+                sketches.withUnsafeBufferPointer { sketches in
+                    Self.appendDelta(
+                        key: key, cell: cell, seriesId: seriesId, widthSeconds: widthSeconds[widthIndex],
+                        sketch: sketches[Int(cell.sketchSlot)], row: Int32(slots.count), mayBeStored: mayBeStored, scratch: &scratch,
+                        to: &rows.encoder
+                    )
+                }
                 slots.append(cell.sketchSlot)
                 try await rows.flushIfNeeded()
             }
@@ -306,7 +309,7 @@ public struct RollupWriter: OutputWriter {
                 rows.append(cell)
                 // No stored sketch (a row from before sketches) or an unreadable one: its percentiles are unknown.
                 if !row[1].isNull, var sketch = QuantileSketch(encoded: try row[1].bytes) {
-                    sketch.merge(sketches[Int(slots[Int(cell)])])
+                    sketches.withUnsafeBufferPointer { sketches in sketch.merge(sketches[Int(slots[Int(cell)])]) }
                     Self.append(sketch, scratch: &scratch, to: &rows.encoder)
                 } else {
                     Self.append(nil, scratch: &scratch, to: &rows.encoder)

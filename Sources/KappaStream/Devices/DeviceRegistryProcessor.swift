@@ -14,6 +14,15 @@ public final class DeviceRegistryProcessor: StreamProcessor {
         public internal(set) var lastSeen: Int64
         public internal(set) var readings: Int64
         public internal(set) var lastValue: Double
+
+        mutating func add(time: Int64, value: Double) {
+            readings += 1
+            firstSeen = min(firstSeen, time)
+            if time >= lastSeen {
+                lastSeen = time
+                lastValue = value
+            }
+        }
     }
 
     /// What changed for one device since the last checkpoint (times in µs).
@@ -22,6 +31,15 @@ public final class DeviceRegistryProcessor: StreamProcessor {
         public internal(set) var lastSeen: Int64
         public internal(set) var readings: Int64
         public internal(set) var tags: [Tag]
+
+        mutating func add(time: Int64, tags: [Tag]) {
+            readings += 1
+            firstSeen = min(firstSeen, time)
+            if time >= lastSeen {
+                lastSeen = time
+                self.tags = tags
+            }
+        }
     }
 
     private var intake: ReadingIntake
@@ -30,6 +48,8 @@ public final class DeviceRegistryProcessor: StreamProcessor {
     /// Per device, the changes since the last checkpoint.
     public private(set) var devices: [String: DeviceDelta] = [:]
     public let settings: DeviceRegistrySettings
+    /// The tables' sizes at the last checkpoint, reserved when the next batch starts (as ``RollupProcessor`` does).
+    private var previousBatch = (metrics: 0, devices: 0)
 
     public init(partitionCount: Int, duplicateWindowRecords: Int, settings: DeviceRegistrySettings, memory: SeriesMemory = SeriesMemory()) {
         intake = ReadingIntake(partitionCount: partitionCount, windowRecords: duplicateWindowRecords, memory: memory)
@@ -50,33 +70,23 @@ public final class DeviceRegistryProcessor: StreamProcessor {
     public func apply(_ record: LogRecord, partition: Int) {
         guard let (series, reading) = intake.accept(record, partition: partition) else { return }
         let time = reading.time.microsecondsSinceEpoch
-        if metrics[series] != nil {
-            metrics[series]!.readings += 1
-            metrics[series]!.firstSeen = min(metrics[series]!.firstSeen, time)
-            if time >= metrics[series]!.lastSeen {
-                metrics[series]!.lastSeen = time
-                metrics[series]!.lastValue = reading.value
-            }
-        } else {
-            metrics[series] = MetricDelta(firstSeen: time, lastSeen: time, readings: 1, lastValue: reading.value)
+        if metrics.isEmpty, previousBatch.metrics > 0 {
+            metrics.reserveCapacity(previousBatch.metrics)
+            devices.reserveCapacity(previousBatch.devices)
+            previousBatch = (0, 0)
         }
-        if var device = devices[reading.device] {
-            device.readings += 1
-            device.firstSeen = min(device.firstSeen, time)
-            if time >= device.lastSeen {
-                device.lastSeen = time
-                device.tags = reading.tags
-            }
-            devices[reading.device] = device
-        } else {
-            devices[reading.device] = DeviceDelta(firstSeen: time, lastSeen: time, readings: 1, tags: reading.tags)
-        }
+        // One lookup each, updated in place (a new entry starts with no readings, at this reading's time).
+        metrics[series, default: MetricDelta(firstSeen: time, lastSeen: time, readings: 0, lastValue: reading.value)]
+            .add(time: time, value: reading.value)
+        devices[reading.device, default: DeviceDelta(firstSeen: time, lastSeen: time, readings: 0, tags: reading.tags)]
+            .add(time: time, tags: reading.tags)
     }
 
     public var hasPendingOutput: Bool { !metrics.isEmpty }
 
     public func committed() {
         // Given back rather than kept at the largest batch's size (see RollupProcessor.committed()).
+        previousBatch = (metrics.count, devices.count)
         metrics = [:]
         devices = [:]
         // Everything is committed: nothing of an idle series is kept beyond the intake's.

@@ -65,6 +65,25 @@ public struct RollupCell {
         return sketchSlot
     }
 
+    /// A cell with no reading yet and no sketch slot: what a table lookup that will add the first reading starts from.
+    static var unfilled: RollupCell {
+        var cell = RollupCell(value: 0, time: 0, isLate: false)
+        cell.count = 0
+        return cell
+    }
+
+    /// Adds one reading to a cell, or starts an ``unfilled`` one with it at sketch slot `slotIfNew`.
+    /// - Returns: the cell's ``sketchSlot`` (`slotIfNew` when it was unfilled).
+    @inline(__always)
+    mutating func add(value: Double, time: Int64, isLate: Bool, unit: String?, slotIfNew: Int32) -> Int32 {
+        guard sketchSlot >= 0 else {
+            self = RollupCell(value: value, time: time, isLate: isLate, unit: unit)
+            sketchSlot = slotIfNew
+            return slotIfNew
+        }
+        return add(value: value, time: time, isLate: isLate, unit: unit)
+    }
+
     /// Chan et al.'s parallel merge; `other` holds readings that came after this cell's in the log.
     mutating func merge(_ other: RollupCell) {
         let total = count + other.count

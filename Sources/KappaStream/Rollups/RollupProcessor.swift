@@ -245,22 +245,18 @@ public final class RollupProcessor {
             if isLate { late += 1 }
             let key = CellKey(series: series, width: Int32(index), bucket: bucket)
             let isFed = sketchSources[index] == nil
-            // Through the values' index, the cell is updated in place (the optional subscript moves it out and back).
-            if let position = cells.index(forKey: key) {
-                let slot = cells.values[position].add(value: value, time: time, isLate: isLate, unit: unit)
-                if isFed { sketches[Int(slot)].add(value) }
-                slots[index] = slot
-            } else {
-                var cell = RollupCell(value: value, time: time, isLate: isLate, unit: unit)
-                let slot = Int32(sketches.count)
-                cell.sketchSlot = slot
+            // One lookup, the cell updated in place; a new one comes in unfilled and takes the next sketch slot.
+            let nextSlot = Int32(sketches.count)
+            let slot = cells[key, default: .unfilled].add(value: value, time: time, isLate: isLate, unit: unit, slotIfNew: nextSlot)
+            if slot == nextSlot {
                 var sketch = QuantileSketch()
                 if isFed { sketch.add(value) }
                 sketches.append(sketch)
-                cells[key] = cell
-                slots[index] = slot
                 created |= 1 << UInt64(index)
+            } else if isFed {
+                sketches[Int(slot)].add(value)
             }
+            slots[index] = slot
         }
         if created != 0 {
             for (target, source) in sketchSources.enumerated() {
