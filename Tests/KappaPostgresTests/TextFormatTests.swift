@@ -41,4 +41,24 @@ struct TextFormatTests {
         #expect(try row["big"].double == 1e301)
         await connection.close()
     }
+
+    @Test("bytea decodes from hex of any case and length; text that is not hex bytea is refused")
+    func byteaForms() async throws {
+        let database = try await PostgresServer.shared.makeDatabase(prefix: "byteaform")
+        let connection = try await database.connect()
+        let rows = try await connection.query(
+            #"""
+            SELECT ''::bytea AS empty, '\xDEADbeef09'::bytea AS mixed, '\xDEADbeef09'::text AS upper,
+                   '\x0g'::text AS notHex, '\xabc'::text AS odd, 'x00'::text AS unmarked, '\x:0'::text AS colon
+            """#
+        )
+        let row = rows[0]
+        #expect(try row["empty"].bytes == [])
+        #expect(try row["mixed"].bytes == [0xDE, 0xAD, 0xBE, 0xEF, 0x09])
+        #expect(try row["upper"].bytes == [0xDE, 0xAD, 0xBE, 0xEF, 0x09])
+        for column in ["notHex", "odd", "unmarked", "colon"] {
+            #expect(throws: PostgresError.self, "\(column)") { try row[column].bytes }
+        }
+        await connection.close()
+    }
 }
