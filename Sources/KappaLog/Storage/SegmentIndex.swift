@@ -40,27 +40,26 @@ struct SegmentIndex: Sendable, Equatable {
 
     /// The position of the indexed batch at or before the one holding `offset`; scanning from it finds `offset`.
     func position(forOffset offset: Int64) -> Int64 {
-        // Last entry with entryOffset <= offset.
-        var low = 0
-        var high = entryOffsets.count
-        while low < high {
-            let middle = (low + high) / 2
-            if entryOffsets[middle] <= offset { low = middle + 1 } else { high = middle }
-        }
-        return low == 0 ? 0 : entryPositions[low - 1]
+        let entries = entryCount(atOrBefore: offset)
+        return entries == 0 ? 0 : entryPositions[entries - 1]
     }
 
     /// The position of the first indexed batch that starts after `offset`, or the segment's size: every record up
     /// to `offset` lies before it, so a read wanting no more need not go past it.
     func position(after offset: Int64) -> Int64 {
-        // First entry with entryOffset > offset.
+        let entries = entryCount(atOrBefore: offset)
+        return entries < entryPositions.count ? entryPositions[entries] : size
+    }
+
+    /// How many entries index a batch whose base offset is at most `offset` (they come first: offsets ascend).
+    private func entryCount(atOrBefore offset: Int64) -> Int {
         var low = 0
         var high = entryOffsets.count
         while low < high {
             let middle = (low + high) / 2
             if entryOffsets[middle] <= offset { low = middle + 1 } else { high = middle }
         }
-        return low < entryPositions.count ? entryPositions[low] : size
+        return low
     }
 
     /// The position of the last indexed batch before which every record is earlier than `time`.
