@@ -73,22 +73,25 @@ public struct PostgresBinaryCopyEncoder: Sendable {
         }
     }
 
-    /// A `bytea` field.
+    /// A `bytea` field. Contiguous bytes (an array, a slice) go in as one copy: called from another module this
+    /// is not specialized, and a byte-by-byte append cost a rollup row's sketch about 1,100 instructions.
     public mutating func append(bytes value: some Collection<UInt8>) {
+        let copied: Void? = value.withContiguousStorageIfAvailable { append(bytes: UnsafeRawBufferPointer($0)) }
+        guard copied == nil else { return }
         field(length: value.count)
         bytes.append(contentsOf: value)
-    }
-
-    /// A `bytea` field from contiguous bytes: one copy. (The generic form, called from another module, is not
-    /// specialized and appends byte by byte: a rollup row's sketch cost about 1,100 instructions that way.)
-    public mutating func append(bytes value: [UInt8]) {
-        value.withUnsafeBytes { append(bytes: $0) }
     }
 
     /// A `bytea` field from raw bytes: one copy.
     public mutating func append(bytes value: UnsafeRawBufferPointer) {
         field(length: value.count)
         bytes.append(contentsOf: value)
+    }
+
+    /// An array's bytes, without the generic form's dispatch: a rollup checkpoint writes a sketch per row this way
+    /// (about 160 instructions a row fewer than through the generic form, callgrind on RollupProcessorBenchmark).
+    public mutating func append(bytes value: [UInt8]) {
+        value.withUnsafeBytes { append(bytes: $0) }
     }
 
     /// A `timestamptz` (or `timestamp`) field, floored to the microsecond.

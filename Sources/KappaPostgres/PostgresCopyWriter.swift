@@ -40,7 +40,6 @@ public final class PostgresCopyWriter {
     public func append(_ value: String) { encoder.append(value) }
     public func append(_ value: Timestamp) { encoder.append(value) }
     public func append(bytes value: some Collection<UInt8>) { encoder.append(bytes: value) }
-    public func append(bytes value: [UInt8]) { encoder.append(bytes: value) }
     public func append(jsonb value: String) { encoder.append(jsonb: value) }
     public func append(_ value: PostgresValue) { encoder.append(value) }
 

@@ -122,6 +122,29 @@ struct CopyTests {
         await connection.close()
     }
 
+    @Test("a bytea field is the same from an array, a slice, raw bytes, or a collection that is not contiguous")
+    func byteaFromEveryCollection() {
+        let payload = (0..<300).map { UInt8(truncatingIfNeeded: $0 &* 7) }
+        func generic(_ bytes: some Collection<UInt8>, _ encoder: inout PostgresBinaryCopyEncoder) { encoder.append(bytes: bytes) }
+        let forms: [(name: String, bytes: [UInt8], append: (inout PostgresBinaryCopyEncoder) -> Void)] = [
+            ("array", payload, { $0.append(bytes: payload) }),
+            ("array through a generic caller", payload, { generic(payload, &$0) }),
+            ("slice", Array(payload[10...]), { $0.append(bytes: payload[10...]) }),
+            ("raw", payload, { encoder in payload.withUnsafeBytes { encoder.append(bytes: $0) } }),
+            ("lazy map, not contiguous", payload, { $0.append(bytes: payload.lazy.map { $0 }) }),
+        ]
+        var empty = PostgresBinaryCopyEncoder()
+        empty.beginRow(fieldCount: 1)
+        for form in forms {
+            var encoder = PostgresBinaryCopyEncoder()
+            encoder.beginRow(fieldCount: 1)
+            form.append(&encoder)
+            // After the header and row start: the field's length (big-endian), then its bytes.
+            let field = withUnsafeBytes(of: Int32(form.bytes.count).bigEndian, Array.init) + form.bytes
+            #expect(Array(encoder.bytes.dropFirst(empty.bytes.count)) == field, "\(form.name)")
+        }
+    }
+
     @Test("the encoder writes the PGCOPY header, field lengths and trailer")
     func encoderLayout() {
         var encoder = PostgresBinaryCopyEncoder()
